@@ -1,0 +1,285 @@
+//! JOSE for this stack: signing keys (generated with aws-lc-rs), their public JWKs with RFC 7638
+//! thumbprint key ids, and JWS signing through `jsonwebtoken`.
+//!
+//! Private keys are kept as PKCS#8 DER in a zeroized buffer; persisting and encrypting them is the
+//! server's job. Only asymmetric algorithms exist here: an access token signed with a shared secret
+//! would let every resource server mint tokens.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+pub use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::jwk::{PublicKeyUse, ThumbprintHash};
+pub use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use serde::Serialize;
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// The algorithms an access token may be signed with, in the server's order of preference.
+pub const SIGNING_ALGORITHMS: [Algorithm; 4] = [
+    Algorithm::ES256,
+    Algorithm::EdDSA,
+    Algorithm::RS256,
+    Algorithm::PS256,
+];
+
+/// The allow-list for verifying JWTs from peers (access tokens, client assertions).
+/// Never `none` and never an HMAC algorithm: a public key must not double as a shared secret.
+pub const VERIFY_ALGORITHMS: [Algorithm; 7] = [
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+];
+
+/// Why a key could not be made, loaded or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoseError {
+    /// The algorithm is not one of [`SIGNING_ALGORITHMS`].
+    #[error("unsupported signing algorithm {0:?}")]
+    UnsupportedAlgorithm(Algorithm),
+    /// Key generation failed in the crypto library.
+    #[error("key generation failed")]
+    Generate,
+    /// Stored key material does not parse for the algorithm.
+    #[error("key material rejected: {0}")]
+    Rejected(String),
+    /// Signing or encoding failed.
+    #[error("JWS error: {0}")]
+    Jws(#[from] jsonwebtoken::errors::Error),
+}
+
+/// Parses an algorithm name as it appears in configuration (`ES256`, `EdDSA`, `RS256`, `PS256`).
+pub fn parse_signing_algorithm(name: &str) -> Option<Algorithm> {
+    SIGNING_ALGORITHMS
+        .into_iter()
+        .find(|a| format!("{a:?}").eq_ignore_ascii_case(name))
+}
+
+/// The JOSE name of an algorithm (`"ES256"`).
+pub fn algorithm_name(alg: Algorithm) -> String {
+    format!("{alg:?}")
+}
+
+/// An asymmetric signing key with its public JWK.
+pub struct SigningKey {
+    alg: Algorithm,
+    kid: String,
+    pkcs8: Zeroizing<Vec<u8>>,
+    encoding: EncodingKey,
+    jwk: Jwk,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// Generates a fresh key (P-256 for ES256, Ed25519 for EdDSA, RSA-2048 for RS256/PS256).
+    pub fn generate(alg: Algorithm) -> Result<Self, JoseError> {
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+        let der: Vec<u8> = match alg {
+            Algorithm::ES256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                .and_then(|k| k.to_pkcs8v1())
+                .map_err(|_| JoseError::Generate)?
+                .as_ref()
+                .to_vec(),
+            Algorithm::EdDSA => Ed25519KeyPair::generate()
+                .and_then(|k| k.to_pkcs8v1())
+                .map_err(|_| JoseError::Generate)?
+                .as_ref()
+                .to_vec(),
+            Algorithm::RS256 | Algorithm::PS256 => {
+                aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                    .map_err(|_| JoseError::Generate)?
+                    .as_der()
+                    .map_err(|_| JoseError::Generate)?
+                    .as_ref()
+                    .to_vec()
+            }
+            other => return Err(JoseError::UnsupportedAlgorithm(other)),
+        };
+        Self::from_pkcs8(alg, &der)
+    }
+
+    /// Loads a key from PKCS#8 DER. The key id is the RFC 7638 thumbprint of the public key.
+    pub fn from_pkcs8(alg: Algorithm, der: &[u8]) -> Result<Self, JoseError> {
+        let encoding = match alg {
+            Algorithm::ES256 => {
+                aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                    der,
+                )
+                .map_err(|e| JoseError::Rejected(e.to_string()))?;
+                EncodingKey::from_ec_der(der)
+            }
+            Algorithm::EdDSA => {
+                aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(der)
+                    .map_err(|e| JoseError::Rejected(e.to_string()))?;
+                EncodingKey::from_ed_der(der)
+            }
+            Algorithm::RS256 | Algorithm::PS256 => {
+                aws_lc_rs::rsa::KeyPair::from_pkcs8(der)
+                    .map_err(|e| JoseError::Rejected(e.to_string()))?;
+                // jsonwebtoken wants PKCS#1 for RSA; its PEM reader unwraps PKCS#8 for us.
+                let pem = Zeroizing::new(format!(
+                    "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                    STANDARD.encode(der)
+                ));
+                EncodingKey::from_rsa_pem(pem.as_bytes())?
+            }
+            other => return Err(JoseError::UnsupportedAlgorithm(other)),
+        };
+        let mut jwk = Jwk::from_encoding_key(&encoding, alg)?;
+        let kid = jwk.thumbprint(ThumbprintHash::SHA256)?;
+        jwk.common.key_id = Some(kid.clone());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        Ok(Self {
+            alg,
+            kid,
+            pkcs8: Zeroizing::new(der.to_vec()),
+            encoding,
+            jwk,
+        })
+    }
+
+    /// The signing algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The key id (RFC 7638 SHA-256 thumbprint, base64url).
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The private key as PKCS#8 DER, for encrypted persistence.
+    pub fn pkcs8_der(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// The public JWK (`kid`, `alg`, `use: sig`).
+    pub fn public_jwk(&self) -> &Jwk {
+        &self.jwk
+    }
+
+    /// Signs `claims` as a compact JWS with header `typ` and this key's `alg` and `kid`.
+    pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, JoseError> {
+        let mut header = Header::new(self.alg);
+        header.typ = Some(typ.to_owned());
+        header.kid = Some(self.kid.clone());
+        Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
+    }
+}
+
+/// A decoding key from a peer's JWK, refusing symmetric keys.
+pub fn decoding_key(jwk: &Jwk) -> Result<DecodingKey, JoseError> {
+    if matches!(
+        jwk.algorithm,
+        jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)
+    ) {
+        return Err(JoseError::Rejected(
+            "symmetric keys are not accepted".into(),
+        ));
+    }
+    Ok(DecodingKey::from_jwk(jwk)?)
+}
+
+/// Whether `alg` may be used with `jwk` (its `kty`/`crv` and, when set, its `alg`).
+pub fn key_fits_algorithm(jwk: &Jwk, alg: Algorithm) -> bool {
+    use jsonwebtoken::jwk::{AlgorithmParameters as P, EllipticCurve};
+    if let Some(key_alg) = jwk.common.key_algorithm
+        && key_alg.to_string() != algorithm_name(alg)
+    {
+        return false;
+    }
+    match (&jwk.algorithm, alg) {
+        (P::EllipticCurve(p), Algorithm::ES256) => p.curve == EllipticCurve::P256,
+        (P::EllipticCurve(p), Algorithm::ES384) => p.curve == EllipticCurve::P384,
+        (P::OctetKeyPair(p), Algorithm::EdDSA) => p.curve == EllipticCurve::Ed25519,
+        (
+            P::RSA(_),
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512,
+        ) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::Validation;
+
+    #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct Claims {
+        sub: String,
+        exp: i64,
+    }
+
+    fn round_trip(alg: Algorithm) {
+        let key = SigningKey::generate(alg).unwrap();
+        let reloaded = SigningKey::from_pkcs8(alg, key.pkcs8_der()).unwrap();
+        assert_eq!(key.kid(), reloaded.kid(), "kid is a stable thumbprint");
+        let claims = Claims {
+            sub: "alice".into(),
+            exp: 4_000_000_000,
+        };
+        let jws = reloaded.sign("at+jwt", &claims).unwrap();
+        let header = jsonwebtoken::decode_header(&jws).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(header.kid.as_deref(), Some(key.kid()));
+        let dk = decoding_key(key.public_jwk()).unwrap();
+        assert!(key_fits_algorithm(key.public_jwk(), alg));
+        let mut v = Validation::new(alg);
+        v.validate_aud = false;
+        let data = jsonwebtoken::decode::<Claims>(&jws, &dk, &v).unwrap();
+        assert_eq!(data.claims, claims);
+    }
+
+    #[test]
+    fn es256_round_trip() {
+        round_trip(Algorithm::ES256);
+    }
+
+    #[test]
+    fn eddsa_round_trip() {
+        round_trip(Algorithm::EdDSA);
+    }
+
+    #[test]
+    fn rs256_and_ps256_round_trip() {
+        round_trip(Algorithm::RS256);
+        round_trip(Algorithm::PS256);
+    }
+
+    #[test]
+    fn hs256_is_not_a_signing_algorithm() {
+        assert!(matches!(
+            SigningKey::generate(Algorithm::HS256),
+            Err(JoseError::UnsupportedAlgorithm(_))
+        ));
+        assert_eq!(parse_signing_algorithm("es256"), Some(Algorithm::ES256));
+        assert_eq!(parse_signing_algorithm("HS256"), None);
+    }
+
+    #[test]
+    fn key_kind_must_fit_algorithm() {
+        let ec = SigningKey::generate(Algorithm::ES256).unwrap();
+        assert!(!key_fits_algorithm(ec.public_jwk(), Algorithm::RS256));
+        assert!(!key_fits_algorithm(ec.public_jwk(), Algorithm::EdDSA));
+    }
+}

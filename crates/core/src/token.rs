@@ -1,0 +1,178 @@
+//! Token wire types: the token endpoint response (RFC 6749 §5.1), JWT access token claims
+//! (RFC 9068 §2.2) and the introspection response (RFC 7662 §2.2).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The `typ` header of a JWT access token (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_JWT_TYPE: &str = "at+jwt";
+
+/// Grant type names.
+pub mod grant_type {
+    /// RFC 6749 §4.1.
+    pub const AUTHORIZATION_CODE: &str = "authorization_code";
+    /// RFC 6749 §6.
+    pub const REFRESH_TOKEN: &str = "refresh_token";
+    /// RFC 6749 §4.4.
+    pub const CLIENT_CREDENTIALS: &str = "client_credentials";
+    /// RFC 7523 §2.1.
+    pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+    /// RFC 8693.
+    pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+}
+
+/// Client authentication method names (RFC 7591 §2, RFC 7523).
+pub mod auth_method {
+    /// A public client.
+    pub const NONE: &str = "none";
+    /// HTTP Basic with the client secret.
+    pub const CLIENT_SECRET_BASIC: &str = "client_secret_basic";
+    /// The client secret in the form body.
+    pub const CLIENT_SECRET_POST: &str = "client_secret_post";
+    /// RFC 7523 §2.2 client assertion signed with the client's private key.
+    pub const PRIVATE_KEY_JWT: &str = "private_key_jwt";
+    /// `client_assertion_type` for `private_key_jwt`.
+    pub const JWT_BEARER_ASSERTION_TYPE: &str =
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Lifetime in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
+    /// The refresh token, if one was issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The granted scope (RFC 6749 §3.3: sent when it differs from the request; we always send it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Anything else.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The claims of an RFC 9068 JWT access token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    /// The issuer.
+    pub iss: String,
+    /// The resource owner, or the client for `client_credentials`.
+    pub sub: String,
+    /// The resource the token is for (a single string here; peers may send an array).
+    pub aud: Audience,
+    /// Expiry.
+    pub exp: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Unique id, used for revocation.
+    pub jti: String,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// Granted scopes, space-delimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Time of user authentication, when a user was involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// Anything else.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// A JWT `aud`: one string or an array (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// A single audience.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// Iterates over the audience values.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        let slice: &[String] = match self {
+            Self::One(s) => std::slice::from_ref(s),
+            Self::Many(v) => v,
+        };
+        slice.iter().map(String::as_str)
+    }
+}
+
+/// An RFC 7662 introspection response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IntrospectionResponse {
+    /// Whether the token is currently active. Nothing else is sent when it is not.
+    pub active: bool,
+    /// Granted scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The client the token was issued to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// A human-readable identifier of the resource owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// Expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issued at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Not before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience>,
+    /// Issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Token id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// Anything else.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl IntrospectionResponse {
+    /// `{"active": false}`, the only answer for an unknown, expired or revoked token.
+    pub fn inactive() -> Self {
+        Self::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inactive_is_minimal() {
+        assert_eq!(
+            serde_json::to_string(&IntrospectionResponse::inactive()).unwrap(),
+            r#"{"active":false}"#
+        );
+    }
+
+    #[test]
+    fn audience_one_or_many() {
+        let one: Audience = serde_json::from_str(r#""https://r""#).unwrap();
+        assert_eq!(one.iter().collect::<Vec<_>>(), vec!["https://r"]);
+        let many: Audience = serde_json::from_str(r#"["a","b"]"#).unwrap();
+        assert_eq!(many.iter().count(), 2);
+    }
+}

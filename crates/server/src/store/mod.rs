@@ -1,0 +1,226 @@
+//! Storage: one trait per aggregate, and backends that implement them all.
+//!
+//! Every method that changes more than one row (redeeming a code into a grant, rotating a refresh
+//! token, revoking a family) is one atomic operation of its backend: one SQL transaction, or one
+//! critical section in memory. Callers never compose a multi-step change out of several calls.
+//!
+//! Errors are [`StoreError`]: `Conflict` for a uniqueness violation the caller can report, and
+//! `Backend` for everything else, which the HTTP layer turns into a logged `500`-free
+//! `server_error` or `temporarily_unavailable`.
+
+use crate::model::*;
+use async_trait::async_trait;
+use mcp_oauth_core::ScopeSet;
+use mcp_oauth_core::clock::UnixTime;
+
+pub mod memory;
+pub mod sqlite;
+
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod contract;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A record with the same unique key exists.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The database failed; details are for the log only.
+    #[error("storage backend error: {0}")]
+    Backend(String),
+}
+
+/// Result alias.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Registered clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Inserts a new client; `Conflict` if the id exists.
+    async fn insert_client(&self, client: &Client) -> StoreResult<()>;
+    /// Replaces a client's record (same id); returns whether it existed.
+    async fn update_client(&self, client: &Client) -> StoreResult<bool>;
+    /// Looks a client up.
+    async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
+    /// All clients, ordered by creation time.
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    /// Deletes a client and everything issued to it (codes, grants, consents); returns whether it existed.
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
+    /// Records that the client obtained a token at `now`.
+    async fn touch_client(&self, client_id: &str, now: UnixTime) -> StoreResult<()>;
+}
+
+/// Protected resources.
+#[async_trait]
+pub trait ResourceStore: Send + Sync {
+    /// Inserts or replaces a resource by URI.
+    async fn upsert_resource(&self, resource: &Resource) -> StoreResult<()>;
+    /// Looks a resource up by its exact URI.
+    async fn get_resource(&self, uri: &str) -> StoreResult<Option<Resource>>;
+    /// All resources, ordered by URI.
+    async fn list_resources(&self) -> StoreResult<Vec<Resource>>;
+    /// Deletes a resource; returns whether it existed.
+    async fn delete_resource(&self, uri: &str) -> StoreResult<bool>;
+}
+
+/// Local user accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts a user; `Conflict` if the username is taken.
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    /// Looks a user up by login name.
+    async fn get_user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
+    /// Looks a user up by id.
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
+    /// All users, ordered by username.
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Sets a new password hash; returns whether the user exists.
+    async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool>;
+    /// Deletes a user, their sessions, consents and grants (revoked); returns whether they existed.
+    async fn delete_user(&self, username: &str) -> StoreResult<bool>;
+}
+
+/// Authorization codes, and the exchange of a code for a grant.
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Stores a freshly issued code.
+    async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
+    /// Atomically spends the code with hash `code_hash`:
+    /// - unused and not expired: marks it used, records that it produced `grant.id`, stores
+    ///   `grant` and its first refresh token `first_refresh` (if any) → `Redeemed(code)`;
+    /// - already used: revokes the grant it produced → `Replayed`;
+    /// - unknown or expired → `NotFound`.
+    ///
+    /// The caller checks the code's bindings (client, redirect URI, PKCE, resource) on the
+    /// returned record and revokes `grant.id` with [`GrantStore::revoke_grant`] if they fail, so a
+    /// failed check also burns the code.
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: UnixTime,
+        grant: &Grant,
+        first_refresh: Option<&RefreshToken>,
+    ) -> StoreResult<RedeemOutcome>;
+}
+
+/// Grants (refresh-token families) and revocation state of access tokens.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Stores a grant with no code behind it (client credentials do not use one).
+    async fn insert_grant(
+        &self,
+        grant: &Grant,
+        first_refresh: Option<&RefreshToken>,
+    ) -> StoreResult<()>;
+    /// Looks a grant up.
+    async fn get_grant(&self, grant_id: &str) -> StoreResult<Option<Grant>>;
+    /// Atomically rotates the refresh token with hash `presented_hash` to `successor`:
+    /// see [`RotateOutcome`]. `grace` is how many seconds after a rotation a retry with the same
+    /// presented token still gets the same successor (`successor.token_hash` must equal the one
+    /// recorded). A retry after the successor was itself used, or after the grace window, is reuse
+    /// and revokes the family.
+    async fn rotate_refresh(
+        &self,
+        presented_hash: &str,
+        successor: &RefreshToken,
+        now: UnixTime,
+        grace: i64,
+    ) -> StoreResult<RotateOutcome>;
+    /// Finds the refresh token with this hash and its grant (for introspection and revocation).
+    async fn get_refresh(&self, token_hash: &str) -> StoreResult<Option<(RefreshToken, Grant)>>;
+    /// Revokes a grant (family): all its refresh tokens and the access tokens that carry its id.
+    /// Returns whether it was active.
+    async fn revoke_grant(&self, grant_id: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Records a revoked access token id until `expires_at` (after which it is dead anyway).
+    async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()>;
+    /// Whether an access token id was revoked.
+    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+    /// Grants of a user (for the connected-apps page and user removal).
+    async fn list_grants_for_user(&self, user_id: &str) -> StoreResult<Vec<Grant>>;
+    /// Deletes expired codes, refresh tokens, grants past their absolute expiry and revoked
+    /// token ids past their expiry. Returns how many rows went.
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// Remembered consents.
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// The consent of a user for a client and resource.
+    async fn get_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        resource: &str,
+    ) -> StoreResult<Option<Consent>>;
+    /// Adds `scope` to the remembered consent (union with what was there).
+    async fn add_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        resource: &str,
+        scope: &ScopeSet,
+        now: UnixTime,
+    ) -> StoreResult<()>;
+    /// Forgets a user's consents for a client (all resources); returns how many went.
+    async fn revoke_consent(&self, user_id: &str, client_id: &str) -> StoreResult<u64>;
+    /// A user's consents.
+    async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>>;
+}
+
+/// Signing keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Stores a new key; `Conflict` if the kid exists.
+    async fn insert_key(&self, key: &StoredKey) -> StoreResult<()>;
+    /// All keys, oldest first.
+    async fn list_keys(&self) -> StoreResult<Vec<StoredKey>>;
+    /// Sets when a key stops signing; returns whether it exists.
+    async fn retire_key(&self, kid: &str, retires_at: UnixTime) -> StoreResult<bool>;
+    /// Deletes a key (once no token it signed can still be valid); returns whether it existed.
+    async fn delete_key(&self, kid: &str) -> StoreResult<bool>;
+}
+
+/// Browser sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a session.
+    async fn insert_session(&self, session: &Session) -> StoreResult<()>;
+    /// Looks a session up by the hash of its id; expired sessions are not returned.
+    async fn get_session(&self, id_hash: &str, now: UnixTime) -> StoreResult<Option<Session>>;
+    /// Deletes a session.
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
+    /// Deletes expired sessions; returns how many went.
+    async fn purge_sessions(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// Everything the server needs from storage.
+pub trait Store:
+    ClientStore
+    + ResourceStore
+    + UserStore
+    + CodeStore
+    + GrantStore
+    + ConsentStore
+    + KeyStore
+    + SessionStore
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Store for T where
+    T: ClientStore
+        + ResourceStore
+        + UserStore
+        + CodeStore
+        + GrantStore
+        + ConsentStore
+        + KeyStore
+        + SessionStore
+        + Send
+        + Sync
+        + 'static
+{
+}

@@ -6,7 +6,7 @@
 //! would let every resource server mint tokens.
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::jwk::{PublicKeyUse, ThumbprintHash};
 pub use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
@@ -47,6 +47,9 @@ pub enum JoseError {
     /// Stored key material does not parse for the algorithm.
     #[error("key material rejected: {0}")]
     Rejected(String),
+    /// The crypto library failed to sign.
+    #[error("signing failed")]
+    Sign,
     /// Signing or encoding failed.
     #[error("JWS error: {0}")]
     Jws(#[from] jsonwebtoken::errors::Error),
@@ -64,12 +67,22 @@ pub fn algorithm_name(alg: Algorithm) -> String {
     format!("{alg:?}")
 }
 
+/// The parsed private key, kept so that signing does not re-parse PKCS#8 on every token.
+enum Signer {
+    Ecdsa(aws_lc_rs::signature::EcdsaKeyPair),
+    Ed25519(aws_lc_rs::signature::Ed25519KeyPair),
+    Rsa(
+        aws_lc_rs::rsa::KeyPair,
+        &'static dyn aws_lc_rs::signature::RsaEncoding,
+    ),
+}
+
 /// An asymmetric signing key with its public JWK.
 pub struct SigningKey {
     alg: Algorithm,
     kid: String,
     pkcs8: Zeroizing<Vec<u8>>,
-    encoding: EncodingKey,
+    signer: Signer,
     jwk: Jwk,
 }
 
@@ -113,29 +126,36 @@ impl SigningKey {
 
     /// Loads a key from PKCS#8 DER. The key id is the RFC 7638 thumbprint of the public key.
     pub fn from_pkcs8(alg: Algorithm, der: &[u8]) -> Result<Self, JoseError> {
-        let encoding = match alg {
-            Algorithm::ES256 => {
-                aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
-                    &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                    der,
-                )
-                .map_err(|e| JoseError::Rejected(e.to_string()))?;
-                EncodingKey::from_ec_der(der)
-            }
-            Algorithm::EdDSA => {
-                aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(der)
-                    .map_err(|e| JoseError::Rejected(e.to_string()))?;
-                EncodingKey::from_ed_der(der)
-            }
+        use aws_lc_rs::signature as sig;
+        let rejected = |e: aws_lc_rs::error::KeyRejected| JoseError::Rejected(e.to_string());
+        let (encoding, signer) = match alg {
+            Algorithm::ES256 => (
+                EncodingKey::from_ec_der(der),
+                Signer::Ecdsa(
+                    sig::EcdsaKeyPair::from_pkcs8(&sig::ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                        .map_err(rejected)?,
+                ),
+            ),
+            Algorithm::EdDSA => (
+                EncodingKey::from_ed_der(der),
+                Signer::Ed25519(sig::Ed25519KeyPair::from_pkcs8(der).map_err(rejected)?),
+            ),
             Algorithm::RS256 | Algorithm::PS256 => {
-                aws_lc_rs::rsa::KeyPair::from_pkcs8(der)
-                    .map_err(|e| JoseError::Rejected(e.to_string()))?;
+                let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(der).map_err(rejected)?;
                 // jsonwebtoken wants PKCS#1 for RSA; its PEM reader unwraps PKCS#8 for us.
                 let pem = Zeroizing::new(format!(
                     "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
                     STANDARD.encode(der)
                 ));
-                EncodingKey::from_rsa_pem(pem.as_bytes())?
+                let padding: &'static dyn sig::RsaEncoding = if alg == Algorithm::RS256 {
+                    &sig::RSA_PKCS1_SHA256
+                } else {
+                    &sig::RSA_PSS_SHA256
+                };
+                (
+                    EncodingKey::from_rsa_pem(pem.as_bytes())?,
+                    Signer::Rsa(pair, padding),
+                )
             }
             other => return Err(JoseError::UnsupportedAlgorithm(other)),
         };
@@ -147,7 +167,7 @@ impl SigningKey {
             alg,
             kid,
             pkcs8: Zeroizing::new(der.to_vec()),
-            encoding,
+            signer,
             jwk,
         })
     }
@@ -173,11 +193,55 @@ impl SigningKey {
     }
 
     /// Signs `claims` as a compact JWS with header `typ` and this key's `alg` and `kid`.
+    ///
+    /// This is the token-issuance hot path, so it signs with the parsed key pair directly: one
+    /// serialisation of the claims, one base64 pass, one signature, one output buffer.
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, JoseError> {
-        let mut header = Header::new(self.alg);
-        header.typ = Some(typ.to_owned());
-        header.kid = Some(self.kid.clone());
-        Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
+        #[derive(Serialize)]
+        struct JwsHeader<'a> {
+            alg: &'a str,
+            typ: &'a str,
+            kid: &'a str,
+        }
+        let alg = match self.alg {
+            Algorithm::ES256 => "ES256",
+            Algorithm::EdDSA => "EdDSA",
+            Algorithm::RS256 => "RS256",
+            Algorithm::PS256 => "PS256",
+            other => return Err(JoseError::UnsupportedAlgorithm(other)),
+        };
+        let header = serde_json::to_vec(&JwsHeader {
+            alg,
+            typ,
+            kid: &self.kid,
+        })
+        .map_err(|e| JoseError::Rejected(e.to_string()))?;
+        let payload = serde_json::to_vec(claims).map_err(|e| JoseError::Rejected(e.to_string()))?;
+        let mut out = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 360);
+        URL_SAFE_NO_PAD.encode_string(&header, &mut out);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        match &self.signer {
+            Signer::Ecdsa(k) => {
+                let sig = k.sign(&rng, out.as_bytes()).map_err(|_| JoseError::Sign)?;
+                out.push('.');
+                URL_SAFE_NO_PAD.encode_string(sig.as_ref(), &mut out);
+            }
+            Signer::Ed25519(k) => {
+                let sig = k.sign(out.as_bytes());
+                out.push('.');
+                URL_SAFE_NO_PAD.encode_string(sig.as_ref(), &mut out);
+            }
+            Signer::Rsa(k, padding) => {
+                let mut sig = vec![0u8; k.public_modulus_len()];
+                k.sign(*padding, &rng, out.as_bytes(), &mut sig)
+                    .map_err(|_| JoseError::Sign)?;
+                out.push('.');
+                URL_SAFE_NO_PAD.encode_string(&sig, &mut out);
+            }
+        }
+        Ok(out)
     }
 }
 

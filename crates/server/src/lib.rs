@@ -1,4 +1,156 @@
-//! `mcp-oauth-server`: an OAuth 2.1 authorization server for MCP.
+//! `mcp-oauth-server`: an OAuth 2.1 authorization server for MCP, as an axum `Router`.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use mcp_oauth_server::{AuthorizationServer, ServerConfig, keys::kek::Kek, store::sqlite::SqliteStore};
+//! let store = Arc::new(SqliteStore::open(std::path::Path::new("auth.db")).await?);
+//! let config = ServerConfig::new("https://auth.example.com").validate()?;
+//! let server = AuthorizationServer::new(config, store, Kek::generate()?, Arc::new(mcp_oauth_core::clock::SystemClock)).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, server.router().into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
+//! # Ok(()) }
+//! ```
 
+pub mod admin;
+pub mod authorization_request;
+pub mod client_auth;
+pub mod config;
+pub mod error;
+pub mod grants;
+pub mod handlers;
+pub mod keys;
 pub mod model;
+pub mod password;
+pub mod state;
 pub mod store;
+pub mod throttle;
+pub mod tokens;
+pub mod ui;
+
+pub use config::{ConfigError, ServerConfig};
+pub use state::AppState;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use keys::kek::Kek;
+use keys::{KeyError, KeyManager};
+use mcp_oauth_core::clock::SharedClock;
+use mcp_oauth_core::wellknown::{OAUTH_AUTHORIZATION_SERVER, OPENID_CONFIGURATION, served_path};
+use state::Inner;
+use std::sync::Arc;
+use std::time::Duration;
+use store::Store;
+use throttle::LoginThrottle;
+
+/// A configured authorization server.
+#[derive(Debug, Clone)]
+pub struct AuthorizationServer {
+    state: AppState,
+}
+
+impl AuthorizationServer {
+    /// Loads (or creates) the signing keys and prepares the server.
+    pub async fn new(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+        kek: Kek,
+        clock: SharedClock,
+    ) -> Result<Self, KeyError> {
+        let kek = Arc::new(kek);
+        let keys =
+            KeyManager::load(store.clone(), kek.clone(), config.signing_alg, clock.now()).await?;
+        let base_path = config.issuer_path().trim_end_matches('/').to_owned();
+        let throttle = LoginThrottle::new(config.login_free_attempts, config.login_max_backoff);
+        Ok(Self {
+            state: AppState(Arc::new(Inner {
+                refresh_hmac: kek.derive_hmac("mcp-oauth refresh-token successor v1"),
+                config,
+                store,
+                keys: Arc::new(keys),
+                clock,
+                throttle,
+                base_path,
+            })),
+        })
+    }
+
+    /// The shared state (for administration and tests).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The HTTP routes. Serve with `into_make_service_with_connect_info::<SocketAddr>()` so that
+    /// login throttling sees client addresses.
+    pub fn router(&self) -> Router {
+        let base = &self.state.0.base_path;
+        let mut r = Router::new()
+            .route(
+                &served_path(OAUTH_AUTHORIZATION_SERVER, base),
+                get(handlers::metadata::oauth),
+            )
+            .route(
+                &served_path(OPENID_CONFIGURATION, base),
+                get(handlers::metadata::openid),
+            )
+            .route(&format!("{base}/authorize"), get(handlers::authorize::get))
+            .route(&format!("{base}/login"), post(handlers::login::post))
+            .route(&format!("{base}/consent"), post(handlers::consent::post))
+            .route(&format!("{base}/token"), post(handlers::token::post))
+            .route(&format!("{base}/revoke"), post(handlers::revoke::post))
+            .route(
+                &format!("{base}/introspect"),
+                post(handlers::introspect::post),
+            )
+            .route(&format!("{base}/jwks"), get(handlers::metadata::jwks))
+            .route("/healthz", get(handlers::metadata::healthz));
+        if !base.is_empty() {
+            // OpenID Discovery's own form appends to the issuer path.
+            r = r.route(
+                &format!("{base}/.well-known/{OPENID_CONFIGURATION}"),
+                get(handlers::metadata::openid),
+            );
+        }
+        r.fallback(not_found).with_state(self.state.clone())
+    }
+
+    /// Spawns the background job that reloads keys (another instance may have rotated them) and
+    /// purges expired codes, tokens and sessions every `every`.
+    pub fn spawn_maintenance(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let now = state.now();
+                if let Err(e) = state.keys().reload(now).await {
+                    tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "key reload failed");
+                }
+                match state.store().purge_expired(now).await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(target: "mcp_oauth::maintenance", purged = n, "expired records purged")
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "purge failed")
+                    }
+                }
+                if let Err(e) = state.store().purge_sessions(now).await {
+                    tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "session purge failed");
+                }
+            }
+        })
+    }
+}
+
+async fn not_found() -> axum::response::Response {
+    let mut r = (StatusCode::NOT_FOUND, "{\"error\":\"not_found\"}").into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}

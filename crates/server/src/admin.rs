@@ -1,0 +1,271 @@
+//! Administration of users, clients and resources: the operations behind `mcp-oauth users`,
+//! `clients` and `resources`, with the validation the endpoints rely on.
+
+use crate::model::{Client, ClientOrigin, Resource, ScopeDef, User};
+use crate::password;
+use crate::store::{Store, StoreError};
+use mcp_oauth_core::ScopeSet;
+use mcp_oauth_core::clock::UnixTime;
+use mcp_oauth_core::scope::is_scope_token;
+use mcp_oauth_core::secret::{Secret, random_token, sha256_b64url};
+use mcp_oauth_core::token::{auth_method, grant_type};
+
+/// An administrative request that cannot be carried out.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The input is invalid; the message says why.
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing named does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// It exists already.
+    #[error("{0} already exists")]
+    Exists(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => Self::Exists(what),
+            other => Self::Store(other),
+        }
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> AdminError {
+    AdminError::Invalid(msg.into())
+}
+
+/// Parses `name=Description` (or a bare `name`) as a scope definition.
+pub fn parse_scope_def(s: &str) -> Result<ScopeDef, AdminError> {
+    let (name, desc) = match s.split_once('=') {
+        Some((n, d)) => (n.trim(), d.trim()),
+        None => (s.trim(), ""),
+    };
+    if !is_scope_token(name) {
+        return Err(invalid(format!(
+            "`{name}` is not a valid scope name (printable ASCII without spaces, quotes or backslashes)"
+        )));
+    }
+    Ok(ScopeDef {
+        name: name.to_owned(),
+        description: if desc.is_empty() {
+            name.to_owned()
+        } else {
+            desc.to_owned()
+        },
+    })
+}
+
+/// Registers (or replaces) a protected resource.
+pub async fn add_resource(
+    store: &dyn Store,
+    uri: &str,
+    name: &str,
+    scopes: Vec<ScopeDef>,
+    now: UnixTime,
+) -> Result<Resource, AdminError> {
+    mcp_oauth_core::resource::validate(uri).map_err(|e| invalid(format!("resource URI: {e}")))?;
+    if name.trim().is_empty() {
+        return Err(invalid("a resource needs a name"));
+    }
+    let created_at = store.get_resource(uri).await?.map_or(now, |r| r.created_at);
+    let r = Resource {
+        uri: uri.to_owned(),
+        name: name.trim().to_owned(),
+        scopes,
+        created_at,
+    };
+    store.upsert_resource(&r).await?;
+    Ok(r)
+}
+
+/// Usernames: 1 to 64 characters of letters, digits, `.`, `_`, `-`, `@`.
+pub fn validate_username(name: &str) -> Result<(), AdminError> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        return Err(invalid(
+            "a username is 1 to 64 letters, digits, '.', '_', '-' or '@'",
+        ));
+    }
+    Ok(())
+}
+
+/// Creates a user with an Argon2id password hash.
+pub async fn add_user(
+    store: &dyn Store,
+    username: &str,
+    password: Secret,
+    now: UnixTime,
+) -> Result<User, AdminError> {
+    validate_username(username)?;
+    if password.expose().is_empty() {
+        return Err(invalid("the password must not be empty"));
+    }
+    let hash = password::hash(password)
+        .await
+        .map_err(|e| invalid(e.to_string()))?;
+    let user = User {
+        id: random_token(16),
+        username: username.to_owned(),
+        password_hash: hash,
+        created_at: now,
+    };
+    store.insert_user(&user).await.map_err(|e| match e {
+        StoreError::Conflict(_) => AdminError::Exists(format!("user `{username}`")),
+        other => other.into(),
+    })?;
+    Ok(user)
+}
+
+/// Sets a user's password.
+pub async fn set_password(
+    store: &dyn Store,
+    username: &str,
+    password: Secret,
+) -> Result<(), AdminError> {
+    if password.expose().is_empty() {
+        return Err(invalid("the password must not be empty"));
+    }
+    let hash = password::hash(password)
+        .await
+        .map_err(|e| invalid(e.to_string()))?;
+    if !store.set_password(username, &hash).await? {
+        return Err(AdminError::NotFound(format!("user `{username}`")));
+    }
+    Ok(())
+}
+
+/// What an administrator asks for when adding a client.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    /// Display name.
+    pub name: String,
+    /// Redirect URIs (required for the code grant).
+    pub redirect_uris: Vec<String>,
+    /// Grant types; default `authorization_code` + `refresh_token`.
+    pub grant_types: Vec<String>,
+    /// A public client (no secret; PKCE only).
+    pub public: bool,
+    /// Scopes the client may be granted; `None` for any.
+    pub scope: Option<ScopeSet>,
+    /// A fixed client id (default: random).
+    pub client_id: Option<String>,
+}
+
+/// Creates a client. Returns it and, for a confidential client, its secret: shown once, stored
+/// only as a hash.
+pub async fn add_client(
+    store: &dyn Store,
+    req: NewClient,
+    now: UnixTime,
+) -> Result<(Client, Option<Secret>), AdminError> {
+    if req.name.trim().is_empty() {
+        return Err(invalid("a client needs a name"));
+    }
+    let mut grants = if req.grant_types.is_empty() {
+        vec![
+            grant_type::AUTHORIZATION_CODE.to_owned(),
+            grant_type::REFRESH_TOKEN.to_owned(),
+        ]
+    } else {
+        req.grant_types.clone()
+    };
+    grants.sort();
+    grants.dedup();
+    for g in &grants {
+        if ![
+            grant_type::AUTHORIZATION_CODE,
+            grant_type::REFRESH_TOKEN,
+            grant_type::CLIENT_CREDENTIALS,
+        ]
+        .contains(&g.as_str())
+        {
+            return Err(invalid(format!(
+                "unknown grant `{g}` (use authorization_code, refresh_token or client_credentials)"
+            )));
+        }
+    }
+    if req.public && grants.iter().any(|g| g == grant_type::CLIENT_CREDENTIALS) {
+        return Err(invalid("a public client cannot use client_credentials"));
+    }
+    let uses_code = grants.iter().any(|g| g == grant_type::AUTHORIZATION_CODE);
+    if uses_code && req.redirect_uris.is_empty() {
+        return Err(invalid(
+            "the authorization_code grant needs at least one --redirect-uri",
+        ));
+    }
+    for r in &req.redirect_uris {
+        mcp_oauth_core::redirect::validate(r)
+            .map_err(|e| invalid(format!("redirect URI `{r}`: {e}")))?;
+    }
+    let client_id = match req.client_id {
+        Some(id)
+            if !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            id
+        }
+        Some(_) => {
+            return Err(invalid(
+                "a client id is 1 to 255 printable ASCII characters",
+            ));
+        }
+        None => random_token(16),
+    };
+    let secret = (!req.public).then(|| Secret::new(random_token(32)));
+    let client = Client {
+        client_id: client_id.clone(),
+        client_name: req.name.trim().to_owned(),
+        token_endpoint_auth_method: if req.public {
+            auth_method::NONE.to_owned()
+        } else {
+            auth_method::CLIENT_SECRET_BASIC.to_owned()
+        },
+        secret_hash: secret
+            .as_ref()
+            .map(|s| sha256_b64url(s.expose().as_bytes())),
+        secret_expires_at: None,
+        redirect_uris: req.redirect_uris,
+        grant_types: grants,
+        allowed_scopes: req.scope,
+        jwks: None,
+        jwks_uri: None,
+        origin: ClientOrigin::Admin,
+        registration_token_hash: None,
+        metadata: serde_json::Value::Object(Default::default()),
+        created_at: now,
+        last_used_at: None,
+    };
+    store.insert_client(&client).await.map_err(|e| match e {
+        StoreError::Conflict(_) => AdminError::Exists(format!("client `{client_id}`")),
+        other => other.into(),
+    })?;
+    Ok((client, secret))
+}
+
+/// Replaces a confidential client's secret; the old one stops working at once.
+pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<Secret, AdminError> {
+    let mut client = store
+        .get_client(client_id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("client `{client_id}`")))?;
+    if client.secret_hash.is_none() {
+        return Err(invalid(
+            "this client has no secret (it is public or uses keys)",
+        ));
+    }
+    let secret = Secret::new(random_token(32));
+    client.secret_hash = Some(sha256_b64url(secret.expose().as_bytes()));
+    client.secret_expires_at = None;
+    store.update_client(&client).await?;
+    Ok(secret)
+}

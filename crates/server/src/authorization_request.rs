@@ -1,0 +1,285 @@
+//! Validation of an authorization request (RFC 6749 §4.1.1, OAuth 2.1 §4.1.1, RFC 7636,
+//! RFC 8707), shared by `/authorize`, the login form and the consent form.
+//!
+//! The order matters. The client and redirect URI are checked first, and while either is in
+//! doubt the answer is an error page, never a redirect (RFC 6749 §4.1.2.1): otherwise the server
+//! would be an open redirector. Only then are other errors sent back to the client by redirect,
+//! with `state` and `iss` (RFC 9207).
+
+use crate::model::{Client, Resource};
+use crate::state::AppState;
+use crate::store::StoreError;
+use mcp_oauth_core::form::{FormError, OAuthParams};
+use mcp_oauth_core::token::grant_type;
+use mcp_oauth_core::uri::UriParts;
+use mcp_oauth_core::{ErrorCode, ScopeSet, pkce, redirect};
+
+/// A request that passed every check.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    /// The client.
+    pub client: Client,
+    /// Where to send the response.
+    pub redirect_uri: String,
+    /// The client's `state`, echoed back.
+    pub state: Option<String>,
+    /// The S256 challenge.
+    pub code_challenge: String,
+    /// The resource the token will be for.
+    pub resource: Resource,
+    /// The scopes that would be granted: requested ∩ resource ∩ client.
+    pub scope: ScopeSet,
+    /// Whether the client asked to show consent again (`prompt=consent`).
+    pub prompt_consent: bool,
+    /// Whether the client asked for a fresh login (`prompt=login`).
+    pub prompt_login: bool,
+    /// The original query string, carried through the login and consent forms.
+    pub raw_query: String,
+}
+
+/// Why a request was refused.
+#[derive(Debug)]
+pub enum AuthorizationError {
+    /// Client or redirect URI in doubt: show a page, do not redirect.
+    Page {
+        /// Short title.
+        title: &'static str,
+        /// Explanation for the user.
+        message: String,
+    },
+    /// Redirect the error to the client.
+    Redirect {
+        /// The validated redirect URI.
+        redirect_uri: String,
+        /// The client's state.
+        state: Option<String>,
+        /// The error code.
+        code: ErrorCode,
+        /// Its description.
+        description: String,
+    },
+    /// Storage failed.
+    Store(StoreError),
+}
+
+impl From<StoreError> for AuthorizationError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+fn page(title: &'static str, message: impl Into<String>) -> AuthorizationError {
+    AuthorizationError::Page {
+        title,
+        message: message.into(),
+    }
+}
+
+/// Appends parameters to a redirect URI, keeping any query it has (RFC 6749 §3.1.2).
+pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        ser.append_pair(k, v);
+    }
+    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    format!("{redirect_uri}{sep}{}", ser.finish())
+}
+
+/// `scheme://host[:port]` of a redirect URI, for the CSP `form-action` and the consent page.
+pub fn redirect_origin(redirect_uri: &str) -> Option<String> {
+    UriParts::split(redirect_uri).map(|p| p.origin())
+}
+
+/// Validates the query of an authorization request.
+pub async fn validate(
+    state: &AppState,
+    raw_query: &str,
+) -> Result<AuthorizationRequest, AuthorizationError> {
+    let params = match OAuthParams::parse(raw_query.as_bytes()) {
+        Ok(p) => p,
+        Err(FormError::Duplicate(name)) if name == "client_id" || name == "redirect_uri" => {
+            return Err(page(
+                "Invalid request",
+                format!("The parameter `{name}` was sent more than once."),
+            ));
+        }
+        Err(e) => {
+            // Duplicates of other parameters: report once client and redirect are trusted.
+            let lenient = lenient_parse(raw_query);
+            let (client, redirect_uri) = check_client(state, &lenient).await?;
+            let _ = client;
+            return Err(AuthorizationError::Redirect {
+                redirect_uri,
+                state: None,
+                code: ErrorCode::InvalidRequest,
+                description: e.to_string(),
+            });
+        }
+    };
+    let (client, redirect_uri) = check_client(state, &params).await?;
+    let st = params.get("state").map(str::to_owned);
+    let fail = |code: ErrorCode, description: &str| AuthorizationError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: st.clone(),
+        code,
+        description: description.to_owned(),
+    };
+    match params.get("response_type") {
+        Some("code") => {}
+        None => return Err(fail(ErrorCode::InvalidRequest, "response_type is required")),
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
+    }
+    if !client.allows_grant(grant_type::AUTHORIZATION_CODE) {
+        return Err(fail(
+            ErrorCode::UnauthorizedClient,
+            "this client is not registered for the authorization code grant",
+        ));
+    }
+    let Some(challenge) = params.get("code_challenge") else {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "PKCE is required: send code_challenge with code_challenge_method=S256",
+        ));
+    };
+    if let Err(e) = pkce::validate_challenge(challenge, params.get("code_challenge_method")) {
+        return Err(fail(ErrorCode::InvalidRequest, &e.to_string()));
+    }
+    let resource = match params.get("resource") {
+        Some(uri) => {
+            if mcp_oauth_core::resource::validate(uri).is_err() {
+                return Err(fail(
+                    ErrorCode::InvalidTarget,
+                    "resource must be an absolute URI without a fragment",
+                ));
+            }
+            match state.store().get_resource(uri).await? {
+                Some(r) => r,
+                None => {
+                    return Err(fail(
+                        ErrorCode::InvalidTarget,
+                        "the resource is not registered at this authorization server",
+                    ));
+                }
+            }
+        }
+        None => match default_resource(state).await? {
+            Some(r) => r,
+            None => {
+                return Err(fail(
+                    ErrorCode::InvalidTarget,
+                    "resource is required (RFC 8707): name the protected resource the token is for",
+                ));
+            }
+        },
+    };
+    let requested = match params.get("scope").map(ScopeSet::parse) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => return Err(fail(ErrorCode::InvalidScope, &e.to_string())),
+        None => None,
+    };
+    let scope = grantable_scope(&client, &resource, requested.as_ref());
+    if requested.as_ref().is_some_and(|r| !r.is_empty()) && scope.is_empty() {
+        return Err(fail(
+            ErrorCode::InvalidScope,
+            "none of the requested scopes is available to this client for this resource",
+        ));
+    }
+    let prompt = params.get("prompt").unwrap_or_default();
+    if prompt.split(' ').any(|p| p == "none") {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "prompt=none is not supported: this server always lets the user decide",
+        ));
+    }
+    Ok(AuthorizationRequest {
+        client,
+        redirect_uri,
+        state: st,
+        code_challenge: challenge.to_owned(),
+        resource,
+        scope,
+        prompt_consent: prompt.split(' ').any(|p| p == "consent"),
+        prompt_login: prompt.split(' ').any(|p| p == "login"),
+        raw_query: raw_query.to_owned(),
+    })
+}
+
+/// The scopes to grant: requested (or, if none were, everything the resource offers) limited to
+/// what the resource offers and the client may have. Scopes a resource does not define are dropped
+/// rather than refused (RFC 6749 §3.3 lets the server grant less).
+pub fn grantable_scope(
+    client: &Client,
+    resource: &Resource,
+    requested: Option<&ScopeSet>,
+) -> ScopeSet {
+    let offered = resource.scope_set();
+    let mut s = match requested {
+        Some(r) if !r.is_empty() => r.intersection(&offered),
+        _ => offered,
+    };
+    if let Some(allowed) = &client.allowed_scopes {
+        s = s.intersection(allowed);
+    }
+    s
+}
+
+/// The resource to use when a request names none: the only registered one, if there is exactly one.
+pub async fn default_resource(state: &AppState) -> Result<Option<Resource>, StoreError> {
+    let mut all = state.store().list_resources().await?;
+    Ok(if all.len() == 1 { all.pop() } else { None })
+}
+
+/// Parses keeping the first value of each parameter, only to find the client and redirect URI
+/// when another parameter was duplicated.
+fn lenient_parse(raw: &str) -> OAuthParams {
+    let mut seen = std::collections::BTreeMap::new();
+    for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
+        seen.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    OAuthParams::from_pairs(seen.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+async fn check_client(
+    state: &AppState,
+    params: &OAuthParams,
+) -> Result<(Client, String), AuthorizationError> {
+    let Some(client_id) = params.get("client_id") else {
+        return Err(page(
+            "Invalid request",
+            "The request does not name a client (client_id is missing).",
+        ));
+    };
+    let Some(client) = state.store().get_client(client_id).await? else {
+        return Err(page(
+            "Unknown application",
+            "The application that sent you here is not registered with this server.",
+        ));
+    };
+    let redirect_uri = match params.get("redirect_uri") {
+        Some(r) => {
+            if redirect::validate(r).is_err()
+                || !redirect::matches_any(client.redirect_uris.iter().map(String::as_str), r)
+            {
+                return Err(page(
+                    "Invalid redirect",
+                    "The application asked to send you to an address it has not registered, so this server will not send you there.",
+                ));
+            }
+            r.to_owned()
+        }
+        // OAuth 2.1 §4.1.1: optional only when exactly one URI is registered.
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        None => {
+            return Err(page(
+                "Invalid request",
+                "The request does not say where to send you back (redirect_uri is missing).",
+            ));
+        }
+    };
+    Ok((client, redirect_uri))
+}

@@ -1,0 +1,132 @@
+//! The only place an error becomes an HTTP response.
+//!
+//! Token, revocation, introspection and registration endpoints answer RFC 6749 §5.2 JSON with
+//! `Cache-Control: no-store`; a failed HTTP Basic client authentication adds
+//! `WWW-Authenticate: Basic` (RFC 6749 §5.2). Storage and other internal failures are logged with
+//! their detail and answered `503 temporarily_unavailable` with `Retry-After`, never a 500 with a
+//! stack of internals. Pages (authorize errors that must not redirect) are rendered by `ui`.
+
+use crate::store::StoreError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mcp_oauth_core::{ErrorCode, ErrorResponse};
+
+/// An OAuth error answered as JSON.
+#[derive(Debug, Clone)]
+pub struct OAuthError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Error code.
+    pub code: ErrorCode,
+    /// `error_description`, for developers.
+    pub description: String,
+    /// `WWW-Authenticate` to send, if any.
+    pub www_authenticate: Option<String>,
+    /// `Retry-After` seconds, if any.
+    pub retry_after: Option<u64>,
+}
+
+impl OAuthError {
+    /// An error with the status RFC 6749 gives its code.
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        let status = match code {
+            ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::SlowDown => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self {
+            status,
+            code,
+            description: description.into(),
+            www_authenticate: None,
+            retry_after: None,
+        }
+    }
+
+    /// `invalid_request`.
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    /// `invalid_grant`.
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    /// `invalid_client` (401), with `WWW-Authenticate: Basic` when Basic was tried.
+    pub fn invalid_client(description: impl Into<String>, basic_attempted: bool) -> Self {
+        let mut e = Self::new(ErrorCode::InvalidClient, description);
+        if basic_attempted {
+            e.www_authenticate = Some(mcp_oauth_core::challenge::basic("mcp-oauth"));
+        }
+        e
+    }
+
+    /// An internal failure: logged here with its detail, answered without it.
+    pub fn internal(context: &str, detail: impl std::fmt::Display) -> Self {
+        tracing::error!(target: "mcp_oauth::server", context, error = %detail, "internal failure");
+        let mut e = Self::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the server could not complete the request; try again shortly",
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
+    /// Sets the HTTP status.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        Self::internal("store", e)
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = ErrorResponse::new(self.code, self.description);
+        let json =
+            serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"error\":\"server_error\"}".to_vec());
+        let mut resp = (self.status, json).into_response();
+        let h = resp.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(w) = self
+            .www_authenticate
+            .and_then(|w| HeaderValue::from_str(&w).ok())
+        {
+            h.insert(header::WWW_AUTHENTICATE, w);
+        }
+        if let Some(s) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        resp
+    }
+}
+
+/// A JSON success response with `Cache-Control: no-store` (RFC 6749 §5.1).
+pub fn no_store_json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(json) => {
+            let mut resp = (status, json).into_response();
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            resp
+        }
+        Err(e) => OAuthError::internal("serialise response", e).into_response(),
+    }
+}

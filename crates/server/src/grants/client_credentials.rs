@@ -1,0 +1,78 @@
+//! The client credentials grant (RFC 6749 §4.4; MCP extension SEP-1046) for machine-to-machine
+//! clients. No refresh token (RFC 6749 §4.4.3) and no storage write: the access token names the
+//! client as its subject and can be revoked by its `jti`.
+
+use crate::authorization_request::default_resource;
+use crate::client_auth::{AuthMethod, AuthenticatedClient};
+use crate::error::OAuthError;
+use crate::grants::bearer;
+use crate::state::AppState;
+use crate::tokens::{AccessTokenRequest, issue_access_token};
+use mcp_oauth_core::form::OAuthParams;
+use mcp_oauth_core::token::TokenResponse;
+use mcp_oauth_core::{ErrorCode, ScopeSet};
+
+/// Issues an access token to an authenticated confidential client.
+pub async fn exchange(
+    state: &AppState,
+    client: &AuthenticatedClient,
+    params: OAuthParams,
+) -> Result<TokenResponse, OAuthError> {
+    if client.method == AuthMethod::None {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "public clients cannot use client_credentials",
+        ));
+    }
+    let resource = match params.get("resource") {
+        Some(uri) => {
+            if mcp_oauth_core::resource::validate(uri).is_err() {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    "resource must be an absolute URI without a fragment",
+                ));
+            }
+            state.store().get_resource(uri).await?.ok_or_else(|| {
+                OAuthError::new(
+                    ErrorCode::InvalidTarget,
+                    "the resource is not registered at this authorization server",
+                )
+            })?
+        }
+        None => default_resource(state).await?.ok_or_else(|| {
+            OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "resource is required (RFC 8707): name the protected resource the token is for",
+            )
+        })?,
+    };
+    let requested = match params.get("scope").map(ScopeSet::parse) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => return Err(OAuthError::new(ErrorCode::InvalidScope, e.to_string())),
+    };
+    let scope = crate::authorization_request::grantable_scope(
+        &client.client,
+        &resource,
+        requested.as_ref(),
+    );
+    if requested.as_ref().is_some_and(|r| !r.is_empty()) && scope.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "none of the requested scopes is available to this client for this resource",
+        ));
+    }
+    let scope_str = scope.to_string();
+    let (access, ttl) = issue_access_token(
+        state,
+        AccessTokenRequest {
+            client_id: &client.client.client_id,
+            subject: &client.client.client_id,
+            resource: &resource.uri,
+            scope: Some(&scope_str),
+            grant_id: None,
+            auth_time: None,
+        },
+    )?;
+    Ok(bearer(access, ttl, None, &scope))
+}

@@ -1,0 +1,40 @@
+//! One module per grant type. Each receives an authenticated client and the remaining request
+//! parameters, and returns the token response or an RFC 6749 §5.2 error.
+
+pub mod authorization_code;
+pub mod client_credentials;
+pub mod refresh_token;
+
+use crate::error::OAuthError;
+use mcp_oauth_core::ErrorCode;
+use mcp_oauth_core::token::TokenResponse;
+
+/// Checks an optional `resource` on a token request against the grant's resource: RFC 8707 §2.2
+/// lets the client narrow, never widen, and we grant one resource per grant.
+pub(crate) fn check_resource(requested: Option<&str>, granted: &str) -> Result<(), OAuthError> {
+    match requested {
+        None => Ok(()),
+        Some(r) if r == granted || mcp_oauth_core::resource::audience_matches(granted, r) => Ok(()),
+        Some(_) => Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "resource differs from the one this grant is for",
+        )),
+    }
+}
+
+/// A bearer token response.
+pub(crate) fn bearer(
+    access_token: String,
+    expires_in: i64,
+    refresh_token: Option<String>,
+    scope: &mcp_oauth_core::ScopeSet,
+) -> TokenResponse {
+    TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: Some(expires_in.max(0) as u64),
+        refresh_token,
+        scope: Some(scope.to_string()),
+        extra: Default::default(),
+    }
+}

@@ -1,0 +1,252 @@
+//! `GET /authorize`: validate, then log in, then consent, then redirect with a code.
+
+use crate::authorization_request::{
+    AuthorizationError, AuthorizationRequest, redirect_origin, redirect_with, validate,
+};
+use crate::model::{AuthorizationCode, Session};
+use crate::state::AppState;
+use crate::ui::{self, pages, session};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use mcp_oauth_core::secret::{random_token, sha256_b64url};
+
+/// `GET /authorize`.
+pub async fn get(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let raw = q.unwrap_or_default();
+    let req = match validate(&state, &raw).await {
+        Ok(r) => r,
+        Err(e) => return error_response(&state, e),
+    };
+    let current = match session::current(&state, &headers).await {
+        Ok(s) => s,
+        Err(e) => return internal_page(e),
+    };
+    match current {
+        Some(s) if s.user_id.is_some() && !req.prompt_login => {
+            proceed(&state, &req, &s, None).await
+        }
+        Some(s) => login_page(&state, &req, &s, None, None, "", StatusCode::OK),
+        None => match session::create(&state, None).await {
+            Ok((s, cookie)) => login_page(&state, &req, &s, cookie, None, "", StatusCode::OK),
+            Err(e) => internal_page(e),
+        },
+    }
+}
+
+/// After login: redirect with a code if consent covers the request, else show the consent page.
+pub(crate) async fn proceed(
+    state: &AppState,
+    req: &AuthorizationRequest,
+    s: &Session,
+    cookie: Option<HeaderValue>,
+) -> Response {
+    let Some(user_id) = s.user_id.as_deref() else {
+        return login_page(state, req, s, cookie, None, "", StatusCode::OK);
+    };
+    let consent = match state
+        .store()
+        .get_consent(user_id, &req.client.client_id, &req.resource.uri)
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return internal_page(e),
+    };
+    let covered = consent.is_some_and(|c| c.scope.is_superset(&req.scope));
+    let mut resp = if covered && !req.prompt_consent {
+        issue_code(
+            state,
+            req,
+            user_id,
+            s.auth_time.unwrap_or_else(|| state.now()),
+        )
+        .await
+    } else {
+        consent_page(state, req, s).await
+    };
+    if let Some(c) = cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// Stores a code and redirects to the client with `code`, `state` and `iss`.
+pub(crate) async fn issue_code(
+    state: &AppState,
+    req: &AuthorizationRequest,
+    user_id: &str,
+    auth_time: i64,
+) -> Response {
+    let code = random_token(32);
+    let now = state.now();
+    let record = AuthorizationCode {
+        code_hash: sha256_b64url(code.as_bytes()),
+        client_id: req.client.client_id.clone(),
+        redirect_uri: req.redirect_uri.clone(),
+        code_challenge: req.code_challenge.clone(),
+        resource: req.resource.uri.clone(),
+        scope: req.scope.clone(),
+        user_id: user_id.to_owned(),
+        auth_time,
+        created_at: now,
+        expires_at: now + state.config().code_ttl,
+    };
+    if let Err(e) = state.store().insert_code(&record).await {
+        return error_response(
+            state,
+            AuthorizationError::Redirect {
+                redirect_uri: req.redirect_uri.clone(),
+                state: req.state.clone(),
+                code: mcp_oauth_core::ErrorCode::TemporarilyUnavailable,
+                description: {
+                    tracing::error!(target: "mcp_oauth::server", error = %e, "storing a code failed");
+                    "the server could not complete the request; try again".into()
+                },
+            },
+        );
+    }
+    tracing::info!(target: "mcp_oauth::authorize", client_id = %req.client.client_id, user_id, resource = %req.resource.uri, "authorization code issued");
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = &req.state {
+        params.push(("state", s));
+    }
+    params.push(("iss", &state.config().issuer));
+    redirect(&redirect_with(&req.redirect_uri, &params))
+}
+
+/// A `303 See Other` (so a POSTed form is followed by a GET) with no caching.
+pub(crate) fn redirect(location: &str) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Turns a refused request into a page or an error redirect.
+pub(crate) fn error_response(state: &AppState, e: AuthorizationError) -> Response {
+    match e {
+        AuthorizationError::Page { title, message } => {
+            ui::html(StatusCode::BAD_REQUEST, pages::error(title, &message), &[])
+        }
+        AuthorizationError::Redirect {
+            redirect_uri,
+            state: st,
+            code,
+            description,
+        } => {
+            let mut params = vec![
+                ("error", code.as_str()),
+                ("error_description", description.as_str()),
+            ];
+            if let Some(s) = &st {
+                params.push(("state", s));
+            }
+            params.push(("iss", &state.config().issuer));
+            redirect(&redirect_with(&redirect_uri, &params))
+        }
+        AuthorizationError::Store(e) => internal_page(e),
+    }
+}
+
+/// A storage failure on a page: logged, answered 503.
+pub(crate) fn internal_page(e: impl std::fmt::Display) -> Response {
+    tracing::error!(target: "mcp_oauth::server", error = %e, "internal failure on an authorization page");
+    let mut resp = ui::html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::error(
+            "Temporarily unavailable",
+            "The server could not complete the request. Please try again.",
+        ),
+        &[],
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    resp
+}
+
+fn summary(req: &AuthorizationRequest) -> (String, String) {
+    let host = mcp_oauth_core::uri::UriParts::split(&req.redirect_uri)
+        .map(|p| p.authority.to_owned())
+        .unwrap_or_else(|| req.redirect_uri.clone());
+    (host, req.resource.name.clone())
+}
+
+/// Renders the login form.
+pub(crate) fn login_page(
+    state: &AppState,
+    req: &AuthorizationRequest,
+    s: &Session,
+    cookie: Option<HeaderValue>,
+    error: Option<&str>,
+    username: &str,
+    status: StatusCode,
+) -> Response {
+    let (host, _) = summary(req);
+    let body = pages::login(
+        &format!("{}/login", state.0.base_path),
+        &s.csrf_token,
+        &req.raw_query,
+        &pages::RequestSummary {
+            client_name: &req.client.client_name,
+            redirect_host: &host,
+            resource_name: &req.resource.name,
+            resource_uri: &req.resource.uri,
+        },
+        error,
+        username,
+    );
+    let origin = redirect_origin(&req.redirect_uri).unwrap_or_default();
+    let mut resp = ui::html(status, body, &[origin.as_str()]);
+    if let Some(c) = cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+async fn consent_page(state: &AppState, req: &AuthorizationRequest, s: &Session) -> Response {
+    let (host, _) = summary(req);
+    let username = match s.user_id.as_deref() {
+        Some(id) => match state.store().get_user(id).await {
+            Ok(Some(u)) => u.username,
+            Ok(None) => id.to_owned(),
+            Err(e) => return internal_page(e),
+        },
+        None => String::new(),
+    };
+    let scopes: Vec<(String, String)> = req
+        .scope
+        .iter()
+        .map(|name| {
+            let desc = req
+                .resource
+                .scopes
+                .iter()
+                .find(|d| d.name == name)
+                .map(|d| d.description.clone())
+                .unwrap_or_else(|| name.to_owned());
+            (name.to_owned(), desc)
+        })
+        .collect();
+    let body = pages::consent(
+        &format!("{}/consent", state.0.base_path),
+        &s.csrf_token,
+        &req.raw_query,
+        &pages::RequestSummary {
+            client_name: &req.client.client_name,
+            redirect_host: &host,
+            resource_name: &req.resource.name,
+            resource_uri: &req.resource.uri,
+        },
+        &username,
+        &scopes,
+    );
+    let origin = redirect_origin(&req.redirect_uri).unwrap_or_default();
+    ui::html(StatusCode::OK, body, &[origin.as_str()])
+}

@@ -1,0 +1,100 @@
+//! `POST /introspect` (RFC 7662). Only authenticated confidential clients (resource servers are
+//! clients too) may ask; public clients get `invalid_client`.
+//!
+//! An access token is active when its signature, issuer and expiry check out, its `jti` was not
+//! revoked and its grant (if any) is still active. A refresh token is active when it is current
+//! (not rotated), unexpired, and its family active. Anything else is `{"active": false}` and
+//! nothing more, so the endpoint does not tell what kind of junk it was sent.
+
+use crate::client_auth::authenticate;
+use crate::error::{OAuthError, no_store_json};
+use crate::handlers::form;
+use crate::state::AppState;
+use crate::tokens::{GRANT_CLAIM, verify_own_access_token};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mcp_oauth_core::secret::sha256_b64url;
+use mcp_oauth_core::token::{Audience, IntrospectionResponse};
+
+/// `POST /introspect`.
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match handle(&state, &headers, body).await {
+        Ok(r) => no_store_json(StatusCode::OK, &r),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<IntrospectionResponse, OAuthError> {
+    let mut params = form::read(headers, body, state.config().max_body_bytes).await?;
+    authenticate(state, headers, &mut params, false).await?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let now = state.now();
+    if let Some(claims) = verify_own_access_token(state, token) {
+        if state.store().is_access_token_revoked(&claims.jti).await? {
+            return Ok(IntrospectionResponse::inactive());
+        }
+        if let Some(gid) = claims.extra.get(GRANT_CLAIM).and_then(|v| v.as_str()) {
+            match state.store().get_grant(gid).await? {
+                Some(g) if g.revoked_at.is_none() => {}
+                _ => return Ok(IntrospectionResponse::inactive()),
+            }
+        }
+        let username = if claims.sub != claims.client_id {
+            state
+                .store()
+                .get_user(&claims.sub)
+                .await?
+                .map(|u| u.username)
+        } else {
+            None
+        };
+        return Ok(IntrospectionResponse {
+            active: true,
+            scope: claims.scope,
+            client_id: Some(claims.client_id),
+            username,
+            token_type: Some("Bearer".into()),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            nbf: None,
+            sub: Some(claims.sub),
+            aud: Some(claims.aud),
+            iss: Some(claims.iss),
+            jti: Some(claims.jti),
+            extra: Default::default(),
+        });
+    }
+    if let Some((rt, grant)) = state
+        .store()
+        .get_refresh(&sha256_b64url(token.as_bytes()))
+        .await?
+    {
+        let active = rt.rotated_at.is_none()
+            && rt.expires_at > now
+            && grant.revoked_at.is_none()
+            && grant.expires_at > now;
+        if active {
+            return Ok(IntrospectionResponse {
+                active: true,
+                scope: Some(grant.scope.to_string()),
+                client_id: Some(grant.client_id.clone()),
+                token_type: Some("refresh_token".into()),
+                exp: Some(rt.expires_at.min(grant.expires_at)),
+                iat: Some(rt.created_at),
+                sub: Some(grant.user_id.clone().unwrap_or(grant.client_id)),
+                aud: Some(Audience::One(grant.resource)),
+                iss: Some(state.config().issuer.clone()),
+                ..Default::default()
+            });
+        }
+    }
+    Ok(IntrospectionResponse::inactive())
+}

@@ -1,0 +1,108 @@
+//! `POST /login`: check the CSRF token and the password, then start a fresh session.
+
+use crate::authorization_request::validate;
+use crate::handlers::authorize::{error_response, internal_page, login_page, proceed};
+use crate::handlers::form;
+use crate::state::AppState;
+use crate::ui::{self, pages, session};
+use crate::{password, ui::session::csrf_ok};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use mcp_oauth_core::secret::Secret;
+use std::net::SocketAddr;
+
+/// `POST /login`.
+pub async fn post(State(state): State<AppState>, req: Request) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let (parts, body) = req.into_parts();
+    let mut params = match form::read(&parts.headers, body, state.config().max_body_bytes).await {
+        Ok(p) => p,
+        Err(e) => {
+            return ui::html(
+                e.status,
+                pages::error("Invalid request", &e.description),
+                &[],
+            );
+        }
+    };
+    let Ok(Some(s)) = session::current(&state, &parts.headers).await else {
+        return ui::html(
+            StatusCode::BAD_REQUEST,
+            pages::error(
+                "Session expired",
+                "Your sign-in session expired or cookies are disabled. Go back to the application and start again.",
+            ),
+            &[],
+        );
+    };
+    if !csrf_ok(&s, params.get("csrf_token")) {
+        return ui::html(
+            StatusCode::FORBIDDEN,
+            pages::error(
+                "Invalid request",
+                "The form was not sent from this server's page (CSRF check failed).",
+            ),
+            &[],
+        );
+    }
+    let raw_query = params.take("authorize_query").unwrap_or_default();
+    let authz = match validate(&state, &raw_query).await {
+        Ok(r) => r,
+        Err(e) => return error_response(&state, e),
+    };
+    let username = params.take("username").unwrap_or_default();
+    let password = Secret::new(params.take("password").unwrap_or_default());
+    let now = state.now();
+    let keys = [format!("user:{username}"), format!("ip:{ip}")];
+    if let Some(wait) = state.0.throttle.check(&keys, now) {
+        tracing::warn!(target: "mcp_oauth::login", %ip, "login throttled");
+        let mut resp = login_page(
+            &state,
+            &authz,
+            &s,
+            None,
+            Some(&format!(
+                "Too many failed attempts. Try again in {wait} seconds."
+            )),
+            &username,
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+        resp.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, wait.into());
+        return resp;
+    }
+    let user = match state.store().get_user_by_name(&username).await {
+        Ok(u) => u,
+        Err(e) => return internal_page(e),
+    };
+    let ok = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let Some(user) = user.filter(|_| ok) else {
+        state.0.throttle.fail(&keys, now);
+        tracing::warn!(target: "mcp_oauth::login", %ip, "login failed");
+        return login_page(
+            &state,
+            &authz,
+            &s,
+            None,
+            Some("The username or password is incorrect."),
+            &username,
+            StatusCode::UNAUTHORIZED,
+        );
+    };
+    state.0.throttle.succeed(&keys[0]);
+    tracing::info!(target: "mcp_oauth::login", user_id = %user.id, "login succeeded");
+    // A new session id at login defeats session fixation.
+    if let Err(e) = state.store().delete_session(&s.id_hash).await {
+        return internal_page(e);
+    }
+    match session::create(&state, Some(user.id.clone())).await {
+        Ok((fresh, cookie)) => proceed(&state, &authz, &fresh, cookie).await,
+        Err(e) => internal_page(e),
+    }
+    .into_response()
+}

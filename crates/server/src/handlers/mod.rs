@@ -1,0 +1,10 @@
+//! One file per endpoint.
+
+pub mod authorize;
+pub mod consent;
+pub mod form;
+pub mod introspect;
+pub mod login;
+pub mod metadata;
+pub mod revoke;
+pub mod token;

@@ -1,0 +1,72 @@
+//! `POST /token`: authenticate the client, then hand the request to its grant.
+
+use crate::client_auth::authenticate;
+use crate::error::{OAuthError, no_store_json};
+use crate::grants;
+use crate::handlers::form;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mcp_oauth_core::token::{TokenResponse, grant_type};
+
+/// `POST /token`.
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match handle(&state, &headers, body).await {
+        Ok(r) => no_store_json(StatusCode::OK, &r),
+        Err(e) => {
+            tracing::debug!(target: "mcp_oauth::token", error = %e.code, description = %e.description, "token request refused");
+            e.into_response()
+        }
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<TokenResponse, OAuthError> {
+    let mut params = form::read(headers, body, state.config().max_body_bytes).await?;
+    let Some(gt) = params.take("grant_type") else {
+        return Err(OAuthError::invalid_request("grant_type is required"));
+    };
+    let known = [
+        grant_type::AUTHORIZATION_CODE,
+        grant_type::REFRESH_TOKEN,
+        grant_type::CLIENT_CREDENTIALS,
+    ];
+    if !known.contains(&gt.as_str()) {
+        return Err(OAuthError::new(
+            mcp_oauth_core::ErrorCode::UnsupportedGrantType,
+            format!("grant_type `{gt}` is not supported"),
+        ));
+    }
+    let client = authenticate(state, headers, &mut params, true).await?;
+    if !client.client.allows_grant(&gt) {
+        return Err(OAuthError::new(
+            mcp_oauth_core::ErrorCode::UnauthorizedClient,
+            format!("this client is not registered for the {gt} grant"),
+        ));
+    }
+    let response = match gt.as_str() {
+        grant_type::AUTHORIZATION_CODE => {
+            grants::authorization_code::exchange(state, &client, params).await?
+        }
+        grant_type::REFRESH_TOKEN => {
+            grants::refresh_token::exchange(state, &client, params).await?
+        }
+        _ => grants::client_credentials::exchange(state, &client, params).await?,
+    };
+    // "Last used" at minute resolution: a write per token would put storage on the hot path.
+    let now = state.now();
+    if client.client.last_used_at.is_none_or(|t| now - t >= 60)
+        && let Err(e) = state
+            .store()
+            .touch_client(&client.client.client_id, now)
+            .await
+    {
+        tracing::warn!(target: "mcp_oauth::token", error = %e, "could not record client use");
+    }
+    Ok(response)
+}

@@ -1,0 +1,52 @@
+//! The state every handler shares.
+
+use crate::config::ServerConfig;
+use crate::keys::KeyManager;
+use crate::store::Store;
+use crate::throttle::LoginThrottle;
+use aws_lc_rs::hmac;
+use mcp_oauth_core::clock::SharedClock;
+use std::sync::Arc;
+
+/// Shared server state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub config: ServerConfig,
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<KeyManager>,
+    pub clock: SharedClock,
+    pub throttle: LoginThrottle,
+    /// Derives refresh-token successors (see `tokens::successor_refresh_token`).
+    pub refresh_hmac: hmac::Key,
+    /// The issuer's path, under which the endpoints are routed.
+    pub base_path: String,
+}
+
+impl AppState {
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.0.config
+    }
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.0.store
+    }
+    /// The signing keys.
+    pub fn keys(&self) -> &Arc<KeyManager> {
+        &self.0.keys
+    }
+    /// The current time.
+    pub fn now(&self) -> i64 {
+        self.0.clock.now()
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("issuer", &self.0.config.issuer)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,117 @@
+//! Minting and checking the tokens this server issues.
+//!
+//! Access tokens are RFC 9068 JWTs signed by the current key; a private `gid` claim names the
+//! grant they came from, so revoking a grant also makes its access tokens inactive at
+//! introspection. Issuing one touches no storage. Refresh tokens are 256-bit random strings,
+//! stored only as hashes; each successor is `HMAC(key derived from the KEK, presented token)`, so
+//! a retry inside the grace window can be given the same successor without the server ever
+//! storing a refresh token in the clear.
+
+use crate::error::OAuthError;
+use crate::state::AppState;
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mcp_oauth_core::clock::UnixTime;
+use mcp_oauth_core::secret::random_token;
+use mcp_oauth_core::token::{ACCESS_TOKEN_JWT_TYPE, AccessTokenClaims};
+use serde::Serialize;
+
+/// The private claim carrying the grant id.
+pub const GRANT_CLAIM: &str = "gid";
+
+/// What goes into an access token.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessTokenRequest<'a> {
+    /// The client.
+    pub client_id: &'a str,
+    /// The user id, or the client id for client credentials.
+    pub subject: &'a str,
+    /// The resource (becomes `aud`).
+    pub resource: &'a str,
+    /// Space-delimited scopes, if any.
+    pub scope: Option<&'a str>,
+    /// The grant, when there is one.
+    pub grant_id: Option<&'a str>,
+    /// When the user authenticated.
+    pub auth_time: Option<UnixTime>,
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: i64,
+    iat: i64,
+    jti: &'a str,
+    client_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gid: Option<&'a str>,
+}
+
+/// Signs an access token; returns it with its lifetime in seconds.
+pub fn issue_access_token(
+    state: &AppState,
+    req: AccessTokenRequest<'_>,
+) -> Result<(String, i64), OAuthError> {
+    let now = state.now();
+    let ttl = state.config().access_token_ttl;
+    let jti = random_token(16);
+    let claims = Claims {
+        iss: &state.config().issuer,
+        sub: req.subject,
+        aud: req.resource,
+        exp: now + ttl,
+        iat: now,
+        jti: &jti,
+        client_id: req.client_id,
+        scope: req.scope.filter(|s| !s.is_empty()),
+        auth_time: req.auth_time,
+        gid: req.grant_id,
+    };
+    let ring = state.keys().ring();
+    let token = ring
+        .signer
+        .sign(ACCESS_TOKEN_JWT_TYPE, &claims)
+        .map_err(|e| OAuthError::internal("sign access token", e))?;
+    Ok((token, ttl))
+}
+
+/// A fresh refresh token (the first of a family).
+pub fn new_refresh_token() -> String {
+    random_token(32)
+}
+
+/// The successor of `presented`, reproducible only with the server's key.
+pub fn successor_refresh_token(key: &hmac::Key, presented: &str) -> String {
+    URL_SAFE_NO_PAD.encode(hmac::sign(key, presented.as_bytes()).as_ref())
+}
+
+/// Verifies a JWT access token of ours: signature by a published key, `typ`, `iss`, `exp`.
+/// Returns `None` for anything else (opaque strings, foreign or expired tokens).
+pub fn verify_own_access_token(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
+    let header = jsonwebtoken::decode_header(token).ok()?;
+    let typ = header.typ.as_deref()?;
+    if !typ.eq_ignore_ascii_case(ACCESS_TOKEN_JWT_TYPE)
+        && !typ.eq_ignore_ascii_case("application/at+jwt")
+    {
+        return None;
+    }
+    let ring = state.keys().ring();
+    let (alg, key) = ring.verifiers.get(header.kid.as_deref()?)?;
+    if *alg != header.alg {
+        return None;
+    }
+    let mut v = jsonwebtoken::Validation::new(*alg);
+    v.set_issuer(&[state.config().issuer.as_str()]);
+    v.validate_aud = false;
+    v.leeway = 0;
+    v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    let data = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &v).ok()?;
+    (data.claims.exp > state.now()).then_some(data.claims)
+}

@@ -1,0 +1,127 @@
+//! The page templates. Plain HTML forms that work without JavaScript; every dynamic value is
+//! escaped with [`escape`].
+
+use super::escape;
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;background:#f4f5f7;color:#1d2330;margin:0}\
+main{max-width:26rem;margin:4rem auto;background:#fff;border-radius:12px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:2rem}\
+h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;margin:.8rem 0 .3rem;font-weight:600}\
+input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #c7ccd6;border-radius:6px;font-size:1rem}\
+button{padding:.6rem 1.2rem;border-radius:6px;border:1px solid #2456d6;background:#2456d6;color:#fff;font-size:1rem;cursor:pointer;margin-top:1rem}\
+button.secondary{background:#fff;color:#2456d6}.error{background:#fdecea;color:#8a1c12;padding:.6rem;border-radius:6px}\
+.who{background:#eef3ff;padding:.6rem;border-radius:6px;margin-bottom:1rem}ul{padding-left:1.2rem}li{margin:.3rem 0}\
+code{background:#f0f1f4;padding:.1rem .3rem;border-radius:4px;word-break:break-all}.muted{color:#5b6475;font-size:.9rem}";
+
+fn layout(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
+        escape(title)
+    )
+}
+
+/// What the login and consent pages say about the request.
+#[derive(Debug, Clone)]
+pub struct RequestSummary<'a> {
+    /// The client's display name.
+    pub client_name: &'a str,
+    /// The host the user will be sent back to.
+    pub redirect_host: &'a str,
+    /// The resource's name.
+    pub resource_name: &'a str,
+    /// The resource URI.
+    pub resource_uri: &'a str,
+}
+
+/// The login form.
+pub fn login(
+    action: &str,
+    csrf: &str,
+    authorize_query: &str,
+    summary: &RequestSummary<'_>,
+    error: Option<&str>,
+    username: &str,
+) -> String {
+    let err = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
+    layout(
+        "Sign in",
+        &format!(
+            "<h1>Sign in</h1>\
+<p class=\"who\"><strong>{client}</strong> wants to access <strong>{resource}</strong>.</p>{err}\
+<form method=\"post\" action=\"{action}\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<input type=\"hidden\" name=\"authorize_query\" value=\"{query}\">\
+<label for=\"username\">Username</label><input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" required autofocus value=\"{user}\">\
+<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+<button type=\"submit\" name=\"login\" value=\"1\">Sign in</button></form>",
+            client = escape(summary.client_name),
+            resource = escape(summary.resource_name),
+            action = escape(action),
+            csrf = escape(csrf),
+            query = escape(authorize_query),
+            user = escape(username),
+        ),
+    )
+}
+
+/// The consent form.
+#[allow(clippy::too_many_arguments)]
+pub fn consent(
+    action: &str,
+    csrf: &str,
+    authorize_query: &str,
+    summary: &RequestSummary<'_>,
+    username: &str,
+    scopes: &[(String, String)],
+) -> String {
+    let items: String = if scopes.is_empty() {
+        "<li>Basic access (no specific permissions)</li>".to_owned()
+    } else {
+        scopes
+            .iter()
+            .map(|(name, desc)| {
+                format!(
+                    "<li><strong>{}</strong> <span class=\"muted\">(<code>{}</code>)</span></li>",
+                    escape(desc),
+                    escape(name)
+                )
+            })
+            .collect()
+    };
+    layout(
+        "Authorize access",
+        &format!(
+            "<h1>Authorize {client}?</h1>\
+<p class=\"who\">Signed in as <strong>{user}</strong></p>\
+<p><strong>{client}</strong> asks for access to <strong>{resource}</strong> <span class=\"muted\">(<code>{resource_uri}</code>)</span> with these permissions:</p>\
+<ul>{items}</ul>\
+<p class=\"muted\">After you decide, you will be sent to <strong>{host}</strong>.</p>\
+<form method=\"post\" action=\"{action}\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<input type=\"hidden\" name=\"authorize_query\" value=\"{query}\">\
+<button type=\"submit\" name=\"approve\" value=\"1\">Allow</button> \
+<button type=\"submit\" name=\"deny\" value=\"1\" class=\"secondary\">Deny</button></form>",
+            client = escape(summary.client_name),
+            user = escape(username),
+            resource = escape(summary.resource_name),
+            resource_uri = escape(summary.resource_uri),
+            host = escape(summary.redirect_host),
+            action = escape(action),
+            csrf = escape(csrf),
+            query = escape(authorize_query),
+        ),
+    )
+}
+
+/// An error page, for errors that must not be redirected to the client.
+pub fn error(title: &str, message: &str) -> String {
+    layout(
+        title,
+        &format!(
+            "<h1>{}</h1><p class=\"error\" role=\"alert\">{}</p><p class=\"muted\">You can close this window.</p>",
+            escape(title),
+            escape(message)
+        ),
+    )
+}

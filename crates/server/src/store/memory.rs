@@ -1,1 +1,579 @@
-//! In-memory store (being written).
+//! In-memory store: every aggregate in one `Mutex`-guarded state.
+//!
+//! One lock around everything makes each trait method, including the multi-row ones (redeeming
+//! a code, rotating a refresh token, deleting a client), a single critical section, which is the
+//! atomicity the [`crate::store`] contract asks for. No method awaits while holding the lock.
+//! Every method checks everything that can fail before it changes anything, so an error leaves the
+//! state as it was (the in-memory equivalent of a rolled-back transaction).
+//!
+//! For tests, demos and single-process development; nothing survives a restart.
+
+use super::*;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+/// A stored authorization code and what became of it.
+#[derive(Debug, Clone)]
+struct CodeRow {
+    code: AuthorizationCode,
+    used_at: Option<UnixTime>,
+    grant_id: Option<String>,
+}
+
+/// Everything the store holds.
+#[derive(Debug, Default)]
+struct State {
+    clients: HashMap<String, Client>,
+    resources: BTreeMap<String, Resource>,
+    /// Users by id.
+    users: HashMap<String, User>,
+    codes: HashMap<String, CodeRow>,
+    grants: HashMap<String, Grant>,
+    /// Refresh tokens by hash.
+    refresh: HashMap<String, RefreshToken>,
+    /// Revoked access-token ids and when they expire.
+    revoked_jtis: HashMap<String, UnixTime>,
+    /// Consents by (user, client, resource).
+    consents: BTreeMap<(String, String, String), Consent>,
+    keys: HashMap<String, StoredKey>,
+    sessions: HashMap<String, Session>,
+}
+
+impl State {
+    fn user_by_name(&self, username: &str) -> Option<&User> {
+        self.users.values().find(|u| u.username == username)
+    }
+
+    /// Revokes a grant if it is active; returns whether it was.
+    fn revoke(&mut self, grant_id: &str, now: UnixTime) -> bool {
+        match self.grants.get_mut(grant_id) {
+            Some(g) if g.revoked_at.is_none() => {
+                g.revoked_at = Some(now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes grants matching `pred` and their refresh tokens; returns how many rows went.
+    /// Codes that produced a removed grant forget it, as `ON DELETE SET NULL` does in SQL.
+    fn remove_grants(&mut self, pred: impl Fn(&Grant) -> bool) -> u64 {
+        let doomed: Vec<String> = self
+            .grants
+            .values()
+            .filter(|g| pred(g))
+            .map(|g| g.id.clone())
+            .collect();
+        if doomed.is_empty() {
+            return 0;
+        }
+        let before = self.refresh.len() + self.grants.len();
+        for id in &doomed {
+            self.grants.remove(id);
+        }
+        self.refresh.retain(|_, t| !doomed.contains(&t.grant_id));
+        for row in self.codes.values_mut() {
+            if row.grant_id.as_ref().is_some_and(|g| doomed.contains(g)) {
+                row.grant_id = None;
+            }
+        }
+        (before - self.refresh.len() - self.grants.len()) as u64
+    }
+
+    /// Checks that a grant and its first refresh token can be inserted, without inserting.
+    fn check_new_grant(&self, grant: &Grant, first: Option<&RefreshToken>) -> StoreResult<()> {
+        if self.grants.contains_key(&grant.id) {
+            return Err(StoreError::Conflict("grant".into()));
+        }
+        if let Some(t) = first {
+            check_family(&grant.id, t)?;
+            if self.refresh.contains_key(&t.token_hash) {
+                return Err(StoreError::Conflict("refresh token".into()));
+            }
+        }
+        Ok(())
+    }
+
+    fn put_grant(&mut self, grant: &Grant, first: Option<&RefreshToken>) {
+        self.grants.insert(grant.id.clone(), grant.clone());
+        if let Some(t) = first {
+            self.refresh.insert(t.token_hash.clone(), t.clone());
+        }
+    }
+}
+
+/// Refuses a refresh token that names another grant than the one it is stored with: a caller bug
+/// that would put the token outside the family revocation covers.
+pub(crate) fn check_family(grant_id: &str, token: &RefreshToken) -> StoreResult<()> {
+    if token.grant_id == grant_id {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(
+            "refresh token does not belong to the grant it is stored with".into(),
+        ))
+    }
+}
+
+/// The grant a code produces: the caller's `grant` with the user, resource, scope and
+/// authentication time the code carries, which the caller cannot know before the code is read in
+/// the same atomic step.
+pub(crate) fn grant_from_code(grant: &Grant, code: &AuthorizationCode) -> Grant {
+    Grant {
+        user_id: Some(code.user_id.clone()),
+        resource: code.resource.clone(),
+        scope: code.scope.clone(),
+        auth_time: Some(code.auth_time),
+        ..grant.clone()
+    }
+}
+
+/// A store that keeps everything in process memory.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Locks the state. A poisoned lock (a thread panicked inside a critical section) is reported
+    /// as a backend error rather than trusted or propagated as a panic.
+    fn lock(&self) -> StoreResult<MutexGuard<'_, State>> {
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Backend("memory store lock poisoned".into()))
+    }
+}
+
+#[async_trait]
+impl ClientStore for MemoryStore {
+    async fn insert_client(&self, client: &Client) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if s.clients.contains_key(&client.client_id) {
+            return Err(StoreError::Conflict("client".into()));
+        }
+        s.clients.insert(client.client_id.clone(), client.clone());
+        Ok(())
+    }
+
+    async fn update_client(&self, client: &Client) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        match s.clients.get_mut(&client.client_id) {
+            Some(c) => {
+                *c = client.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+        Ok(self.lock()?.clients.get(client_id).cloned())
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        let mut v: Vec<Client> = self.lock()?.clients.values().cloned().collect();
+        v.sort_by(|a, b| (a.created_at, &a.client_id).cmp(&(b.created_at, &b.client_id)));
+        Ok(v)
+    }
+
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        s.codes.retain(|_, r| r.code.client_id != client_id);
+        s.remove_grants(|g| g.client_id == client_id);
+        s.consents.retain(|_, c| c.client_id != client_id);
+        Ok(s.clients.remove(client_id).is_some())
+    }
+
+    async fn touch_client(&self, client_id: &str, now: UnixTime) -> StoreResult<()> {
+        if let Some(c) = self.lock()?.clients.get_mut(client_id) {
+            c.last_used_at = Some(now);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ResourceStore for MemoryStore {
+    async fn upsert_resource(&self, resource: &Resource) -> StoreResult<()> {
+        self.lock()?
+            .resources
+            .insert(resource.uri.clone(), resource.clone());
+        Ok(())
+    }
+
+    async fn get_resource(&self, uri: &str) -> StoreResult<Option<Resource>> {
+        Ok(self.lock()?.resources.get(uri).cloned())
+    }
+
+    async fn list_resources(&self) -> StoreResult<Vec<Resource>> {
+        Ok(self.lock()?.resources.values().cloned().collect())
+    }
+
+    async fn delete_resource(&self, uri: &str) -> StoreResult<bool> {
+        Ok(self.lock()?.resources.remove(uri).is_some())
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if s.users.contains_key(&user.id) || s.user_by_name(&user.username).is_some() {
+            return Err(StoreError::Conflict("user".into()));
+        }
+        s.users.insert(user.id.clone(), user.clone());
+        Ok(())
+    }
+
+    async fn get_user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        Ok(self.lock()?.user_by_name(username).cloned())
+    }
+
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        Ok(self.lock()?.users.get(id).cloned())
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let mut v: Vec<User> = self.lock()?.users.values().cloned().collect();
+        v.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(v)
+    }
+
+    async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        match s.users.values_mut().find(|u| u.username == username) {
+            Some(u) => {
+                u.password_hash = password_hash.to_owned();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_user(&self, username: &str) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let Some(id) = s.user_by_name(username).map(|u| u.id.clone()) else {
+            return Ok(false);
+        };
+        s.sessions
+            .retain(|_, x| x.user_id.as_deref() != Some(id.as_str()));
+        s.consents.retain(|_, c| c.user_id != id);
+        // Pending codes would otherwise still turn into grants for a user who no longer exists.
+        s.codes.retain(|_, r| r.code.user_id != id);
+        s.remove_grants(|g| g.user_id.as_deref() == Some(id.as_str()));
+        s.users.remove(&id);
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl CodeStore for MemoryStore {
+    async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if s.codes.contains_key(&code.code_hash) {
+            return Err(StoreError::Conflict("authorization code".into()));
+        }
+        s.codes.insert(
+            code.code_hash.clone(),
+            CodeRow {
+                code: code.clone(),
+                used_at: None,
+                grant_id: None,
+            },
+        );
+        Ok(())
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: UnixTime,
+        grant: &Grant,
+        first_refresh: Option<&RefreshToken>,
+    ) -> StoreResult<RedeemOutcome> {
+        let mut s = self.lock()?;
+        let Some(row) = s.codes.get(code_hash).cloned() else {
+            return Ok(RedeemOutcome::NotFound);
+        };
+        if row.used_at.is_some() {
+            // A replay is answered by revoking what the first use produced, even once the code
+            // has expired: the replay is the signal that the code leaked.
+            let revoked_grant = row.grant_id.filter(|g| s.grants.contains_key(g));
+            if let Some(g) = &revoked_grant {
+                s.revoke(g, now);
+            }
+            return Ok(RedeemOutcome::Replayed { revoked_grant });
+        }
+        if row.code.expires_at <= now {
+            return Ok(RedeemOutcome::NotFound);
+        }
+        let grant = grant_from_code(grant, &row.code);
+        s.check_new_grant(&grant, first_refresh)?;
+        s.put_grant(&grant, first_refresh);
+        if let Some(r) = s.codes.get_mut(code_hash) {
+            r.used_at = Some(now);
+            r.grant_id = Some(grant.id.clone());
+        }
+        Ok(RedeemOutcome::Redeemed(row.code))
+    }
+}
+
+#[async_trait]
+impl GrantStore for MemoryStore {
+    async fn insert_grant(
+        &self,
+        grant: &Grant,
+        first_refresh: Option<&RefreshToken>,
+    ) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        s.check_new_grant(grant, first_refresh)?;
+        s.put_grant(grant, first_refresh);
+        Ok(())
+    }
+
+    async fn get_grant(&self, grant_id: &str) -> StoreResult<Option<Grant>> {
+        Ok(self.lock()?.grants.get(grant_id).cloned())
+    }
+
+    async fn rotate_refresh(
+        &self,
+        presented_hash: &str,
+        successor: &RefreshToken,
+        now: UnixTime,
+        grace: i64,
+    ) -> StoreResult<RotateOutcome> {
+        let mut s = self.lock()?;
+        let Some(token) = s.refresh.get(presented_hash).cloned() else {
+            return Ok(RotateOutcome::Invalid);
+        };
+        let Some(grant) = s.grants.get(&token.grant_id).cloned() else {
+            return Ok(RotateOutcome::Invalid);
+        };
+        if token.expires_at <= now || grant.revoked_at.is_some() || grant.expires_at <= now {
+            return Ok(RotateOutcome::Invalid);
+        }
+        check_family(&grant.id, successor)?;
+        match token.rotated_at {
+            None => {
+                if s.refresh.contains_key(&successor.token_hash) {
+                    return Err(StoreError::Conflict("refresh token".into()));
+                }
+                if let Some(t) = s.refresh.get_mut(presented_hash) {
+                    t.rotated_at = Some(now);
+                    t.successor_hash = Some(successor.token_hash.clone());
+                }
+                s.refresh
+                    .insert(successor.token_hash.clone(), successor.clone());
+                Ok(RotateOutcome::Rotated(grant))
+            }
+            Some(rotated_at) => {
+                let same_successor =
+                    token.successor_hash.as_deref() == Some(successor.token_hash.as_str());
+                let successor_unused = s
+                    .refresh
+                    .get(&successor.token_hash)
+                    .is_some_and(|t| t.rotated_at.is_none());
+                if now - rotated_at <= grace && same_successor && successor_unused {
+                    Ok(RotateOutcome::GraceRetry(grant))
+                } else {
+                    s.revoke(&grant.id, now);
+                    Ok(RotateOutcome::Reused { grant_id: grant.id })
+                }
+            }
+        }
+    }
+
+    async fn get_refresh(&self, token_hash: &str) -> StoreResult<Option<(RefreshToken, Grant)>> {
+        let s = self.lock()?;
+        Ok(s.refresh
+            .get(token_hash)
+            .and_then(|t| s.grants.get(&t.grant_id).map(|g| (t.clone(), g.clone()))))
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, now: UnixTime) -> StoreResult<bool> {
+        Ok(self.lock()?.revoke(grant_id, now))
+    }
+
+    async fn revoke_access_token(&self, jti: &str, expires_at: UnixTime) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        let e = s.revoked_jtis.entry(jti.to_owned()).or_insert(expires_at);
+        // Keep the later expiry: forgetting a revocation early would revive the token.
+        *e = (*e).max(expires_at);
+        Ok(())
+    }
+
+    async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
+        Ok(self.lock()?.revoked_jtis.contains_key(jti))
+    }
+
+    async fn list_grants_for_user(&self, user_id: &str) -> StoreResult<Vec<Grant>> {
+        let mut v: Vec<Grant> = self
+            .lock()?
+            .grants
+            .values()
+            .filter(|g| g.user_id.as_deref() == Some(user_id))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(v)
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
+        let mut s = self.lock()?;
+        let before = s.codes.len() + s.refresh.len() + s.revoked_jtis.len();
+        s.codes.retain(|_, r| r.code.expires_at > now);
+        s.refresh.retain(|_, t| t.expires_at > now);
+        s.revoked_jtis.retain(|_, exp| *exp > now);
+        let after = s.codes.len() + s.refresh.len() + s.revoked_jtis.len();
+        let grants = s.remove_grants(|g| g.expires_at <= now);
+        Ok((before - after) as u64 + grants)
+    }
+}
+
+#[async_trait]
+impl ConsentStore for MemoryStore {
+    async fn get_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        resource: &str,
+    ) -> StoreResult<Option<Consent>> {
+        let key = (
+            user_id.to_owned(),
+            client_id.to_owned(),
+            resource.to_owned(),
+        );
+        Ok(self.lock()?.consents.get(&key).cloned())
+    }
+
+    async fn add_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        resource: &str,
+        scope: &ScopeSet,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        let key = (
+            user_id.to_owned(),
+            client_id.to_owned(),
+            resource.to_owned(),
+        );
+        let mut s = self.lock()?;
+        let entry = s.consents.entry(key).or_insert_with(|| Consent {
+            user_id: user_id.to_owned(),
+            client_id: client_id.to_owned(),
+            resource: resource.to_owned(),
+            scope: ScopeSet::new(),
+            updated_at: now,
+        });
+        entry.scope = entry.scope.union(scope);
+        entry.updated_at = now;
+        Ok(())
+    }
+
+    async fn revoke_consent(&self, user_id: &str, client_id: &str) -> StoreResult<u64> {
+        let mut s = self.lock()?;
+        let before = s.consents.len();
+        s.consents
+            .retain(|_, c| !(c.user_id == user_id && c.client_id == client_id));
+        Ok((before - s.consents.len()) as u64)
+    }
+
+    async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>> {
+        // The BTreeMap key orders them by client, then resource.
+        Ok(self
+            .lock()?
+            .consents
+            .values()
+            .filter(|c| c.user_id == user_id)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemoryStore {
+    async fn insert_key(&self, key: &StoredKey) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if s.keys.contains_key(&key.kid) {
+            return Err(StoreError::Conflict("key".into()));
+        }
+        s.keys.insert(key.kid.clone(), key.clone());
+        Ok(())
+    }
+
+    async fn list_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        let mut v: Vec<StoredKey> = self.lock()?.keys.values().cloned().collect();
+        v.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
+        Ok(v)
+    }
+
+    async fn retire_key(&self, kid: &str, retires_at: UnixTime) -> StoreResult<bool> {
+        match self.lock()?.keys.get_mut(kid) {
+            Some(k) => {
+                k.retires_at = Some(retires_at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_key(&self, kid: &str) -> StoreResult<bool> {
+        Ok(self.lock()?.keys.remove(kid).is_some())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if s.sessions.contains_key(&session.id_hash) {
+            return Err(StoreError::Conflict("session".into()));
+        }
+        s.sessions.insert(session.id_hash.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn get_session(&self, id_hash: &str, now: UnixTime) -> StoreResult<Option<Session>> {
+        Ok(self
+            .lock()?
+            .sessions
+            .get(id_hash)
+            .filter(|x| x.expires_at > now)
+            .cloned())
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        self.lock()?.sessions.remove(id_hash);
+        Ok(())
+    }
+
+    async fn purge_sessions(&self, now: UnixTime) -> StoreResult<u64> {
+        let mut s = self.lock()?;
+        let before = s.sessions.len();
+        s.sessions.retain(|_, x| x.expires_at > now);
+        Ok((before - s.sessions.len()) as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryStore;
+    use crate::store::contract;
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn memory_store_passes_the_contract() {
+        contract::run_all(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn memory_store_is_atomic_under_concurrency() {
+        contract::run_concurrency(Arc::new(MemoryStore::new())).await;
+    }
+}

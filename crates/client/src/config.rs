@@ -1,0 +1,151 @@
+//! The typed configuration of a [`crate::TokenManager`]. The library never reads the
+//! environment or files for it; the CLI builds one from its flags and config file.
+
+use crate::enterprise::EnterpriseConfig;
+use crate::fetch::HttpSettings;
+use crate::registration::{ClientRegistration, RegistrationConfig};
+use std::time::Duration;
+
+/// How tokens are obtained when none is stored.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum GrantMode {
+    /// A user authorizes in a browser: authorization code + PKCE (the default).
+    #[default]
+    AuthorizationCode,
+    /// Machine to machine: the client credentials grant with pre-registered credentials.
+    ClientCredentials,
+    /// Enterprise-managed: an ID-JAG from the IdP, redeemed with the JWT-bearer grant.
+    Enterprise(Box<EnterpriseConfig>),
+}
+
+/// Everything a token manager needs to know, with secure defaults.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub(crate) http: HttpSettings,
+    pub(crate) registration: RegistrationConfig,
+    pub(crate) grant: GrantMode,
+    pub(crate) scope: Option<String>,
+    pub(crate) refresh_skew: i64,
+    pub(crate) callback_timeout: Duration,
+    pub(crate) max_attempts: u32,
+    pub(crate) legacy_fallback: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            http: HttpSettings::default(),
+            registration: RegistrationConfig {
+                pre_registered: Vec::new(),
+                client_metadata_document_url: None,
+                allow_dynamic: true,
+                client_name: "mcp-oauth".to_owned(),
+            },
+            grant: GrantMode::AuthorizationCode,
+            scope: None,
+            refresh_skew: 60,
+            callback_timeout: Duration::from_secs(300),
+            max_attempts: 3,
+            legacy_fallback: true,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The defaults: https only, 10 s timeouts, 1 MiB bodies, DCR allowed, code flow.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Allows `http://` on loopback addresses (development and tests only).
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.http.allow_insecure_http = allow;
+        self
+    }
+
+    /// The timeout of each OAuth HTTP request (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.http.timeout = timeout;
+        self
+    }
+
+    /// The largest response body read (default 1 MiB).
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.http.max_response_bytes = limit;
+        self
+    }
+
+    /// The `MCP-Protocol-Version` sent on discovery requests (default `2025-11-25`).
+    pub fn protocol_version(mut self, version: impl Into<String>) -> Self {
+        self.http.protocol_version = version.into();
+        self
+    }
+
+    /// Adds pre-registered client credentials (tried before CIMD and DCR).
+    pub fn pre_registered(mut self, client: ClientRegistration) -> Self {
+        self.registration.pre_registered.push(client);
+        self
+    }
+
+    /// This client's Client ID Metadata Document URL (used when the AS supports CIMD).
+    pub fn client_metadata_document_url(mut self, url: impl Into<String>) -> Self {
+        self.registration.client_metadata_document_url = Some(url.into());
+        self
+    }
+
+    /// Whether RFC 7591 dynamic registration may be used (default true).
+    pub fn dynamic_registration(mut self, allow: bool) -> Self {
+        self.registration.allow_dynamic = allow;
+        self
+    }
+
+    /// `client_name` sent in dynamic registration (default `mcp-oauth`).
+    pub fn client_name(mut self, name: impl Into<String>) -> Self {
+        self.registration.client_name = name.into();
+        self
+    }
+
+    /// How tokens are obtained (default: authorization code).
+    pub fn grant(mut self, grant: GrantMode) -> Self {
+        self.grant = grant;
+        self
+    }
+
+    /// A fixed scope to request instead of the MCP selection strategy.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// Refresh this many seconds before expiry (default 60).
+    pub fn refresh_skew(mut self, seconds: i64) -> Self {
+        self.refresh_skew = seconds;
+        self
+    }
+
+    /// How long to wait for the user to finish authorizing (default 300 s).
+    pub fn callback_timeout(mut self, timeout: Duration) -> Self {
+        self.callback_timeout = timeout;
+        self
+    }
+
+    /// How many times one request is tried with a token while the server answers 403
+    /// `insufficient_scope` (default 3; each retry follows a step-up authorization).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Whether a server without protected resource metadata is treated as a 2025-03-26 server
+    /// (default true).
+    pub fn legacy_fallback(mut self, enabled: bool) -> Self {
+        self.legacy_fallback = enabled;
+        self
+    }
+
+    /// The HTTP settings.
+    pub fn http_settings(&self) -> &HttpSettings {
+        &self.http
+    }
+}

@@ -1,0 +1,621 @@
+//! The token manager: hands out a valid access token for an MCP server, refreshing it shortly
+//! before it expires and running discovery, registration and authorization when there is none.
+//!
+//! Refreshes are single-flight. Inside a process a tokio mutex per server serialises callers; the
+//! store's [`CredentialStore::lock`] does the same across processes sharing a file store. After
+//! taking the locks the store is read again, so a caller that waited uses the token the winner
+//! stored instead of refreshing again (which, with refresh token rotation, would present an
+//! already-used refresh token and get the whole family revoked).
+//!
+//! A refresh that fails with `invalid_grant` drops the stored token: a full authorization is
+//! needed. `invalid_client` also drops a dynamic registration, so the next authorization registers
+//! afresh (exactly once per attempt).
+
+use crate::authorize::{AuthorizationRequest, select_scope};
+use crate::callback::LoopbackListener;
+use crate::config::{ClientConfig, GrantMode};
+use crate::discovery::{self, Discovery};
+use crate::error::{Error, Result};
+use crate::fetch::Fetcher;
+use crate::prompt::{AuthorizationPrompt, BrowserPrompt, PromptRequest};
+use crate::registration::{ClientAuth, ClientRegistration, Registrar, RegistrationSource};
+use crate::store::{CredentialStore, MemoryStore, StoredToken, TokenKey};
+use crate::token::{self, IssuedToken, TokenEndpoint};
+use crate::{client_credentials, enterprise};
+use mcp_oauth_core::challenge::BearerChallenge;
+use mcp_oauth_core::clock::{SharedClock, SystemClock};
+use mcp_oauth_core::scope::ScopeSet;
+use mcp_oauth_core::token::grant_type;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Builds a [`TokenManager`].
+#[derive(Debug)]
+pub struct TokenManagerBuilder {
+    config: ClientConfig,
+    store: Option<Arc<dyn CredentialStore>>,
+    prompt: Option<Arc<dyn AuthorizationPrompt>>,
+    clock: Option<SharedClock>,
+}
+
+impl TokenManagerBuilder {
+    /// Where tokens and registrations are kept (default: a [`MemoryStore`]).
+    pub fn store(mut self, store: Arc<dyn CredentialStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// How the user is taken through authorization (default: [`BrowserPrompt`]).
+    pub fn prompt(mut self, prompt: Arc<dyn AuthorizationPrompt>) -> Self {
+        self.prompt = Some(prompt);
+        self
+    }
+
+    /// The clock for expiry decisions (default: the system clock; tests pass a `TestClock`).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Builds the manager (and its HTTP client).
+    pub fn build(self) -> Result<TokenManager> {
+        if let Some(url) = &self.config.registration.client_metadata_document_url {
+            crate::registration::validate_metadata_document_url(url)?;
+        }
+        let fetcher = Fetcher::new(self.config.http.clone())?;
+        Ok(TokenManager {
+            fetcher,
+            store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+            prompt: self.prompt.unwrap_or_else(|| Arc::new(BrowserPrompt)),
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            config: self.config,
+            locks: Mutex::new(HashMap::new()),
+            discoveries: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// Hands out access tokens for MCP servers. Share it with `Arc`.
+#[derive(Debug)]
+pub struct TokenManager {
+    config: ClientConfig,
+    fetcher: Fetcher,
+    store: Arc<dyn CredentialStore>,
+    prompt: Arc<dyn AuthorizationPrompt>,
+    clock: SharedClock,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    discoveries: Mutex<HashMap<String, Discovery>>,
+}
+
+impl TokenManager {
+    /// A builder with `config`.
+    pub fn builder(config: ClientConfig) -> TokenManagerBuilder {
+        TokenManagerBuilder {
+            config,
+            store: None,
+            prompt: None,
+            clock: None,
+        }
+    }
+
+    /// The HTTP client with the URL policy (for callers that fetch more, e.g. `doctor`).
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn CredentialStore> {
+        &self.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The last discovery result for `server_url`, if one ran in this process.
+    pub fn last_discovery(&self, server_url: &str) -> Option<Discovery> {
+        self.discoveries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(server_url)
+            .cloned()
+    }
+
+    /// A valid access token for `server_url`, obtaining one if needed (probe → discovery →
+    /// registration → authorization). The seam for transports such as rmcp's.
+    pub async fn bearer_token(&self, server_url: &str) -> Result<String> {
+        if let Some(t) = self.cached_token(server_url).await? {
+            return Ok(t);
+        }
+        let lock = self.local_lock(server_url);
+        let _g = lock.lock().await;
+        if let Some(t) = self.cached_token_locked(server_url).await? {
+            return Ok(t);
+        }
+        let challenge = discovery::probe(&self.fetcher, server_url).await?;
+        self.authorize_locked(server_url, challenge.as_ref(), None)
+            .await
+    }
+
+    /// A stored token that is valid (refreshing it if it is about to expire), or `None` when a
+    /// full authorization is needed. Never prompts the user.
+    pub async fn cached_token(&self, server_url: &str) -> Result<Option<String>> {
+        if let Some((_, tok)) = self.select_stored(server_url).await?
+            && self.fresh(&tok)
+        {
+            return Ok(Some(tok.access_token.expose().to_owned()));
+        }
+        let lock = self.local_lock(server_url);
+        let _g = lock.lock().await;
+        self.cached_token_locked(server_url).await
+    }
+
+    async fn cached_token_locked(&self, server_url: &str) -> Result<Option<String>> {
+        let Some((key, tok)) = self.select_stored(server_url).await? else {
+            return Ok(None);
+        };
+        if self.fresh(&tok) {
+            return Ok(Some(tok.access_token.expose().to_owned()));
+        }
+        self.refresh_locked(&key, None).await
+    }
+
+    /// Runs a full authorization now (`login`): probes the server for its challenge, then
+    /// discovery, registration and the configured grant. Replaces any stored token.
+    pub async fn login(&self, server_url: &str) -> Result<String> {
+        let lock = self.local_lock(server_url);
+        let _g = lock.lock().await;
+        let challenge = discovery::probe(&self.fetcher, server_url).await?;
+        self.authorize_locked(server_url, challenge.as_ref(), None)
+            .await
+    }
+
+    /// Runs a full authorization driven by a 401 `challenge` (its `resource_metadata` and
+    /// `scope` are used).
+    pub async fn authorize(
+        &self,
+        server_url: &str,
+        challenge: Option<&BearerChallenge>,
+    ) -> Result<String> {
+        let lock = self.local_lock(server_url);
+        let _g = lock.lock().await;
+        self.authorize_locked(server_url, challenge, None).await
+    }
+
+    /// Reacts to a 401 for a request made with `rejected` (None: no token was sent): uses a
+    /// newer stored token if another caller got one meanwhile, else refreshes, else authorizes.
+    pub async fn handle_unauthorized(
+        &self,
+        server_url: &str,
+        challenge: Option<&BearerChallenge>,
+        rejected: Option<&str>,
+    ) -> Result<String> {
+        let lock = self.local_lock(server_url);
+        let _g = lock.lock().await;
+        if let Some((key, tok)) = self.select_stored(server_url).await? {
+            let current = tok.access_token.expose();
+            if rejected.is_none_or(|r| r != current) && self.fresh(&tok) {
+                return Ok(current.to_owned());
+            }
+            if rejected.is_some_and(|r| r == current)
+                && let Some(t) = self.refresh_locked(&key, rejected).await?
+            {
+                return Ok(t);
+            }
+        }
+        self.authorize_locked(server_url, challenge, None).await
+    }
+
+    /// Step-up after a 403 `insufficient_scope`: authorizes again for the challenged scopes
+    /// united with those already granted (SEP-835; the union per SEP-2350).
+    pub async fn step_up(&self, server_url: &str, challenge: &BearerChallenge) -> Result<String> {
+        let lock = self.local_lock(server_url);
+        let _g = lock.lock().await;
+        let granted = self
+            .select_stored(server_url)
+            .await?
+            .and_then(|(_, t)| t.scope);
+        let scope = union_scopes(challenge.scope.as_deref(), granted.as_deref());
+        self.authorize_locked(server_url, Some(challenge), scope)
+            .await
+    }
+
+    /// Forgets every token stored for `server_url`.
+    pub async fn logout(&self, server_url: &str) -> Result<usize> {
+        let tokens = self.store.tokens_for_server(server_url).await?;
+        for (key, _) in &tokens {
+            self.store.remove_token(key).await?;
+        }
+        Ok(tokens.len())
+    }
+
+    /// Runs discovery for `server_url` (without authorizing), e.g. for diagnostics.
+    pub async fn discover(
+        &self,
+        server_url: &str,
+        challenge: Option<&BearerChallenge>,
+    ) -> Result<Discovery> {
+        discovery::discover(
+            &self.fetcher,
+            server_url,
+            challenge,
+            self.config.legacy_fallback,
+        )
+        .await
+    }
+
+    fn local_lock(&self, server_url: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(server_url.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    fn fresh(&self, tok: &StoredToken) -> bool {
+        let now = self.clock.now();
+        tok.expires_at
+            .is_none_or(|e| now + self.config.refresh_skew < e)
+    }
+
+    /// The newest token stored for `server_url`.
+    async fn select_stored(&self, server_url: &str) -> Result<Option<(TokenKey, StoredToken)>> {
+        Ok(self
+            .store
+            .tokens_for_server(server_url)
+            .await?
+            .into_iter()
+            .max_by_key(|(_, t)| t.obtained_at))
+    }
+
+    /// Refreshes the token under `key` while holding the store's lock. With `rejected`, the
+    /// token is refreshed even if it looks fresh, unless the store already holds another one.
+    async fn refresh_locked(
+        &self,
+        key: &TokenKey,
+        rejected: Option<&str>,
+    ) -> Result<Option<String>> {
+        let _cross_process = self.store.lock(key).await?;
+        let Some(tok) = self.store.get_token(key).await? else {
+            return Ok(None);
+        };
+        let current = tok.access_token.expose();
+        match rejected {
+            Some(r) if r != current => return Ok(Some(current.to_owned())),
+            None if self.fresh(&tok) => return Ok(Some(current.to_owned())),
+            _ => {}
+        }
+        let Some(refresh_token) = tok.refresh_token.clone() else {
+            return Ok(None);
+        };
+        let Some(client) = self.client_for_refresh(&key.issuer, &key.client_id).await? else {
+            tracing::info!(target: "mcp_oauth::client", issuer = %key.issuer, "no credentials for the stored client; full authorization needed");
+            return Ok(None);
+        };
+        let params = vec![
+            ("grant_type".into(), grant_type::REFRESH_TOKEN.into()),
+            ("refresh_token".into(), refresh_token.expose().to_owned()),
+            ("resource".into(), key.resource.clone()),
+        ];
+        let method = tok
+            .auth_method
+            .clone()
+            .unwrap_or_else(|| client.auth.method(None).to_owned());
+        let now = self.clock.now();
+        let result = token::request(
+            &self.fetcher,
+            TokenEndpoint {
+                url: &tok.token_endpoint,
+                issuer: &key.issuer,
+                client: &client,
+                method: &method,
+            },
+            params,
+            now,
+            true,
+        )
+        .await;
+        match result {
+            Ok(issued) => {
+                let stored = StoredToken {
+                    server_url: tok.server_url.clone(),
+                    token_endpoint: tok.token_endpoint.clone(),
+                    expires_at: issued.expires_in.map(|s| now + clamp_secs(s)),
+                    // Keep the old refresh token only if the AS did not rotate it.
+                    refresh_token: issued.refresh_token.or(Some(refresh_token)),
+                    scope: issued.scope.or(tok.scope.clone()),
+                    access_token: issued.access_token,
+                    obtained_at: now,
+                    auth_method: Some(method),
+                };
+                self.store.put_token(key, &stored).await?;
+                tracing::debug!(target: "mcp_oauth::client", key = %key, "refreshed");
+                Ok(Some(stored.access_token.expose().to_owned()))
+            }
+            Err(e) if e.oauth_error() == Some("invalid_grant") => {
+                tracing::info!(target: "mcp_oauth::client", key = %key, "refresh token refused (invalid_grant); full authorization needed");
+                self.store.remove_token(key).await?;
+                Ok(None)
+            }
+            Err(e) if e.oauth_error() == Some("invalid_client") => {
+                tracing::info!(target: "mcp_oauth::client", key = %key, "client unknown to the AS (invalid_client); dropping it");
+                self.store.remove_token(key).await?;
+                self.registrar().forget(&key.issuer, &client).await?;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The credentials of the client a stored token was issued to.
+    async fn client_for_refresh(
+        &self,
+        issuer: &str,
+        client_id: &str,
+    ) -> Result<Option<ClientRegistration>> {
+        let reg = &self.config.registration;
+        if let Some(pre) = reg
+            .pre_registered
+            .iter()
+            .find(|r| r.applies_to(issuer) && r.client_id == client_id)
+        {
+            return Ok(Some(pre.clone()));
+        }
+        if reg.client_metadata_document_url.as_deref() == Some(client_id) {
+            return Ok(Some(ClientRegistration {
+                issuer: Some(issuer.to_owned()),
+                client_id: client_id.to_owned(),
+                auth: ClientAuth::None,
+                source: RegistrationSource::MetadataDocument,
+                client_secret_expires_at: None,
+            }));
+        }
+        Ok(self
+            .store
+            .get_registration(issuer)
+            .await?
+            .filter(|r| r.client_id == client_id)
+            .map(ClientRegistration::from_stored))
+    }
+
+    fn registrar(&self) -> Registrar<'_> {
+        Registrar {
+            fetcher: &self.fetcher,
+            store: self.store.as_ref(),
+            config: &self.config.registration,
+            now: self.clock.now(),
+        }
+    }
+
+    /// Discovery, then the configured grant; stores and returns the new token.
+    async fn authorize_locked(
+        &self,
+        server_url: &str,
+        challenge: Option<&BearerChallenge>,
+        scope: Option<String>,
+    ) -> Result<String> {
+        let d = self.discover(server_url, challenge).await?;
+        self.discoveries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(server_url.to_owned(), d.clone());
+        let scope = scope.or_else(|| self.config.scope.clone()).or_else(|| {
+            select_scope(
+                challenge.and_then(|c| c.scope.as_deref()),
+                d.scopes_supported(),
+            )
+        });
+        let (client, issued) = match &self.config.grant {
+            GrantMode::AuthorizationCode => self.code_flow(&d, scope.as_deref()).await?,
+            GrantMode::ClientCredentials => {
+                let client = self.pre_registered_for(&d.issuer, "the client credentials grant")?;
+                let issued = client_credentials::request_token(
+                    &self.fetcher,
+                    &d.issuer,
+                    &d.metadata,
+                    &client,
+                    &d.resource,
+                    scope.as_deref(),
+                    self.clock.now(),
+                )
+                .await?;
+                (client, issued)
+            }
+            GrantMode::Enterprise(cfg) => {
+                let client = match self.registrar().pre_registered(&d.issuer) {
+                    Some(c) => c,
+                    None => match &self.config.registration.client_metadata_document_url {
+                        Some(url) => ClientRegistration {
+                            issuer: Some(d.issuer.clone()),
+                            client_id: url.clone(),
+                            auth: ClientAuth::None,
+                            source: RegistrationSource::MetadataDocument,
+                            client_secret_expires_at: None,
+                        },
+                        None => {
+                            return Err(self
+                                .pre_registered_for(&d.issuer, "enterprise-managed authorization")
+                                .err()
+                                .unwrap_or_else(|| Error::Config("no client".into())));
+                        }
+                    },
+                };
+                let now = self.clock.now();
+                let id_jag = enterprise::request_id_jag(
+                    &self.fetcher,
+                    cfg,
+                    &d.issuer,
+                    &d.resource,
+                    scope.as_deref(),
+                    now,
+                )
+                .await?;
+                let issued = enterprise::redeem_id_jag(
+                    &self.fetcher,
+                    &d.metadata,
+                    &client,
+                    &id_jag,
+                    &d.resource,
+                    scope.as_deref(),
+                    now,
+                )
+                .await?;
+                (client, issued)
+            }
+        };
+        self.save(&d, &client, issued, scope).await
+    }
+
+    fn pre_registered_for(&self, issuer: &str, what: &str) -> Result<ClientRegistration> {
+        self.registrar()
+            .pre_registered(issuer)
+            .ok_or_else(|| Error::NoRegistration {
+                issuer: issuer.to_owned(),
+                reason: format!("{what} needs pre-registered client credentials"),
+            })
+    }
+
+    /// Authorization code + PKCE, with one fresh registration if the AS no longer knows a
+    /// dynamically registered client.
+    async fn code_flow(
+        &self,
+        d: &Discovery,
+        scope: Option<&str>,
+    ) -> Result<(ClientRegistration, IssuedToken)> {
+        if !d.metadata.supports_s256() {
+            return Err(Error::PkceUnsupported {
+                issuer: d.issuer.clone(),
+            });
+        }
+        let mut retried = false;
+        loop {
+            let listener = LoopbackListener::bind().await?;
+            let redirect_uri = listener.redirect_uri();
+            let registrar = self.registrar();
+            let client = registrar
+                .resolve(&d.issuer, &d.metadata, &redirect_uri)
+                .await?;
+            let request = AuthorizationRequest::new(
+                &self.fetcher,
+                &d.issuer,
+                &d.metadata,
+                &client.client_id,
+                &redirect_uri,
+                &d.resource,
+                scope,
+            )?;
+            let prompt = PromptRequest {
+                authorization_url: request.url.clone(),
+                redirect_uri: redirect_uri.clone(),
+                timeout: self.config.callback_timeout,
+            };
+            let outcome = match self.prompt.authorize(&prompt, listener).await {
+                Ok(params) => match request.validate_response(&params) {
+                    Ok(code) => {
+                        request
+                            .exchange(&self.fetcher, &d.metadata, &client, &code, self.clock.now())
+                            .await
+                    }
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(issued) => return Ok((client, issued)),
+                Err(e)
+                    if !retried
+                        && is_stale_client(&e)
+                        && client.source == RegistrationSource::Dynamic =>
+                {
+                    tracing::info!(target: "mcp_oauth::client", issuer = %d.issuer, "the AS no longer knows our registration; registering again");
+                    registrar.forget(&d.issuer, &client).await?;
+                    retried = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn save(
+        &self,
+        d: &Discovery,
+        client: &ClientRegistration,
+        issued: IssuedToken,
+        requested_scope: Option<String>,
+    ) -> Result<String> {
+        let now = self.clock.now();
+        let key = TokenKey {
+            issuer: d.issuer.clone(),
+            resource: d.resource.clone(),
+            client_id: client.client_id.clone(),
+        };
+        let token_endpoint =
+            d.metadata
+                .token_endpoint
+                .clone()
+                .ok_or_else(|| Error::MissingEndpoint {
+                    issuer: d.issuer.clone(),
+                    endpoint: "token_endpoint",
+                })?;
+        let stored = StoredToken {
+            server_url: d.server_url.clone(),
+            token_endpoint,
+            access_token: issued.access_token,
+            refresh_token: issued.refresh_token,
+            expires_at: issued.expires_in.map(|s| now + clamp_secs(s)),
+            scope: issued.scope.or(requested_scope),
+            obtained_at: now,
+            auth_method: Some(client.auth.method(Some(&d.metadata)).to_owned()),
+        };
+        // Tokens for this server from another AS or client are superseded.
+        for (old, _) in self.store.tokens_for_server(&d.server_url).await? {
+            if old != key {
+                self.store.remove_token(&old).await?;
+            }
+        }
+        self.store.put_token(&key, &stored).await?;
+        Ok(stored.access_token.expose().to_owned())
+    }
+}
+
+fn is_stale_client(e: &Error) -> bool {
+    match e {
+        Error::OAuth { error, .. } | Error::AuthorizationDenied { error, .. } => {
+            error == "invalid_client"
+        }
+        _ => false,
+    }
+}
+
+fn clamp_secs(s: u64) -> i64 {
+    i64::try_from(s).unwrap_or(i64::MAX / 2).min(i64::MAX / 2)
+}
+
+/// The union of the challenged and granted scopes; the challenge alone if either does not parse.
+fn union_scopes(challenged: Option<&str>, granted: Option<&str>) -> Option<String> {
+    let parse = |s: Option<&str>| s.map(ScopeSet::parse).transpose();
+    match (parse(challenged), parse(granted)) {
+        (Ok(c), Ok(g)) => {
+            let u = c.unwrap_or_default().union(&g.unwrap_or_default());
+            (!u.is_empty()).then(|| u.to_string())
+        }
+        _ => challenged.map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_union() {
+        assert_eq!(
+            union_scopes(Some("b c"), Some("a b")).as_deref(),
+            Some("a b c")
+        );
+        assert_eq!(union_scopes(Some("x"), None).as_deref(), Some("x"));
+        assert_eq!(union_scopes(None, None), None);
+    }
+}

@@ -1,0 +1,251 @@
+//! How the authorization URL reaches the user, and how the redirect comes back.
+//!
+//! - [`BrowserPrompt`]: opens the system browser (no shell: `xdg-open`, `open` or
+//!   `rundll32 url.dll,FileProtocolHandler` with the URL as one argument) and waits for the
+//!   loopback redirect. The URL is printed too, in case no browser opens.
+//! - [`ManualPrompt`] (`--no-browser`): prints the URL and takes whichever comes first: the
+//!   loopback redirect, or the redirect URL pasted on stdin (for a browser on another machine).
+//! - [`HeadlessPrompt`]: for tests and the conformance harness, whose authorization endpoints
+//!   approve at once: GETs the URL with redirects off and follows `Location` itself.
+//!
+//! Only `https` URLs, or `http` on a loopback host, are ever opened (MCP Security Best
+//! Practices, authorization URL validation): never `javascript:`, `file:`, `data:`, ….
+
+use crate::callback::{LoopbackListener, parse_redirect_query};
+use crate::error::{Error, Result};
+use crate::fetch::{Fetcher, check_url};
+use mcp_oauth_core::form::OAuthParams;
+use std::time::Duration;
+
+/// What the prompt is asked to do.
+#[derive(Debug, Clone)]
+pub struct PromptRequest {
+    /// The authorization URL to send the user to.
+    pub authorization_url: String,
+    /// The redirect URI in it.
+    pub redirect_uri: String,
+    /// How long to wait for the user.
+    pub timeout: Duration,
+}
+
+/// Takes the user through an authorization URL and returns the redirect's query parameters.
+/// The caller checks `state` and `iss`.
+#[async_trait::async_trait]
+pub trait AuthorizationPrompt: Send + Sync + std::fmt::Debug {
+    /// Delivers `request.authorization_url`; `listener` is already bound to the redirect URI.
+    async fn authorize(
+        &self,
+        request: &PromptRequest,
+        listener: LoopbackListener,
+    ) -> Result<OAuthParams>;
+}
+
+/// Whether `url` may be opened in a browser: `https`, or `http` on a loopback host.
+pub fn is_openable(url: &str) -> bool {
+    check_url(url, true).is_ok()
+}
+
+/// Opens `url` in the system browser without a shell. Refuses anything [`is_openable`] refuses.
+pub fn open_browser(url: &str) -> Result<()> {
+    if !is_openable(url) {
+        return Err(Error::UrlRefused {
+            url: url.to_owned(),
+            reason: "only https (or http on loopback) URLs are opened in a browser".into(),
+        });
+    }
+    let mut cmd = if cfg!(target_os = "macos") {
+        let mut c = std::process::Command::new("open");
+        c.arg(url);
+        c
+    } else if cfg!(windows) {
+        let mut c = std::process::Command::new("rundll32");
+        c.arg("url.dll,FileProtocolHandler").arg(url);
+        c
+    } else {
+        let mut c = std::process::Command::new("xdg-open");
+        c.arg(url);
+        c
+    };
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| Error::Prompt(format!("cannot start the browser opener: {e}")))?;
+    // Reap the opener in the background so it does not linger as a zombie.
+    std::thread::spawn(move || {
+        let mut child = child;
+        let _ = child.wait();
+    });
+    Ok(())
+}
+
+/// Opens the browser and waits for the loopback redirect.
+#[derive(Debug, Clone, Default)]
+pub struct BrowserPrompt;
+
+#[async_trait::async_trait]
+impl AuthorizationPrompt for BrowserPrompt {
+    async fn authorize(
+        &self,
+        request: &PromptRequest,
+        listener: LoopbackListener,
+    ) -> Result<OAuthParams> {
+        eprintln!(
+            "Opening your browser to authorize. If it does not open, visit:\n\n  {}\n",
+            request.authorization_url
+        );
+        if let Err(e) = open_browser(&request.authorization_url) {
+            eprintln!("(could not open a browser: {e})");
+        }
+        listener.wait(request.timeout).await
+    }
+}
+
+/// Prints the URL and accepts either the loopback redirect or a pasted redirect URL.
+#[derive(Debug, Clone, Default)]
+pub struct ManualPrompt;
+
+#[async_trait::async_trait]
+impl AuthorizationPrompt for ManualPrompt {
+    async fn authorize(
+        &self,
+        request: &PromptRequest,
+        listener: LoopbackListener,
+    ) -> Result<OAuthParams> {
+        if !is_openable(&request.authorization_url) {
+            return Err(Error::UrlRefused {
+                url: request.authorization_url.clone(),
+                reason: "only https (or http on loopback) URLs are shown to the user".into(),
+            });
+        }
+        eprintln!(
+            "Open this URL in a browser and authorize:\n\n  {}\n\nThen paste the full URL you were redirected to (it starts with {}):",
+            request.authorization_url, request.redirect_uri
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel::<std::io::Result<String>>();
+        // A plain thread, not spawn_blocking: a pending stdin read must not keep the runtime
+        // from shutting down when the loopback redirect wins.
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let r = std::io::stdin().read_line(&mut line).map(|_| line);
+            let _ = tx.send(r);
+        });
+        tokio::select! {
+            r = listener.wait(request.timeout) => r,
+            line = rx => {
+                let line = line
+                    .map_err(|_| Error::Prompt("stdin reader stopped".into()))?
+                    .map_err(|e| Error::Prompt(format!("reading stdin: {e}")))?;
+                params_from_pasted(line.trim(), &request.redirect_uri)
+            }
+        }
+    }
+}
+
+/// The query parameters of a pasted redirect URL (or of a bare `code=…&state=…` string).
+pub fn params_from_pasted(pasted: &str, redirect_uri: &str) -> Result<OAuthParams> {
+    if pasted.is_empty() {
+        return Err(Error::Prompt("nothing was pasted".into()));
+    }
+    if let Some(rest) = pasted.strip_prefix(redirect_uri) {
+        return parse_redirect_query(rest.strip_prefix('?').unwrap_or(rest));
+    }
+    if pasted.contains("://") {
+        let u = url::Url::parse(pasted)
+            .map_err(|e| Error::Prompt(format!("the pasted text is not a URL: {e}")))?;
+        return parse_redirect_query(u.query().unwrap_or_default());
+    }
+    parse_redirect_query(pasted.trim_start_matches('?'))
+}
+
+/// Follows the authorization URL's redirects itself (no browser, no listener needed): for
+/// authorization servers that approve at once, like the conformance harness's.
+#[derive(Debug, Clone)]
+pub struct HeadlessPrompt {
+    fetcher: Fetcher,
+    max_hops: usize,
+}
+
+impl HeadlessPrompt {
+    /// A headless prompt using `fetcher` (and its URL policy for every hop).
+    pub fn new(fetcher: Fetcher) -> Self {
+        Self {
+            fetcher,
+            max_hops: 5,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl AuthorizationPrompt for HeadlessPrompt {
+    async fn authorize(
+        &self,
+        request: &PromptRequest,
+        listener: LoopbackListener,
+    ) -> Result<OAuthParams> {
+        drop(listener);
+        let mut url = request.authorization_url.clone();
+        for _ in 0..self.max_hops {
+            let resp = self.fetcher.get(&url).await?;
+            if !(300..400).contains(&resp.status) {
+                return Err(Error::Prompt(format!(
+                    "{url} answered HTTP {} instead of redirecting; headless mode needs an authorization server that approves without a user",
+                    resp.status
+                )));
+            }
+            let location = resp
+                .headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| Error::Prompt(format!("{url} redirected without a Location")))?;
+            let next = url::Url::parse(&url)
+                .and_then(|base| base.join(location))
+                .map_err(|e| Error::Prompt(format!("bad Location {location:?}: {e}")))?;
+            let next_s = next.to_string();
+            if let Some(rest) = next_s.strip_prefix(&request.redirect_uri)
+                && (rest.is_empty() || rest.starts_with('?'))
+            {
+                return parse_redirect_query(next.query().unwrap_or_default());
+            }
+            url = next_s;
+        }
+        Err(Error::Prompt(format!(
+            "more than {} redirects without reaching {}",
+            self.max_hops, request.redirect_uri
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_safe_urls_are_opened() {
+        for bad in [
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "data:text/html,x",
+            "vbscript:x",
+            "http://example.com/authorize",
+            "ms-settings:x",
+        ] {
+            assert!(!is_openable(bad), "{bad}");
+            assert!(open_browser(bad).is_err(), "{bad}");
+        }
+        assert!(is_openable("https://as.example/authorize?x=1"));
+        assert!(is_openable("http://127.0.0.1:9/authorize"));
+    }
+
+    #[test]
+    fn pasted_forms() {
+        let r = "http://127.0.0.1:5/callback";
+        let p = params_from_pasted("http://127.0.0.1:5/callback?code=a&state=b", r).unwrap();
+        assert_eq!(p.get("code"), Some("a"));
+        let p = params_from_pasted("code=a&state=b", r).unwrap();
+        assert_eq!(p.get("state"), Some("b"));
+        assert!(params_from_pasted("", r).is_err());
+        assert!(params_from_pasted("http://127.0.0.1:5/callback?code=a&code=b", r).is_err());
+    }
+}

@@ -1,0 +1,165 @@
+//! Token endpoint requests (RFC 6749 §3.2) with client authentication, shared by every grant.
+//!
+//! Client authentication per method:
+//! - `none`: `client_id` in the body;
+//! - `client_secret_basic`: `Authorization: Basic base64(urlenc(id) ":" urlenc(secret))` — the
+//!   id and secret are form-urlencoded first (RFC 6749 §2.3.1), which many clients forget;
+//! - `client_secret_post`: `client_id` and `client_secret` in the body;
+//! - `private_key_jwt`: an RFC 7523 assertion addressed to the issuer.
+//!
+//! Responses are turned into [`IssuedToken`] at once, whose token values are [`Secret`]s.
+
+use crate::assertion::client_assertion;
+use crate::error::{Error, Result};
+use crate::fetch::Fetcher;
+use crate::registration::{ClientAuth, ClientRegistration};
+use base64::Engine;
+use mcp_oauth_core::ErrorResponse;
+use mcp_oauth_core::secret::Secret;
+use mcp_oauth_core::token::{TokenResponse, auth_method};
+use reqwest::header::HeaderValue;
+
+/// A token endpoint's answer, with the token values kept secret.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The access token (or, for a token exchange, the issued token).
+    pub access_token: Secret,
+    /// `Bearer`, or `N_A` for an RFC 8693 exchange.
+    pub token_type: String,
+    /// Lifetime in seconds.
+    pub expires_in: Option<u64>,
+    /// A refresh token, if issued.
+    pub refresh_token: Option<Secret>,
+    /// The granted scope, if the AS said.
+    pub scope: Option<String>,
+    /// RFC 8693 `issued_token_type`, if present.
+    pub issued_token_type: Option<String>,
+}
+
+/// Where and as whom to call a token endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenEndpoint<'a> {
+    /// The token endpoint URL.
+    pub url: &'a str,
+    /// The issuer (the audience of `private_key_jwt` assertions).
+    pub issuer: &'a str,
+    /// The client.
+    pub client: &'a ClientRegistration,
+    /// The authentication method name (from [`ClientAuth::method`]).
+    pub method: &'a str,
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value (RFC 6749 Appendix B).
+pub fn form_urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The `Authorization` value for `client_secret_basic` (RFC 6749 §2.3.1).
+pub fn basic_authorization(client_id: &str, secret: &str) -> String {
+    let raw = format!("{}:{}", form_urlencode(client_id), form_urlencode(secret));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// POSTs `params` to the token endpoint with client authentication and parses the answer.
+/// `require_bearer` refuses any `token_type` but `Bearer` (off for token exchange).
+pub async fn request(
+    fetcher: &Fetcher,
+    endpoint: TokenEndpoint<'_>,
+    mut params: Vec<(String, String)>,
+    now: i64,
+    require_bearer: bool,
+) -> Result<IssuedToken> {
+    let client = endpoint.client;
+    let mut authorization = None;
+    let secret = match &client.auth {
+        ClientAuth::Secret(s) | ClientAuth::SecretBasic(s) | ClientAuth::SecretPost(s) => Some(s),
+        _ => None,
+    };
+    match (endpoint.method, &client.auth, secret) {
+        (auth_method::CLIENT_SECRET_BASIC, _, Some(s)) => {
+            let mut v = HeaderValue::from_str(&basic_authorization(&client.client_id, s.expose()))
+                .map_err(|_| Error::Config("client id or secret cannot be sent".into()))?;
+            v.set_sensitive(true);
+            authorization = Some(v);
+        }
+        (auth_method::CLIENT_SECRET_POST, _, Some(s)) => {
+            params.push(("client_id".into(), client.client_id.clone()));
+            params.push(("client_secret".into(), s.expose().to_owned()));
+        }
+        (auth_method::PRIVATE_KEY_JWT, ClientAuth::PrivateKeyJwt(key), _) => {
+            let jwt = client_assertion(key, &client.client_id, endpoint.issuer, now)?;
+            params.push((
+                "client_assertion_type".into(),
+                auth_method::JWT_BEARER_ASSERTION_TYPE.into(),
+            ));
+            params.push(("client_assertion".into(), jwt));
+        }
+        _ => params.push(("client_id".into(), client.client_id.clone())),
+    }
+    let resp = fetcher
+        .post_form(endpoint.url, &params, authorization)
+        .await?;
+    if resp.status != 200 {
+        return Err(
+            match resp.json::<ErrorResponse>("an OAuth error response") {
+                Ok(e) => Error::OAuth {
+                    endpoint: endpoint.url.to_owned(),
+                    status: resp.status,
+                    error: e.error,
+                    description: e.error_description,
+                },
+                Err(e) => e,
+            },
+        );
+    }
+    let parsed: TokenResponse = resp.json("a token response")?;
+    if parsed.access_token.is_empty() {
+        return Err(Error::InvalidResponse {
+            url: endpoint.url.to_owned(),
+            status: resp.status,
+            expected: "a token response",
+            detail: "access_token is empty".into(),
+        });
+    }
+    if require_bearer && !parsed.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(Error::UnsupportedTokenType {
+            endpoint: endpoint.url.to_owned(),
+            token_type: parsed.token_type,
+        });
+    }
+    let issued_token_type = parsed
+        .extra
+        .get("issued_token_type")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    Ok(IssuedToken {
+        access_token: Secret::new(parsed.access_token),
+        token_type: parsed.token_type,
+        expires_in: parsed.expires_in,
+        refresh_token: parsed.refresh_token.map(Secret::new),
+        scope: parsed.scope,
+        issued_token_type,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_encodes_before_base64() {
+        // RFC 6749 §2.3.1: a space becomes '+', ':' becomes %3A, then base64.
+        let h = basic_authorization("my client:1", "p@ss w/rd+");
+        let b64 = h.strip_prefix("Basic ").unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(raw).unwrap(),
+            "my+client%3A1:p%40ss+w%2Frd%2B"
+        );
+    }
+}

@@ -1,1 +1,62 @@
-//! placeholder
+//! `mcp-oauth-resource`: make any MCP server a correct OAuth 2.1 resource server.
+//!
+//! - [`RequireBearerLayer`]: a tower layer that demands `Authorization: Bearer` on every request,
+//!   verifies the token with a [`TokenVerifier`], applies an MCP-aware [`ScopePolicy`] to the
+//!   JSON-RPC body, answers with exact RFC 6750 / RFC 9728 challenges, and puts the verified
+//!   [`Principal`] into the request extensions.
+//! - Verifiers: [`JwtVerifier`] (RFC 9068 JWTs, JWKS discovered and cached),
+//!   [`IntrospectionVerifier`] (RFC 7662), [`CachedVerifier`], [`MultiIssuerVerifier`].
+//! - [`PrmService`]: the RFC 9728 protected resource metadata at its well-known paths.
+//! - [`OriginGuardLayer`]: the transport's `Origin` check against DNS rebinding.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use mcp_oauth_resource::{prm, CachedVerifier, JwtVerifier, OriginGuardLayer, PrmService,
+//!     RequireBearerLayer, ScopePolicy};
+//! let resource = "https://mcp.example.com/mcp";
+//! let verifier = CachedVerifier::new(JwtVerifier::builder("https://auth.example.com", resource).build()?);
+//! let policy = ScopePolicy::new().default_scopes("mcp").tool("delete_file", "files:write").public_handshake();
+//! let mut meta = prm::metadata(resource, ["https://auth.example.com"]);
+//! meta.scopes_supported = Some(policy.scopes_supported());
+//! let guard = RequireBearerLayer::builder(resource, verifier).policy(policy).build()?;
+//! let mcp = axum::Router::new().route("/mcp", axum::routing::post(|| async { "ok" })).layer(guard);
+//! let app = PrmService::new(meta)?.router().merge(mcp).layer(OriginGuardLayer::localhost());
+//! # let _ = app; Ok(()) }
+//! ```
+//!
+//! # Responses
+//!
+//! See [`response`] for the table. Every refusal of the guard carries
+//! `Access-Control-Expose-Headers: WWW-Authenticate`; a CORS layer around the app must still
+//! allow the origin, and should expose `WWW-Authenticate` for the inner service's responses too
+//! (with tower-http: `CorsLayer::new().expose_headers([header::WWW_AUTHENTICATE])`), or a
+//! browser-based client cannot read the challenge and find the metadata. The guard never
+//! answers `500`: an unreachable issuer gives `503` with a JSON body, anything the client did
+//! wrong a `4xx`.
+
+pub mod body;
+pub mod error;
+pub mod extract;
+mod guard;
+pub mod layer;
+pub mod origin;
+pub mod policy;
+pub mod principal;
+pub mod prm;
+pub mod response;
+pub mod verifier;
+
+pub use body::{GuardedBody, ResponseBody};
+pub use error::{AuthError, ConfigError, VerifyError};
+pub use guard::BoxError;
+pub use layer::{
+    DEFAULT_MAX_BODY_BYTES, RequireBearer, RequireBearerBuilder, RequireBearerLayer, ResponseFuture,
+};
+pub use origin::{OriginGuard, OriginGuardLayer};
+pub use policy::{Requirement, ScopePolicy};
+pub use principal::Principal;
+pub use prm::PrmService;
+pub use verifier::{
+    CachedVerifier, HttpOptions, IntrospectionVerifier, JwtVerifier, MultiIssuerVerifier,
+    SharedVerifier, TokenVerifier,
+};

@@ -1,0 +1,164 @@
+//! The decision for one request: token extraction, reading the JSON-RPC body when the policy
+//! needs it, verification, and the scope check. Framework-free: it takes an `http::Request`
+//! and returns either the request to pass on (with the [`Principal`] in its extensions) or the
+//! refusal to send.
+
+use crate::body::GuardedBody;
+use crate::error::{AuthError, VerifyError};
+use crate::extract;
+use crate::policy::{Requirement, ScopePolicy};
+use crate::principal::Principal;
+use crate::response;
+use crate::verifier::SharedVerifier;
+use bytes::Bytes;
+use http::header::CONTENT_LENGTH;
+use http::{HeaderMap, Method, Request, Response};
+use http_body::Body;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use std::sync::Arc;
+
+/// Errors of request bodies, boxed.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The settings of one guard, shared by all its service clones.
+pub(crate) struct GuardConfig {
+    pub(crate) resource: String,
+    pub(crate) resource_metadata: String,
+    pub(crate) verifier: SharedVerifier,
+    pub(crate) policy: ScopePolicy,
+    pub(crate) max_body_bytes: usize,
+}
+
+impl std::fmt::Debug for GuardConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuardConfig")
+            .field("resource", &self.resource)
+            .field("resource_metadata", &self.resource_metadata)
+            .field("policy", &self.policy)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Either the request to hand on, or the response that refuses it.
+pub(crate) type Decision<B> = Result<Request<GuardedBody<B>>, Response<Full<Bytes>>>;
+
+/// Decides one request.
+pub(crate) async fn authorize<B>(cfg: Arc<GuardConfig>, req: Request<B>) -> Decision<B>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    match decide(&cfg, req).await {
+        Ok(req) => Ok(req),
+        Err(err) => {
+            tracing::debug!(target: "mcp_oauth::resource", error = %err, "request refused");
+            Err(response::refusal(&err, &cfg.resource_metadata))
+        }
+    }
+}
+
+async fn decide<B>(cfg: &GuardConfig, req: Request<B>) -> Result<Request<GuardedBody<B>>, AuthError>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let invalid_request = |e: extract::ExtractError| AuthError::InvalidRequest(e.to_string());
+    extract::check_query(req.uri().query()).map_err(invalid_request)?;
+    let token = extract::bearer_token(req.headers())
+        .map_err(invalid_request)?
+        .map(str::to_owned);
+
+    let (parts, body) = req.into_parts();
+    let is_form = extract::is_form(&parts.headers);
+    let inspect_jsonrpc = parts.method == Method::POST && cfg.policy.inspects_body();
+    let (body, requirement) = if is_form || inspect_jsonrpc {
+        let bytes = read_body(body, &parts.headers, cfg.max_body_bytes).await?;
+        if is_form {
+            extract::check_form_body(&bytes).map_err(invalid_request)?;
+        }
+        let requirement = if inspect_jsonrpc && !is_form {
+            cfg.policy.requirement_for_body(&bytes)
+        } else {
+            cfg.policy.requirement_without_body()
+        };
+        (GuardedBody::buffered(bytes), requirement)
+    } else {
+        (
+            GuardedBody::streaming(body),
+            cfg.policy.requirement_without_body(),
+        )
+    };
+
+    let principal = authenticate(cfg, token.as_deref(), &requirement).await?;
+    let mut req = Request::from_parts(parts, body);
+    if let Some(p) = principal {
+        req.extensions_mut().insert(p);
+    }
+    Ok(req)
+}
+
+/// Verifies the token (if any) and checks it against the requirement. A public request without
+/// a token passes with no principal; with a token, the token must still be valid.
+async fn authenticate(
+    cfg: &GuardConfig,
+    token: Option<&str>,
+    requirement: &Requirement,
+) -> Result<Option<Principal>, AuthError> {
+    let Some(token) = token else {
+        return if requirement.public {
+            Ok(None)
+        } else {
+            Err(AuthError::MissingToken {
+                needed: requirement.scopes.clone(),
+            })
+        };
+    };
+    let principal = match cfg.verifier.verify(token).await {
+        Ok(p) => p,
+        Err(VerifyError::InvalidToken(description)) => {
+            return Err(AuthError::InvalidToken {
+                description,
+                needed: requirement.scopes.clone(),
+            });
+        }
+        Err(VerifyError::Unavailable(detail)) => {
+            tracing::warn!(target: "mcp_oauth::resource", detail = %detail, "token could not be verified: issuer unavailable");
+            return Err(AuthError::Unavailable);
+        }
+    };
+    if !requirement.public && !principal.scopes.is_superset(&requirement.scopes) {
+        let scope = cfg.policy.step_up(&requirement.scopes, &principal.scopes);
+        tracing::info!(
+            target: "mcp_oauth::resource",
+            subject = principal.subject.as_deref().unwrap_or(""),
+            client_id = principal.client_id.as_deref().unwrap_or(""),
+            needed = %requirement.scopes,
+            "insufficient scope; step-up requested"
+        );
+        return Err(AuthError::InsufficientScope { scope });
+    }
+    Ok(Some(principal))
+}
+
+/// Reads a body of at most `limit` bytes (refusing early on a larger `Content-Length`).
+async fn read_body<B>(body: B, headers: &HeaderMap, limit: usize) -> Result<Bytes, AuthError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(AuthError::BodyTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(AuthError::BodyTooLarge { limit })
+        }
+        Err(_) => Err(AuthError::BodyUnreadable),
+    }
+}

@@ -1,0 +1,257 @@
+//! The tower layer: [`RequireBearerLayer`] → [`RequireBearer`] → [`ResponseFuture`], in the
+//! tower-http style.
+//!
+//! It fits in front of any `tower::Service<http::Request<GuardedBody<B>>>`: an axum `Router`,
+//! rmcp's `StreamableHttpService`, the legacy SSE endpoints, or a plain hyper service. The
+//! inner service receives the request body unchanged (as [`GuardedBody`]) and the verified
+//! [`crate::Principal`] in the request extensions.
+
+use crate::body::{GuardedBody, ResponseBody};
+use crate::error::ConfigError;
+use crate::guard::{BoxError, GuardConfig, authorize};
+use crate::policy::ScopePolicy;
+use crate::verifier::{SharedVerifier, TokenVerifier};
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::Full;
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use tower::{Layer, Service};
+
+/// The default limit on a JSON-RPC body the guard reads: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Makes the wrapped service an OAuth 2.1 resource server: every request needs a valid bearer
+/// token for this resource, with the scopes the [`ScopePolicy`] asks for.
+#[derive(Debug, Clone)]
+pub struct RequireBearerLayer {
+    cfg: Arc<GuardConfig>,
+}
+
+/// Builds a [`RequireBearerLayer`]. Every setting names its default.
+pub struct RequireBearerBuilder {
+    resource: String,
+    verifier: SharedVerifier,
+    policy: ScopePolicy,
+    max_body_bytes: usize,
+    resource_metadata: Option<String>,
+}
+
+impl std::fmt::Debug for RequireBearerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequireBearerBuilder")
+            .field("resource", &self.resource)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequireBearerLayer {
+    /// Starts a builder for the resource `resource` (the canonical URI of this MCP server,
+    /// which is also the PRM `resource` and the audience tokens must carry), accepting tokens
+    /// that `verifier` accepts.
+    pub fn builder(
+        resource: impl Into<String>,
+        verifier: impl TokenVerifier,
+    ) -> RequireBearerBuilder {
+        RequireBearerBuilder {
+            resource: resource.into(),
+            verifier: Arc::new(verifier),
+            policy: ScopePolicy::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            resource_metadata: None,
+        }
+    }
+
+    /// A guard with the default policy (any valid token) and settings.
+    pub fn new(
+        resource: impl Into<String>,
+        verifier: impl TokenVerifier,
+    ) -> Result<Self, ConfigError> {
+        Self::builder(resource, verifier).build()
+    }
+
+    /// The canonical resource URI.
+    pub fn resource(&self) -> &str {
+        &self.cfg.resource
+    }
+
+    /// The PRM URL sent in every challenge.
+    pub fn resource_metadata_url(&self) -> &str {
+        &self.cfg.resource_metadata
+    }
+
+    /// The scope policy.
+    pub fn policy(&self) -> &ScopePolicy {
+        &self.cfg.policy
+    }
+}
+
+impl RequireBearerBuilder {
+    /// Which scopes each request needs. Default: none beyond a valid token.
+    pub fn policy(mut self, policy: ScopePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The largest `POST` body the guard reads to apply the policy; larger ones get `413`.
+    /// Default [`DEFAULT_MAX_BODY_BYTES`]. Bodies are only read when the policy looks at
+    /// JSON-RPC (or the body is form-encoded), so a default-only policy streams everything.
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// The `resource_metadata` URL of the challenges. Default: the RFC 9728 §3.1 path-inserted
+    /// well-known URL of the resource, where [`crate::prm`] serves the document.
+    pub fn resource_metadata_url(mut self, url: impl Into<String>) -> Self {
+        self.resource_metadata = Some(url.into());
+        self
+    }
+
+    /// Checks the settings and builds the layer.
+    pub fn build(self) -> Result<RequireBearerLayer, ConfigError> {
+        mcp_oauth_core::resource::validate(&self.resource)
+            .map_err(|_| ConfigError::InvalidResource(self.resource.clone()))?;
+        self.policy.validate()?;
+        let resource_metadata = match self.resource_metadata {
+            Some(url) => {
+                url::Url::parse(&url).map_err(|_| ConfigError::InvalidUrl(url.clone()))?;
+                url
+            }
+            None => mcp_oauth_core::wellknown::protected_resource_metadata_url(&self.resource)
+                .ok_or_else(|| ConfigError::InvalidResource(self.resource.clone()))?,
+        };
+        Ok(RequireBearerLayer {
+            cfg: Arc::new(GuardConfig {
+                resource: self.resource,
+                resource_metadata,
+                verifier: self.verifier,
+                policy: self.policy,
+                max_body_bytes: self.max_body_bytes,
+            }),
+        })
+    }
+}
+
+impl<S> Layer<S> for RequireBearerLayer {
+    type Service = RequireBearer<S>;
+
+    fn layer(&self, inner: S) -> RequireBearer<S> {
+        RequireBearer {
+            inner,
+            cfg: self.cfg.clone(),
+        }
+    }
+}
+
+/// The guarded service made by [`RequireBearerLayer`].
+#[derive(Debug, Clone)]
+pub struct RequireBearer<S> {
+    inner: S,
+    cfg: Arc<GuardConfig>,
+}
+
+impl<S> RequireBearer<S> {
+    /// The protected service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S, B, ResBody> Service<Request<B>> for RequireBearer<S>
+where
+    S: Service<Request<GuardedBody<B>>, Response = Response<ResBody>> + Clone + Send + 'static,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, S, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        // The service that was driven to readiness is the one that must be called; a fresh
+        // clone stays behind for the next request (tower's documented pattern).
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture {
+            state: State::Authorizing {
+                auth: Box::pin(authorize(self.cfg.clone(), req)),
+                inner: Some(inner),
+            },
+        }
+    }
+}
+
+type AuthFuture<B> =
+    Pin<Box<dyn Future<Output = Result<Request<GuardedBody<B>>, Response<Full<Bytes>>>> + Send>>;
+
+pin_project! {
+    /// The response future of [`RequireBearer`]: first the guard's decision, then (if the
+    /// request passes) the inner service's future.
+    pub struct ResponseFuture<F, S, B> {
+        #[pin]
+        state: State<F, S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, S, B> {
+        Authorizing { auth: AuthFuture<B>, inner: Option<S> },
+        Calling { #[pin] fut: F },
+        Done,
+    }
+}
+
+impl<F, S, B> std::fmt::Debug for ResponseFuture<F, S, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, S, B, ResBody, E> Future for ResponseFuture<F, S, B>
+where
+    S: Service<Request<GuardedBody<B>>, Response = Response<ResBody>, Error = E, Future = F>,
+    F: Future<Output = Result<Response<ResBody>, E>>,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Authorizing { auth, inner } => {
+                    let decision = ready!(auth.as_mut().poll(cx));
+                    match decision {
+                        Ok(req) => {
+                            // Always `Some` here: it is taken exactly once, on this transition.
+                            let Some(mut svc) = inner.take() else {
+                                return Poll::Pending;
+                            };
+                            let fut = svc.call(req);
+                            this.state.set(State::Calling { fut });
+                        }
+                        Err(refusal) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Ok(refusal.map(ResponseBody::refusal)));
+                        }
+                    }
+                }
+                StateProj::Calling { fut } => {
+                    return fut.poll(cx).map_ok(|r| r.map(ResponseBody::inner));
+                }
+                // Polled after completion: never resolves again (and never panics).
+                StateProj::Done => return Poll::Pending,
+            }
+        }
+    }
+}

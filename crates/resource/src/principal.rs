@@ -1,0 +1,109 @@
+//! The verified caller, as the guard hands it to the protected service.
+
+use mcp_oauth_core::ScopeSet;
+use mcp_oauth_core::clock::UnixTime;
+use serde_json::Value;
+
+/// Who is calling, established from a verified access token.
+///
+/// The guard inserts it into the request's extensions, so a handler reads it with
+/// `req.extensions().get::<Principal>()` (or axum's `Extension<Principal>`). It is the only
+/// identity a handler should trust: never one sent by the client in the JSON-RPC body, and never
+/// the MCP session id (the spec requires every request to be authorized on its own).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    /// The issuer that vouched for the token (`iss`, or the configured issuer for introspection).
+    pub issuer: String,
+    /// The resource owner (`sub`); for `client_credentials` tokens, usually the client itself.
+    /// Absent only when an introspection endpoint does not return `sub`.
+    pub subject: Option<String>,
+    /// The client the token was issued to (`client_id`, else `azp`).
+    pub client_id: Option<String>,
+    /// The granted scopes (`scope`, else `scp` as used by some IdPs).
+    pub scopes: ScopeSet,
+    /// Every audience value of the token; one of them names this resource.
+    pub audience: Vec<String>,
+    /// Expiry (`exp`), when known: caches never keep the principal longer.
+    pub expires_at: Option<UnixTime>,
+    /// All claims as received (JWT payload or introspection response), for application logic
+    /// that needs more (tenant, groups, `auth_time`, ...).
+    pub claims: Value,
+}
+
+impl Principal {
+    /// Whether the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.contains(scope)
+    }
+}
+
+/// Reads scopes from claims: `scope` as a space-delimited string (RFC 9068, RFC 7662), else
+/// `scp` as a string or an array (Okta, Entra ID). Tokens outside the RFC 6749 grammar are
+/// ignored rather than failing the whole token: they can never match a policy scope anyway.
+pub(crate) fn scopes_from_claims(claims: &Value) -> ScopeSet {
+    use mcp_oauth_core::scope::is_scope_token;
+    let mut out = ScopeSet::new();
+    let mut add = |s: &str| {
+        for tok in s.split(' ').filter(|t| is_scope_token(t)) {
+            out.insert(tok);
+        }
+    };
+    match claims.get("scope").or_else(|| claims.get("scp")) {
+        Some(Value::String(s)) => add(s),
+        Some(Value::Array(items)) => {
+            for item in items {
+                if let Value::String(s) = item {
+                    add(s);
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The client id from claims: `client_id` (RFC 9068 §2.2), else `azp` (OpenID, Keycloak, Auth0).
+pub(crate) fn client_id_from_claims(claims: &Value) -> Option<String> {
+    claims
+        .get("client_id")
+        .or_else(|| claims.get("azp"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scopes_from_scope_or_scp() {
+        assert_eq!(
+            scopes_from_claims(&json!({"scope": "b a"})).to_string(),
+            "a b"
+        );
+        assert_eq!(
+            scopes_from_claims(&json!({"scp": ["x", "y z"]})).to_string(),
+            "x y z"
+        );
+        assert_eq!(scopes_from_claims(&json!({"scp": "q"})).to_string(), "q");
+        assert!(scopes_from_claims(&json!({"scope": 5})).is_empty());
+        assert_eq!(
+            scopes_from_claims(&json!({"scope": "ok bad\"one"})).to_string(),
+            "ok"
+        );
+    }
+
+    #[test]
+    fn client_id_falls_back_to_azp() {
+        assert_eq!(
+            client_id_from_claims(&json!({"client_id": "c", "azp": "a"})).as_deref(),
+            Some("c")
+        );
+        assert_eq!(
+            client_id_from_claims(&json!({"azp": "a"})).as_deref(),
+            Some("a")
+        );
+        assert_eq!(client_id_from_claims(&json!({})), None);
+    }
+}

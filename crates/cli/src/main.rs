@@ -1,1 +1,93 @@
-fn main() {}
+//! `mcp-oauth`: serve an OAuth 2.1 authorization server for MCP, administer it, and act as an
+//! MCP OAuth client.
+
+mod admin;
+mod data;
+mod output;
+mod serve;
+mod settings;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The OAuth 2.1 stack for the Model Context Protocol.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-oauth", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Where the server keeps its state (SQLite database, key-encryption key).
+    #[arg(long, global = true, env = "MCP_OAUTH_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A TOML configuration file (keys as in docs/configuration.md).
+    #[arg(long, global = true, env = "MCP_OAUTH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the authorization server.
+    Serve(serve::ServeArgs),
+    /// Manage local user accounts.
+    #[command(subcommand)]
+    Users(admin::users::UsersCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Clients(admin::clients::ClientsCommand),
+    /// Manage the protected resources tokens may be issued for.
+    #[command(subcommand)]
+    Resources(admin::resources::ResourcesCommand),
+    /// Inspect and rotate signing keys.
+    #[command(subcommand)]
+    Keys(admin::keys::KeysCommand),
+}
+
+fn init_tracing(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("MCP_OAUTH_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.json && matches!(cli.command, Command::Serve(_)));
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(&cli.global, args).await,
+        Command::Users(c) => admin::users::run(&cli.global, c).await,
+        Command::Clients(c) => admin::clients::run(&cli.global, c).await,
+        Command::Resources(c) => admin::resources::run(&cli.global, c).await,
+        Command::Keys(c) => admin::keys::run(&cli.global, c).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if cli.global.json {
+                let body = serde_json::json!({ "error": format!("{e:#}") });
+                println!("{body}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

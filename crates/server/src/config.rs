@@ -8,10 +8,9 @@ use mcp_oauth_core::uri::{UriParts, is_loopback_host};
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// The issuer identifier: `https://…` (no query, no fragment, no trailing slash). `http://`
-    /// only on a loopback host and only with `allow_insecure_http`.
+    /// only on a loopback host (127.0.0.0/8, `[::1]`, `localhost`), where traffic never leaves the
+    /// machine; any other `http://` issuer is refused.
     pub issuer: String,
-    /// Allows an `http://` issuer on loopback (development). Default false.
-    pub allow_insecure_http: bool,
     /// Access token lifetime in seconds. Default 900 (15 minutes): short, because a JWT cannot be
     /// recalled from a resource server that does not introspect.
     pub access_token_ttl: i64,
@@ -29,8 +28,9 @@ pub struct ServerConfig {
     pub session_ttl: i64,
     /// Signing algorithm for access tokens. Default ES256.
     pub signing_alg: Algorithm,
-    /// Development mode: allows the session cookie without `__Host-` and `Secure` on plain-http
-    /// loopback, where browsers would otherwise drop it. Default false.
+    /// Development mode: on a plain-http loopback issuer, sends the session cookie without the
+    /// `__Host-` prefix and `Secure` (which some browsers refuse over http). Default false:
+    /// outside it the cookie is always `__Host-…; Secure`.
     pub dev: bool,
     /// Largest request body accepted by the form endpoints, in bytes. Default 64 KiB.
     pub max_body_bytes: usize,
@@ -57,7 +57,6 @@ impl ServerConfig {
     pub fn new(issuer: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into(),
-            allow_insecure_http: false,
             access_token_ttl: 900,
             code_ttl: 60,
             refresh_token_ttl: 30 * 86_400,
@@ -95,17 +94,11 @@ impl ServerConfig {
         }
         match parts.scheme {
             "https" => {}
-            "http" if self.allow_insecure_http && is_loopback_host(parts.host()) => {}
-            "http" if is_loopback_host(parts.host()) => {
-                return Err(err(
-                    "issuer",
-                    "http:// is only allowed in development mode (--dev) on a loopback address",
-                ));
-            }
+            "http" if is_loopback_host(parts.host()) => {}
             "http" => {
                 return Err(err(
                     "issuer",
-                    "http:// is only allowed on a loopback address, in development mode; use https",
+                    "http:// is only allowed on a loopback address (127.0.0.1, [::1], localhost); use https",
                 ));
             }
             _ => return Err(err("issuer", "must use https")),
@@ -141,9 +134,15 @@ impl ServerConfig {
         UriParts::split(&self.issuer).map_or("", |p| p.path)
     }
 
-    /// Whether the issuer is served over https (decides the cookie's `Secure` and `__Host-`).
+    /// Whether the issuer is served over https.
     pub fn is_https(&self) -> bool {
         self.issuer.starts_with("https://")
+    }
+
+    /// Whether the session cookie carries `Secure` and the `__Host-` prefix: always, except in
+    /// development mode on a plain-http issuer.
+    pub fn secure_cookie(&self) -> bool {
+        self.is_https() || !self.dev
     }
 
     /// The absolute URL of an endpoint (`/token` → `https://issuer/token`).

@@ -14,7 +14,7 @@ use mcp_oauth_core::secret::{constant_time_eq, random_token, sha256_b64url};
 
 /// The cookie name for this deployment.
 pub fn cookie_name(state: &AppState) -> &'static str {
-    if state.config().is_https() {
+    if state.config().secure_cookie() {
         "__Host-mcp-oauth-session"
     } else {
         "mcp-oauth-session"
@@ -43,7 +43,7 @@ pub fn read_cookie(state: &AppState, headers: &HeaderMap) -> Option<String> {
 pub fn set_cookie(state: &AppState, id: &str) -> Option<HeaderValue> {
     let name = cookie_name(state);
     let max_age = state.config().session_ttl;
-    let secure = if state.config().is_https() {
+    let secure = if state.config().secure_cookie() {
         "; Secure"
     } else {
         ""

@@ -1,0 +1,161 @@
+//! `mcp-oauth clients add | list | show | remove | rotate-secret`.
+
+use super::{now, store};
+use crate::GlobalArgs;
+use crate::output::{emit, table, time};
+use anyhow::bail;
+use mcp_oauth_core::ScopeSet;
+use mcp_oauth_server::admin::{self, NewClient};
+use mcp_oauth_server::model::Client;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client. A confidential client's secret is printed once.
+    Add {
+        /// Display name shown on the consent page.
+        #[arg(long)]
+        name: String,
+        /// A redirect URI (repeatable). Loopback URIs match any port.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A grant type: authorization_code, refresh_token, client_credentials (repeatable).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// A public client (no secret; PKCE only).
+        #[arg(long)]
+        public: bool,
+        /// Scopes the client may be granted (space-separated; default: any).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Use this client id instead of a random one.
+        #[arg(long)]
+        client_id: Option<String>,
+    },
+    /// List clients.
+    List,
+    /// Show one client.
+    Show {
+        /// The client id.
+        client_id: String,
+    },
+    /// Remove a client and everything issued to it.
+    Remove {
+        /// The client id.
+        client_id: String,
+    },
+    /// Replace a confidential client's secret (printed once).
+    RotateSecret {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+fn view(c: &Client) -> serde_json::Value {
+    serde_json::json!({
+        "client_id": c.client_id,
+        "client_name": c.client_name,
+        "origin": c.origin.as_str(),
+        "token_endpoint_auth_method": c.token_endpoint_auth_method,
+        "redirect_uris": c.redirect_uris,
+        "grant_types": c.grant_types,
+        "scope": c.allowed_scopes.as_ref().map(ToString::to_string),
+        "created_at": c.created_at,
+        "last_used_at": c.last_used_at,
+    })
+}
+
+pub async fn run(global: &GlobalArgs, cmd: ClientsCommand) -> anyhow::Result<()> {
+    let store = store(global).await?;
+    match cmd {
+        ClientsCommand::Add {
+            name,
+            redirect_uris,
+            grants,
+            public,
+            scope,
+            client_id,
+        } => {
+            let scope = scope.map(|s| ScopeSet::parse(&s)).transpose()?;
+            let (client, secret) = admin::add_client(
+                store.as_ref(),
+                NewClient {
+                    name,
+                    redirect_uris,
+                    grant_types: grants,
+                    public,
+                    scope,
+                    client_id,
+                },
+                now(),
+            )
+            .await?;
+            let mut v = view(&client);
+            if let Some(s) = &secret {
+                v["client_secret"] = serde_json::Value::String(s.expose().to_owned());
+            }
+            emit(global.json, &v, || {
+                let mut t = format!("client_id: {}", client.client_id);
+                if let Some(s) = &secret {
+                    t.push_str(&format!(
+                        "\nclient_secret: {}\n(store the secret now: it is kept only as a hash and cannot be shown again)",
+                        s.expose()
+                    ));
+                }
+                t
+            })
+        }
+        ClientsCommand::List => {
+            let all = store.list_clients().await?;
+            let views: Vec<_> = all.iter().map(view).collect();
+            emit(global.json, &views, || {
+                table(
+                    &["CLIENT_ID", "NAME", "ORIGIN", "AUTH", "GRANTS", "LAST USED"],
+                    &all.iter()
+                        .map(|c| {
+                            vec![
+                                c.client_id.clone(),
+                                c.client_name.clone(),
+                                c.origin.as_str().to_owned(),
+                                c.token_endpoint_auth_method.clone(),
+                                c.grant_types.join(","),
+                                c.last_used_at.map(time).unwrap_or_else(|| "never".into()),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })
+        }
+        ClientsCommand::Show { client_id } => {
+            let Some(c) = store.get_client(&client_id).await? else {
+                bail!("client `{client_id}` not found");
+            };
+            let v = view(&c);
+            emit(global.json, &v, || {
+                serde_json::to_string_pretty(&v).unwrap_or_default()
+            })
+        }
+        ClientsCommand::Remove { client_id } => {
+            if !store.delete_client(&client_id).await? {
+                bail!("client `{client_id}` not found");
+            }
+            emit(
+                global.json,
+                &serde_json::json!({"removed": client_id}),
+                || format!("client `{client_id}` removed"),
+            )
+        }
+        ClientsCommand::RotateSecret { client_id } => {
+            let secret = admin::rotate_secret(store.as_ref(), &client_id).await?;
+            emit(
+                global.json,
+                &serde_json::json!({"client_id": client_id, "client_secret": secret.expose()}),
+                || {
+                    format!(
+                        "client_secret: {}\n(the old secret no longer works)",
+                        secret.expose()
+                    )
+                },
+            )
+        }
+    }
+}

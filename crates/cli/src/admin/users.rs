@@ -1,0 +1,112 @@
+//! `mcp-oauth users add | list | remove | passwd`.
+
+use super::{now, store};
+use crate::GlobalArgs;
+use crate::output::{emit, table, time};
+use anyhow::{Context, bail};
+use mcp_oauth_core::secret::Secret;
+use mcp_oauth_server::admin;
+use std::io::BufRead;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UsersCommand {
+    /// Create a user (the password is prompted for, or read from stdin).
+    Add {
+        /// Login name.
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Remove a user with their sessions, consents and grants.
+    Remove {
+        /// Login name.
+        username: String,
+    },
+    /// Set a new password.
+    Passwd {
+        /// Login name.
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<Secret> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let pw = line.trim_end_matches(['\r', '\n']).to_owned();
+        return Ok(Secret::new(pw));
+    }
+    let a = rpassword::prompt_password("Password: ")
+        .context("cannot read the password (use --password-stdin)")?;
+    let b = rpassword::prompt_password("Repeat: ")?;
+    if a != b {
+        bail!("the passwords differ");
+    }
+    Ok(Secret::new(a))
+}
+
+pub async fn run(global: &GlobalArgs, cmd: UsersCommand) -> anyhow::Result<()> {
+    let store = store(global).await?;
+    match cmd {
+        UsersCommand::Add {
+            username,
+            password_stdin,
+        } => {
+            admin::validate_username(&username)?;
+            let pw = read_password(password_stdin)?;
+            let user = admin::add_user(store.as_ref(), &username, pw, now()).await?;
+            emit(
+                global.json,
+                &serde_json::json!({"id": user.id, "username": user.username, "created_at": user.created_at}),
+                || format!("user `{}` created (id {})", user.username, user.id),
+            )
+        }
+        UsersCommand::List => {
+            let users = store.list_users().await?;
+            let rows: Vec<serde_json::Value> = users
+                .iter()
+                .map(|u| serde_json::json!({"id": u.id, "username": u.username, "created_at": u.created_at}))
+                .collect();
+            emit(global.json, &rows, || {
+                table(
+                    &["USERNAME", "ID", "CREATED"],
+                    &users
+                        .iter()
+                        .map(|u| vec![u.username.clone(), u.id.clone(), time(u.created_at)])
+                        .collect::<Vec<_>>(),
+                )
+            })
+        }
+        UsersCommand::Remove { username } => {
+            if !store.delete_user(&username).await? {
+                bail!("user `{username}` not found");
+            }
+            emit(
+                global.json,
+                &serde_json::json!({"removed": username}),
+                || format!("user `{username}` removed"),
+            )
+        }
+        UsersCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
+            if store.get_user_by_name(&username).await?.is_none() {
+                bail!("user `{username}` not found");
+            }
+            let pw = read_password(password_stdin)?;
+            admin::set_password(store.as_ref(), &username, pw).await?;
+            emit(
+                global.json,
+                &serde_json::json!({"updated": username}),
+                || format!("password of `{username}` changed"),
+            )
+        }
+    }
+}

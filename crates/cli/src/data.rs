@@ -1,0 +1,81 @@
+//! The data directory: the SQLite database and the key-encryption key, private to the user.
+
+use anyhow::{Context, bail};
+use mcp_oauth_server::keys::kek::Kek;
+use mcp_oauth_server::store::Store;
+use mcp_oauth_server::store::sqlite::SqliteStore;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The default data directory, relative to the working directory.
+pub const DEFAULT_DIR: &str = "mcp-oauth-data";
+
+/// Resolves the data directory: flag or `MCP_OAUTH_DATA_DIR`, then the config file, then the default.
+pub fn dir(flag: Option<&Path>, file: Option<&Path>) -> PathBuf {
+    flag.or(file)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DIR))
+}
+
+/// Creates the directory (mode 0700) if needed.
+pub fn ensure(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens the SQLite store in `dir`.
+pub async fn open_store(dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
+    ensure(dir)?;
+    let path = dir.join("mcp-oauth.db");
+    let store = SqliteStore::open(&path)
+        .await
+        .with_context(|| format!("cannot open the database {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// The KEK from `MCP_OAUTH_KEK`, else from `dir/kek`, generated there (mode 0600) on first use.
+pub fn load_kek(dir: &Path) -> anyhow::Result<Kek> {
+    if let Ok(v) = std::env::var("MCP_OAUTH_KEK") {
+        return Kek::from_base64url(&v).context("invalid MCP_OAUTH_KEK");
+    }
+    ensure(dir)?;
+    let path = dir.join("kek");
+    match std::fs::read_to_string(&path) {
+        Ok(s) => {
+            return Kek::from_base64url(&s)
+                .with_context(|| format!("invalid key file {}", path.display()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let kek = Kek::generate()?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(&path) {
+        Ok(mut f) => {
+            f.write_all(kek.to_base64url().as_bytes())?;
+            f.sync_all()?;
+            Ok(kek)
+        }
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let s = std::fs::read_to_string(&path)?;
+            Kek::from_base64url(&s).with_context(|| format!("invalid key file {}", path.display()))
+        }
+        Err(e) => bail!("cannot create {}: {e}", path.display()),
+    }
+}

@@ -1,0 +1,219 @@
+//! `mcp-oauth serve`: the authorization server on SQLite, with an optional guided demo.
+
+use crate::GlobalArgs;
+use crate::{data, settings};
+use anyhow::{Context, bail};
+use mcp_oauth_core::clock::{Clock, SystemClock};
+use mcp_oauth_core::secret::Secret;
+use mcp_oauth_server::admin::{self, NewClient};
+use mcp_oauth_server::store::Store;
+use mcp_oauth_server::{AuthorizationServer, ServerConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Options of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, env = "MCP_OAUTH_ADDR")]
+    addr: Option<String>,
+    /// The issuer URL (default: http(s)://ADDR). Must be https, or http on loopback.
+    #[arg(long, env = "MCP_OAUTH_ISSUER")]
+    issuer: Option<String>,
+    /// The five-minute tour: demo user `demo`/`demo`, a demo public client and resource, and
+    /// a session cookie that works over plain http on loopback.
+    #[arg(long, env = "MCP_OAUTH_DEV")]
+    dev: bool,
+    /// Serve HTTPS with this certificate chain (PEM).
+    #[arg(long, env = "MCP_OAUTH_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key for --tls-cert (PEM).
+    #[arg(long, env = "MCP_OAUTH_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+}
+
+/// The client id of the demo public client.
+pub const DEMO_CLIENT_ID: &str = "demo-client";
+
+pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
+    let file = settings::read_file(global.config.as_deref())?;
+    let addr = args
+        .addr
+        .or(file.addr.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let addr: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("invalid configuration `addr`: `{addr}` is not HOST:PORT"))?;
+    let dev = args.dev || file.dev.unwrap_or(false);
+    let tls = match (
+        args.tls_cert.or(file.tls_cert.clone()),
+        args.tls_key.or(file.tls_key.clone()),
+    ) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => bail!("invalid configuration: `tls_cert` and `tls_key` go together"),
+    };
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let issuer = match args.issuer.or(file.issuer.clone()) {
+        Some(i) => i,
+        None if local.ip().is_unspecified() => bail!(
+            "invalid configuration `issuer`: listening on {local} needs an explicit --issuer (the URL clients use)"
+        ),
+        None => format!("{scheme}://{local}"),
+    };
+    let mut config = settings::apply(&file, ServerConfig::new(issuer))?;
+    config.dev = dev;
+    let config = config.validate()?;
+    if !config.is_https() && !dev {
+        tracing::warn!(target: "mcp_oauth::serve", issuer = %config.issuer, "plain-http issuer: fine on this machine, use https anywhere else");
+    }
+    let dir = data::dir(global.data_dir.as_deref(), file.data_dir.as_deref());
+    let store = data::open_store(&dir).await?;
+    let kek = data::load_kek(&dir)?;
+    let clock = Arc::new(SystemClock);
+    let issuer = config.issuer.clone();
+    let server = AuthorizationServer::new(config, store.clone(), kek, clock.clone())
+        .await
+        .context("cannot load the signing keys (is MCP_OAUTH_KEK the key this data directory was created with?)")?;
+    if dev {
+        seed_demo(store.as_ref(), &issuer, clock.now()).await?;
+    }
+    let maintenance = server.spawn_maintenance(Duration::from_secs(60));
+    let app = server
+        .router()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    println!("mcp-oauth listening on {scheme}://{local}");
+    println!("issuer: {issuer}");
+    println!("data directory: {}", dir.display());
+    if dev {
+        print_tour(&issuer);
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let result = match tls {
+        None => {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("the server stopped")
+        }
+        Some((cert, key)) => {
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot load TLS certificate {} / key {}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                h.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(app)
+                .await
+                .context("the server stopped")
+        }
+    };
+    maintenance.abort();
+    result
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!(target: "mcp_oauth::serve", "shutting down");
+}
+
+/// The demo protected resource of `--dev`.
+pub fn demo_resource_uri(issuer: &str) -> String {
+    format!("{issuer}/mcp")
+}
+
+/// Creates the demo user, client and resource unless they exist.
+async fn seed_demo(store: &dyn Store, issuer: &str, now: i64) -> anyhow::Result<()> {
+    if store.get_user_by_name("demo").await?.is_none() {
+        admin::add_user(store, "demo", Secret::new("demo"), now).await?;
+    }
+    let uri = demo_resource_uri(issuer);
+    if store.get_resource(&uri).await?.is_none() {
+        let scopes = [
+            "mcp:tools=Use the server's tools",
+            "mcp:resources=Read the server's resources",
+            "mcp:prompts=Use the server's prompts",
+            "system:read=Read system information",
+            "mcp:admin=Run administrative tools (reset the counter)",
+        ]
+        .iter()
+        .map(|s| admin::parse_scope_def(s))
+        .collect::<Result<Vec<_>, _>>()?;
+        admin::add_resource(store, &uri, "Demo MCP server", scopes, now).await?;
+    }
+    if store.get_client(DEMO_CLIENT_ID).await?.is_none() {
+        admin::add_client(
+            store,
+            NewClient {
+                name: "Demo client".into(),
+                redirect_uris: vec![
+                    "http://127.0.0.1/callback".into(),
+                    "http://localhost/callback".into(),
+                    "http://[::1]/callback".into(),
+                ],
+                public: true,
+                client_id: Some(DEMO_CLIENT_ID.into()),
+                ..Default::default()
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn print_tour(issuer: &str) {
+    let resource = demo_resource_uri(issuer);
+    println!(
+        "
+Development mode: demo user `demo` (password `demo`), public client `{DEMO_CLIENT_ID}`, resource {resource}
+
+Try:
+  curl -s {issuer}/.well-known/oauth-authorization-server
+  curl -s {issuer}/jwks
+  Open in a browser (sign in as demo/demo, then approve):
+  {issuer}/authorize?response_type=code&client_id={DEMO_CLIENT_ID}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Fcallback&scope=mcp%3Atools&resource={res}&state=xyz&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256
+  The browser lands on http://127.0.0.1:9999/callback?code=...; exchange the code:
+  curl -s {issuer}/token -d grant_type=authorization_code -d client_id={DEMO_CLIENT_ID} \\
+       -d redirect_uri=http://127.0.0.1:9999/callback -d resource={resource} \\
+       -d code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk -d code=CODE
+",
+        res = url::form_urlencoded::byte_serialize(resource.as_bytes()).collect::<String>()
+    );
+}

@@ -1,0 +1,131 @@
+//! Configuration for `serve`: defaults, then a TOML file, then `MCP_OAUTH_*` variables, then
+//! flags. A bad value stops the start with a message naming its key.
+
+use anyhow::{Context, bail};
+use mcp_oauth_server::ServerConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The keys a configuration file may hold. Unknown keys are an error (a typo should not be
+/// silently ignored).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Listen address.
+    pub addr: Option<String>,
+    /// Issuer URL.
+    pub issuer: Option<String>,
+    /// Data directory.
+    pub data_dir: Option<PathBuf>,
+    /// Development mode.
+    pub dev: Option<bool>,
+    /// TLS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// `ES256`, `EdDSA`, `RS256` or `PS256`.
+    pub signing_alg: Option<String>,
+    /// Seconds.
+    pub access_token_ttl: Option<i64>,
+    /// Seconds.
+    pub code_ttl: Option<i64>,
+    /// Seconds.
+    pub refresh_token_ttl: Option<i64>,
+    /// Seconds.
+    pub refresh_family_ttl: Option<i64>,
+    /// Seconds.
+    pub refresh_grace: Option<i64>,
+    /// Seconds.
+    pub session_ttl: Option<i64>,
+    /// Bytes.
+    pub max_body_bytes: Option<usize>,
+    /// Count.
+    pub login_free_attempts: Option<u32>,
+    /// Seconds.
+    pub login_max_backoff: Option<u64>,
+}
+
+/// Reads the configuration file, if one was named.
+pub fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+}
+
+/// An `MCP_OAUTH_<KEY>` variable parsed as `T`, naming the variable on error.
+fn env_value<T: std::str::FromStr>(key: &str) -> anyhow::Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    let var = format!("MCP_OAUTH_{}", key.to_ascii_uppercase());
+    match std::env::var(&var) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("invalid value for {var} (`{key}`): {e}")),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Applies file values and then environment overrides to a server configuration.
+pub fn apply(file: &FileConfig, mut c: ServerConfig) -> anyhow::Result<ServerConfig> {
+    macro_rules! set {
+        ($field:ident) => {
+            if let Some(v) = file.$field {
+                c.$field = v;
+            }
+            if let Some(v) = env_value(stringify!($field))? {
+                c.$field = v;
+            }
+        };
+    }
+    set!(access_token_ttl);
+    set!(code_ttl);
+    set!(refresh_token_ttl);
+    set!(refresh_family_ttl);
+    set!(refresh_grace);
+    set!(session_ttl);
+    set!(max_body_bytes);
+    set!(login_free_attempts);
+    set!(login_max_backoff);
+    let alg = match env_value::<String>("signing_alg")? {
+        Some(v) => Some(v),
+        None => file.signing_alg.clone(),
+    };
+    if let Some(name) = alg {
+        match mcp_oauth_core::jose::parse_signing_algorithm(&name) {
+            Some(a) => c.signing_alg = a,
+            None => bail!(
+                "invalid configuration `signing_alg`: `{name}` is not ES256, EdDSA, RS256 or PS256"
+            ),
+        }
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = toml::from_str::<FileConfig>("acces_token_ttl = 5").unwrap_err();
+        assert!(err.to_string().contains("acces_token_ttl"), "{err}");
+    }
+
+    #[test]
+    fn file_values_apply() {
+        let f: FileConfig =
+            toml::from_str("access_token_ttl = 300\nsigning_alg = \"EdDSA\"").unwrap();
+        let c = apply(&f, ServerConfig::new("https://a.example")).unwrap();
+        assert_eq!(c.access_token_ttl, 300);
+        assert_eq!(c.signing_alg, mcp_oauth_core::jose::Algorithm::EdDSA);
+        let bad: FileConfig = toml::from_str("signing_alg = \"HS256\"").unwrap();
+        let e = apply(&bad, ServerConfig::new("https://a.example")).unwrap_err();
+        assert!(e.to_string().contains("signing_alg"));
+    }
+}

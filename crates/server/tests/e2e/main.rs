@@ -1,0 +1,12 @@
+//! End-to-end tests of the authorization server over real HTTP on loopback, on SQLite.
+//! One test binary (modules below) so the workspace links once.
+
+mod common;
+
+mod authorize;
+mod concurrency;
+mod metadata;
+mod refresh;
+mod rejections;
+mod revocation;
+mod token;

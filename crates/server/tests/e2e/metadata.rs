@@ -1,0 +1,115 @@
+//! Discovery documents.
+
+use crate::common::TestServer;
+use mcp_oauth_core::jose::JwkSet;
+use serde_json::Value;
+
+#[tokio::test]
+async fn oauth_and_openid_metadata_advertise_what_is_implemented() {
+    let s = TestServer::start().await;
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let r = s.http.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let m: Value = r.json().await.unwrap();
+        assert_eq!(m["issuer"], s.base);
+        assert_eq!(m["authorization_endpoint"], s.url("/authorize"));
+        assert_eq!(m["token_endpoint"], s.url("/token"));
+        assert_eq!(m["revocation_endpoint"], s.url("/revoke"));
+        assert_eq!(m["introspection_endpoint"], s.url("/introspect"));
+        assert_eq!(m["jwks_uri"], s.url("/jwks"));
+        assert_eq!(
+            m["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        assert_eq!(m["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(m["response_types_supported"], serde_json::json!(["code"]));
+        let grants = m["grant_types_supported"].as_array().unwrap();
+        for g in ["authorization_code", "refresh_token", "client_credentials"] {
+            assert!(grants.iter().any(|x| x == g), "{g}");
+        }
+        let scopes = m["scopes_supported"].as_array().unwrap();
+        assert!(scopes.iter().any(|x| x == "mcp:tools"));
+        // Nothing advertised that is not implemented (yet): no registration endpoint.
+        assert!(m.get("registration_endpoint").is_none());
+    }
+    let oidc: Value = s
+        .http
+        .get(s.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        oidc["subject_types_supported"],
+        serde_json::json!(["public"])
+    );
+}
+
+#[tokio::test]
+async fn jwks_publishes_the_signing_key() {
+    let s = TestServer::start().await;
+    let jwks: JwkSet = s
+        .http
+        .get(s.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks.keys.len(), 1);
+    let tokens = s.tokens("mcp:tools").await;
+    let at = tokens["access_token"].as_str().unwrap();
+    let kid = crate::common::header(at)["kid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let jwk = jwks.find(&kid).expect("token kid is published");
+    let key = mcp_oauth_core::jose::decoding_key(jwk).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.set_audience(&[s.resource.as_str()]);
+    v.set_issuer(&[s.base.as_str()]);
+    v.validate_exp = false;
+    jsonwebtoken::decode::<Value>(at, &key, &v).expect("signature verifies with the published key");
+}
+
+#[tokio::test]
+async fn issuer_with_a_path_is_served_path_inserted_and_appended() {
+    // The server listens at the root but claims an issuer with a path.
+    let s = TestServer::start_with(|c| c.issuer = format!("{}/tenant1", c.issuer)).await;
+    let issuer = format!("{}/tenant1", s.base);
+    for path in [
+        "/.well-known/oauth-authorization-server/tenant1",
+        "/.well-known/openid-configuration/tenant1",
+        "/tenant1/.well-known/openid-configuration",
+    ] {
+        let r = s.http.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let m: Value = r.json().await.unwrap();
+        assert_eq!(m["issuer"], issuer);
+        assert_eq!(m["token_endpoint"], format!("{issuer}/token"));
+    }
+    let r = s
+        .http
+        .get(s.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        404,
+        "root metadata is not served for a path issuer"
+    );
+}
+
+#[tokio::test]
+async fn health() {
+    let s = TestServer::start().await;
+    let r = s.http.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}

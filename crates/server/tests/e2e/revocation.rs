@@ -1,0 +1,135 @@
+//! Revocation (RFC 7009) and introspection (RFC 7662).
+
+use crate::common::*;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn revoking_a_refresh_token_revokes_its_family_and_access_tokens() {
+    let s = TestServer::start().await;
+    let t = s.tokens("mcp:tools").await;
+    let at = t["access_token"].as_str().unwrap();
+    let rt = t["refresh_token"].as_str().unwrap();
+    assert_eq!(s.introspect(rt).await["active"], true);
+    assert_eq!(s.introspect(rt).await["token_type"], "refresh_token");
+    let r = s
+        .post_form(
+            "/revoke",
+            &[
+                ("client_id", PUBLIC_CLIENT),
+                ("token", rt),
+                ("token_type_hint", "refresh_token"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(s.introspect(rt).await, serde_json::json!({"active": false}));
+    assert_eq!(s.introspect(at).await, serde_json::json!({"active": false}));
+    let r = s
+        .post_form(
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", PUBLIC_CLIENT),
+                ("refresh_token", rt),
+            ],
+        )
+        .await;
+    assert_eq!(error_of(r).await.1, "invalid_grant");
+}
+
+#[tokio::test]
+async fn revoking_an_access_token() {
+    let s = TestServer::start().await;
+    let t = s.tokens("mcp:tools").await;
+    let at = t["access_token"].as_str().unwrap();
+    let rt = t["refresh_token"].as_str().unwrap();
+    // A wrong hint still finds it.
+    let r = s
+        .post_form(
+            "/revoke",
+            &[
+                ("client_id", PUBLIC_CLIENT),
+                ("token", at),
+                ("token_type_hint", "refresh_token"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(s.introspect(at).await["active"], false);
+    assert_eq!(
+        s.introspect(rt).await["active"],
+        true,
+        "the family lives on"
+    );
+}
+
+#[tokio::test]
+async fn revocation_edge_cases() {
+    let s = TestServer::start().await;
+    // Unknown tokens: 200 (RFC 7009 §2.2).
+    let r = s
+        .post_form(
+            "/revoke",
+            &[("client_id", PUBLIC_CLIENT), ("token", "no-such-token")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Missing token.
+    let r = s
+        .post_form("/revoke", &[("client_id", PUBLIC_CLIENT)])
+        .await;
+    assert_eq!(error_of(r).await.1, "invalid_request");
+    // Another client's token is not revoked.
+    let t = s.tokens("mcp:tools").await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    let r = s
+        .post_basic("/revoke", CONF_CLIENT, &s.conf_secret, &[("token", rt)])
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(s.introspect(rt).await["active"], true);
+    // Bad client authentication.
+    let r = s
+        .post_basic("/revoke", CONF_CLIENT, "wrong", &[("token", rt)])
+        .await;
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::UNAUTHORIZED, "invalid_client".into())
+    );
+}
+
+#[tokio::test]
+async fn introspection_requires_a_confidential_client() {
+    let s = TestServer::start().await;
+    let t = s.tokens("mcp:tools").await;
+    let at = t["access_token"].as_str().unwrap();
+    let r = s.post_form("/introspect", &[("token", at)]).await;
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::UNAUTHORIZED, "invalid_client".into())
+    );
+    let r = s
+        .post_form(
+            "/introspect",
+            &[("client_id", PUBLIC_CLIENT), ("token", at)],
+        )
+        .await;
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::UNAUTHORIZED, "invalid_client".into())
+    );
+    let r = s
+        .post_basic("/introspect", M2M_CLIENT, "wrong", &[("token", at)])
+        .await;
+    assert_eq!(error_of(r).await.0, StatusCode::UNAUTHORIZED);
+    // Junk, and expired tokens, are just inactive.
+    assert_eq!(
+        s.introspect("junk").await,
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(
+        s.introspect("a.b.c").await,
+        serde_json::json!({"active": false})
+    );
+    s.clock.advance(901);
+    assert_eq!(s.introspect(at).await, serde_json::json!({"active": false}));
+}

@@ -4,9 +4,11 @@
 mod common;
 
 mod authorize;
+mod browser;
 mod concurrency;
 mod metadata;
 mod refresh;
 mod rejections;
 mod revocation;
 mod token;
+mod webdriver;

@@ -72,8 +72,9 @@ pub fn check_url(url: &str, allow_insecure_http: bool) -> Result<url::Url> {
     }
 }
 
-/// A response read in full (up to the size limit).
-#[derive(Debug, Clone)]
+/// A response read in full (up to the size limit). Its `Debug` omits the body, which may hold
+/// tokens.
+#[derive(Clone)]
 pub struct Fetched {
     /// The URL requested.
     pub url: String,
@@ -83,6 +84,16 @@ pub struct Fetched {
     pub headers: HeaderMap,
     /// The body.
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Fetched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetched")
+            .field("url", &self.url)
+            .field("status", &self.status)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Fetched {

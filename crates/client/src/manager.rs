@@ -435,10 +435,10 @@ impl TokenManager {
                             client_secret_expires_at: None,
                         },
                         None => {
-                            return Err(self
-                                .pre_registered_for(&d.issuer, "enterprise-managed authorization")
-                                .err()
-                                .unwrap_or_else(|| Error::Config("no client".into())));
+                            return Err(Error::NoRegistration {
+                                issuer: d.issuer.clone(),
+                                reason: "enterprise-managed authorization needs a pre-registered client or a client metadata document URL".into(),
+                            });
                         }
                     },
                 };

@@ -175,6 +175,12 @@ impl HeadlessPrompt {
             max_hops: 5,
         }
     }
+
+    /// A headless prompt with its own HTTP client built from `settings` (e.g.
+    /// `config.http_settings()`).
+    pub fn from_settings(settings: crate::fetch::HttpSettings) -> Result<Self> {
+        Ok(Self::new(Fetcher::new(settings)?))
+    }
 }
 
 #[async_trait::async_trait]

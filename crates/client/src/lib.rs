@@ -33,6 +33,8 @@
 //! # let _ = resp; Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod assertion;
 pub mod authorize;
 pub mod callback;

@@ -11,7 +11,7 @@ use crate::principal::Principal;
 use crate::response;
 use crate::verifier::SharedVerifier;
 use bytes::Bytes;
-use http::header::CONTENT_LENGTH;
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, ORIGIN};
 use http::{HeaderMap, Method, Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -63,6 +63,12 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
+    if is_cors_preflight(&req) {
+        // A browser's preflight never carries credentials; refusing it would break CORS for
+        // every browser-based client. It has no body and runs no MCP method.
+        let (parts, body) = req.into_parts();
+        return Ok(Request::from_parts(parts, GuardedBody::streaming(body)));
+    }
     let invalid_request = |e: extract::ExtractError| AuthError::InvalidRequest(e.to_string());
     extract::check_query(req.uri().query()).map_err(invalid_request)?;
     let token = extract::bearer_token(req.headers())
@@ -96,6 +102,13 @@ where
         req.extensions_mut().insert(p);
     }
     Ok(req)
+}
+
+/// `OPTIONS` with `Origin` and `Access-Control-Request-Method`: a CORS preflight.
+fn is_cors_preflight<B>(req: &Request<B>) -> bool {
+    req.method() == Method::OPTIONS
+        && req.headers().contains_key(ORIGIN)
+        && req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// Verifies the token (if any) and checks it against the requirement. A public request without

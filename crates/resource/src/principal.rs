@@ -10,6 +10,9 @@ use serde_json::Value;
 /// `req.extensions().get::<Principal>()` (or axum's `Extension<Principal>`). It is the only
 /// identity a handler should trust: never one sent by the client in the JSON-RPC body, and never
 /// the MCP session id (the spec requires every request to be authorized on its own).
+///
+/// A request has no `Principal` only when the [`crate::ScopePolicy`] declares its methods public
+/// and it carried no token (or it is a CORS preflight).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Principal {
     /// The issuer that vouched for the token (`iss`, or the configured issuer for introspection).

@@ -308,11 +308,16 @@ impl Inner {
         }
         let kid = header.kid.as_deref();
         let keys = self.keys_for(kid).await?;
-        let mut candidates = keys
+        // The keys with the token's `kid`; failing that, keys published without a `kid` (some
+        // issuers omit it). Without a `kid` in the token, every key is a candidate.
+        let mut candidates: Vec<&KeyEntry> = keys
             .iter()
             .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
-            .peekable();
-        if candidates.peek().is_none() {
+            .collect();
+        if candidates.is_empty() {
+            candidates = keys.iter().filter(|k| k.kid.is_none()).collect();
+        }
+        if candidates.is_empty() {
             return Err(VerifyError::invalid(
                 "the access token is signed with an unknown key",
             ));
@@ -323,7 +328,10 @@ impl Inner {
         validation.validate_nbf = false;
         validation.validate_aud = false;
         let mut claims = None;
-        for entry in candidates.filter(|k| key_fits_algorithm(&k.jwk, alg)) {
+        for entry in candidates
+            .into_iter()
+            .filter(|k| key_fits_algorithm(&k.jwk, alg))
+        {
             match jsonwebtoken::decode::<Value>(token, &entry.key, &validation) {
                 Ok(data) => {
                     claims = Some(data.claims);
@@ -410,7 +418,7 @@ impl Inner {
                 tracing::warn!(target: "mcp_oauth::resource", issuer = %self.issuer, error = %e, "loading the issuer's keys failed");
                 let mut s = self.write_state();
                 s.last_failure = Some(now);
-                if s.loaded {
+                if s.loaded && !force {
                     Ok(s.keys.clone())
                 } else {
                     Err(VerifyError::unavailable(e))
@@ -779,6 +787,41 @@ mod tests {
             JwtVerifier::builder("nope", AUD).build(),
             Err(ConfigError::InvalidIssuer(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn keys_without_kid_and_tokens_without_kid() {
+        let key = SigningKey::generate(Algorithm::ES256).unwrap();
+        let mut published = key.public_jwk().clone();
+        published.common.key_id = None;
+        let v = JwtVerifier::builder(ISS, AUD)
+            .static_jwks(JwkSet {
+                keys: vec![published],
+            })
+            .clock(Arc::new(TestClock::new(NOW)))
+            .build()
+            .unwrap();
+        assert!(
+            v.verify(&key.sign("at+jwt", &claims()).unwrap())
+                .await
+                .is_ok()
+        );
+        let mut header = jsonwebtoken::Header::new(Algorithm::ES256);
+        header.typ = Some("at+jwt".into());
+        let der = key.pkcs8_der();
+        let no_kid = jsonwebtoken::encode(
+            &header,
+            &claims(),
+            &jsonwebtoken::EncodingKey::from_ec_der(der),
+        )
+        .unwrap();
+        assert!(v.verify(&no_kid).await.is_ok());
+        let other = SigningKey::generate(Algorithm::ES256).unwrap();
+        assert!(
+            v.verify(&other.sign("at+jwt", &claims()).unwrap())
+                .await
+                .is_err()
+        );
     }
 
     #[test]

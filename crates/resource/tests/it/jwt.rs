@@ -398,3 +398,60 @@ async fn issuer_metadata_must_name_the_configured_issuer() {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(issuer.jwks_fetches(), 0);
 }
+
+#[tokio::test]
+async fn cors_preflight_is_not_challenged() {
+    let issuer = Issuer::start().await;
+    let clock = test_clock();
+    let g = guarded_by(&issuer, &clock, ScopePolicy::new().default_scopes("mcp")).await;
+    let preflight = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{}/mcp", g.base))
+        .header("origin", "http://localhost:6274")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        );
+    let r = send(preflight).await;
+    assert_ne!(r.status, StatusCode::UNAUTHORIZED);
+    // A bare OPTIONS is not a preflight and is guarded like anything else.
+    let r =
+        send(reqwest::Client::new().request(reqwest::Method::OPTIONS, format!("{}/mcp", g.base)))
+            .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn withdrawn_keys_stop_working_after_the_max_age() {
+    let issuer = Issuer::start().await;
+    let clock = test_clock();
+    let g = guarded_by(&issuer, &clock, ScopePolicy::new()).await;
+    let mut long = issuer.claims(&g.resource, "mcp");
+    long["exp"] = json!(NOW + 3600);
+    let old = issuer.key.sign("at+jwt", &long).unwrap();
+    assert_eq!(
+        rpc(&g.base, Some(&old), &tools_list()).await.status,
+        StatusCode::OK
+    );
+
+    let next = Arc::new(SigningKey::generate(Algorithm::ES256).unwrap());
+    issuer.publish(next.clone());
+    issuer.withdraw(issuer.key.kid());
+    // Still cached: the old key works until the key set is refreshed.
+    clock.advance(599);
+    assert_eq!(
+        rpc(&g.base, Some(&old), &tools_list()).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(issuer.jwks_fetches(), 1);
+    clock.advance(2);
+    let r = rpc(&g.base, Some(&old), &tools_list()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.error().as_deref(), Some("invalid_token"));
+    assert!(issuer.jwks_fetches() >= 2);
+    let fresh = next.sign("at+jwt", &long).unwrap();
+    assert_eq!(
+        rpc(&g.base, Some(&fresh), &tools_list()).await.status,
+        StatusCode::OK
+    );
+}

@@ -6,4 +6,5 @@ mod jwt;
 mod origin;
 mod policy;
 mod prm;
+mod rmcp_service;
 mod support;

@@ -99,6 +99,15 @@ impl Issuer {
         self.state.published.lock().unwrap().push(key);
     }
 
+    /// Removes a key from the published JWKS.
+    pub fn withdraw(&self, kid: &str) {
+        self.state
+            .published
+            .lock()
+            .unwrap()
+            .retain(|k| k.kid() != kid);
+    }
+
     pub fn jwks_fetches(&self) -> usize {
         self.state.jwks_fetches.load(Ordering::SeqCst)
     }

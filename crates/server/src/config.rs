@@ -166,17 +166,18 @@ mod tests {
             "https://auth.example"
         );
         assert!(ServerConfig::new("http://auth.example").validate().is_err());
+        assert!(ServerConfig::new("http://10.0.0.1").validate().is_err());
         assert!(
             ServerConfig::new("http://127.0.0.1:8080")
                 .validate()
-                .is_err()
+                .is_ok()
         );
-        let mut c = ServerConfig::new("http://127.0.0.1:8080");
-        c.allow_insecure_http = true;
-        assert!(c.validate().is_ok());
-        let mut c = ServerConfig::new("http://auth.example");
-        c.allow_insecure_http = true;
-        assert!(c.validate().is_err(), "never http on a public host");
+        assert!(ServerConfig::new("http://[::1]:8080").validate().is_ok());
+        assert!(
+            ServerConfig::new("http://localhost:8080")
+                .validate()
+                .is_ok()
+        );
         assert!(
             ServerConfig::new("https://a.example?x=1")
                 .validate()

@@ -637,17 +637,12 @@ pub async fn rotation<S: Store>(store: &S) {
     assert!(is_revoked(store, &g.id).await);
     assert_eq!(store.get_refresh("rot-c-rX").await.unwrap(), None);
 
-    // grace = 0: a retry in the same second still qualifies (now - rotated_at <= grace), one
-    // second later it is reuse.
+    // grace = 0 disables the window: even a retry in the same second is reuse.
     let g = family(store, "rot-d").await;
     let s1 = refresh("rot-d-r1", &g.id, FAR);
     store.rotate_refresh("rot-d-r0", &s1, 100, 0).await.unwrap();
     assert_eq!(
         store.rotate_refresh("rot-d-r0", &s1, 100, 0).await.unwrap(),
-        RotateOutcome::GraceRetry(g.clone())
-    );
-    assert_eq!(
-        store.rotate_refresh("rot-d-r0", &s1, 101, 0).await.unwrap(),
         RotateOutcome::Reused {
             grant_id: g.id.clone()
         }

@@ -377,7 +377,7 @@ impl GrantStore for MemoryStore {
                     .refresh
                     .get(&successor.token_hash)
                     .is_some_and(|t| t.rotated_at.is_none());
-                if now - rotated_at <= grace && same_successor && successor_unused {
+                if grace > 0 && now - rotated_at <= grace && same_successor && successor_unused {
                     Ok(RotateOutcome::GraceRetry(grant))
                 } else {
                     s.revoke(&grant.id, now);

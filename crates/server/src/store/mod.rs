@@ -88,7 +88,9 @@ pub trait CodeStore: Send + Sync {
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
     /// Atomically spends the code with hash `code_hash`:
     /// - unused and not expired: marks it used, records that it produced `grant.id`, stores
-    ///   `grant` and its first refresh token `first_refresh` (if any) → `Redeemed(code)`;
+    ///   `grant` and its first refresh token `first_refresh` (if any) → `Redeemed(code)`.
+    ///   The stored grant takes `user_id`, `resource`, `scope` and `auth_time` from the code
+    ///   (the caller cannot know them before the code is read in the same transaction);
     /// - already used: revokes the grant it produced → `Replayed`;
     /// - unknown or expired → `NotFound`.
     ///
@@ -118,7 +120,8 @@ pub trait GrantStore: Send + Sync {
     /// Atomically rotates the refresh token with hash `presented_hash` to `successor`:
     /// see [`RotateOutcome`]. `grace` is how many seconds after a rotation a retry with the same
     /// presented token still gets the same successor (`successor.token_hash` must equal the one
-    /// recorded). A retry after the successor was itself used, or after the grace window, is reuse
+    /// recorded). `grace = 0` disables the window. A retry after the successor was itself used, or
+    /// after the grace window, is reuse
     /// and revokes the family.
     async fn rotate_refresh(
         &self,

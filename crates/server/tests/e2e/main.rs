@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! End-to-end tests of the authorization server over real HTTP on loopback, on SQLite.
 //! One test binary (modules below) so the workspace links once.
 

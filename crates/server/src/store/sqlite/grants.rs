@@ -346,7 +346,7 @@ async fn rotate_in(
     let successor_unused = fetch_refresh(conn, &successor.token_hash)
         .await?
         .is_some_and(|t| t.rotated_at.is_none());
-    if now - rotated_at <= grace && same_successor && successor_unused {
+    if grace > 0 && now - rotated_at <= grace && same_successor && successor_unused {
         Ok(RotateOutcome::GraceRetry(grant))
     } else {
         revoke_in(conn, &grant.id, now).await?;

@@ -1,11 +1,10 @@
 //! `POST /consent`: the user's decision. Approve stores the consent and redirects with a code;
 //! deny redirects with `access_denied`.
 
-use crate::authorization_request::{AuthorizationError, validate};
+use crate::authorization_request::AuthorizationError;
 use crate::handlers::authorize::{error_response, internal_page, issue_code};
-use crate::handlers::form;
+use crate::handlers::page_form::{self, PageForm};
 use crate::state::AppState;
-use crate::ui::session::{self, csrf_ok};
 use crate::ui::{self, pages};
 use axum::body::Body;
 use axum::extract::State;
@@ -15,44 +14,13 @@ use mcp_oauth_core::ErrorCode;
 
 /// `POST /consent`.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let mut params = match form::read(&headers, body, state.config().max_body_bytes).await {
-        Ok(p) => p,
-        Err(e) => {
-            return ui::html(
-                e.status,
-                pages::error("Invalid request", &e.description),
-                &[],
-            );
-        }
-    };
-    let s = match session::current(&state, &headers).await {
-        Ok(Some(s)) if s.user_id.is_some() => s,
-        Ok(_) => {
-            return ui::html(
-                StatusCode::BAD_REQUEST,
-                pages::error(
-                    "Session expired",
-                    "Your sign-in session expired. Go back to the application and start again.",
-                ),
-                &[],
-            );
-        }
-        Err(e) => return internal_page(e),
-    };
-    if !csrf_ok(&s, params.get("csrf_token")) {
-        return ui::html(
-            StatusCode::FORBIDDEN,
-            pages::error(
-                "Invalid request",
-                "The form was not sent from this server's page (CSRF check failed).",
-            ),
-            &[],
-        );
-    }
-    let raw_query = params.take("authorize_query").unwrap_or_default();
-    let req = match validate(&state, &raw_query).await {
-        Ok(r) => r,
-        Err(e) => return error_response(&state, e),
+    let PageForm {
+        session: s,
+        params,
+        request: req,
+    } = match page_form::read(&state, &headers, body, true).await {
+        Ok(f) => f,
+        Err(page) => return page,
     };
     let user_id = s.user_id.clone().unwrap_or_default();
     match (params.contains("approve"), params.contains("deny")) {

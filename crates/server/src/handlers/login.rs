@@ -1,11 +1,10 @@
 //! `POST /login`: check the CSRF token and the password, then start a fresh session.
 
-use crate::authorization_request::validate;
-use crate::handlers::authorize::{error_response, internal_page, login_page, proceed};
-use crate::handlers::form;
+use crate::handlers::authorize::{internal_page, login_page, proceed};
+use crate::handlers::page_form::{self, PageForm};
+use crate::password;
 use crate::state::AppState;
-use crate::ui::{self, pages, session};
-use crate::{password, ui::session::csrf_ok};
+use crate::ui::session;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -20,40 +19,13 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
         .map(|c| c.0.ip().to_string())
         .unwrap_or_else(|| "unknown".into());
     let (parts, body) = req.into_parts();
-    let mut params = match form::read(&parts.headers, body, state.config().max_body_bytes).await {
-        Ok(p) => p,
-        Err(e) => {
-            return ui::html(
-                e.status,
-                pages::error("Invalid request", &e.description),
-                &[],
-            );
-        }
-    };
-    let Ok(Some(s)) = session::current(&state, &parts.headers).await else {
-        return ui::html(
-            StatusCode::BAD_REQUEST,
-            pages::error(
-                "Session expired",
-                "Your sign-in session expired or cookies are disabled. Go back to the application and start again.",
-            ),
-            &[],
-        );
-    };
-    if !csrf_ok(&s, params.get("csrf_token")) {
-        return ui::html(
-            StatusCode::FORBIDDEN,
-            pages::error(
-                "Invalid request",
-                "The form was not sent from this server's page (CSRF check failed).",
-            ),
-            &[],
-        );
-    }
-    let raw_query = params.take("authorize_query").unwrap_or_default();
-    let authz = match validate(&state, &raw_query).await {
-        Ok(r) => r,
-        Err(e) => return error_response(&state, e),
+    let PageForm {
+        session: s,
+        mut params,
+        request: authz,
+    } = match page_form::read(&state, &parts.headers, body, false).await {
+        Ok(f) => f,
+        Err(page) => return page,
     };
     let username = params.take("username").unwrap_or_default();
     let password = Secret::new(params.take("password").unwrap_or_default());

@@ -6,5 +6,6 @@ pub mod form;
 pub mod introspect;
 pub mod login;
 pub mod metadata;
+pub mod page_form;
 pub mod revoke;
 pub mod token;

@@ -1,0 +1,76 @@
+//! What the login and consent forms share: read the body, find the browser session, check the
+//! CSRF token, and validate the carried authorization request again (nothing from a previous
+//! page is trusted).
+
+use crate::authorization_request::{AuthorizationRequest, validate};
+use crate::handlers::authorize::{error_response, internal_page};
+use crate::handlers::form;
+use crate::model::Session;
+use crate::state::AppState;
+use crate::ui::session::{self, csrf_ok};
+use crate::ui::{self, pages};
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use mcp_oauth_core::form::OAuthParams;
+
+/// A checked form submission.
+pub(crate) struct PageForm {
+    /// The browser session.
+    pub session: Session,
+    /// The remaining form fields.
+    pub params: OAuthParams,
+    /// The authorization request, validated again.
+    pub request: AuthorizationRequest,
+}
+
+/// Reads and checks a login (`require_login = false`) or consent (`true`) form.
+pub(crate) async fn read(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    require_login: bool,
+) -> Result<PageForm, Response> {
+    let mut params = form::read(headers, body, state.config().max_body_bytes)
+        .await
+        .map_err(|e| {
+            ui::html(
+                e.status,
+                pages::error("Invalid request", &e.description),
+                &[],
+            )
+        })?;
+    let session = match session::current(state, headers).await {
+        Ok(Some(s)) if !require_login || s.user_id.is_some() => s,
+        Ok(_) => {
+            return Err(ui::html(
+                StatusCode::BAD_REQUEST,
+                pages::error(
+                    "Session expired",
+                    "Your sign-in session expired or cookies are disabled. Go back to the application and start again.",
+                ),
+                &[],
+            ));
+        }
+        Err(e) => return Err(internal_page(e)),
+    };
+    if !csrf_ok(&session, params.get("csrf_token")) {
+        return Err(ui::html(
+            StatusCode::FORBIDDEN,
+            pages::error(
+                "Invalid request",
+                "The form was not sent from this server's page (CSRF check failed).",
+            ),
+            &[],
+        ));
+    }
+    let raw_query = params.take("authorize_query").unwrap_or_default();
+    let request = validate(state, &raw_query)
+        .await
+        .map_err(|e| error_response(state, e))?;
+    Ok(PageForm {
+        session,
+        params,
+        request,
+    })
+}

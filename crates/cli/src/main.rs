@@ -3,6 +3,7 @@
 
 mod admin;
 mod data;
+mod demo;
 mod output;
 mod serve;
 mod settings;

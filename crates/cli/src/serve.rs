@@ -26,6 +26,13 @@ pub struct ServeArgs {
     /// a session cookie that works over plain http on loopback.
     #[arg(long, env = "MCP_OAUTH_DEV")]
     dev: bool,
+    /// Also serve a demo MCP server at `{issuer}/mcp`, guarded by OAuth (implies --dev).
+    #[arg(long, env = "MCP_OAUTH_DEMO")]
+    demo: bool,
+    /// Conformance testing ONLY: serve the demo MCP server without the bearer guard (the Origin
+    /// guard stays on) and with the conformance harness's fixtures (implies --demo).
+    #[arg(long, env = "MCP_OAUTH_DEMO_PUBLIC")]
+    demo_public: bool,
     /// Serve HTTPS with this certificate chain (PEM).
     #[arg(long, env = "MCP_OAUTH_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -46,7 +53,8 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let addr: SocketAddr = addr
         .parse()
         .with_context(|| format!("invalid configuration `addr`: `{addr}` is not HOST:PORT"))?;
-    let dev = args.dev || file.dev.unwrap_or(false);
+    let demo = args.demo || args.demo_public;
+    let dev = args.dev || demo || file.dev.unwrap_or(false);
     let tls = match (
         args.tls_cert.or(file.tls_cert.clone()),
         args.tls_key.or(file.tls_key.clone()),
@@ -85,14 +93,28 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         seed_demo(store.as_ref(), &issuer, clock.now()).await?;
     }
     let maintenance = server.spawn_maintenance(Duration::from_secs(60));
-    let app = server
-        .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let mut router = server.router();
+    let mut mcp_url = None;
+    if demo {
+        let (routes, url) = crate::demo::router(&issuer, args.demo_public)?;
+        router = router.merge(routes);
+        mcp_url = Some(url);
+        if args.demo_public {
+            tracing::warn!(target: "mcp_oauth::serve", "--demo-public: the demo MCP server answers WITHOUT a token (conformance testing only)");
+        }
+    }
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
     println!("mcp-oauth listening on {scheme}://{local}");
     println!("issuer: {issuer}");
     println!("data directory: {}", dir.display());
     if dev {
         print_tour(&issuer);
+    }
+    if let Some(url) = &mcp_url {
+        println!("MCP server: {url}");
+        println!(
+            "  (tools need mcp:tools, system_info system:read, reset_counter mcp:admin; resources mcp:resources; prompts mcp:prompts)"
+        );
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();

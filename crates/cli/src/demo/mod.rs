@@ -1,0 +1,93 @@
+//! `serve --demo`: a real rmcp streamable-HTTP MCP server at `{issuer}/mcp`, protected by the
+//! guard of `mcp-oauth-resource` and trusting the built-in authorization server.
+//!
+//! The stack for `/mcp`, outermost first: [`OriginGuardLayer`] (DNS rebinding, loopback origins)
+//! → [`RequireBearerLayer`] (JWT verified against the issuer's JWKS, cached; the scope policy of
+//! [`policy`]) → rmcp's `StreamableHttpService` running [`DemoServer`]. The protected resource
+//! metadata is served at `/.well-known/oauth-protected-resource/mcp` and at the root.
+
+mod fixtures;
+pub mod server;
+
+pub use server::{DemoServer, Shared};
+
+use anyhow::Context;
+use axum::Router;
+use mcp_oauth_resource::{
+    CachedVerifier, JwtVerifier, OriginGuardLayer, PrmService, RequireBearerLayer, ScopePolicy, prm,
+};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use std::sync::Arc;
+use tower::Layer;
+
+/// What each request to the demo needs: tools `mcp:tools` (`system_info` also `system:read`,
+/// `reset_counter` also `mcp:admin`), resources `mcp:resources`, prompts and completions
+/// `mcp:prompts`; the handshake (`initialize`, `ping`, notifications) is public so that a client
+/// can connect before it has a token; anything else (the SSE `GET`, `DELETE`,
+/// `logging/setLevel`) needs any valid token.
+pub fn policy() -> ScopePolicy {
+    ScopePolicy::new()
+        .method("tools/*", "mcp:tools")
+        .method("resources/*", "mcp:resources")
+        .method("prompts/*", "mcp:prompts")
+        .method("completion/complete", "mcp:prompts")
+        .tool("system_info", "mcp:tools system:read")
+        .tool("reset_counter", "mcp:tools mcp:admin")
+        .public_handshake()
+}
+
+/// The rmcp service running the demo server (sessions in memory, SSE responses).
+pub fn mcp_service(
+    shared: Arc<Shared>,
+    issuer_host: Option<&str>,
+) -> StreamableHttpService<DemoServer, LocalSessionManager> {
+    let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    if let Some(h) = issuer_host {
+        hosts.push(h.trim_start_matches('[').trim_end_matches(']').to_owned());
+    }
+    let config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts);
+    StreamableHttpService::new(
+        move || Ok(DemoServer::new(shared.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    )
+}
+
+/// The demo's routes for `issuer`: `/mcp` (guarded unless `public`) and its metadata. Returns
+/// the router and the MCP URL (the resource URI).
+///
+/// `public` (`serve --demo-public`) is for the conformance harness only, which cannot send a
+/// token: `/mcp` then runs without the bearer guard (the Origin guard stays on) and also lists
+/// the harness's fixtures.
+pub fn router(issuer: &str, public: bool) -> anyhow::Result<(Router, String)> {
+    let resource = crate::serve::demo_resource_uri(issuer);
+    let url = url::Url::parse(&resource).with_context(|| format!("invalid resource {resource}"))?;
+    let path = url.path().to_owned();
+    let shared = Shared::new(public);
+    let mcp = mcp_service(shared, url.host_str());
+    let policy = policy();
+    let mut meta = prm::metadata(resource.clone(), [issuer.to_owned()]);
+    meta.scopes_supported = Some(policy.scopes_supported());
+    meta.resource_name = Some("mcp-oauth demo MCP server".into());
+    let prm_routes = PrmService::new(meta)
+        .context("invalid protected resource metadata")?
+        .router();
+    let mcp_routes = if public {
+        Router::new().route_service(&path, mcp)
+    } else {
+        let verifier = JwtVerifier::builder(issuer, resource.clone())
+            .insecure_allow_http(url.scheme() == "http")
+            .build()
+            .context("cannot build the token verifier of the demo")?;
+        let guard = RequireBearerLayer::builder(resource.clone(), CachedVerifier::new(verifier))
+            .policy(policy)
+            .build()
+            .context("cannot build the guard of the demo")?;
+        Router::new().route_service(&path, guard.layer(mcp))
+    };
+    let app = mcp_routes
+        .layer(OriginGuardLayer::localhost())
+        .merge(prm_routes);
+    Ok((app, resource))
+}

@@ -4,6 +4,7 @@
 mod admin;
 mod data;
 mod demo;
+mod guard;
 mod output;
 mod serve;
 mod settings;
@@ -52,6 +53,8 @@ enum Command {
     /// Inspect and rotate signing keys.
     #[command(subcommand)]
     Keys(admin::keys::KeysCommand),
+    /// Protect an existing MCP server: an OAuth resource-server reverse proxy in front of it.
+    Guard(guard::GuardArgs),
 }
 
 fn init_tracing(json: bool) {
@@ -78,6 +81,7 @@ async fn main() -> ExitCode {
         Command::Clients(c) => admin::clients::run(&cli.global, c).await,
         Command::Resources(c) => admin::resources::run(&cli.global, c).await,
         Command::Keys(c) => admin::keys::run(&cli.global, c).await,
+        Command::Guard(a) => guard::run(a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,8 +1,11 @@
-//! The data directory: the SQLite database and the key-encryption key, private to the user.
+//! The data directory: the SQLite database and the key-encryption key, private to the user; or,
+//! with `--database postgres://…`, a PostgreSQL database (the KEK stays in the data directory or
+//! `MCP_OAUTH_KEK`, which several instances on one database must share).
 
 use anyhow::{Context, bail};
 use mcp_oauth_server::keys::kek::Kek;
 use mcp_oauth_server::store::Store;
+use mcp_oauth_server::store::postgres::PostgresStore;
 use mcp_oauth_server::store::sqlite::SqliteStore;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,14 +35,58 @@ pub fn ensure(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens the SQLite store in `dir`.
-pub async fn open_store(dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
-    ensure(dir)?;
-    let path = dir.join("mcp-oauth.db");
-    let store = SqliteStore::open(&path)
-        .await
-        .with_context(|| format!("cannot open the database {}", path.display()))?;
-    Ok(Arc::new(store))
+/// The database URL: flag or `MCP_OAUTH_DATABASE`, then the config file's `database`; `None`
+/// (also for an empty value) means SQLite in the data directory.
+pub fn database<'a>(flag: Option<&'a str>, file: Option<&'a str>) -> Option<&'a str> {
+    flag.or(file).map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The SQLite database file in `dir`.
+pub fn sqlite_path(dir: &Path) -> PathBuf {
+    dir.join("mcp-oauth.db")
+}
+
+/// A database URL fit for printing: any password replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(unparsable URL)".to_owned(),
+    }
+}
+
+/// Opens the store: PostgreSQL when `database` is a `postgres://` URL (running its migrations),
+/// else the SQLite database in `dir`.
+pub async fn open_store(dir: &Path, database: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+    match database {
+        Some(url) if is_postgres(url) => {
+            let store = PostgresStore::connect(url)
+                .await
+                .with_context(|| format!("cannot open the database {}", redacted(url)))?;
+            Ok(Arc::new(store))
+        }
+        Some(other) => bail!(
+            "invalid configuration `database`: `{}` is not a postgres:// URL (leave it unset for SQLite in the data directory)",
+            redacted(other)
+        ),
+        None => {
+            ensure(dir)?;
+            let path = sqlite_path(dir);
+            let store = SqliteStore::open(&path)
+                .await
+                .with_context(|| format!("cannot open the database {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 /// The KEK from `MCP_OAUTH_KEK`, else from `dir/kek`, generated there (mode 0600) on first use.

@@ -2,6 +2,7 @@
 //! MCP OAuth client.
 
 mod admin;
+mod backup;
 mod data;
 mod demo;
 mod guard;
@@ -29,6 +30,10 @@ pub struct GlobalArgs {
     /// Where the server keeps its state (SQLite database, key-encryption key).
     #[arg(long, global = true, env = "MCP_OAUTH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The database: a `postgres://user:password@host:port/name` URL for PostgreSQL (several
+    /// instances share one); unset, SQLite in the data directory.
+    #[arg(long, global = true, env = "MCP_OAUTH_DATABASE")]
+    pub database: Option<String>,
     /// A TOML configuration file (keys as in docs/configuration.md).
     #[arg(long, global = true, env = "MCP_OAUTH_CONFIG")]
     pub config: Option<PathBuf>,
@@ -41,6 +46,8 @@ pub struct GlobalArgs {
 enum Command {
     /// Run the authorization server.
     Serve(serve::ServeArgs),
+    /// Copy the SQLite database to FILE while the server runs (PostgreSQL: use pg_dump).
+    Backup(backup::BackupArgs),
     /// Manage local user accounts.
     #[command(subcommand)]
     Users(admin::users::UsersCommand),
@@ -77,6 +84,7 @@ async fn main() -> ExitCode {
     init_tracing(cli.global.json && matches!(cli.command, Command::Serve(_)));
     let result = match cli.command {
         Command::Serve(args) => serve::run(&cli.global, args).await,
+        Command::Backup(args) => backup::run(&cli.global, args).await,
         Command::Users(c) => admin::users::run(&cli.global, c).await,
         Command::Clients(c) => admin::clients::run(&cli.global, c).await,
         Command::Resources(c) => admin::resources::run(&cli.global, c).await,

@@ -82,7 +82,11 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!(target: "mcp_oauth::serve", issuer = %config.issuer, "plain-http issuer: fine on this machine, use https anywhere else");
     }
     let dir = data::dir(global.data_dir.as_deref(), file.data_dir.as_deref());
-    let store = data::open_store(&dir).await?;
+    let database = data::database(global.database.as_deref(), file.database.as_deref());
+    let store = data::open_store(&dir, database).await?;
+    if database.is_some() && std::env::var_os("MCP_OAUTH_KEK").is_none() {
+        tracing::warn!(target: "mcp_oauth::serve", "PostgreSQL without MCP_OAUTH_KEK: every instance on this database needs the same key-encryption key (set MCP_OAUTH_KEK on all of them)");
+    }
     let kek = data::load_kek(&dir)?;
     let clock = Arc::new(SystemClock);
     let issuer = config.issuer.clone();
@@ -104,9 +108,13 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    let key_reload = server.spawn_key_reload(settings::key_reload_interval(&file)?);
     println!("mcp-oauth listening on {scheme}://{local}");
     println!("issuer: {issuer}");
     println!("data directory: {}", dir.display());
+    if let Some(url) = database {
+        println!("database: {}", data::redacted(url));
+    }
     if dev {
         print_tour(&issuer);
     }
@@ -150,6 +158,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     maintenance.abort();
+    key_reload.abort();
     result
 }
 

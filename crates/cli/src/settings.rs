@@ -17,6 +17,10 @@ pub struct FileConfig {
     pub issuer: Option<String>,
     /// Data directory.
     pub data_dir: Option<PathBuf>,
+    /// Database URL (`postgres://…`); unset: SQLite in the data directory.
+    pub database: Option<String>,
+    /// Seconds between re-reads of the signing keys (other instances may have created some).
+    pub key_reload_interval: Option<u64>,
     /// Development mode.
     pub dev: Option<bool>,
     /// TLS certificate chain (PEM).
@@ -71,6 +75,24 @@ where
     }
 }
 
+/// The default of `key_reload_interval`, in seconds.
+pub const DEFAULT_KEY_RELOAD_INTERVAL: u64 = 60;
+
+/// How often `serve` re-reads the signing keys: `MCP_OAUTH_KEY_RELOAD_INTERVAL`, else the file's
+/// `key_reload_interval`, else 60 seconds. At least one second.
+pub fn key_reload_interval(file: &FileConfig) -> anyhow::Result<std::time::Duration> {
+    let secs = match env_value::<u64>("key_reload_interval")? {
+        Some(v) => v,
+        None => file
+            .key_reload_interval
+            .unwrap_or(DEFAULT_KEY_RELOAD_INTERVAL),
+    };
+    if secs == 0 {
+        bail!("invalid configuration `key_reload_interval`: must be at least 1 second");
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 /// Applies file values and then environment overrides to a server configuration.
 pub fn apply(file: &FileConfig, mut c: ServerConfig) -> anyhow::Result<ServerConfig> {
     macro_rules! set {
@@ -110,6 +132,26 @@ pub fn apply(file: &FileConfig, mut c: ServerConfig) -> anyhow::Result<ServerCon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_and_key_reload_interval_are_read() {
+        let f: FileConfig =
+            toml::from_str("database = \"postgres://db.example/auth\"\nkey_reload_interval = 5")
+                .unwrap();
+        assert_eq!(f.database.as_deref(), Some("postgres://db.example/auth"));
+        if std::env::var_os("MCP_OAUTH_KEY_RELOAD_INTERVAL").is_none() {
+            assert_eq!(key_reload_interval(&f).unwrap().as_secs(), 5);
+            let zero: FileConfig = toml::from_str("key_reload_interval = 0").unwrap();
+            let e = key_reload_interval(&zero).unwrap_err();
+            assert!(e.to_string().contains("key_reload_interval"), "{e}");
+            assert_eq!(
+                key_reload_interval(&FileConfig::default())
+                    .unwrap()
+                    .as_secs(),
+                DEFAULT_KEY_RELOAD_INTERVAL
+            );
+        }
+    }
 
     #[test]
     fn unknown_keys_are_named() {

@@ -82,11 +82,30 @@ impl AuthorizationServer {
         &self.state
     }
 
+    /// Spawns a background job that re-reads the signing keys from the store every `every`, so
+    /// that keys created or retired by another instance on the same database (or by
+    /// `mcp-oauth keys rotate`) are published in this instance's JWKS and accepted by its
+    /// introspection within that interval.
+    pub fn spawn_key_reload(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = state.keys().reload(state.now()).await {
+                    tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "key reload failed");
+                }
+            }
+        })
+    }
+
     /// The HTTP routes. Serve with `into_make_service_with_connect_info::<SocketAddr>()` so that
     /// login throttling sees client addresses.
     pub fn router(&self) -> Router {
         let base = &self.state.0.base_path;
         let mut r = Router::new()
+            .route("/readyz", get(handlers::metadata::readyz))
             .route(
                 &served_path(OAUTH_AUTHORIZATION_SERVER, base),
                 get(handlers::metadata::oauth),

@@ -1,5 +1,6 @@
-//! Administration commands. Each opens the same SQLite database the server uses (safe while it
-//! runs: SQLite serialises writers and the server reads fresh state on every request).
+//! Administration commands. Each opens the same database the server uses — SQLite in the data
+//! directory, or the PostgreSQL database of `--database` — which is safe while it runs: the
+//! database serialises writers and the server reads fresh state on every request.
 
 pub mod clients;
 pub mod keys;
@@ -14,7 +15,8 @@ use std::sync::Arc;
 pub async fn store(global: &GlobalArgs) -> anyhow::Result<Arc<dyn Store>> {
     let file = settings::read_file(global.config.as_deref())?;
     let dir = data::dir(global.data_dir.as_deref(), file.data_dir.as_deref());
-    data::open_store(&dir).await
+    let database = data::database(global.database.as_deref(), file.database.as_deref());
+    data::open_store(&dir, database).await
 }
 
 /// The current time for records.

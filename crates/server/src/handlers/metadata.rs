@@ -118,3 +118,34 @@ pub async fn healthz() -> Response {
     )
         .into_response()
 }
+
+/// How long `/readyz` waits for the database.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `GET /readyz`: the server can serve requests, i.e. its database answers. `200
+/// {"status":"ok"}`, or `503 {"status":"unavailable"}` (the reason goes to the log only), so that
+/// a load balancer takes an instance that lost its database out of rotation.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let outcome = tokio::time::timeout(READY_TIMEOUT, state.store().ping()).await;
+    let (status, body) = match outcome {
+        Ok(Ok(())) => (axum::http::StatusCode::OK, "{\"status\":\"ok\"}"),
+        Ok(Err(e)) => {
+            tracing::warn!(target: "mcp_oauth::health", error = %e, "readiness check: database unavailable");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "{\"status\":\"unavailable\"}",
+            )
+        }
+        Err(_) => {
+            tracing::warn!(target: "mcp_oauth::health", "readiness check: database timed out");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "{\"status\":\"unavailable\"}",
+            )
+        }
+    };
+    let mut r = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}

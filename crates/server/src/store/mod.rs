@@ -14,6 +14,8 @@ use mcp_oauth_core::ScopeSet;
 use mcp_oauth_core::clock::UnixTime;
 
 pub mod memory;
+mod ops;
+pub mod postgres;
 pub mod sqlite;
 
 #[cfg(any(test, feature = "contract-tests"))]
@@ -197,6 +199,14 @@ pub trait SessionStore: Send + Sync {
     async fn purge_sessions(&self, now: UnixTime) -> StoreResult<u64>;
 }
 
+/// Liveness of the storage itself (for `/readyz`).
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// Checks that the database answers (`SELECT 1` on a pooled connection); `Ok` for a store
+    /// with nothing that can fail.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
 /// Everything the server needs from storage.
 pub trait Store:
     ClientStore
@@ -207,6 +217,7 @@ pub trait Store:
     + ConsentStore
     + KeyStore
     + SessionStore
+    + HealthStore
     + Send
     + Sync
     + 'static
@@ -222,6 +233,7 @@ impl<T> Store for T where
         + ConsentStore
         + KeyStore
         + SessionStore
+        + HealthStore
         + Send
         + Sync
         + 'static

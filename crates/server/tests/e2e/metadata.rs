@@ -113,3 +113,41 @@ async fn health() {
     let r = s.http.get(s.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// `/readyz` answers 200 while the database answers and 503 (with no detail) once it does not.
+#[tokio::test]
+async fn readiness_follows_the_database() {
+    use mcp_oauth_server::store::sqlite::SqliteStore;
+    use mcp_oauth_server::{AuthorizationServer, ServerConfig, keys::kek::Kek};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("ready.db"))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = ServerConfig::new(base.clone()).validate().unwrap();
+    let server = AuthorizationServer::new(
+        config,
+        Arc::new(store.clone()),
+        Kek::generate().unwrap(),
+        Arc::new(mcp_oauth_core::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    let app = server.router();
+    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::new();
+    let r = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "ok");
+    store.pool().close().await;
+    let r = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        serde_json::json!({"status": "unavailable"})
+    );
+    task.abort();
+}

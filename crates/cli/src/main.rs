@@ -60,6 +60,9 @@ enum Command {
     /// Inspect and rotate signing keys.
     #[command(subcommand)]
     Keys(admin::keys::KeysCommand),
+    /// Manage initial access tokens for `registration = "token"`.
+    #[command(subcommand)]
+    RegistrationTokens(admin::registration_tokens::RegistrationTokensCommand),
     /// Protect an existing MCP server: an OAuth resource-server reverse proxy in front of it.
     Guard(guard::GuardArgs),
 }
@@ -89,6 +92,7 @@ async fn main() -> ExitCode {
         Command::Clients(c) => admin::clients::run(&cli.global, c).await,
         Command::Resources(c) => admin::resources::run(&cli.global, c).await,
         Command::Keys(c) => admin::keys::run(&cli.global, c).await,
+        Command::RegistrationTokens(c) => admin::registration_tokens::run(&cli.global, c).await,
         Command::Guard(a) => guard::run(a).await,
     };
     match result {

@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// The private key for --tls-cert (PEM).
     #[arg(long, env = "MCP_OAUTH_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Dynamic client registration: `open` (default), `token` (an initial access token from
+    /// `mcp-oauth registration-tokens add` is required) or `off`.
+    #[arg(long, value_parser = ["open", "token", "off"])]
+    registration: Option<String>,
 }
 
 /// The client id of the demo public client.
@@ -77,6 +81,11 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut config = settings::apply(&file, ServerConfig::new(issuer))?;
     config.dev = dev;
+    if let Some(policy) = &args.registration {
+        config.registration = policy
+            .parse()
+            .map_err(|e| anyhow::anyhow!("invalid value for --registration: {e}"))?;
+    }
     let config = config.validate()?;
     if !config.is_https() && !dev {
         tracing::warn!(target: "mcp_oauth::serve", issuer = %config.issuer, "plain-http issuer: fine on this machine, use https anywhere else");

@@ -47,6 +47,32 @@ pub struct FileConfig {
     pub login_free_attempts: Option<u32>,
     /// Seconds.
     pub login_max_backoff: Option<u64>,
+    /// `open`, `token` or `off`.
+    pub registration: Option<String>,
+    /// Registrations per minute per IP.
+    pub registration_rate_limit: Option<u32>,
+    /// Seconds.
+    pub unused_registration_ttl: Option<i64>,
+    /// Fetch `https` client ids as Client ID Metadata Documents.
+    pub cimd_enabled: Option<bool>,
+    /// Development only: allow loopback hosts for documents and client JWKS.
+    pub cimd_allow_loopback: Option<bool>,
+    /// Hosts (or `*.domain`) whose documents are accepted; empty: any.
+    pub cimd_allow_hosts: Option<Vec<String>>,
+    /// Hosts (or `*.domain`) whose documents are refused.
+    pub cimd_deny_hosts: Option<Vec<String>>,
+    /// Seconds.
+    pub cimd_cache_min_ttl: Option<i64>,
+    /// Seconds.
+    pub cimd_cache_max_ttl: Option<i64>,
+    /// Milliseconds.
+    pub fetch_connect_timeout_ms: Option<u64>,
+    /// Milliseconds.
+    pub fetch_timeout_ms: Option<u64>,
+    /// Seconds.
+    pub assertion_max_lifetime: Option<i64>,
+    /// Seconds.
+    pub jwks_refetch_interval: Option<i64>,
 }
 
 /// Reads the configuration file, if one was named.
@@ -114,6 +140,50 @@ pub fn apply(file: &FileConfig, mut c: ServerConfig) -> anyhow::Result<ServerCon
     set!(max_body_bytes);
     set!(login_free_attempts);
     set!(login_max_backoff);
+    set!(registration_rate_limit);
+    set!(unused_registration_ttl);
+    set!(cimd_enabled);
+    set!(cimd_allow_loopback);
+    set!(cimd_cache_min_ttl);
+    set!(cimd_cache_max_ttl);
+    set!(fetch_connect_timeout_ms);
+    set!(fetch_timeout_ms);
+    set!(assertion_max_lifetime);
+    set!(jwks_refetch_interval);
+    for (key, file_value, field) in [
+        (
+            "cimd_allow_hosts",
+            &file.cimd_allow_hosts,
+            &mut c.cimd_allow_hosts,
+        ),
+        (
+            "cimd_deny_hosts",
+            &file.cimd_deny_hosts,
+            &mut c.cimd_deny_hosts,
+        ),
+    ] {
+        if let Some(v) = file_value {
+            field.clone_from(v);
+        }
+        // In the environment, a comma-separated list.
+        if let Some(v) = env_value::<String>(key)? {
+            *field = v
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+    }
+    let registration = match env_value::<String>("registration")? {
+        Some(v) => Some(v),
+        None => file.registration.clone(),
+    };
+    if let Some(name) = registration {
+        c.registration = name
+            .parse()
+            .map_err(|e| anyhow::anyhow!("invalid configuration `registration`: {e}"))?;
+    }
     let alg = match env_value::<String>("signing_alg")? {
         Some(v) => Some(v),
         None => file.signing_alg.clone(),
@@ -166,6 +236,17 @@ mod tests {
         let c = apply(&f, ServerConfig::new("https://a.example")).unwrap();
         assert_eq!(c.access_token_ttl, 300);
         assert_eq!(c.signing_alg, mcp_oauth_core::jose::Algorithm::EdDSA);
+        let f: FileConfig = toml::from_str(
+            "registration = \"token\"\ncimd_deny_hosts = [\"*.evil.example\"]\ncimd_allow_loopback = true",
+        )
+        .unwrap();
+        let c = apply(&f, ServerConfig::new("https://a.example")).unwrap();
+        assert_eq!(c.registration, mcp_oauth_server::RegistrationPolicy::Token);
+        assert_eq!(c.cimd_deny_hosts, vec!["*.evil.example"]);
+        assert!(c.cimd_allow_loopback);
+        let bad: FileConfig = toml::from_str("registration = \"maybe\"").unwrap();
+        let e = apply(&bad, ServerConfig::new("https://a.example")).unwrap_err();
+        assert!(e.to_string().contains("registration"), "{e}");
         let bad: FileConfig = toml::from_str("signing_alg = \"HS256\"").unwrap();
         let e = apply(&bad, ServerConfig::new("https://a.example")).unwrap_err();
         assert!(e.to_string().contains("signing_alg"));

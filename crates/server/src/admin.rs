@@ -1,7 +1,8 @@
-//! Administration of users, clients and resources: the operations behind `mcp-oauth users`,
-//! `clients` and `resources`, with the validation the endpoints rely on.
+//! Administration of users, clients, resources and registration tokens: the operations behind
+//! `mcp-oauth users`, `clients`, `resources` and `registration-tokens`, with the validation the
+//! endpoints rely on.
 
-use crate::model::{Client, ClientOrigin, Resource, ScopeDef, User};
+use crate::model::{Client, ClientOrigin, RegistrationToken, Resource, ScopeDef, User};
 use crate::password;
 use crate::store::{Store, StoreError};
 use mcp_oauth_core::ScopeSet;
@@ -268,4 +269,42 @@ pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<Secret,
     client.secret_expires_at = None;
     store.update_client(&client).await?;
     Ok(secret)
+}
+
+/// Creates an initial access token for the `token` registration policy (RFC 7591 §3). Returns
+/// the record and the token: shown once, stored only as a hash. `ttl`: seconds until it expires
+/// (`None`: until revoked).
+pub async fn add_registration_token(
+    store: &dyn Store,
+    label: &str,
+    ttl: Option<i64>,
+    now: UnixTime,
+) -> Result<(RegistrationToken, Secret), AdminError> {
+    let label = label.trim();
+    if label.is_empty() || label.chars().count() > 200 {
+        return Err(invalid(
+            "a registration token needs a label of 1 to 200 characters (what it is for)",
+        ));
+    }
+    if ttl.is_some_and(|t| t <= 0) {
+        return Err(invalid("the lifetime must be a positive number of seconds"));
+    }
+    let token = Secret::new(random_token(32));
+    let record = RegistrationToken {
+        id: random_token(9),
+        token_hash: sha256_b64url(token.expose().as_bytes()),
+        label: label.to_owned(),
+        created_at: now,
+        expires_at: ttl.map(|t| now + t),
+    };
+    store.insert_registration_token(&record).await?;
+    Ok((record, token))
+}
+
+/// Revokes an initial access token by id. Clients registered with it stay registered.
+pub async fn revoke_registration_token(store: &dyn Store, id: &str) -> Result<(), AdminError> {
+    if !store.delete_registration_token(id).await? {
+        return Err(AdminError::NotFound(format!("registration token `{id}`")));
+    }
+    Ok(())
 }

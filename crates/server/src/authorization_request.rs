@@ -254,7 +254,11 @@ async fn check_client(
             "The request does not name a client (client_id is missing).",
         ));
     };
-    let Some(client) = state.store().get_client(client_id).await? else {
+    let found = match crate::clients::find(state, client_id).await {
+        Ok(c) => c,
+        Err(crate::clients::LookupError::Store(e)) => return Err(AuthorizationError::Store(e)),
+    };
+    let Some(client) = found else {
         return Err(page(
             "Unknown application",
             "The application that sent you here is not registered with this server.",

@@ -133,9 +133,7 @@ pub async fn authenticate(
     };
     let unknown =
         || OAuthError::invalid_client("unknown client or bad credentials", basic_attempted);
-    let client = state
-        .store()
-        .get_client(&client_id)
+    let client = crate::clients::find(state, &client_id)
         .await?
         .ok_or_else(unknown)?;
     match (secret, client.secret_hash.as_deref()) {

@@ -40,6 +40,84 @@ pub struct ServerConfig {
     pub login_max_backoff: u64,
     /// Whether refresh tokens are issued to clients registered for the refresh grant. Default true.
     pub issue_refresh_tokens: bool,
+    /// Who may register clients at `/register` (RFC 7591). Default [`RegistrationPolicy::Open`]:
+    /// MCP clients meet servers they have never seen, and an open registration only yields a
+    /// client that still needs a user's consent for anything.
+    pub registration: RegistrationPolicy,
+    /// Registrations per minute accepted from one IP address (IPv6: one /64). Default 10: enough
+    /// for a person trying clients, too few for a flood to fill the database.
+    pub registration_rate_limit: u32,
+    /// Seconds after which a dynamically registered client that never obtained a token is
+    /// treated as unknown and purged. Default 86 400 (24 hours): a registration that was never used
+    /// is usually abandoned, and clients register again on `invalid_client`.
+    pub unused_registration_ttl: i64,
+    /// Whether an `https` URL `client_id` is fetched as a Client ID Metadata Document. Default
+    /// true (MCP 2025-11-25 recommends it).
+    pub cimd_enabled: bool,
+    /// Lets metadata documents and client JWKS be fetched from loopback addresses (and, for
+    /// CIMD, from `http://` loopback URLs). Default false. For local development and tests only:
+    /// it never permits private, link-local or other special-use ranges.
+    pub cimd_allow_loopback: bool,
+    /// Hosts whose metadata documents are accepted; empty means any host. An entry is a host name
+    /// (`app.example`) or a wildcard for its subdomains (`*.app.example`). Default empty.
+    pub cimd_allow_hosts: Vec<String>,
+    /// Hosts whose metadata documents are refused, in the same syntax; wins over the allow list.
+    /// Default empty.
+    pub cimd_deny_hosts: Vec<String>,
+    /// Shortest time a fetched document is cached, in seconds, whatever its `Cache-Control`
+    /// says (except `no-store`). Default 300.
+    pub cimd_cache_min_ttl: i64,
+    /// Longest time a fetched document is cached, in seconds. Default 86 400 (SEP-991).
+    pub cimd_cache_max_ttl: i64,
+    /// Connect timeout of outbound fetches (metadata documents, client JWKS), in milliseconds.
+    /// Default 2 000.
+    pub fetch_connect_timeout_ms: u64,
+    /// Total timeout of an outbound fetch, in milliseconds. Default 5 000: a slow host must not
+    /// hold an authorization request open.
+    pub fetch_timeout_ms: u64,
+    /// Longest lifetime (`exp` − now) accepted in a `private_key_jwt` client assertion, in
+    /// seconds. Default 300: assertions are made per request, and a short life bounds the replay
+    /// store.
+    pub assertion_max_lifetime: i64,
+    /// Shortest interval between two fetches of one client's `jwks_uri` triggered by an unknown
+    /// `kid`, in seconds. Default 60: a key rollover is picked up quickly, a flood of made-up kids
+    /// cannot turn the server into a fetch amplifier.
+    pub jwks_refetch_interval: i64,
+}
+
+/// Who may use dynamic client registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RegistrationPolicy {
+    /// Anyone may register (rate-limited per IP).
+    #[default]
+    Open,
+    /// A registrant must present an initial access token (`mcp-oauth registration-tokens add`).
+    Token,
+    /// No dynamic registration: `/register` is not served and not advertised.
+    Off,
+}
+
+impl RegistrationPolicy {
+    /// The configuration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Token => "token",
+            Self::Off => "off",
+        }
+    }
+}
+
+impl std::str::FromStr for RegistrationPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "open" => Ok(Self::Open),
+            "token" => Ok(Self::Token),
+            "off" => Ok(Self::Off),
+            other => Err(format!("`{other}` is not open, token or off")),
+        }
+    }
 }
 
 /// A configuration value that cannot work.
@@ -69,6 +147,19 @@ impl ServerConfig {
             login_free_attempts: 5,
             login_max_backoff: 900,
             issue_refresh_tokens: true,
+            registration: RegistrationPolicy::Open,
+            registration_rate_limit: 10,
+            unused_registration_ttl: 86_400,
+            cimd_enabled: true,
+            cimd_allow_loopback: false,
+            cimd_allow_hosts: Vec::new(),
+            cimd_deny_hosts: Vec::new(),
+            cimd_cache_min_ttl: 300,
+            cimd_cache_max_ttl: 86_400,
+            fetch_connect_timeout_ms: 2_000,
+            fetch_timeout_ms: 5_000,
+            assertion_max_lifetime: 300,
+            jwks_refetch_interval: 60,
         }
     }
 
@@ -123,6 +214,58 @@ impl ServerConfig {
         if self.refresh_grace < 0 || self.refresh_grace > 300 {
             return Err(err("refresh_grace", "must be between 0 and 300 seconds"));
         }
+        for (key, v) in [
+            ("unused_registration_ttl", self.unused_registration_ttl),
+            ("cimd_cache_min_ttl", self.cimd_cache_min_ttl),
+            ("cimd_cache_max_ttl", self.cimd_cache_max_ttl),
+            ("assertion_max_lifetime", self.assertion_max_lifetime),
+        ] {
+            if v <= 0 {
+                return Err(err(key, "must be a positive number of seconds"));
+            }
+        }
+        if self.cimd_cache_min_ttl > self.cimd_cache_max_ttl {
+            return Err(err(
+                "cimd_cache_min_ttl",
+                "must not be larger than cimd_cache_max_ttl",
+            ));
+        }
+        if self.registration_rate_limit == 0 {
+            return Err(err(
+                "registration_rate_limit",
+                "must be at least 1 (use registration = \"off\" to disable registration)",
+            ));
+        }
+        if self.jwks_refetch_interval < 0 {
+            return Err(err("jwks_refetch_interval", "must not be negative"));
+        }
+        for (key, v) in [
+            ("fetch_connect_timeout_ms", self.fetch_connect_timeout_ms),
+            ("fetch_timeout_ms", self.fetch_timeout_ms),
+        ] {
+            if v == 0 || v > 60_000 {
+                return Err(err(key, "must be between 1 and 60000 milliseconds"));
+            }
+        }
+        for (key, list) in [
+            ("cimd_allow_hosts", &mut self.cimd_allow_hosts),
+            ("cimd_deny_hosts", &mut self.cimd_deny_hosts),
+        ] {
+            for h in list.iter_mut() {
+                *h = h.trim().to_ascii_lowercase();
+                let name = h.strip_prefix("*.").unwrap_or(h);
+                if name.is_empty()
+                    || !name.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                    })
+                {
+                    return Err(err(
+                        key,
+                        "entries are host names, optionally `*.` for subdomains",
+                    ));
+                }
+            }
+        }
         if !mcp_oauth_core::jose::SIGNING_ALGORITHMS.contains(&self.signing_alg) {
             return Err(err("signing_alg", "must be ES256, EdDSA, RS256 or PS256"));
         }
@@ -143,6 +286,11 @@ impl ServerConfig {
     /// development mode on a plain-http issuer.
     pub fn secure_cookie(&self) -> bool {
         self.is_https() || !self.dev
+    }
+
+    /// The registration endpoint, when registration is on.
+    pub fn registration_endpoint(&self) -> Option<String> {
+        (self.registration != RegistrationPolicy::Off).then(|| self.endpoint("/register"))
     }
 
     /// The absolute URL of an endpoint (`/token` → `https://issuer/token`).
@@ -185,6 +333,35 @@ mod tests {
         );
         assert!(ServerConfig::new("https://a.example#f").validate().is_err());
         assert!(ServerConfig::new("ftp://a.example").validate().is_err());
+    }
+
+    #[test]
+    fn registration_and_fetch_settings() {
+        let c = ServerConfig::new("https://a.example").validate().unwrap();
+        assert_eq!(c.registration, RegistrationPolicy::Open);
+        assert_eq!(
+            c.registration_endpoint().as_deref(),
+            Some("https://a.example/register")
+        );
+        let mut c = ServerConfig::new("https://a.example");
+        c.registration = "OFF".parse().unwrap();
+        assert_eq!(c.validate().unwrap().registration_endpoint(), None);
+        assert!("sometimes".parse::<RegistrationPolicy>().is_err());
+        let mut c = ServerConfig::new("https://a.example");
+        c.cimd_cache_min_ttl = 100_000;
+        assert_eq!(c.validate().unwrap_err().key, "cimd_cache_min_ttl");
+        let mut c = ServerConfig::new("https://a.example");
+        c.cimd_deny_hosts = vec![" *.Evil.Example ".into()];
+        assert_eq!(
+            c.validate().unwrap().cimd_deny_hosts,
+            vec!["*.evil.example"]
+        );
+        let mut c = ServerConfig::new("https://a.example");
+        c.cimd_allow_hosts = vec!["a b".into()];
+        assert_eq!(c.validate().unwrap_err().key, "cimd_allow_hosts");
+        let mut c = ServerConfig::new("https://a.example");
+        c.fetch_timeout_ms = 0;
+        assert_eq!(c.validate().unwrap_err().key, "fetch_timeout_ms");
     }
 
     #[test]

@@ -63,6 +63,37 @@ impl OAuthError {
         e
     }
 
+    /// `401 invalid_token` with `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3.1),
+    /// for a missing or bad bearer credential at the registration endpoints (RFC 7591 §3,
+    /// RFC 7592 §2).
+    pub fn invalid_token(description: impl Into<String>) -> Self {
+        let description = description.into();
+        // RFC 6750 §3: error_description is printable ASCII.
+        let ascii: String = description
+            .chars()
+            .filter(|c| c.is_ascii_graphic() || *c == ' ')
+            .collect();
+        let mut e =
+            Self::new(ErrorCode::InvalidToken, description).with_status(StatusCode::UNAUTHORIZED);
+        e.www_authenticate = Some(
+            mcp_oauth_core::challenge::BearerChallenge::default()
+                .with_error(ErrorCode::InvalidToken, ascii)
+                .to_string(),
+        );
+        e
+    }
+
+    /// `429` with `Retry-After`: a rate limit was hit.
+    pub fn rate_limited(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            ErrorCode::SlowDown,
+            format!("too many requests; try again in {retry_after} s"),
+        )
+        .with_status(StatusCode::TOO_MANY_REQUESTS);
+        e.retry_after = Some(retry_after);
+        e
+    }
+
     /// An internal failure: logged here with its detail, answered without it.
     pub fn internal(context: &str, detail: impl std::fmt::Display) -> Self {
         tracing::error!(target: "mcp_oauth::server", context, error = %detail, "internal failure");
@@ -84,6 +115,14 @@ impl OAuthError {
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
         Self::internal("store", e)
+    }
+}
+
+impl From<crate::clients::LookupError> for OAuthError {
+    fn from(e: crate::clients::LookupError) -> Self {
+        match e {
+            crate::clients::LookupError::Store(e) => e.into(),
+        }
     }
 }
 

@@ -14,7 +14,10 @@
 
 pub mod admin;
 pub mod authorization_request;
+pub mod cimd;
 pub mod client_auth;
+pub mod client_keys;
+pub mod clients;
 pub mod config;
 pub mod error;
 pub mod grants;
@@ -22,28 +25,44 @@ pub mod handlers;
 pub mod keys;
 pub mod model;
 pub mod password;
+pub mod rate_limit;
+pub mod registration;
 pub mod state;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
 pub mod ui;
 
-pub use config::{ConfigError, ServerConfig};
+pub use config::{ConfigError, RegistrationPolicy, ServerConfig};
 pub use state::AppState;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use cimd::fetch::{FetchError, SafeFetcher};
 use keys::kek::Kek;
 use keys::{KeyError, KeyManager};
 use mcp_oauth_core::clock::SharedClock;
 use mcp_oauth_core::wellknown::{OAUTH_AUTHORIZATION_SERVER, OPENID_CONFIGURATION, served_path};
+use rate_limit::RateLimiter;
 use state::Inner;
 use std::sync::Arc;
 use std::time::Duration;
 use store::Store;
 use throttle::LoginThrottle;
+
+/// Why the server could not be prepared.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The signing keys could not be loaded or created.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// The outbound HTTP client could not be built.
+    #[error("outbound HTTP client: {0}")]
+    Http(#[from] FetchError),
+}
 
 /// A configured authorization server.
 #[derive(Debug, Clone)]
@@ -58,12 +77,18 @@ impl AuthorizationServer {
         store: Arc<dyn Store>,
         kek: Kek,
         clock: SharedClock,
-    ) -> Result<Self, KeyError> {
+    ) -> Result<Self, StartError> {
         let kek = Arc::new(kek);
         let keys =
             KeyManager::load(store.clone(), kek.clone(), config.signing_alg, clock.now()).await?;
         let base_path = config.issuer_path().trim_end_matches('/').to_owned();
         let throttle = LoginThrottle::new(config.login_free_attempts, config.login_max_backoff);
+        let fetcher = SafeFetcher::new(
+            config.cimd_allow_loopback,
+            Duration::from_millis(config.fetch_connect_timeout_ms),
+            Duration::from_millis(config.fetch_timeout_ms),
+        )?;
+        let registration_limiter = RateLimiter::per_minute(config.registration_rate_limit);
         Ok(Self {
             state: AppState(Arc::new(Inner {
                 refresh_hmac: kek.derive_hmac("mcp-oauth refresh-token successor v1"),
@@ -73,6 +98,8 @@ impl AuthorizationServer {
                 clock,
                 throttle,
                 base_path,
+                registration_limiter,
+                fetcher,
             })),
         })
     }
@@ -124,7 +151,19 @@ impl AuthorizationServer {
                 post(handlers::introspect::post),
             )
             .route(&format!("{base}/jwks"), get(handlers::metadata::jwks))
+            .route(
+                &format!("{base}/register/{{client_id}}"),
+                get(handlers::register::read)
+                    .put(handlers::register::update)
+                    .delete(handlers::register::delete),
+            )
             .route("/healthz", get(handlers::metadata::healthz));
+        if self.state.config().registration != RegistrationPolicy::Off {
+            r = r.route(
+                &format!("{base}/register"),
+                post(handlers::register::register),
+            );
+        }
         if !base.is_empty() {
             // OpenID Discovery's own form appends to the issuer path.
             r = r.route(
@@ -135,33 +174,50 @@ impl AuthorizationServer {
         r.fallback(not_found).with_state(self.state.clone())
     }
 
-    /// Spawns the background job that reloads keys (another instance may have rotated them) and
-    /// purges expired codes, tokens and sessions every `every`.
+    /// Spawns the background job that runs [`Self::maintain`] every `every`.
     pub fn spawn_maintenance(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let state = self.state.clone();
+        let server = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                let now = state.now();
-                if let Err(e) = state.keys().reload(now).await {
-                    tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "key reload failed");
-                }
-                match state.store().purge_expired(now).await {
-                    Ok(n) if n > 0 => {
-                        tracing::info!(target: "mcp_oauth::maintenance", purged = n, "expired records purged")
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "purge failed")
-                    }
-                }
-                if let Err(e) = state.store().purge_sessions(now).await {
-                    tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "session purge failed");
-                }
+                server.maintain().await;
             }
         })
+    }
+
+    /// One round of maintenance: reloads keys (another instance may have rotated them), purges
+    /// expired codes, tokens and sessions, and deletes dynamic registrations that were never
+    /// used within `unused_registration_ttl`. Failures are logged and retried next round.
+    pub async fn maintain(&self) {
+        let state = &self.state;
+        let now = state.now();
+        if let Err(e) = state.keys().reload(now).await {
+            tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "key reload failed");
+        }
+        match state.store().purge_expired(now).await {
+            Ok(n) if n > 0 => {
+                tracing::info!(target: "mcp_oauth::maintenance", purged = n, "expired records purged")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "purge failed")
+            }
+        }
+        if let Err(e) = state.store().purge_sessions(now).await {
+            tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "session purge failed");
+        }
+        let cutoff = now - state.config().unused_registration_ttl;
+        match state.store().purge_unused_registrations(cutoff).await {
+            Ok(n) if n > 0 => {
+                tracing::info!(target: "mcp_oauth::maintenance", purged = n, "unused dynamic registrations purged")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "registration purge failed")
+            }
+        }
     }
 }
 

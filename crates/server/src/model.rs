@@ -277,3 +277,21 @@ pub struct Session {
     /// Expiry.
     pub expires_at: UnixTime,
 }
+
+/// An initial access token (RFC 7591 §3): under the `token` registration policy, a registrant
+/// presents one as a bearer token to `/register`. Created by an administrator
+/// (`mcp-oauth registration-tokens add`), shown once, stored only as a hash, valid until revoked
+/// or expired, and usable for any number of registrations (one per CI pipeline or team, say).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationToken {
+    /// Random identifier, for listing and revoking (not secret).
+    pub id: String,
+    /// SHA-256 (base64url) of the token.
+    pub token_hash: String,
+    /// What it is for, as the administrator described it.
+    pub label: String,
+    /// Creation time.
+    pub created_at: UnixTime,
+    /// When it stops working; `None`: when revoked.
+    pub expires_at: Option<UnixTime>,
+}

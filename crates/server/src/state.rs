@@ -1,7 +1,9 @@
 //! The state every handler shares.
 
+use crate::cimd::fetch::SafeFetcher;
 use crate::config::ServerConfig;
 use crate::keys::KeyManager;
+use crate::rate_limit::RateLimiter;
 use crate::store::Store;
 use crate::throttle::LoginThrottle;
 use aws_lc_rs::hmac;
@@ -22,6 +24,10 @@ pub(crate) struct Inner {
     pub refresh_hmac: hmac::Key,
     /// The issuer's path, under which the endpoints are routed.
     pub base_path: String,
+    /// Per-IP limit on `POST /register`.
+    pub registration_limiter: RateLimiter,
+    /// The SSRF-safe fetcher for metadata documents and client JWKS.
+    pub fetcher: SafeFetcher,
 }
 
 impl AppState {
@@ -40,6 +46,10 @@ impl AppState {
     /// The current time.
     pub fn now(&self) -> i64 {
         self.0.clock.now()
+    }
+    /// The SSRF-safe fetcher.
+    pub fn fetcher(&self) -> &SafeFetcher {
+        &self.0.fetcher
     }
 }
 

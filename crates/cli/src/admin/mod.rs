@@ -4,6 +4,7 @@
 
 pub mod clients;
 pub mod keys;
+pub mod registration_tokens;
 pub mod resources;
 pub mod users;
 

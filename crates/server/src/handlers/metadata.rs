@@ -35,7 +35,7 @@ pub async fn document(state: &AppState) -> AuthorizationServerMetadata {
         authorization_endpoint: Some(c.endpoint("/authorize")),
         token_endpoint: Some(c.endpoint("/token")),
         jwks_uri: Some(c.endpoint("/jwks")),
-        registration_endpoint: None,
+        registration_endpoint: c.registration_endpoint(),
         scopes_supported: Some(scopes),
         response_types_supported: vec!["code".into()],
         response_modes_supported: Some(vec!["query".into()]),

@@ -7,5 +7,6 @@ pub mod introspect;
 pub mod login;
 pub mod metadata;
 pub mod page_form;
+pub mod register;
 pub mod revoke;
 pub mod token;

@@ -37,6 +37,8 @@ struct State {
     consents: BTreeMap<(String, String, String), Consent>,
     keys: HashMap<String, StoredKey>,
     sessions: HashMap<String, Session>,
+    /// Initial access tokens by id.
+    registration_tokens: HashMap<String, RegistrationToken>,
 }
 
 impl State {
@@ -424,11 +426,16 @@ impl GrantStore for MemoryStore {
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         let mut s = self.lock()?;
-        let before = s.codes.len() + s.refresh.len() + s.revoked_jtis.len();
+        let count = |s: &State| {
+            s.codes.len() + s.refresh.len() + s.revoked_jtis.len() + s.registration_tokens.len()
+        };
+        let before = count(&s);
         s.codes.retain(|_, r| r.code.expires_at > now);
         s.refresh.retain(|_, t| t.expires_at > now);
         s.revoked_jtis.retain(|_, exp| *exp > now);
-        let after = s.codes.len() + s.refresh.len() + s.revoked_jtis.len();
+        s.registration_tokens
+            .retain(|_, t| t.expires_at.is_none_or(|e| e > now));
+        let after = count(&s);
         let grants = s.remove_grants(|g| g.expires_at <= now);
         Ok((before - after) as u64 + grants)
     }
@@ -558,6 +565,68 @@ impl SessionStore for MemoryStore {
         let before = s.sessions.len();
         s.sessions.retain(|_, x| x.expires_at > now);
         Ok((before - s.sessions.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl RegistrationStore for MemoryStore {
+    async fn insert_registration_token(&self, token: &RegistrationToken) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if s.registration_tokens.contains_key(&token.id)
+            || s.registration_tokens
+                .values()
+                .any(|t| t.token_hash == token.token_hash)
+        {
+            return Err(StoreError::Conflict("registration token".into()));
+        }
+        s.registration_tokens
+            .insert(token.id.clone(), token.clone());
+        Ok(())
+    }
+
+    async fn find_registration_token(
+        &self,
+        token_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<RegistrationToken>> {
+        Ok(self
+            .lock()?
+            .registration_tokens
+            .values()
+            .find(|t| t.token_hash == token_hash && t.expires_at.is_none_or(|e| e > now))
+            .cloned())
+    }
+
+    async fn list_registration_tokens(&self) -> StoreResult<Vec<RegistrationToken>> {
+        let mut v: Vec<RegistrationToken> =
+            self.lock()?.registration_tokens.values().cloned().collect();
+        v.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(v)
+    }
+
+    async fn delete_registration_token(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.lock()?.registration_tokens.remove(id).is_some())
+    }
+
+    async fn purge_unused_registrations(&self, created_before: UnixTime) -> StoreResult<u64> {
+        let mut s = self.lock()?;
+        let doomed: Vec<String> = s
+            .clients
+            .values()
+            .filter(|c| {
+                c.origin == ClientOrigin::Dcr
+                    && c.last_used_at.is_none()
+                    && c.created_at <= created_before
+            })
+            .map(|c| c.client_id.clone())
+            .collect();
+        for id in &doomed {
+            s.codes.retain(|_, r| &r.code.client_id != id);
+            s.remove_grants(|g| &g.client_id == id);
+            s.consents.retain(|_, c| &c.client_id != id);
+            s.clients.remove(id);
+        }
+        Ok(doomed.len() as u64)
     }
 }
 

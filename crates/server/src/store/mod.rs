@@ -143,8 +143,8 @@ pub trait GrantStore: Send + Sync {
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool>;
     /// Grants of a user (for the connected-apps page and user removal).
     async fn list_grants_for_user(&self, user_id: &str) -> StoreResult<Vec<Grant>>;
-    /// Deletes expired codes, refresh tokens, grants past their absolute expiry and revoked
-    /// token ids past their expiry. Returns how many rows went.
+    /// Deletes expired codes, refresh tokens, grants past their absolute expiry, revoked
+    /// token ids past their expiry and expired initial access tokens. Returns how many rows went.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }
 
@@ -199,6 +199,27 @@ pub trait SessionStore: Send + Sync {
     async fn purge_sessions(&self, now: UnixTime) -> StoreResult<u64>;
 }
 
+/// Dynamic registration: initial access tokens, and the purge of registrations never used.
+#[async_trait]
+pub trait RegistrationStore: Send + Sync {
+    /// Stores an initial access token; `Conflict` if its id or hash exists.
+    async fn insert_registration_token(&self, token: &RegistrationToken) -> StoreResult<()>;
+    /// The unexpired initial access token with this hash, if any.
+    async fn find_registration_token(
+        &self,
+        token_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<RegistrationToken>>;
+    /// All initial access tokens (expired ones too, until purged), ordered by creation time.
+    async fn list_registration_tokens(&self) -> StoreResult<Vec<RegistrationToken>>;
+    /// Deletes (revokes) an initial access token by id; returns whether it existed.
+    async fn delete_registration_token(&self, id: &str) -> StoreResult<bool>;
+    /// Deletes every dynamically registered client ([`ClientOrigin::Dcr`]) that never obtained a
+    /// token (`last_used_at` unset) and was created at or before `created_before`, with whatever
+    /// hangs off it (codes, grants, consents), in one atomic step. Returns how many clients went.
+    async fn purge_unused_registrations(&self, created_before: UnixTime) -> StoreResult<u64>;
+}
+
 /// Liveness of the storage itself (for `/readyz`).
 #[async_trait]
 pub trait HealthStore: Send + Sync {
@@ -217,6 +238,7 @@ pub trait Store:
     + ConsentStore
     + KeyStore
     + SessionStore
+    + RegistrationStore
     + HealthStore
     + Send
     + Sync
@@ -233,6 +255,7 @@ impl<T> Store for T where
         + ConsentStore
         + KeyStore
         + SessionStore
+        + RegistrationStore
         + HealthStore
         + Send
         + Sync

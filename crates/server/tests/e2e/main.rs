@@ -9,6 +9,7 @@ mod browser;
 mod concurrency;
 mod metadata;
 mod refresh;
+mod registration;
 mod rejections;
 mod revocation;
 mod token;

@@ -32,8 +32,8 @@ async fn oauth_and_openid_metadata_advertise_what_is_implemented() {
         }
         let scopes = m["scopes_supported"].as_array().unwrap();
         assert!(scopes.iter().any(|x| x == "mcp:tools"));
-        // Nothing advertised that is not implemented (yet): no registration endpoint.
-        assert!(m.get("registration_endpoint").is_none());
+        // Open registration by default (tests/e2e/registration.rs covers `off`).
+        assert_eq!(m["registration_endpoint"], s.url("/register"));
     }
     let oidc: Value = s
         .http

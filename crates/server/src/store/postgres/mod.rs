@@ -35,6 +35,7 @@
 
 mod accounts;
 mod grants;
+mod registration;
 mod sessions;
 
 use super::{StoreError, StoreResult};

@@ -355,13 +355,14 @@ async fn rotate_in(
 }
 
 async fn purge_in(conn: &mut SqliteConnection, now: UnixTime) -> StoreResult<u64> {
-    const STEPS: [&str; 5] = [
+    const STEPS: [&str; 6] = [
         "DELETE FROM authorization_codes WHERE expires_at <= ?",
         "DELETE FROM refresh_tokens WHERE expires_at <= ?",
         // The tokens of expiring grants, counted here rather than vanishing by cascade.
         "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE expires_at <= ?)",
         "DELETE FROM grants WHERE expires_at <= ?",
         "DELETE FROM revoked_jtis WHERE expires_at <= ?",
+        "DELETE FROM registration_tokens WHERE expires_at <= ?",
     ];
     let mut purged = 0;
     for step in STEPS {

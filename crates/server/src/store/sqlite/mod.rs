@@ -11,10 +11,11 @@
 //!
 //! The implementations are split by aggregate: `accounts` (clients, resources, users), `grants`
 //! (codes, grants, refresh tokens, revoked access tokens) and `sessions` (consents, signing
-//! keys, browser sessions).
+//! keys, browser sessions) and `registration` (initial access tokens, unused registrations).
 
 mod accounts;
 mod grants;
+mod registration;
 mod sessions;
 
 use super::{StoreError, StoreResult};

@@ -1,0 +1,37 @@
+//! Finding the client a request names, in one place for `/authorize`, the login and consent
+//! forms and client authentication.
+//!
+//! A stored client is found in the store, except a dynamic registration that never obtained a
+//! token and is older than `unused_registration_ttl`: it counts as unknown from that moment (the
+//! maintenance task deletes it later), so the answer does not depend on when the purge last ran.
+//! Unknown clients get `invalid_client` at the token endpoint and an error page at
+//! `/authorize`, which is the signal on which a client registers again.
+
+use crate::model::{Client, ClientOrigin};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// Why a client could not be looked up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Whether `client` is a dynamic registration past its unused lifetime.
+pub fn is_expired_registration(state: &AppState, client: &Client) -> bool {
+    client.origin == ClientOrigin::Dcr
+        && client.last_used_at.is_none()
+        && client.created_at + state.config().unused_registration_ttl <= state.now()
+}
+
+/// The client named `client_id`, if it exists and is usable.
+pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Client>, LookupError> {
+    Ok(state
+        .store()
+        .get_client(client_id)
+        .await?
+        .filter(|c| !is_expired_registration(state, c)))
+}

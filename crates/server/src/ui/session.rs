@@ -39,10 +39,13 @@ pub fn read_cookie(state: &AppState, headers: &HeaderMap) -> Option<String> {
         })
 }
 
+/// Lifetime of a session that has not logged in yet: long enough to type a password, short
+/// enough that a flood of `/authorize` visits does not pile up rows for a working day.
+const ANONYMOUS_TTL: i64 = 1800;
+
 /// The `Set-Cookie` value for a session id.
-pub fn set_cookie(state: &AppState, id: &str) -> Option<HeaderValue> {
+pub fn set_cookie(state: &AppState, id: &str, max_age: i64) -> Option<HeaderValue> {
     let name = cookie_name(state);
-    let max_age = state.config().session_ttl;
     let secure = if state.config().secure_cookie() {
         "; Secure"
     } else {
@@ -73,16 +76,21 @@ pub async fn create(
 ) -> Result<(Session, Option<HeaderValue>), StoreError> {
     let id = random_token(32);
     let now = state.now();
+    let ttl = if user_id.is_some() {
+        state.config().session_ttl
+    } else {
+        state.config().session_ttl.min(ANONYMOUS_TTL)
+    };
     let session = Session {
         id_hash: sha256_b64url(id.as_bytes()),
         auth_time: user_id.as_ref().map(|_| now),
         user_id,
         csrf_token: random_token(32),
         created_at: now,
-        expires_at: now + state.config().session_ttl,
+        expires_at: now + ttl,
     };
     state.store().insert_session(&session).await?;
-    Ok((session, set_cookie(state, &id)))
+    Ok((session, set_cookie(state, &id, ttl)))
 }
 
 /// Whether the form's CSRF token is the session's.

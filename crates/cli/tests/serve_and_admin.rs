@@ -1,0 +1,358 @@
+//! The `mcp-oauth` binary as a user runs it: `serve` on SQLite (plain and TLS), the admin
+//! commands with `--json`, and configuration errors that name their key.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mcp-oauth");
+
+/// A running `serve`, killed (by pid) on drop.
+struct Serve {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Serve {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .arg("--addr")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data)
+        .args(extra)
+        .env_remove("MCP_OAUTH_KEK")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("mcp-oauth listening on ") {
+                let _ = tx.send(rest.to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("serve printed its address");
+    Serve { child, addr }
+}
+
+fn cli(data: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env_remove("MCP_OAUTH_KEK")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn json(data: &Path, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let (ok, out, err) = cli(data, &a, None);
+    assert!(ok, "{args:?}: {err}{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {out}"))
+}
+
+#[tokio::test]
+async fn serve_dev_answers_metadata_and_keeps_state_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = serve(&data, &["--dev"], &[]);
+    let m: Value = reqwest::get(format!("{}/.well-known/oauth-authorization-server", s.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(m["issuer"], s.addr);
+    assert_eq!(
+        m["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700, "the data dir is created private");
+        assert_eq!(mode(&data.join("kek")), 0o600);
+        assert_eq!(mode(&data.join("mcp-oauth.db")), 0o600);
+    }
+    let dir = &data;
+    // The demo data exists.
+    let users = json(dir, &["users", "list"]);
+    assert_eq!(users[0]["username"], "demo");
+    let clients = json(dir, &["clients", "list"]);
+    assert!(
+        clients
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["client_id"] == "demo-client" && c["origin"] == "admin")
+    );
+}
+
+#[tokio::test]
+async fn admin_commands_and_client_credentials_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = serve(d, &[], &[]);
+    let resource = format!("{}/mcp", s.addr);
+    let r = json(
+        d,
+        &[
+            "resources",
+            "add",
+            &resource,
+            "--name",
+            "Files",
+            "--scope",
+            "files:read=Read files",
+            "--scope",
+            "files:write",
+        ],
+    );
+    assert_eq!(r["scopes"][1]["description"], "files:write");
+    let (ok, out, _) = cli(
+        d,
+        &["users", "add", "carol", "--password-stdin", "--json"],
+        Some("s3cret-pw\n"),
+    );
+    assert!(ok, "{out}");
+    let c = json(
+        d,
+        &[
+            "clients",
+            "add",
+            "--name",
+            "Bot",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "files:read",
+        ],
+    );
+    let id = c["client_id"].as_str().unwrap().to_owned();
+    let secret = c["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(c["origin"], "admin");
+    // The running server sees the new client at once.
+    let http = reqwest::Client::new();
+    let t: Value = http
+        .post(format!("{}/token", s.addr))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", &resource),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["scope"], "files:read", "{t}");
+    let shown = json(d, &["clients", "show", &id]);
+    assert!(
+        shown.get("client_secret").is_none(),
+        "a secret is never shown again"
+    );
+    assert!(
+        shown["last_used_at"].as_i64().is_some(),
+        "last use recorded"
+    );
+    let rotated = json(d, &["clients", "rotate-secret", &id]);
+    let r = http
+        .post(format!("{}/token", s.addr))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", &resource),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the old secret stopped working");
+    assert_ne!(rotated["client_secret"], secret);
+    let keys = json(d, &["keys", "list"]);
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    let k = json(d, &["keys", "rotate", "--prepublish", "0"]);
+    assert!(k["kid"].as_str().is_some());
+    assert_eq!(json(d, &["keys", "list"]).as_array().unwrap().len(), 2);
+    json(d, &["clients", "remove", &id]);
+    let (ok, _, err) = cli(d, &["clients", "remove", &id], None);
+    assert!(!ok && err.contains("not found"), "{err}");
+    json(d, &["users", "remove", "carol"]);
+    json(d, &["resources", "remove", &resource]);
+    // Bad input is refused with a reason.
+    let (ok, _, err) = cli(
+        d,
+        &[
+            "clients",
+            "add",
+            "--name",
+            "X",
+            "--redirect-uri",
+            "http://evil.example/cb",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("redirect URI"), "{err}");
+    let (ok, _, err) = cli(d, &["resources", "add", "not a uri", "--name", "X"], None);
+    assert!(!ok && err.contains("resource URI"), "{err}");
+    let (ok, _, err) = cli(
+        d,
+        &["users", "add", "bad name", "--password-stdin"],
+        Some("x\n"),
+    );
+    assert!(!ok && err.contains("username"), "{err}");
+}
+
+#[test]
+fn configuration_errors_name_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = d.join("bad.toml");
+    std::fs::write(&cfg, "acces_token_ttl = 5\n").unwrap();
+    let (ok, _, err) = cli(
+        d,
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("acces_token_ttl"), "{err}");
+    let out = Command::new(BIN)
+        .args([
+            "--data-dir",
+            d.to_str().unwrap(),
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .env("MCP_OAUTH_ACCESS_TOKEN_TTL", "soon")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("MCP_OAUTH_ACCESS_TOKEN_TTL"),
+        "{err}"
+    );
+    let (ok, _, err) = cli(
+        d,
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--issuer",
+            "http://auth.example.com",
+        ],
+        None,
+    );
+    assert!(
+        !ok && err.contains("issuer"),
+        "non-loopback http issuer refused: {err}"
+    );
+    let (ok, _, err) = cli(
+        d,
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--issuer",
+            "https://auth.example.com/?x=1",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("issuer"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_https_with_tls_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(d.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(d.join("key.pem"), key.serialize_pem()).unwrap();
+    let s = serve(
+        &d.join("data"),
+        &[
+            "--tls-cert",
+            d.join("cert.pem").to_str().unwrap(),
+            "--tls-key",
+            d.join("key.pem").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(s.addr.starts_with("https://127.0.0.1:"), "{}", s.addr);
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let m: Value = loop {
+        match http
+            .get(format!("{}/.well-known/oauth-authorization-server", s.addr))
+            .send()
+            .await
+        {
+            Ok(r) => break r.json().await.unwrap(),
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("https request failed: {e}"),
+        }
+    };
+    assert_eq!(m["issuer"], s.addr);
+    assert!(
+        m["token_endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+}

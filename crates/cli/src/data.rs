@@ -126,3 +126,47 @@ pub fn load_kek(dir: &Path) -> anyhow::Result<Kek> {
         Err(e) => bail!("cannot create {}: {e}", path.display()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_comes_from_the_flag_then_the_file() {
+        assert_eq!(
+            database(Some("postgres://a/b"), Some("postgres://c/d")),
+            Some("postgres://a/b")
+        );
+        assert_eq!(
+            database(None, Some("postgres://c/d")),
+            Some("postgres://c/d")
+        );
+        assert_eq!(database(Some("  "), None), None, "empty means SQLite");
+        assert_eq!(database(None, None), None);
+        assert!(is_postgres("postgresql://h/db") && is_postgres("postgres://h/db"));
+        assert!(!is_postgres("sqlite://x.db"));
+    }
+
+    #[test]
+    fn printed_urls_mask_the_password() {
+        assert_eq!(
+            redacted("postgres://app:s3cret@db.example:5432/auth?sslmode=require"),
+            "postgres://app:***@db.example:5432/auth?sslmode=require"
+        );
+        assert_eq!(
+            redacted("postgres://db.example/auth"),
+            "postgres://db.example/auth"
+        );
+    }
+
+    #[tokio::test]
+    async fn other_database_urls_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = open_store(dir.path(), Some("mysql://u:pw@h/db"))
+            .await
+            .err()
+            .unwrap();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("`database`") && !msg.contains("pw@"), "{msg}");
+    }
+}

@@ -17,6 +17,10 @@ pub enum GrantMode {
     ClientCredentials,
     /// Enterprise-managed: an ID-JAG from the IdP, redeemed with the JWT-bearer grant.
     Enterprise(Box<EnterpriseConfig>),
+    /// Workload identity federation (SEP-1933): an RFC 7523 JWT-bearer grant with a JWT the
+    /// workload's platform issued (its `aud` is the MCP authorization server), with the
+    /// pre-registered client. A refused assertion is reported, never retried.
+    JwtBearer(mcp_oauth_core::secret::Secret),
 }
 
 /// Everything a token manager needs to know, with secure defaults.

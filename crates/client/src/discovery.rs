@@ -289,8 +289,9 @@ async fn legacy(
     )
     .await;
     let metadata = match found {
-        // Legacy servers commonly publish the origin with or without a slash as their issuer.
-        Some(m) if m.issuer == origin || m.issuer == format!("{origin}/") => {
+        // 2025-03-26 makes the server's origin the authorization base URL; its metadata may
+        // name an issuer below that origin (`{origin}/oauth`), never on another origin.
+        Some(m) if same_origin_issuer(&m.issuer, &origin) => {
             record(&mut attempts, &url, "HTTP 200, used");
             m
         }
@@ -299,7 +300,7 @@ async fn legacy(
                 &mut attempts,
                 &url,
                 format!(
-                    "issuer mismatch: the document says {:?}, expected {origin:?}; refused",
+                    "issuer mismatch: the document says {:?}, expected {origin:?} or an issuer below it; refused",
                     m.issuer
                 ),
             );
@@ -332,6 +333,14 @@ async fn legacy(
         legacy: true,
         attempts,
     })
+}
+
+/// Whether a legacy server's metadata `issuer` lies on the server's own `origin`.
+fn same_origin_issuer(issuer: &str, origin: &str) -> bool {
+    issuer == origin
+        || issuer.strip_prefix(origin).is_some_and(|rest| {
+            rest.starts_with('/') && UriParts::split(issuer).is_some_and(|p| p.origin() == origin)
+        })
 }
 
 fn record(attempts: &mut Vec<Attempt>, url: &str, outcome: impl Into<String>) {
@@ -379,5 +388,23 @@ async fn fetch_document<T: serde::de::DeserializeOwned>(
             record(attempts, url, e.to_string());
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin_issuer;
+
+    #[test]
+    fn legacy_issuer_on_the_same_origin_only() {
+        let o = "http://localhost:3000";
+        assert!(same_origin_issuer(o, o));
+        assert!(same_origin_issuer("http://localhost:3000/oauth", o));
+        assert!(!same_origin_issuer("http://localhost:30001/oauth", o));
+        assert!(!same_origin_issuer(
+            "http://localhost:3000.evil.example/x",
+            o
+        ));
+        assert!(!same_origin_issuer("https://other.example", o));
     }
 }

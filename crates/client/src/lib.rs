@@ -8,7 +8,8 @@
 //! - [`client_credentials`], [`assertion`], [`enterprise`]: machine-to-machine grants;
 //! - [`TokenManager`]: valid tokens on demand, refreshed single-flight (across processes too);
 //! - [`store`]: memory and 0600 JSON file credential stores;
-//! - [`AuthorizedClient`]: a `reqwest` wrapper that handles 401 and 403 `insufficient_scope`.
+//! - [`AuthorizedClient`]: a `reqwest` wrapper that handles 401 and 403 `insufficient_scope`;
+//! - `transport` (feature `rmcp`): the same for rmcp's streamable-HTTP client transport.
 //!
 //! Every URL a server hands over passes the URL policy of [`fetch`] (https; http only on
 //! loopback with an explicit switch), redirects are never followed, requests time out and bodies
@@ -50,13 +51,15 @@ pub mod prompt;
 pub mod registration;
 pub mod store;
 pub mod token;
+#[cfg(feature = "rmcp")]
+pub mod transport;
 
 pub use config::{ClientConfig, GrantMode};
 pub use discovery::Discovery;
 pub use enterprise::EnterpriseConfig;
 pub use error::{Error, Result};
 pub use http::AuthorizedClient;
-pub use manager::{TokenManager, TokenManagerBuilder};
+pub use manager::{Revocation, TokenManager, TokenManagerBuilder};
 pub use prompt::{AuthorizationPrompt, BrowserPrompt, HeadlessPrompt, ManualPrompt};
 pub use registration::{ClientAuth, ClientRegistration};
 pub use store::{CredentialStore, FileStore, MemoryStore};

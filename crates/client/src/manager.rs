@@ -75,6 +75,16 @@ impl TokenManagerBuilder {
     }
 }
 
+/// What [`TokenManager::revoke_and_forget`] did with one stored token.
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    /// Which token.
+    pub key: TokenKey,
+    /// `Ok(true)`: revoked; `Ok(false)`: the AS has no revocation endpoint; `Err`: why the
+    /// revocation failed (the token was forgotten all the same).
+    pub outcome: std::result::Result<bool, String>,
+}
+
 /// Hands out access tokens for MCP servers. Share it with `Arc`.
 #[derive(Debug)]
 pub struct TokenManager {
@@ -198,10 +208,18 @@ impl TokenManager {
             if rejected.is_none_or(|r| r != current) && self.fresh(&tok) {
                 return Ok(current.to_owned());
             }
-            if rejected.is_some_and(|r| r == current)
-                && let Some(t) = self.refresh_locked(&key, rejected).await?
-            {
-                return Ok(t);
+            if rejected.is_some_and(|r| r == current) {
+                // SEP-2352: the server may have moved to another authorization server. Its
+                // tokens and registration belong to the old one: authorize afresh at the new.
+                if let Ok(d) = self.discover(server_url, challenge).await
+                    && d.issuer != key.issuer
+                {
+                    tracing::info!(target: "mcp_oauth::client", old = %key.issuer, new = %d.issuer, "the server's authorization server changed; authorizing there");
+                    return self.authorize_locked(server_url, challenge, None).await;
+                }
+                if let Some(t) = self.refresh_locked(&key, rejected).await? {
+                    return Ok(t);
+                }
             }
         }
         self.authorize_locked(server_url, challenge, None).await
@@ -228,6 +246,54 @@ impl TokenManager {
             self.store.remove_token(key).await?;
         }
         Ok(tokens.len())
+    }
+
+    /// Revokes every token stored for `server_url` at its authorization server (RFC 7009: the
+    /// refresh token first, which ends the grant, then the access token), then forgets them.
+    /// Tokens are forgotten even when revocation fails; each outcome is reported.
+    pub async fn revoke_and_forget(&self, server_url: &str) -> Result<Vec<Revocation>> {
+        let tokens = self.store.tokens_for_server(server_url).await?;
+        let mut out = Vec::new();
+        for (key, tok) in tokens {
+            let outcome = self.revoke_stored(&key, &tok).await;
+            self.store.remove_token(&key).await?;
+            out.push(Revocation {
+                key,
+                outcome: outcome.map_err(|e| e.to_string()),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn revoke_stored(&self, key: &TokenKey, tok: &StoredToken) -> Result<bool> {
+        let metadata =
+            discovery::fetch_authorization_server_metadata(&self.fetcher, &key.issuer).await?;
+        let Some(endpoint) = metadata.revocation_endpoint.as_deref() else {
+            return Ok(false);
+        };
+        let client =
+            self.client_for_token(key, tok)
+                .await?
+                .ok_or_else(|| Error::NoRegistration {
+                    issuer: key.issuer.clone(),
+                    reason: format!("the credentials of client {} are gone", key.client_id),
+                })?;
+        let method = tok
+            .auth_method
+            .clone()
+            .unwrap_or_else(|| client.auth.method(Some(&metadata)).to_owned());
+        let ep = TokenEndpoint {
+            url: endpoint,
+            issuer: &key.issuer,
+            client: &client,
+            method: &method,
+        };
+        let now = self.clock.now();
+        if let Some(rt) = &tok.refresh_token {
+            token::revoke(&self.fetcher, ep, rt, "refresh_token", now).await?;
+        }
+        token::revoke(&self.fetcher, ep, &tok.access_token, "access_token", now).await?;
+        Ok(true)
     }
 
     /// Runs discovery for `server_url` (without authorizing), e.g. for diagnostics.
@@ -290,7 +356,7 @@ impl TokenManager {
         let Some(refresh_token) = tok.refresh_token.clone() else {
             return Ok(None);
         };
-        let Some(client) = self.client_for_refresh(&key.issuer, &key.client_id).await? else {
+        let Some(client) = self.client_for_token(key, &tok).await? else {
             tracing::info!(target: "mcp_oauth::client", issuer = %key.issuer, "no credentials for the stored client; full authorization needed");
             return Ok(None);
         };
@@ -347,6 +413,29 @@ impl TokenManager {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The client a stored token was issued to: configured or registered credentials, or, for
+    /// a public client (`none`) that is no longer configured, just its id.
+    async fn client_for_token(
+        &self,
+        key: &TokenKey,
+        tok: &StoredToken,
+    ) -> Result<Option<ClientRegistration>> {
+        if let Some(c) = self.client_for_refresh(&key.issuer, &key.client_id).await? {
+            return Ok(Some(c));
+        }
+        Ok(
+            (tok.auth_method.as_deref() == Some(mcp_oauth_core::token::auth_method::NONE)).then(
+                || ClientRegistration {
+                    issuer: Some(key.issuer.clone()),
+                    client_id: key.client_id.clone(),
+                    auth: ClientAuth::None,
+                    source: RegistrationSource::PreRegistered,
+                    client_secret_expires_at: None,
+                },
+            ),
+        )
     }
 
     /// The credentials of the client a stored token was issued to.
@@ -460,6 +549,20 @@ impl TokenManager {
                     &d.resource,
                     scope.as_deref(),
                     now,
+                )
+                .await?;
+                (client, issued)
+            }
+            GrantMode::JwtBearer(assertion) => {
+                let client = self.pre_registered_for(&d.issuer, "the JWT-bearer grant")?;
+                let issued = enterprise::redeem_id_jag(
+                    &self.fetcher,
+                    &d.metadata,
+                    &client,
+                    assertion,
+                    &d.resource,
+                    scope.as_deref(),
+                    self.clock.now(),
                 )
                 .await?;
                 (client, issued)

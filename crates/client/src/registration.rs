@@ -131,6 +131,15 @@ impl ClientRegistration {
     }
 }
 
+/// The OpenID `application_type` for a client with `redirect_uri`: `native` for a loopback
+/// (or custom-scheme) redirect, `web` for an https one.
+pub fn application_type(redirect_uri: &str) -> &'static str {
+    match UriParts::split(redirect_uri) {
+        Some(p) if p.scheme.eq_ignore_ascii_case("https") => "web",
+        _ => "native",
+    }
+}
+
 /// Validates a Client ID Metadata Document URL: https with a path, no fragment, no user
 /// information, no dot segments (CIMD §3).
 pub fn validate_metadata_document_url(url: &str) -> Result<()> {
@@ -283,6 +292,8 @@ impl Registrar<'_> {
             ]),
             response_types: Some(vec!["code".to_owned()]),
             client_name: Some(self.config.client_name.clone()),
+            // SEP-837: say what kind of client this is; a loopback redirect means a native app.
+            application_type: Some(application_type(redirect_uri).to_owned()),
             ..Default::default()
         };
         let resp = self.fetcher.post_json(endpoint, &body, &[]).await?;
@@ -342,6 +353,13 @@ impl Registrar<'_> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn application_type_follows_the_redirect() {
+        assert_eq!(application_type("http://127.0.0.1:5/callback"), "native");
+        assert_eq!(application_type("https://app.example/cb"), "web");
+    }
+
     use super::*;
 
     #[test]

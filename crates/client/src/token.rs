@@ -63,15 +63,13 @@ pub fn basic_authorization(client_id: &str, secret: &str) -> String {
     )
 }
 
-/// POSTs `params` to the token endpoint with client authentication and parses the answer.
-/// `require_bearer` refuses any `token_type` but `Bearer` (off for token exchange).
-pub async fn request(
-    fetcher: &Fetcher,
+/// Adds client authentication for `endpoint.method` to `params`; returns the `Authorization`
+/// header value for `client_secret_basic`.
+fn authenticate(
     endpoint: TokenEndpoint<'_>,
-    mut params: Vec<(String, String)>,
+    params: &mut Vec<(String, String)>,
     now: i64,
-    require_bearer: bool,
-) -> Result<IssuedToken> {
+) -> Result<Option<HeaderValue>> {
     let client = endpoint.client;
     let mut authorization = None;
     let secret = match &client.auth {
@@ -99,6 +97,53 @@ pub async fn request(
         }
         _ => params.push(("client_id".into(), client.client_id.clone())),
     }
+    Ok(authorization)
+}
+
+/// RFC 7009 revocation of `token` at `endpoint.url` (the revocation endpoint), authenticated
+/// like a token request. `hint` is `refresh_token` or `access_token`. A 200 means revoked (or
+/// already invalid, which RFC 7009 §2.2 answers the same way).
+pub async fn revoke(
+    fetcher: &Fetcher,
+    endpoint: TokenEndpoint<'_>,
+    token: &Secret,
+    hint: &str,
+    now: i64,
+) -> Result<()> {
+    let mut params = vec![
+        ("token".to_owned(), token.expose().to_owned()),
+        ("token_type_hint".to_owned(), hint.to_owned()),
+    ];
+    let authorization = authenticate(endpoint, &mut params, now)?;
+    let resp = fetcher
+        .post_form(endpoint.url, &params, authorization)
+        .await?;
+    if resp.status == 200 {
+        return Ok(());
+    }
+    Err(
+        match resp.json::<ErrorResponse>("an OAuth error response") {
+            Ok(e) => Error::OAuth {
+                endpoint: endpoint.url.to_owned(),
+                status: resp.status,
+                error: e.error,
+                description: e.error_description,
+            },
+            Err(e) => e,
+        },
+    )
+}
+
+/// POSTs `params` to the token endpoint with client authentication and parses the answer.
+/// `require_bearer` refuses any `token_type` but `Bearer` (off for token exchange).
+pub async fn request(
+    fetcher: &Fetcher,
+    endpoint: TokenEndpoint<'_>,
+    mut params: Vec<(String, String)>,
+    now: i64,
+    require_bearer: bool,
+) -> Result<IssuedToken> {
+    let authorization = authenticate(endpoint, &mut params, now)?;
     let resp = fetcher
         .post_form(endpoint.url, &params, authorization)
         .await?;

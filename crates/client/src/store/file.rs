@@ -200,6 +200,12 @@ impl CredentialStore for FileStore {
         self.update(|d| d.remove_registration(issuer, client_id))
             .await
     }
+    async fn all_tokens(&self) -> Result<Vec<(TokenKey, StoredToken)>> {
+        Ok(self.read()?.all_tokens())
+    }
+    async fn all_registrations(&self) -> Result<Vec<StoredRegistration>> {
+        Ok(self.read()?.registrations)
+    }
     async fn lock(&self, key: &TokenKey) -> Result<StoreLock> {
         self.ensure_dir()?;
         let path = self.sibling(&format!(".{}.refresh.lock", key.digest()));

@@ -41,6 +41,12 @@ impl CredentialStore for MemoryStore {
     async fn tokens_for_server(&self, server_url: &str) -> Result<Vec<(TokenKey, StoredToken)>> {
         Ok(self.data().tokens_for_server(server_url))
     }
+    async fn all_tokens(&self) -> Result<Vec<(TokenKey, StoredToken)>> {
+        Ok(self.data().all_tokens())
+    }
+    async fn all_registrations(&self) -> Result<Vec<StoredRegistration>> {
+        Ok(self.data().registrations.clone())
+    }
     async fn get_registration(&self, issuer: &str) -> Result<Option<StoredRegistration>> {
         Ok(self.data().get_registration(issuer))
     }

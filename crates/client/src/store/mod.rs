@@ -150,6 +150,14 @@ pub trait CredentialStore: Send + Sync + fmt::Debug {
     /// Forgets the registration at `issuer`, but only if it still has `client_id` (so that a
     /// newer registration made meanwhile by another process survives).
     async fn remove_registration(&self, issuer: &str, client_id: &str) -> Result<()>;
+    /// Every stored token (for `status`). The default lists none.
+    async fn all_tokens(&self) -> Result<Vec<(TokenKey, StoredToken)>> {
+        Ok(Vec::new())
+    }
+    /// Every stored dynamic registration. The default lists none.
+    async fn all_registrations(&self) -> Result<Vec<StoredRegistration>> {
+        Ok(Vec::new())
+    }
     /// Takes the refresh lock for `key`, waiting for other holders. The default does nothing,
     /// which is right for a store only one process uses.
     async fn lock(&self, key: &TokenKey) -> Result<StoreLock> {
@@ -198,6 +206,12 @@ impl StoreData {
         self.tokens
             .iter()
             .filter(|e| e.token.server_url == server_url)
+            .map(|e| (e.key.clone(), e.token.clone()))
+            .collect()
+    }
+    pub fn all_tokens(&self) -> Vec<(TokenKey, StoredToken)> {
+        self.tokens
+            .iter()
             .map(|e| (e.key.clone(), e.token.clone()))
             .collect()
     }

@@ -68,6 +68,7 @@ pub async fn exchange(
     {
         RotateOutcome::Rotated(g) | RotateOutcome::GraceRetry(g) => g,
         RotateOutcome::Reused { grant_id } => {
+            state.metrics().refresh_reuse();
             tracing::warn!(target: "mcp_oauth::token", client_id = %client.client.client_id, %grant_id, "refresh token reuse detected; family revoked");
             return Err(OAuthError::invalid_grant(
                 "the refresh token was already used",

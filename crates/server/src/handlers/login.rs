@@ -33,6 +33,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
     let keys = [format!("user:{username}"), format!("ip:{ip}")];
     if let Some(wait) = state.0.throttle.check(&keys, now) {
         tracing::warn!(target: "mcp_oauth::login", %ip, "login throttled");
+        state.metrics().login_failure();
         let mut resp = login_page(
             &state,
             &authz,
@@ -55,6 +56,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
     let ok = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     let Some(user) = user.filter(|_| ok) else {
         state.0.throttle.fail(&keys, now);
+        state.metrics().login_failure();
         tracing::warn!(target: "mcp_oauth::login", %ip, "login failed");
         return login_page(
             &state,

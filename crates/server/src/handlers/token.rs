@@ -13,7 +13,16 @@ use mcp_oauth_core::token::{TokenResponse, grant_type};
 
 /// `POST /token`.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    match handle(&state, &headers, body).await {
+    let mut grant = "unknown";
+    let result = handle(&state, &headers, body, &mut grant).await;
+    state.metrics().token(
+        grant,
+        match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code.as_str(),
+        },
+    );
+    match result {
         Ok(r) => no_store_json(StatusCode::OK, &r),
         Err(e) => {
             tracing::debug!(target: "mcp_oauth::token", error = %e.code, description = %e.description, "token request refused");
@@ -22,21 +31,25 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     }
 }
 
+const KNOWN_GRANTS: [&str; 3] = [
+    grant_type::AUTHORIZATION_CODE,
+    grant_type::REFRESH_TOKEN,
+    grant_type::CLIENT_CREDENTIALS,
+];
+
 async fn handle(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
+    grant: &mut &'static str,
 ) -> Result<TokenResponse, OAuthError> {
     let mut params = form::read(headers, body, state.config().max_body_bytes).await?;
     let Some(gt) = params.take("grant_type") else {
         return Err(OAuthError::invalid_request("grant_type is required"));
     };
-    let known = [
-        grant_type::AUTHORIZATION_CODE,
-        grant_type::REFRESH_TOKEN,
-        grant_type::CLIENT_CREDENTIALS,
-    ];
-    if !known.contains(&gt.as_str()) {
+    if let Some(known) = KNOWN_GRANTS.iter().find(|g| **g == gt) {
+        *grant = known;
+    } else {
         return Err(OAuthError::new(
             mcp_oauth_core::ErrorCode::UnsupportedGrantType,
             format!("grant_type `{gt}` is not supported"),

@@ -151,3 +151,35 @@ async fn readiness_follows_the_database() {
     );
     task.abort();
 }
+
+#[tokio::test]
+async fn metrics_count_tokens_and_latency() {
+    let s = TestServer::start().await;
+    let _ = s.tokens("mcp:tools").await;
+    let r = s
+        .post_basic(
+            "/token",
+            crate::common::M2M_CLIENT,
+            "wrong",
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    let r = s.http.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = r.text().await.unwrap();
+    for needle in [
+        "mcp_oauth_token_requests_total{grant=\"authorization_code\",outcome=\"ok\"} 1",
+        "mcp_oauth_token_requests_total{grant=\"client_credentials\",outcome=\"invalid_client\"} 1",
+        "mcp_oauth_http_request_duration_seconds_count{endpoint=\"token\"} 2",
+        "mcp_oauth_http_request_duration_seconds_count{endpoint=\"consent\"} 1",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+}

@@ -1,0 +1,230 @@
+//! Prometheus metrics (`GET /metrics`, OpenMetrics text): tokens issued by grant and outcome,
+//! request latency per endpoint, login failures, refresh-token reuse detections, and client
+//! metadata document fetches.
+//!
+//! Labels are `&'static str` from fixed sets, so recording allocates nothing on the token path.
+
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    grant: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    // 100 µs to ~6.5 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 17))
+}
+
+/// The server's metrics and their registry.
+pub struct Metrics {
+    registry: Registry,
+    tokens: Family<TokenLabels, Counter>,
+    latency: Family<EndpointLabels, Histogram, fn() -> Histogram>,
+    login_failures: Counter,
+    refresh_reuse: Counter,
+    cimd_fetches: Family<OutcomeLabels, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("mcp_oauth");
+        let tokens = Family::<TokenLabels, Counter>::default();
+        registry.register(
+            "token_requests",
+            "Token endpoint requests by grant type and outcome (ok or the OAuth error code)",
+            tokens.clone(),
+        );
+        let latency = Family::<EndpointLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Request latency per endpoint",
+            latency.clone(),
+        );
+        let login_failures = Counter::default();
+        registry.register(
+            "login_failures",
+            "Failed or throttled login attempts",
+            login_failures.clone(),
+        );
+        let refresh_reuse = Counter::default();
+        registry.register(
+            "refresh_token_reuse",
+            "Rotated refresh tokens presented again (the family was revoked)",
+            refresh_reuse.clone(),
+        );
+        let cimd_fetches = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "client_metadata_fetches",
+            "Client ID Metadata Document fetches by outcome",
+            cimd_fetches.clone(),
+        );
+        Self {
+            registry,
+            tokens,
+            latency,
+            login_failures,
+            refresh_reuse,
+            cimd_fetches,
+        }
+    }
+
+    /// Counts a token request.
+    pub fn token(&self, grant: &'static str, outcome: &'static str) {
+        self.tokens
+            .get_or_create(&TokenLabels { grant, outcome })
+            .inc();
+    }
+
+    /// Counts a failed login.
+    pub fn login_failure(&self) {
+        self.login_failures.inc();
+    }
+
+    /// Counts a refresh-token reuse detection.
+    pub fn refresh_reuse(&self) {
+        self.refresh_reuse.inc();
+    }
+
+    /// Counts a client metadata document fetch (`ok`, `cached`, `refused`, `failed`, `invalid`).
+    pub fn cimd_fetch(&self, outcome: &'static str) {
+        self.cimd_fetches
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+
+    /// The OpenMetrics text.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// The endpoint name of a matched route, from a fixed set.
+fn endpoint_name(path: &str) -> &'static str {
+    const NAMES: [&str; 11] = [
+        "authorize",
+        "login",
+        "consent",
+        "token",
+        "revoke",
+        "introspect",
+        "jwks",
+        "register",
+        "healthz",
+        "readyz",
+        "metrics",
+    ];
+    if path.contains("/.well-known/") {
+        return "metadata";
+    }
+    let last = path
+        .rsplit('/')
+        .find(|s| !s.is_empty() && !s.starts_with('{'))
+        .unwrap_or("");
+    NAMES
+        .iter()
+        .find(|n| **n == last)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// Middleware recording the latency of every routed request.
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let endpoint = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("other", |p| endpoint_name(p.as_str()));
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    state
+        .metrics()
+        .latency
+        .get_or_create(&EndpointLabels { endpoint })
+        .observe(start.elapsed().as_secs_f64());
+    resp
+}
+
+/// `GET /metrics`.
+pub async fn serve(State(state): State<AppState>) -> Response {
+    let mut r = state.metrics().encode().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_names() {
+        assert_eq!(endpoint_name("/token"), "token");
+        assert_eq!(endpoint_name("/t1/token"), "token");
+        assert_eq!(
+            endpoint_name("/.well-known/oauth-authorization-server/t1"),
+            "metadata"
+        );
+        assert_eq!(endpoint_name("/register/{client_id}"), "register");
+        assert_eq!(endpoint_name("/nope"), "other");
+    }
+
+    #[test]
+    fn encodes_counters() {
+        let m = Metrics::new();
+        m.token("client_credentials", "ok");
+        m.refresh_reuse();
+        let text = m.encode();
+        assert!(
+            text.contains(
+                "mcp_oauth_token_requests_total{grant=\"client_credentials\",outcome=\"ok\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("mcp_oauth_refresh_token_reuse_total 1"),
+            "{text}"
+        );
+    }
+}

@@ -319,3 +319,79 @@ async fn upstream_down_is_a_bad_gateway() {
     let r = send(post(&format!("{}/mcp", guard.base), Some(&t), &json!({}))).await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY);
 }
+
+#[tokio::test]
+async fn rmcp_client_through_the_guard_to_an_rmcp_upstream() {
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    // The upstream: the demo MCP server without its own guard (as an unprotected server would be).
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = spawn(
+        &[
+            "serve",
+            "--demo-public",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        "mcp-oauth listening on",
+    );
+    let (a, secret) = TestAs::start(&[(RESOURCE, "mcp:tools")]).await;
+    let guard = spawn(
+        &[
+            "guard",
+            "--upstream",
+            &format!("{}/mcp", upstream.base),
+            "--resource",
+            RESOURCE,
+            "--issuer",
+            &a.base,
+            "--addr",
+            "127.0.0.1:0",
+            "--insecure-http",
+        ],
+        "mcp-oauth guard listening on",
+    );
+    let mcp = format!("{}/mcp", guard.base);
+
+    // Without a token the rmcp client cannot even initialize.
+    let err =
+        ().serve(StreamableHttpClientTransport::from_uri(mcp.clone()))
+            .await
+            .expect_err("401");
+    assert!(
+        err.to_string().contains("401") || err.to_string().to_lowercase().contains("auth"),
+        "{err}"
+    );
+
+    let t = a.token(&secret, RESOURCE, "mcp:tools").await;
+    let config = StreamableHttpClientTransportConfig::with_uri(mcp).auth_header(t);
+    let client =
+        ().serve(StreamableHttpClientTransport::from_config(config))
+            .await
+            .expect("connects through the guard");
+    let tools = client.list_tools(None).await.unwrap();
+    assert!(tools.tools.iter().any(|t| t.name == "calculator"));
+    // A streamed (SSE) tool call with notifications on the way, through the proxy.
+    let r = client
+        .call_tool(CallToolRequestParams::new("test_tool_with_progress"))
+        .await
+        .unwrap();
+    assert_ne!(r.is_error, Some(true));
+    let args = json!({"message": "via guard"});
+    let Value::Object(args) = args else {
+        unreachable!()
+    };
+    let r = client
+        .call_tool(CallToolRequestParams::new("echo").with_arguments(args))
+        .await
+        .unwrap();
+    let text = serde_json::to_value(&r).unwrap()["content"][0]["text"].clone();
+    // The upstream never saw the token, so it knows no caller.
+    assert_eq!(text, "via guard (echoed for anonymous)");
+    client.cancel().await.unwrap();
+}

@@ -175,3 +175,47 @@ async fn a_bad_url_is_a_clear_error() {
     let e = PostgresStore::connect("postgres://[::1").await.unwrap_err();
     assert!(e.to_string().contains("invalid database URL"), "{e}");
 }
+
+/// Lists sort text in byte order, as SQLite does, whatever the database's own collation: every
+/// text column is `COLLATE "C"`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_sorts_in_byte_order_as_on_sqlite() {
+    use crate::model::User;
+    use crate::store::UserStore;
+    let Some(db) = TestDatabase::create("text_sorts_in_byte_order_as_on_sqlite").await else {
+        return;
+    };
+    let pg = PostgresStore::connect(db.url()).await.unwrap();
+    let not_c: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' \
+         AND data_type = 'text' AND table_name <> '_sqlx_migrations' \
+         AND collation_name IS DISTINCT FROM 'C'",
+    )
+    .fetch_one(pg.pool())
+    .await
+    .unwrap();
+    assert_eq!(not_c, 0, "every text column is COLLATE \"C\"");
+
+    let dir = tempfile::tempdir().unwrap();
+    let lite = crate::store::sqlite::SqliteStore::open(&dir.path().join("order.db"))
+        .await
+        .unwrap();
+    let names = ["Zed", "alice", "\u{c9}mile", "bob", "_under", "Alice"];
+    for (i, name) in names.iter().enumerate() {
+        let u = User {
+            id: format!("u{i}"),
+            username: (*name).to_owned(),
+            password_hash: "h".into(),
+            created_at: 1,
+        };
+        pg.insert_user(&u).await.unwrap();
+        lite.insert_user(&u).await.unwrap();
+    }
+    let mut bytewise: Vec<&str> = names.to_vec();
+    bytewise.sort_unstable();
+    let listed = |v: Vec<User>| v.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    assert_eq!(listed(pg.list_users().await.unwrap()), bytewise);
+    assert_eq!(listed(lite.list_users().await.unwrap()), bytewise);
+    pg.pool().close().await;
+    db.drop_now().await;
+}

@@ -11,6 +11,18 @@ cd "$(dirname "$0")/.."
 HARNESS="@modelcontextprotocol/conformance@0.1.16"
 export npm_config_cache="${npm_config_cache:-$PWD/.npm-cache}"
 
+if ! command -v npx >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "== installing nodejs and npm (the harness is an npm package)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq nodejs npm >/dev/null
+  else
+    echo "npx is required (Node.js)" >&2
+    exit 1
+  fi
+fi
+
 echo "== building mcp-oauth"
 cargo build -q -p mcp-oauth
 BIN="$PWD/target/debug/mcp-oauth"

@@ -257,6 +257,16 @@ async fn check_client(
     let found = match crate::clients::find(state, client_id).await {
         Ok(c) => c,
         Err(crate::clients::LookupError::Store(e)) => return Err(AuthorizationError::Store(e)),
+        // Never redirect: the redirect URI cannot be verified without the document.
+        Err(crate::clients::LookupError::Document(e)) => {
+            return Err(page(
+                "Application not recognised",
+                format!(
+                    "The application identifies itself with a metadata document at {}, which this server cannot use: {e}.",
+                    crate::cimd::document::host_of(client_id)
+                ),
+            ));
+        }
     };
     let Some(client) = found else {
         return Err(page(

@@ -1,12 +1,17 @@
 //! Finding the client a request names, in one place for `/authorize`, the login and consent
 //! forms and client authentication.
 //!
+//! A client id that is an `https` URL is a Client ID Metadata Document: it is resolved through
+//! [`crate::cimd`] (cache or fetch), unless an administrator registered that id explicitly, in
+//! which case the administrator's record wins.
+//!
 //! A stored client is found in the store, except a dynamic registration that never obtained a
 //! token and is older than `unused_registration_ttl`: it counts as unknown from that moment (the
 //! maintenance task deletes it later), so the answer does not depend on when the purge last ran.
 //! Unknown clients get `invalid_client` at the token endpoint and an error page at
 //! `/authorize`, which is the signal on which a client registers again.
 
+use crate::cimd::{CimdError, document};
 use crate::model::{Client, ClientOrigin};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -18,6 +23,9 @@ pub enum LookupError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The client id is a metadata document URL that could not be used.
+    #[error(transparent)]
+    Document(#[from] CimdError),
 }
 
 /// Whether `client` is a dynamic registration past its unused lifetime.
@@ -29,9 +37,19 @@ pub fn is_expired_registration(state: &AppState, client: &Client) -> bool {
 
 /// The client named `client_id`, if it exists and is usable.
 pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Client>, LookupError> {
-    Ok(state
-        .store()
-        .get_client(client_id)
-        .await?
-        .filter(|c| !is_expired_registration(state, c)))
+    let stored = state.store().get_client(client_id).await?;
+    let config = state.config();
+    match stored {
+        Some(c) if c.origin != ClientOrigin::Cimd => {
+            Ok(Some(c).filter(|c| !is_expired_registration(state, c)))
+        }
+        stored
+            if config.cimd_enabled
+                && document::looks_like_url(client_id, config.cimd_allow_loopback) =>
+        {
+            Ok(Some(state.cimd().resolve(state, client_id, stored).await?))
+        }
+        // A CIMD client recorded while documents were enabled, or an unknown id.
+        _ => Ok(None),
+    }
 }

@@ -23,6 +23,7 @@ pub mod error;
 pub mod grants;
 pub mod handlers;
 pub mod keys;
+pub mod metrics;
 pub mod model;
 pub mod password;
 pub mod rate_limit;
@@ -100,6 +101,8 @@ impl AuthorizationServer {
                 base_path,
                 registration_limiter,
                 fetcher,
+                cimd: cimd::CimdResolver::default(),
+                metrics: metrics::Metrics::new(),
             })),
         })
     }
@@ -157,7 +160,8 @@ impl AuthorizationServer {
                     .put(handlers::register::update)
                     .delete(handlers::register::delete),
             )
-            .route("/healthz", get(handlers::metadata::healthz));
+            .route("/healthz", get(handlers::metadata::healthz))
+            .route("/metrics", get(metrics::serve));
         if self.state.config().registration != RegistrationPolicy::Off {
             r = r.route(
                 &format!("{base}/register"),
@@ -171,7 +175,12 @@ impl AuthorizationServer {
                 get(handlers::metadata::openid),
             );
         }
-        r.fallback(not_found).with_state(self.state.clone())
+        r.route_layer(axum::middleware::from_fn_with_state(
+            self.state.clone(),
+            metrics::track,
+        ))
+        .fallback(not_found)
+        .with_state(self.state.clone())
     }
 
     /// Spawns the background job that runs [`Self::maintain`] every `every`.

@@ -1,5 +1,6 @@
 //! The state every handler shares.
 
+use crate::cimd::CimdResolver;
 use crate::cimd::fetch::SafeFetcher;
 use crate::config::ServerConfig;
 use crate::keys::KeyManager;
@@ -28,6 +29,10 @@ pub(crate) struct Inner {
     pub registration_limiter: RateLimiter,
     /// The SSRF-safe fetcher for metadata documents and client JWKS.
     pub fetcher: SafeFetcher,
+    /// Client ID Metadata Documents: fetch, validation, cache.
+    pub cimd: CimdResolver,
+    /// Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -43,6 +48,10 @@ impl AppState {
     pub fn keys(&self) -> &Arc<KeyManager> {
         &self.0.keys
     }
+    /// The metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.0.metrics
+    }
     /// The current time.
     pub fn now(&self) -> i64 {
         self.0.clock.now()
@@ -50,6 +59,10 @@ impl AppState {
     /// The SSRF-safe fetcher.
     pub fn fetcher(&self) -> &SafeFetcher {
         &self.0.fetcher
+    }
+    /// The metadata document resolver.
+    pub fn cimd(&self) -> &CimdResolver {
+        &self.0.cimd
     }
 }
 

@@ -178,6 +178,12 @@ fn summary(req: &AuthorizationRequest) -> (String, String) {
     (host, req.resource.name.clone())
 }
 
+/// The host of the client's metadata document, for a client identified by one.
+fn verified_host(req: &AuthorizationRequest) -> Option<String> {
+    (req.client.origin == crate::model::ClientOrigin::Cimd)
+        .then(|| crate::cimd::document::host_of(&req.client.client_id))
+}
+
 /// Renders the login form.
 pub(crate) fn login_page(
     state: &AppState,
@@ -189,6 +195,7 @@ pub(crate) fn login_page(
     status: StatusCode,
 ) -> Response {
     let (host, _) = summary(req);
+    let verified_host = verified_host(req);
     let body = pages::login(
         &format!("{}/login", state.0.base_path),
         &s.csrf_token,
@@ -198,6 +205,7 @@ pub(crate) fn login_page(
             redirect_host: &host,
             resource_name: &req.resource.name,
             resource_uri: &req.resource.uri,
+            verified_by: verified_host.as_deref(),
         },
         error,
         username,
@@ -212,6 +220,7 @@ pub(crate) fn login_page(
 
 async fn consent_page(state: &AppState, req: &AuthorizationRequest, s: &Session) -> Response {
     let (host, _) = summary(req);
+    let verified_host = verified_host(req);
     let username = match s.user_id.as_deref() {
         Some(id) => match state.store().get_user(id).await {
             Ok(Some(u)) => u.username,
@@ -243,6 +252,7 @@ async fn consent_page(state: &AppState, req: &AuthorizationRequest, s: &Session)
             redirect_host: &host,
             resource_name: &req.resource.name,
             resource_uri: &req.resource.uri,
+            verified_by: verified_host.as_deref(),
         },
         &username,
         &scopes,

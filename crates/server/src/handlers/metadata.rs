@@ -52,7 +52,7 @@ pub async fn document(state: &AppState) -> AuthorizationServerMetadata {
         introspection_endpoint_auth_methods_supported: Some(secret_methods),
         code_challenge_methods_supported: Some(vec!["S256".into()]),
         authorization_response_iss_parameter_supported: Some(true),
-        client_id_metadata_document_supported: None,
+        client_id_metadata_document_supported: c.cimd_enabled.then_some(true),
         service_documentation: None,
         subject_types_supported: None,
         id_token_signing_alg_values_supported: None,

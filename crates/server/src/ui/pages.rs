@@ -9,7 +9,8 @@ h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;margin:.8rem 0 .3rem;fon
 input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #c7ccd6;border-radius:6px;font-size:1rem}\
 button{padding:.6rem 1.2rem;border-radius:6px;border:1px solid #2456d6;background:#2456d6;color:#fff;font-size:1rem;cursor:pointer;margin-top:1rem}\
 button.secondary{background:#fff;color:#2456d6}.error{background:#fdecea;color:#8a1c12;padding:.6rem;border-radius:6px}\
-.who{background:#eef3ff;padding:.6rem;border-radius:6px;margin-bottom:1rem}ul{padding-left:1.2rem}li{margin:.3rem 0}\
+.who{background:#eef3ff;padding:.6rem;border-radius:6px;margin-bottom:1rem}\
+.verified{background:#e8f6ec;color:#14532d;padding:.6rem;border-radius:6px;font-size:1.05rem}ul{padding-left:1.2rem}li{margin:.3rem 0}\
 code{background:#f0f1f4;padding:.1rem .3rem;border-radius:4px;word-break:break-all}.muted{color:#5b6475;font-size:.9rem}";
 
 fn layout(title: &str, body: &str) -> String {
@@ -30,6 +31,22 @@ pub struct RequestSummary<'a> {
     pub resource_name: &'a str,
     /// The resource URI.
     pub resource_uri: &'a str,
+    /// For a client identified by a metadata document: the host that served it, which vouches
+    /// for the client's identity (and, unlike the name, cannot be chosen freely).
+    pub verified_by: Option<&'a str>,
+}
+
+/// The "who is asking" block: the verified host of a metadata document, prominently.
+fn verified(summary: &RequestSummary<'_>) -> String {
+    summary
+        .verified_by
+        .map(|h| {
+            format!(
+                "<p class=\"verified\">Client identity verified by <strong>{}</strong></p>",
+                escape(h)
+            )
+        })
+        .unwrap_or_default()
 }
 
 /// The login form.
@@ -48,7 +65,7 @@ pub fn login(
         "Sign in",
         &format!(
             "<h1>Sign in</h1>\
-<p class=\"who\"><strong>{client}</strong> wants to access <strong>{resource}</strong>.</p>{err}\
+<p class=\"who\"><strong>{client}</strong> wants to access <strong>{resource}</strong>.</p>{verified}{err}\
 <form method=\"post\" action=\"{action}\">\
 <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
 <input type=\"hidden\" name=\"authorize_query\" value=\"{query}\">\
@@ -57,6 +74,7 @@ pub fn login(
 <button type=\"submit\" name=\"login\" value=\"1\">Sign in</button></form>",
             client = escape(summary.client_name),
             resource = escape(summary.resource_name),
+            verified = verified(summary),
             action = escape(action),
             csrf = escape(csrf),
             query = escape(authorize_query),
@@ -92,7 +110,7 @@ pub fn consent(
     layout(
         "Authorize access",
         &format!(
-            "<h1>Authorize {client}?</h1>\
+            "<h1>Authorize {client}?</h1>{verified}\
 <p class=\"who\">Signed in as <strong>{user}</strong></p>\
 <p><strong>{client}</strong> asks for access to <strong>{resource}</strong> <span class=\"muted\">(<code>{resource_uri}</code>)</span> with these permissions:</p>\
 <ul>{items}</ul>\
@@ -103,6 +121,7 @@ pub fn consent(
 <button type=\"submit\" name=\"approve\" value=\"1\">Allow</button> \
 <button type=\"submit\" name=\"deny\" value=\"1\" class=\"secondary\">Deny</button></form>",
             client = escape(summary.client_name),
+            verified = verified(summary),
             user = escape(username),
             resource = escape(summary.resource_name),
             resource_uri = escape(summary.resource_uri),

@@ -6,6 +6,7 @@ mod common;
 
 mod authorize;
 mod browser;
+mod cimd;
 mod concurrency;
 mod metadata;
 mod refresh;

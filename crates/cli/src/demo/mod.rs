@@ -91,3 +91,46 @@ pub fn router(issuer: &str, public: bool) -> anyhow::Result<(Router, String)> {
         .merge(prm_routes);
     Ok((app, resource))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn need(v: Value) -> (bool, String) {
+        let r = policy().requirement_for_body(v.to_string().as_bytes());
+        (r.public, r.scopes.to_string())
+    }
+
+    #[test]
+    fn demo_policy() {
+        assert!(policy().validate().is_ok());
+        let call = |n: &str| json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": n}});
+        let needs = |s: &str| (false, s.to_owned());
+        assert_eq!(need(call("echo")), needs("mcp:tools"));
+        assert_eq!(need(call("system_info")), needs("mcp:tools system:read"));
+        assert_eq!(need(call("reset_counter")), needs("mcp:admin mcp:tools"));
+        let read = json!({"jsonrpc": "2.0", "id": 1, "method": "resources/read",
+                          "params": {"uri": "demo://system/metrics"}});
+        assert_eq!(need(read), needs("mcp:resources"));
+        let get = json!({"jsonrpc": "2.0", "id": 1, "method": "prompts/get",
+                         "params": {"name": "system_report"}});
+        assert_eq!(need(get), needs("mcp:prompts"));
+        for m in ["initialize", "ping", "notifications/initialized"] {
+            assert!(
+                need(json!({"jsonrpc": "2.0", "id": 1, "method": m})).0,
+                "{m}"
+            );
+        }
+        assert_eq!(
+            policy().scopes_supported(),
+            [
+                "mcp:admin",
+                "mcp:prompts",
+                "mcp:resources",
+                "mcp:tools",
+                "system:read"
+            ]
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 mod admin;
 mod backup;
+mod client_cmd;
 mod data;
 mod demo;
 mod guard;
@@ -65,6 +66,18 @@ enum Command {
     RegistrationTokens(admin::registration_tokens::RegistrationTokensCommand),
     /// Protect an existing MCP server: an OAuth resource-server reverse proxy in front of it.
     Guard(guard::GuardArgs),
+    /// Sign in to an MCP server (OAuth authorization code + PKCE in the browser).
+    Login(client_cmd::LoginArgs),
+    /// Print a valid access token for an MCP server (refreshing it as needed).
+    Token(client_cmd::TokenArgs),
+    /// Revoke the tokens for an MCP server at its authorization server and forget them.
+    Logout(client_cmd::LogoutArgs),
+    /// List stored credentials (redacted).
+    Status(client_cmd::StatusArgs),
+    /// List an MCP server's tools.
+    Tools(client_cmd::ToolsArgs),
+    /// Call a tool on an MCP server and print the result.
+    Call(client_cmd::CallArgs),
 }
 
 fn init_tracing(json: bool) {
@@ -94,6 +107,12 @@ async fn main() -> ExitCode {
         Command::Keys(c) => admin::keys::run(&cli.global, c).await,
         Command::RegistrationTokens(c) => admin::registration_tokens::run(&cli.global, c).await,
         Command::Guard(a) => guard::run(a).await,
+        Command::Login(a) => client_cmd::login(&cli.global, a).await,
+        Command::Token(a) => client_cmd::token(&cli.global, a).await,
+        Command::Logout(a) => client_cmd::logout(&cli.global, a).await,
+        Command::Status(a) => client_cmd::status(&cli.global, a).await,
+        Command::Tools(a) => client_cmd::tools(&cli.global, a).await,
+        Command::Call(a) => client_cmd::call(&cli.global, a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,13 +13,16 @@ pub use server::{DemoServer, Shared};
 
 use anyhow::Context;
 use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use http::header::AUTHORIZATION;
 use mcp_oauth_resource::{
     CachedVerifier, JwtVerifier, OriginGuardLayer, PrmService, RequireBearerLayer, ScopePolicy, prm,
 };
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use std::sync::Arc;
-use tower::Layer;
+use tower::{Layer, ServiceExt};
 
 /// What each request to the demo needs: tools `mcp:tools` (`system_info` also `system:read`,
 /// `reset_counter` also `mcp:admin`), resources `mcp:resources`, prompts and completions
@@ -58,8 +61,8 @@ pub fn mcp_service(
 /// the router and the MCP URL (the resource URI).
 ///
 /// `public` (`serve --demo-public`) is for the conformance harness only, which cannot send a
-/// token: `/mcp` then runs without the bearer guard (the Origin guard stays on) and also lists
-/// the harness's fixtures.
+/// token: requests without `Authorization` then skip the bearer guard (a sent token is still
+/// verified; the Origin guard stays on), and the harness's fixtures are listed.
 pub fn router(issuer: &str, public: bool) -> anyhow::Result<(Router, String)> {
     let resource = crate::serve::demo_resource_uri(issuer);
     let url = url::Url::parse(&resource).with_context(|| format!("invalid resource {resource}"))?;
@@ -73,18 +76,31 @@ pub fn router(issuer: &str, public: bool) -> anyhow::Result<(Router, String)> {
     let prm_routes = PrmService::new(meta)
         .context("invalid protected resource metadata")?
         .router();
+    let verifier = JwtVerifier::builder(issuer, resource.clone())
+        .insecure_allow_http(url.scheme() == "http")
+        .build()
+        .context("cannot build the token verifier of the demo")?;
+    let guard = RequireBearerLayer::builder(resource.clone(), CachedVerifier::new(verifier))
+        .policy(policy)
+        .build()
+        .context("cannot build the guard of the demo")?;
+    let guarded = guard.layer(mcp.clone());
     let mcp_routes = if public {
-        Router::new().route_service(&path, mcp)
+        // Requests without `Authorization` skip the bearer guard; a token, when sent, is still
+        // verified and checked against the policy exactly as without --demo-public.
+        let steer = tower::service_fn(move |req: Request| {
+            let (guarded, open) = (guarded.clone(), mcp.clone());
+            async move {
+                if req.headers().contains_key(AUTHORIZATION) {
+                    guarded.oneshot(req).await.map(|r| r.map(Body::new))
+                } else {
+                    open.oneshot(req).await.map(|r| r.map(Body::new))
+                }
+            }
+        });
+        Router::new().route_service(&path, steer)
     } else {
-        let verifier = JwtVerifier::builder(issuer, resource.clone())
-            .insecure_allow_http(url.scheme() == "http")
-            .build()
-            .context("cannot build the token verifier of the demo")?;
-        let guard = RequireBearerLayer::builder(resource.clone(), CachedVerifier::new(verifier))
-            .policy(policy)
-            .build()
-            .context("cannot build the guard of the demo")?;
-        Router::new().route_service(&path, guard.layer(mcp))
+        Router::new().route_service(&path, guarded)
     };
     let app = mcp_routes
         .layer(OriginGuardLayer::localhost())

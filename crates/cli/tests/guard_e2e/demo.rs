@@ -306,10 +306,7 @@ async fn step_up_and_challenges() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
     // A huge body is refused before it is read in full.
-    let huge = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
-                      "params": {"name": "echo", "arguments": {"message": "x".repeat(2 << 20)}}});
-    let r = send(post(&demo.mcp, Some(&tools_token), &huge)).await;
-    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(post_declaring(&demo.mcp, &tools_token, 2 << 20).await, 413);
 
     // DNS rebinding: a foreign Origin is refused, a loopback one passes.
     let r = send(post(&demo.mcp, None, &init).header("origin", "https://evil.example")).await;

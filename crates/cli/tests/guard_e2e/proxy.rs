@@ -193,12 +193,7 @@ async fn proxies_with_identity_and_without_the_token() {
     assert_eq!(r.status, StatusCode::OK);
 
     // Huge bodies, malformed and repeated headers.
-    let huge = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-                      "params": {"name": "echo", "arguments": {"m": "x".repeat(2 << 20)}}});
-    assert_eq!(
-        send(post(&mcp, Some(&t), &huge)).await.status,
-        StatusCode::PAYLOAD_TOO_LARGE
-    );
+    assert_eq!(post_declaring(&mcp, &t, 2 << 20).await, 413);
     let r = send(post(&mcp, None, &echo).header("authorization", "Bearer")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let mut h = reqwest::header::HeaderMap::new();
@@ -357,6 +352,20 @@ async fn rmcp_client_through_the_guard_to_an_rmcp_upstream() {
         "mcp-oauth guard listening on",
     );
     let mcp = format!("{}/mcp", guard.base);
+
+    // --demo-public answers without a token, but a token that is sent is still verified.
+    let direct = format!("{}/mcp", upstream.base);
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    let r = send(post(&direct, Some("not-a-jwt"), &list)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.challenge().error.as_deref(), Some("invalid_token"));
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    assert_eq!(
+        send(post(&direct, None, &init)).await.status,
+        StatusCode::OK
+    );
 
     // Without a token the rmcp client cannot even initialize.
     let err =

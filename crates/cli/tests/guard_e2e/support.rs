@@ -244,3 +244,30 @@ pub fn tool_call(id: u64, name: &str, args: Value) -> Value {
     serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
                        "params": {"name": name, "arguments": args}})
 }
+
+/// POSTs a request head declaring a `Content-Length` of `len` bytes (and only a few of them), and
+/// returns the status code of the answer. A guard must refuse a too-large body from the header
+/// alone, before reading it (a client sending the whole body could see its connection closed
+/// first, so the test does not send it).
+pub async fn post_declaring(url: &str, token: &str, len: usize) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let u = url::Url::parse(url).unwrap();
+    let authority = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap());
+    let mut s = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         Content-Length: {len}\r\n\r\n{{\"jsonrpc\":",
+        u.path()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 64];
+    let mut n = 0;
+    while n < 12 {
+        let k = s.read(&mut buf[n..]).await.unwrap();
+        assert!(k > 0, "connection closed without a response");
+        n += k;
+    }
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    line[9..12].parse().unwrap()
+}

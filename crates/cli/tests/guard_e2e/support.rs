@@ -261,7 +261,7 @@ pub async fn post_declaring(url: &str, token: &str, len: usize) -> u16 {
         u.path()
     );
     s.write_all(head.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 64];
+    let mut buf = [0u8; 64];
     let mut n = 0;
     while n < 12 {
         let k = s.read(&mut buf[n..]).await.unwrap();

@@ -29,8 +29,8 @@ pub struct ServeArgs {
     /// Also serve a demo MCP server at `{issuer}/mcp`, guarded by OAuth (implies --dev).
     #[arg(long, env = "MCP_OAUTH_DEMO")]
     demo: bool,
-    /// Conformance testing ONLY: serve the demo MCP server without the bearer guard (the Origin
-    /// guard stays on) and with the conformance harness's fixtures (implies --demo).
+    /// Conformance testing ONLY: requests to the demo MCP server without a token skip the bearer
+    /// guard (the Origin guard stays on); the harness's fixtures are listed (implies --demo).
     #[arg(long, env = "MCP_OAUTH_DEMO_PUBLIC")]
     demo_public: bool,
     /// Serve HTTPS with this certificate chain (PEM).

@@ -161,6 +161,10 @@ pub struct NewClient {
     pub scope: Option<ScopeSet>,
     /// A fixed client id (default: random).
     pub client_id: Option<String>,
+    /// The client's public keys (a JWK Set): it authenticates with `private_key_jwt`, no secret.
+    pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its public keys: `private_key_jwt`, no secret.
+    pub jwks_uri: Option<String>,
 }
 
 /// Creates a client. Returns it and, for a confidential client, its secret: shown once, stored
@@ -199,6 +203,33 @@ pub async fn add_client(
     if req.public && grants.iter().any(|g| g == grant_type::CLIENT_CREDENTIALS) {
         return Err(invalid("a public client cannot use client_credentials"));
     }
+    let uses_keys = req.jwks.is_some() || req.jwks_uri.is_some();
+    if uses_keys && req.public {
+        return Err(invalid(
+            "a client with keys (--jwks-file, --jwks-uri) is confidential, not public",
+        ));
+    }
+    if req.jwks.is_some() && req.jwks_uri.is_some() {
+        return Err(invalid("give the keys by value or by URL, not both"));
+    }
+    if let Some(jwks) = &req.jwks {
+        crate::client_keys::parse_public_jwks(jwks).map_err(invalid)?;
+    }
+    if let Some(uri) = &req.jwks_uri {
+        let ok = url::Url::parse(uri).is_ok_and(|u| {
+            u.username().is_empty()
+                && u.password().is_none()
+                && (u.scheme() == "https"
+                    || (u.scheme() == "http"
+                        && mcp_oauth_core::uri::UriParts::split(uri)
+                            .is_some_and(|p| mcp_oauth_core::uri::is_loopback_host(p.host()))))
+        });
+        if !ok {
+            return Err(invalid(
+                "the JWKS URL must be https (http only on a loopback host)",
+            ));
+        }
+    }
     let uses_code = grants.iter().any(|g| g == grant_type::AUTHORIZATION_CODE);
     if uses_code && req.redirect_uris.is_empty() {
         return Err(invalid(
@@ -222,12 +253,14 @@ pub async fn add_client(
         }
         None => random_token(16),
     };
-    let secret = (!req.public).then(|| Secret::new(random_token(32)));
+    let secret = (!req.public && !uses_keys).then(|| Secret::new(random_token(32)));
     let client = Client {
         client_id: client_id.clone(),
         client_name: req.name.trim().to_owned(),
         token_endpoint_auth_method: if req.public {
             auth_method::NONE.to_owned()
+        } else if uses_keys {
+            auth_method::PRIVATE_KEY_JWT.to_owned()
         } else {
             auth_method::CLIENT_SECRET_BASIC.to_owned()
         },
@@ -238,8 +271,8 @@ pub async fn add_client(
         redirect_uris: req.redirect_uris,
         grant_types: grants,
         allowed_scopes: req.scope,
-        jwks: None,
-        jwks_uri: None,
+        jwks: req.jwks,
+        jwks_uri: req.jwks_uri,
         origin: ClientOrigin::Admin,
         registration_token_hash: None,
         metadata: serde_json::Value::Object(Default::default()),

@@ -1,11 +1,13 @@
 //! Client authentication at the token, revocation and introspection endpoints
 //! (RFC 6749 §2.3, §3.2.1).
 //!
-//! Exactly one method per request: HTTP Basic, `client_secret` in the body, or none (a public
+//! Exactly one method per request: HTTP Basic, `client_secret` in the body, a client assertion
+//! (`private_key_jwt`, RFC 7523 §2.2, checked in [`crate::client_assertion`]), or none (a public
 //! client naming itself with `client_id`). Secrets are 256-bit random values stored as SHA-256
 //! hashes and compared in constant time. A client registered with a secret may present it either
 //! by Basic or in the body: the MCP client-credentials extension asks servers to accept both, and
-//! the two carry the same secret over the same TLS channel.
+//! the two carry the same secret over the same TLS channel. A client registered for
+//! `private_key_jwt` must present an assertion on every request.
 
 use crate::error::OAuthError;
 use crate::model::Client;
@@ -26,6 +28,8 @@ pub enum AuthMethod {
     SecretBasic,
     /// Secret in the body.
     SecretPost,
+    /// A client assertion signed with the client's private key.
+    PrivateKeyJwt,
 }
 
 /// A client that passed authentication.
@@ -99,11 +103,30 @@ pub async fn authenticate(
         };
     let body_id = params.take("client_id");
     let body_secret = params.take("client_secret");
-    if params.contains("client_assertion") || params.contains("client_assertion_type") {
-        return Err(OAuthError::invalid_client(
-            "client assertions (private_key_jwt) are not accepted for this client",
-            basic_attempted,
-        ));
+    let assertion_type = params.take("client_assertion_type");
+    let assertion = params.take("client_assertion");
+    if assertion_type.is_some() || assertion.is_some() {
+        if basic.is_some() || body_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "more than one client authentication method (RFC 6749 §2.3)",
+            ));
+        }
+        let (Some(kind), Some(assertion)) = (assertion_type, assertion) else {
+            return Err(OAuthError::invalid_request(
+                "client_assertion and client_assertion_type go together",
+            ));
+        };
+        if kind != auth_method::JWT_BEARER_ASSERTION_TYPE {
+            return Err(OAuthError::invalid_client(
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                false,
+            ));
+        }
+        let client = crate::client_assertion::verify(state, &assertion, body_id.as_deref()).await?;
+        return Ok(AuthenticatedClient {
+            client,
+            method: AuthMethod::PrivateKeyJwt,
+        });
     }
     let (client_id, secret, method) = match (basic, body_secret) {
         (Some(_), Some(_)) => {

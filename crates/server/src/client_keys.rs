@@ -1,12 +1,28 @@
 //! The public keys of `private_key_jwt` clients: what a JWK Set must look like to be accepted
-//! at registration (DCR, CIMD, administrator).
+//! (at registration, and when fetched), and the cache of sets fetched from `jwks_uri`.
 //!
 //! Only asymmetric public keys: a symmetric (`oct`) key would turn the registered "public key"
 //! into a shared secret, and a key carrying private parameters (`d`, `p`, `q`, …) shows the
 //! client leaked its private key into its metadata.
+//!
+//! A `jwks_uri` is fetched with the SSRF-safe fetcher, cached as its `Cache-Control` says within
+//! the document-cache bounds, and fetched again early only when an assertion names a `kid` the
+//! cached set lacks (a key rollover), at most once per `jwks_refetch_interval`. A failed fetch
+//! is not retried within that interval either, so bad assertions cannot make the server fetch
+//! on their behalf.
 
+use crate::state::AppState;
+use mcp_oauth_core::clock::UnixTime;
 use mcp_oauth_core::jose::{JwkSet, decoding_key};
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The largest JWK Set fetched, in bytes (ten RSA-4096 keys fit).
+pub const MAX_JWKS_BYTES: usize = 32 * 1024;
+
+/// Most sets kept at once.
+const MAX_ENTRIES: usize = 10_000;
 
 /// Most keys a client may register: rollover needs two, a few more are harmless.
 pub const MAX_KEYS: usize = 10;
@@ -41,6 +57,113 @@ pub fn parse_public_jwks(v: &Value) -> Result<JwkSet, String> {
         decoding_key(jwk).map_err(|e| format!("jwks holds an unusable key: {e}"))?;
     }
     Ok(set)
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    /// The set, if the last fetch succeeded.
+    keys: Option<JwkSet>,
+    /// When it was last fetched (or tried).
+    fetched_at: UnixTime,
+    /// Until when the set may be used without fetching again.
+    expires_at: UnixTime,
+}
+
+/// Fetched JWK Sets by URL.
+#[derive(Debug, Default)]
+pub struct JwksCache {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+impl JwksCache {
+    /// The keys published at `uri`. `refresh`: the caller met an unknown `kid` and wants a fresh
+    /// copy, which it gets if the last fetch is at least `jwks_refetch_interval` old.
+    pub async fn get(&self, state: &AppState, uri: &str, refresh: bool) -> Result<JwkSet, String> {
+        let now = state.now();
+        let interval = state.config().jwks_refetch_interval;
+        let cached = {
+            let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            map.get(uri).cloned()
+        };
+        if let Some(e) = &cached {
+            let may_refetch = now - e.fetched_at >= interval;
+            match &e.keys {
+                Some(keys) if e.expires_at > now && !(refresh && may_refetch) => {
+                    return Ok(keys.clone());
+                }
+                None if !may_refetch => {
+                    return Err(
+                        "the client's jwks_uri failed recently; not fetched again yet".into(),
+                    );
+                }
+                Some(keys) if !may_refetch => return Ok(keys.clone()),
+                _ => {}
+            }
+        }
+        let result = self.fetch(state, uri).await;
+        let previous = cached.and_then(|e| e.keys.map(|k| (k, e.expires_at)));
+        let (entry, answer) = match result {
+            Ok((keys, ttl)) => (
+                Entry {
+                    keys: Some(keys.clone()),
+                    fetched_at: now,
+                    expires_at: now + ttl,
+                },
+                Ok(keys),
+            ),
+            // Keep what was known (a failed early refetch does not forget good keys), and
+            // remember the attempt so the next one waits for the interval.
+            Err(e) => match previous {
+                Some((keys, expires_at)) => (
+                    Entry {
+                        keys: Some(keys.clone()),
+                        fetched_at: now,
+                        expires_at,
+                    },
+                    Ok(keys),
+                ),
+                None => (
+                    Entry {
+                        keys: None,
+                        fetched_at: now,
+                        expires_at: now,
+                    },
+                    Err(e),
+                ),
+            },
+        };
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_ENTRIES && !map.contains_key(uri) {
+            map.retain(|_, e| e.expires_at > now || now - e.fetched_at < interval);
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+        }
+        map.insert(uri.to_owned(), entry);
+        answer
+    }
+
+    async fn fetch(&self, state: &AppState, uri: &str) -> Result<(JwkSet, i64), String> {
+        let config = state.config();
+        let fetched = state
+            .fetcher()
+            .get_json(uri, MAX_JWKS_BYTES)
+            .await
+            .map_err(|e| {
+                tracing::warn!(target: "mcp_oauth::client_keys", %uri, error = %e, "fetching a client's jwks_uri failed");
+                format!("the client's jwks_uri could not be fetched: {e}")
+            })?;
+        let value: Value = serde_json::from_slice(&fetched.body)
+            .map_err(|_| "the client's jwks_uri is not valid JSON".to_owned())?;
+        let keys = parse_public_jwks(&value).map_err(|e| format!("the client's jwks_uri: {e}"))?;
+        // `no-store` still keeps the set for the refetch interval: every request fetching it
+        // would let anyone with a bad assertion drive the server's fetches.
+        let ttl = fetched
+            .cache
+            .ttl(config.cimd_cache_min_ttl, config.cimd_cache_max_ttl)
+            .unwrap_or(config.jwks_refetch_interval);
+        Ok((keys, ttl))
+    }
 }
 
 #[cfg(test)]

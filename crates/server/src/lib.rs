@@ -15,6 +15,7 @@
 pub mod admin;
 pub mod authorization_request;
 pub mod cimd;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod client_keys;
 pub mod clients;
@@ -102,6 +103,7 @@ impl AuthorizationServer {
                 registration_limiter,
                 fetcher,
                 cimd: cimd::CimdResolver::default(),
+                client_jwks: client_keys::JwksCache::default(),
                 metrics: metrics::Metrics::new(),
             })),
         })

@@ -2,6 +2,7 @@
 
 use crate::cimd::CimdResolver;
 use crate::cimd::fetch::SafeFetcher;
+use crate::client_keys::JwksCache;
 use crate::config::ServerConfig;
 use crate::keys::KeyManager;
 use crate::rate_limit::RateLimiter;
@@ -31,6 +32,8 @@ pub(crate) struct Inner {
     pub fetcher: SafeFetcher,
     /// Client ID Metadata Documents: fetch, validation, cache.
     pub cimd: CimdResolver,
+    /// JWK Sets fetched from clients' `jwks_uri`.
+    pub client_jwks: JwksCache,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
 }
@@ -63,6 +66,10 @@ impl AppState {
     /// The metadata document resolver.
     pub fn cimd(&self) -> &CimdResolver {
         &self.0.cimd
+    }
+    /// The cache of clients' fetched JWK Sets.
+    pub fn client_jwks(&self) -> &JwksCache {
+        &self.0.client_jwks
     }
 }
 

@@ -3,7 +3,7 @@
 use super::{now, store};
 use crate::GlobalArgs;
 use crate::output::{emit, table, time};
-use anyhow::bail;
+use anyhow::{Context, bail};
 use mcp_oauth_core::ScopeSet;
 use mcp_oauth_server::admin::{self, NewClient};
 use mcp_oauth_server::model::Client;
@@ -30,6 +30,13 @@ pub enum ClientsCommand {
         /// Use this client id instead of a random one.
         #[arg(long)]
         client_id: Option<String>,
+        /// The client's public keys, a JWK Set file: it authenticates with private_key_jwt
+        /// (RFC 7523) instead of a secret.
+        #[arg(long, conflicts_with_all = ["jwks_uri", "public"])]
+        jwks_file: Option<std::path::PathBuf>,
+        /// Where the client publishes its public keys (https): private_key_jwt, no secret.
+        #[arg(long, conflicts_with = "public")]
+        jwks_uri: Option<String>,
     },
     /// List clients.
     List,
@@ -58,6 +65,7 @@ fn view(c: &Client) -> serde_json::Value {
         "token_endpoint_auth_method": c.token_endpoint_auth_method,
         "redirect_uris": c.redirect_uris,
         "grant_types": c.grant_types,
+        "jwks_uri": c.jwks_uri,
         "scope": c.allowed_scopes.as_ref().map(ToString::to_string),
         "created_at": c.created_at,
         "last_used_at": c.last_used_at,
@@ -74,8 +82,21 @@ pub async fn run(global: &GlobalArgs, cmd: ClientsCommand) -> anyhow::Result<()>
             public,
             scope,
             client_id,
+            jwks_file,
+            jwks_uri,
         } => {
             let scope = scope.map(|s| ScopeSet::parse(&s)).transpose()?;
+            let jwks = match jwks_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).with_context(|| {
+                        format!("cannot read the JWK Set file {}", path.display())
+                    })?;
+                    Some(serde_json::from_str(&text).with_context(|| {
+                        format!("{} is not JSON (a JWK Set is expected)", path.display())
+                    })?)
+                }
+                None => None,
+            };
             let (client, secret) = admin::add_client(
                 store.as_ref(),
                 NewClient {
@@ -85,6 +106,8 @@ pub async fn run(global: &GlobalArgs, cmd: ClientsCommand) -> anyhow::Result<()>
                     public,
                     scope,
                     client_id,
+                    jwks,
+                    jwks_uri,
                 },
                 now(),
             )

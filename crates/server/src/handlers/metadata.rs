@@ -28,8 +28,14 @@ pub async fn document(state: &AppState) -> AuthorizationServerMetadata {
         auth_method::CLIENT_SECRET_BASIC.to_owned(),
         auth_method::CLIENT_SECRET_POST.to_owned(),
     ];
-    let mut token_methods = secret_methods.clone();
+    let mut confidential_methods = secret_methods.clone();
+    confidential_methods.push(auth_method::PRIVATE_KEY_JWT.to_owned());
+    let mut token_methods = confidential_methods.clone();
     token_methods.push(auth_method::NONE.to_owned());
+    let assertion_algs: Vec<String> = crate::client_assertion::ASSERTION_ALGORITHMS
+        .iter()
+        .map(|a| algorithm_name(*a))
+        .collect();
     AuthorizationServerMetadata {
         issuer: c.issuer.clone(),
         authorization_endpoint: Some(c.endpoint("/authorize")),
@@ -45,11 +51,11 @@ pub async fn document(state: &AppState) -> AuthorizationServerMetadata {
             grant_type::CLIENT_CREDENTIALS.into(),
         ]),
         token_endpoint_auth_methods_supported: Some(token_methods.clone()),
-        token_endpoint_auth_signing_alg_values_supported: None,
+        token_endpoint_auth_signing_alg_values_supported: Some(assertion_algs),
         revocation_endpoint: Some(c.endpoint("/revoke")),
         revocation_endpoint_auth_methods_supported: Some(token_methods),
         introspection_endpoint: Some(c.endpoint("/introspect")),
-        introspection_endpoint_auth_methods_supported: Some(secret_methods),
+        introspection_endpoint_auth_methods_supported: Some(confidential_methods),
         code_challenge_methods_supported: Some(vec!["S256".into()]),
         authorization_response_iss_parameter_supported: Some(true),
         client_id_metadata_document_supported: c.cimd_enabled.then_some(true),

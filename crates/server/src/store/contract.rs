@@ -40,6 +40,7 @@ pub async fn run_all<S: Store>(store: &S) {
     delete_user_cascades(store).await;
     registration_tokens(store).await;
     unused_registrations(store).await;
+    assertions(store).await;
     purge(store).await;
 }
 
@@ -48,7 +49,8 @@ pub async fn run_concurrency<S: Store>(store: Arc<S>) {
     concurrent_redeem(store.clone()).await;
     concurrent_rotate_without_grace(store.clone()).await;
     concurrent_rotate_with_grace(store.clone()).await;
-    concurrent_consents(store).await;
+    concurrent_consents(store.clone()).await;
+    concurrent_assertions(store).await;
 }
 
 // ---------------------------------------------------------------- fixtures
@@ -1200,6 +1202,36 @@ pub async fn unused_registrations<S: Store>(store: &S) {
     }
 }
 
+/// Client assertion ids: single use per client until expiry, then replaceable; purged with the
+/// other expired records. Runs just before [`purge`], whose first step clears what it leaves.
+pub async fn assertions<S: Store>(store: &S) {
+    assert!(store.use_jti("as-c1", "j1", 200, 100).await.unwrap());
+    assert!(
+        !store.use_jti("as-c1", "j1", 200, 100).await.unwrap(),
+        "replay"
+    );
+    assert!(
+        !store.use_jti("as-c1", "j1", 900, 199).await.unwrap(),
+        "still a replay just before expiry, whatever expiry the replay claims"
+    );
+    assert!(
+        store.use_jti("as-c2", "j1", 200, 100).await.unwrap(),
+        "ids are per client"
+    );
+    assert!(
+        store.use_jti("as-c1", "j1", 400, 200).await.unwrap(),
+        "an expired record is replaced"
+    );
+    assert!(
+        !store.use_jti("as-c1", "j1", 400, 300).await.unwrap(),
+        "with its new expiry"
+    );
+    // Purging removes expired ids: afterwards the pair is new again even at an earlier time.
+    store.purge_expired(400).await.unwrap();
+    assert!(store.use_jti("as-c1", "j1", 450, 0).await.unwrap());
+    assert!(store.use_jti("as-c2", "j1", 450, 0).await.unwrap());
+}
+
 /// Purging: exact counts at the expiry boundaries, survivors intact.
 pub async fn purge<S: Store>(store: &S) {
     let t = PURGE_BASE;
@@ -1473,4 +1505,18 @@ pub async fn concurrent_consents<S: Store>(store: Arc<S>) {
         got.scope,
         (0..TASKS).map(|i| format!("s{i}")).collect::<ScopeSet>()
     );
+}
+
+/// Concurrent uses of one client assertion: exactly one succeeds.
+pub async fn concurrent_assertions<S: Store>(store: Arc<S>) {
+    let outcomes = race(&store, |s, _| async move {
+        s.use_jti("ca-client", "ca-jti", 500, 100).await
+    })
+    .await;
+    let firsts = outcomes
+        .into_iter()
+        .map(|o| o.expect("no backend error"))
+        .filter(|first| *first)
+        .count();
+    assert_eq!(firsts, 1);
 }

@@ -39,6 +39,8 @@ struct State {
     sessions: HashMap<String, Session>,
     /// Initial access tokens by id.
     registration_tokens: HashMap<String, RegistrationToken>,
+    /// Used client assertion ids by (client, jti), with their expiry.
+    used_assertions: HashMap<(String, String), UnixTime>,
 }
 
 impl State {
@@ -427,7 +429,11 @@ impl GrantStore for MemoryStore {
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
         let mut s = self.lock()?;
         let count = |s: &State| {
-            s.codes.len() + s.refresh.len() + s.revoked_jtis.len() + s.registration_tokens.len()
+            s.codes.len()
+                + s.refresh.len()
+                + s.revoked_jtis.len()
+                + s.registration_tokens.len()
+                + s.used_assertions.len()
         };
         let before = count(&s);
         s.codes.retain(|_, r| r.code.expires_at > now);
@@ -435,6 +441,7 @@ impl GrantStore for MemoryStore {
         s.revoked_jtis.retain(|_, exp| *exp > now);
         s.registration_tokens
             .retain(|_, t| t.expires_at.is_none_or(|e| e > now));
+        s.used_assertions.retain(|_, exp| *exp > now);
         let after = count(&s);
         let grants = s.remove_grants(|g| g.expires_at <= now);
         Ok((before - after) as u64 + grants)
@@ -627,6 +634,27 @@ impl RegistrationStore for MemoryStore {
             s.clients.remove(id);
         }
         Ok(doomed.len() as u64)
+    }
+}
+
+#[async_trait]
+impl AssertionStore for MemoryStore {
+    async fn use_jti(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let key = (client_id.to_owned(), jti.to_owned());
+        match s.used_assertions.get(&key) {
+            Some(exp) if *exp > now => Ok(false),
+            _ => {
+                s.used_assertions.insert(key, expires_at);
+                Ok(true)
+            }
+        }
     }
 }
 

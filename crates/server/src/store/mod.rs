@@ -144,7 +144,8 @@ pub trait GrantStore: Send + Sync {
     /// Grants of a user (for the connected-apps page and user removal).
     async fn list_grants_for_user(&self, user_id: &str) -> StoreResult<Vec<Grant>>;
     /// Deletes expired codes, refresh tokens, grants past their absolute expiry, revoked
-    /// token ids past their expiry and expired initial access tokens. Returns how many rows went.
+    /// token ids past their expiry, expired initial access tokens and client assertion ids past
+    /// their expiry. Returns how many rows went.
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64>;
 }
 
@@ -220,6 +221,23 @@ pub trait RegistrationStore: Send + Sync {
     async fn purge_unused_registrations(&self, created_before: UnixTime) -> StoreResult<u64>;
 }
 
+/// Client assertion ids already used (RFC 7523 §3: a `jti` is single-use until its `exp`).
+/// Kept in the database, so a restart does not reopen the replay window.
+#[async_trait]
+pub trait AssertionStore: Send + Sync {
+    /// Records that `client_id` used the assertion `jti`, which expires at `expires_at`.
+    /// Returns `true` the first time, and `false` while the pair is recorded with an expiry after
+    /// `now` (a replay). A record that expired (and was not yet purged) is replaced. Atomic: of
+    /// concurrent calls with the same pair, exactly one gets `true`.
+    async fn use_jti(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+}
+
 /// Liveness of the storage itself (for `/readyz`).
 #[async_trait]
 pub trait HealthStore: Send + Sync {
@@ -239,6 +257,7 @@ pub trait Store:
     + KeyStore
     + SessionStore
     + RegistrationStore
+    + AssertionStore
     + HealthStore
     + Send
     + Sync
@@ -256,6 +275,7 @@ impl<T> Store for T where
         + KeyStore
         + SessionStore
         + RegistrationStore
+        + AssertionStore
         + HealthStore
         + Send
         + Sync

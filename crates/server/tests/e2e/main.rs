@@ -9,6 +9,7 @@ mod browser;
 mod cimd;
 mod concurrency;
 mod metadata;
+mod private_key_jwt;
 mod refresh;
 mod registration;
 mod rejections;

@@ -372,7 +372,7 @@ async fn rotate_in(
 }
 
 async fn purge_in(conn: &mut PgConnection, now: UnixTime) -> StoreResult<u64> {
-    const STEPS: [&str; 6] = [
+    const STEPS: [&str; 7] = [
         "DELETE FROM authorization_codes WHERE expires_at <= $1",
         "DELETE FROM refresh_tokens WHERE expires_at <= $1",
         // The tokens of expiring grants, counted here rather than vanishing by cascade.
@@ -380,6 +380,7 @@ async fn purge_in(conn: &mut PgConnection, now: UnixTime) -> StoreResult<u64> {
         "DELETE FROM grants WHERE expires_at <= $1",
         "DELETE FROM revoked_jtis WHERE expires_at <= $1",
         "DELETE FROM registration_tokens WHERE expires_at <= $1",
+        "DELETE FROM used_assertions WHERE expires_at <= $1",
     ];
     let mut purged = 0;
     for step in STEPS {

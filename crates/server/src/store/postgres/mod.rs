@@ -34,6 +34,7 @@
 //! retried, up to [`MAX_ATTEMPTS`] times.
 
 mod accounts;
+mod assertions;
 mod grants;
 mod registration;
 mod sessions;

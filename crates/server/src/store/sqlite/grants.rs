@@ -355,7 +355,7 @@ async fn rotate_in(
 }
 
 async fn purge_in(conn: &mut SqliteConnection, now: UnixTime) -> StoreResult<u64> {
-    const STEPS: [&str; 6] = [
+    const STEPS: [&str; 7] = [
         "DELETE FROM authorization_codes WHERE expires_at <= ?",
         "DELETE FROM refresh_tokens WHERE expires_at <= ?",
         // The tokens of expiring grants, counted here rather than vanishing by cascade.
@@ -363,6 +363,7 @@ async fn purge_in(conn: &mut SqliteConnection, now: UnixTime) -> StoreResult<u64
         "DELETE FROM grants WHERE expires_at <= ?",
         "DELETE FROM revoked_jtis WHERE expires_at <= ?",
         "DELETE FROM registration_tokens WHERE expires_at <= ?",
+        "DELETE FROM used_assertions WHERE expires_at <= ?",
     ];
     let mut purged = 0;
     for step in STEPS {

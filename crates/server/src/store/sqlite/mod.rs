@@ -11,9 +11,11 @@
 //!
 //! The implementations are split by aggregate: `accounts` (clients, resources, users), `grants`
 //! (codes, grants, refresh tokens, revoked access tokens) and `sessions` (consents, signing
-//! keys, browser sessions) and `registration` (initial access tokens, unused registrations).
+//! keys, browser sessions), `registration` (initial access tokens, unused registrations) and
+//! `assertions` (used client assertion ids).
 
 mod accounts;
+mod assertions;
 mod grants;
 mod registration;
 mod sessions;

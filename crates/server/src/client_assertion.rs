@@ -1,0 +1,261 @@
+//! `private_key_jwt` client authentication: a client assertion (RFC 7523 §2.2, §3) signed with
+//! the client's private key, checked against the public keys it registered.
+//!
+//! The rules, in order:
+//! - the JWT header's `alg` is one of [`ASSERTION_ALGORITHMS`]: never `none`, never HMAC (an
+//!   HMAC "signed" with a public key proves nothing), and the key must be of the algorithm's kind;
+//! - the subject names the client; a `client_id` in the body must agree;
+//! - the client is registered for `private_key_jwt` (DCR, a metadata document, or an
+//!   administrator) with `jwks` or a `jwks_uri`;
+//! - the signature verifies with one of its keys (by `kid` when the header names one; an
+//!   unknown `kid` refetches a `jwks_uri` once per interval, see [`crate::client_keys`]);
+//! - `iss` = `sub` = the client id; `aud` is the issuer (with or without a trailing `/`) or the
+//!   token endpoint URL; `exp` is required and at most `assertion_max_lifetime` ahead; `nbf`
+//!   and `iat`, if present, are not in the future; 30 s of clock skew are allowed each way;
+//! - `jti` is required and single-use until the assertion expires ([`crate::store::AssertionStore`],
+//!   persistent, so a restart does not reopen the window).
+//!
+//! Times come from the server's clock, never from the JWT library's wall clock. Every failure is
+//! `invalid_client`; the assertion itself is never logged.
+
+use crate::clients::{self, LookupError};
+use crate::error::OAuthError;
+use crate::model::Client;
+use crate::state::AppState;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Validation;
+use mcp_oauth_core::jose::{Algorithm, JwkSet, decoding_key, key_fits_algorithm};
+use mcp_oauth_core::token::{Audience, auth_method};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The algorithms a client assertion may be signed with (advertised as
+/// `token_endpoint_auth_signing_alg_values_supported`).
+pub const ASSERTION_ALGORITHMS: [Algorithm; 4] = [
+    Algorithm::ES256,
+    Algorithm::RS256,
+    Algorithm::PS256,
+    Algorithm::EdDSA,
+];
+
+/// Clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY: i64 = 30;
+
+/// The longest assertion accepted, in bytes.
+const MAX_ASSERTION_BYTES: usize = 8 * 1024;
+
+/// The claims RFC 7523 §3 requires (and `jti`, which replay protection requires).
+#[derive(Debug, Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+    aud: Audience,
+    exp: i64,
+    #[serde(default)]
+    nbf: Option<i64>,
+    #[serde(default)]
+    iat: Option<i64>,
+    jti: String,
+}
+
+fn refuse(description: impl Into<String>) -> OAuthError {
+    OAuthError::invalid_client(description, false)
+}
+
+/// The unverified payload, only to learn which client claims to have signed it.
+fn unverified_subject(assertion: &str) -> Option<String> {
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("sub")?.as_str().map(str::to_owned)
+}
+
+/// Authenticates the client of a request by its assertion; returns the client.
+pub async fn verify(
+    state: &AppState,
+    assertion: &str,
+    body_client_id: Option<&str>,
+) -> Result<Client, OAuthError> {
+    if assertion.len() > MAX_ASSERTION_BYTES {
+        return Err(refuse("the client assertion is too large"));
+    }
+    let header = jsonwebtoken::decode_header(assertion).map_err(|_| {
+        refuse("the client assertion is not a signed JWT with a supported algorithm (never none)")
+    })?;
+    let alg = header.alg;
+    if !ASSERTION_ALGORITHMS.contains(&alg) {
+        return Err(refuse(format!(
+            "client assertions must be signed with ES256, RS256, PS256 or EdDSA, not {alg:?}"
+        )));
+    }
+    let client_id = unverified_subject(assertion)
+        .ok_or_else(|| refuse("the client assertion has no sub naming the client"))?;
+    if body_client_id.is_some_and(|b| b != client_id) {
+        return Err(refuse(
+            "client_id differs from the client assertion's subject",
+        ));
+    }
+    let client = match clients::find(state, &client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Err(refuse("unknown client or bad credentials")),
+        Err(LookupError::Store(e)) => return Err(e.into()),
+        Err(e @ LookupError::Document(_)) => return Err(e.into()),
+    };
+    if client.token_endpoint_auth_method != auth_method::PRIVATE_KEY_JWT {
+        return Err(refuse("this client is not registered for private_key_jwt"));
+    }
+    let claims = verify_signature(state, &client, assertion, alg, header.kid.as_deref()).await?;
+    check_claims(state, &client_id, &claims)?;
+    // Recorded until the last moment it could still be accepted.
+    let first = state
+        .store()
+        .use_jti(&client_id, &claims.jti, claims.exp + LEEWAY, state.now())
+        .await?;
+    if !first {
+        tracing::warn!(target: "mcp_oauth::client_auth", %client_id, "client assertion replayed");
+        return Err(refuse("the client assertion was already used (jti replay)"));
+    }
+    Ok(client)
+}
+
+/// The client's keys: by value, or fetched from its `jwks_uri` (`refresh` after an unknown kid).
+async fn client_keys(
+    state: &AppState,
+    client: &Client,
+    refresh: bool,
+) -> Result<JwkSet, OAuthError> {
+    if let Some(jwks) = &client.jwks {
+        return crate::client_keys::parse_public_jwks(jwks)
+            .map_err(|e| refuse(format!("the client's registered keys are unusable: {e}")));
+    }
+    let Some(uri) = &client.jwks_uri else {
+        return Err(refuse(
+            "the client has no registered keys (jwks or jwks_uri)",
+        ));
+    };
+    state
+        .client_jwks()
+        .get(state, uri, refresh)
+        .await
+        .map_err(refuse)
+}
+
+async fn verify_signature(
+    state: &AppState,
+    client: &Client,
+    assertion: &str,
+    alg: Algorithm,
+    kid: Option<&str>,
+) -> Result<Claims, OAuthError> {
+    let mut keys = client_keys(state, client, false).await?;
+    let named = |set: &JwkSet| {
+        kid.is_none_or(|k| {
+            set.keys
+                .iter()
+                .any(|j| j.common.key_id.as_deref() == Some(k))
+        })
+    };
+    if !named(&keys) && client.jwks.is_none() {
+        keys = client_keys(state, client, true).await?;
+    }
+    let mut validation = Validation::new(alg);
+    // Times and audience are checked below against the server's clock and URLs.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    validation.leeway = 0;
+    let candidates = keys.keys.iter().filter(|j| {
+        kid.is_none_or(|k| j.common.key_id.as_deref() == Some(k))
+            && key_fits_algorithm(j, alg)
+            && j.common.public_key_use != Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
+    });
+    let mut any = false;
+    for jwk in candidates {
+        any = true;
+        let Ok(key) = decoding_key(jwk) else {
+            continue;
+        };
+        if let Ok(data) = jsonwebtoken::decode::<Value>(assertion, &key, &validation) {
+            return serde_json::from_value(data.claims).map_err(|_| {
+                refuse("the client assertion lacks a required claim (iss, sub, aud, exp, jti) or has one of the wrong type")
+            });
+        }
+    }
+    Err(refuse(if any {
+        "the client assertion's signature does not verify with the client's registered keys"
+    } else {
+        "none of the client's registered keys matches the assertion's kid and alg"
+    }))
+}
+
+fn check_claims(state: &AppState, client_id: &str, c: &Claims) -> Result<(), OAuthError> {
+    let now = state.now();
+    let config = state.config();
+    if c.iss != client_id || c.sub != client_id {
+        return Err(refuse(
+            "iss and sub of the client assertion must both be the client id",
+        ));
+    }
+    let issuer = config.issuer.as_str();
+    let token_endpoint = config.endpoint("/token");
+    let ours = |a: &str| a == issuer || a.strip_suffix('/') == Some(issuer) || a == token_endpoint;
+    if !c.aud.iter().any(ours) {
+        return Err(refuse(
+            "the client assertion's aud must be this server's issuer or token endpoint",
+        ));
+    }
+    if c.exp + LEEWAY <= now {
+        return Err(refuse("the client assertion has expired"));
+    }
+    if c.exp - now > config.assertion_max_lifetime + LEEWAY {
+        return Err(refuse(format!(
+            "the client assertion expires too far ahead (at most {} s)",
+            config.assertion_max_lifetime
+        )));
+    }
+    if c.nbf.is_some_and(|nbf| nbf - LEEWAY > now) {
+        return Err(refuse("the client assertion is not valid yet (nbf)"));
+    }
+    if c.iat.is_some_and(|iat| iat - LEEWAY > now) {
+        return Err(refuse(
+            "the client assertion was issued in the future (iat)",
+        ));
+    }
+    if c.jti.is_empty() || c.jti.len() > 256 {
+        return Err(refuse(
+            "the client assertion needs a jti of 1 to 256 characters",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_is_read_without_verification() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"c1","iss":"c1"}"#);
+        assert_eq!(
+            unverified_subject(&format!("h.{payload}.s")).as_deref(),
+            Some("c1")
+        );
+        assert_eq!(unverified_subject("garbage"), None);
+        assert_eq!(unverified_subject("a.!!!.c"), None);
+    }
+
+    #[test]
+    fn never_none_or_hmac() {
+        for a in ASSERTION_ALGORITHMS {
+            assert!(!matches!(
+                a,
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            ));
+        }
+        // `none` does not even parse as a JOSE algorithm here.
+        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        assert!(jsonwebtoken::decode_header(format!("{h}.e30.")).is_err());
+    }
+}

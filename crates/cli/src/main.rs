@@ -2,6 +2,7 @@
 //! MCP OAuth client.
 
 mod admin;
+mod audit;
 mod backup;
 mod client_cmd;
 mod data;
@@ -64,6 +65,9 @@ enum Command {
     /// Manage initial access tokens for `registration = "token"`.
     #[command(subcommand)]
     RegistrationTokens(admin::registration_tokens::RegistrationTokensCommand),
+    /// Show the audit trail of security events (logins, consents, clients, revocations, reuse,
+    /// keys), newest first.
+    Audit(audit::AuditArgs),
     /// Protect an existing MCP server: an OAuth resource-server reverse proxy in front of it.
     Guard(guard::GuardArgs),
     /// Sign in to an MCP server (OAuth authorization code + PKCE in the browser).
@@ -106,6 +110,7 @@ async fn main() -> ExitCode {
         Command::Resources(c) => admin::resources::run(&cli.global, c).await,
         Command::Keys(c) => admin::keys::run(&cli.global, c).await,
         Command::RegistrationTokens(c) => admin::registration_tokens::run(&cli.global, c).await,
+        Command::Audit(a) => audit::run(&cli.global, a).await,
         Command::Guard(a) => guard::run(a).await,
         Command::Login(a) => client_cmd::login(&cli.global, a).await,
         Command::Token(a) => client_cmd::token(&cli.global, a).await,

@@ -73,6 +73,8 @@ pub struct FileConfig {
     pub assertion_max_lifetime: Option<i64>,
     /// Seconds.
     pub jwks_refetch_interval: Option<i64>,
+    /// Seconds an audit event is kept.
+    pub audit_retention: Option<i64>,
 }
 
 /// Reads the configuration file, if one was named.
@@ -150,6 +152,7 @@ pub fn apply(file: &FileConfig, mut c: ServerConfig) -> anyhow::Result<ServerCon
     set!(fetch_timeout_ms);
     set!(assertion_max_lifetime);
     set!(jwks_refetch_interval);
+    set!(audit_retention);
     for (key, file_value, field) in [
         (
             "cimd_allow_hosts",

@@ -2,6 +2,7 @@
 //! `mcp-oauth users`, `clients`, `resources` and `registration-tokens`, with the validation the
 //! endpoints rely on.
 
+use crate::audit::{AuditEvent, AuditKind};
 use crate::model::{Client, ClientOrigin, RegistrationToken, Resource, ScopeDef, User};
 use crate::password;
 use crate::store::{Store, StoreError};
@@ -283,7 +284,37 @@ pub async fn add_client(
         StoreError::Conflict(_) => AdminError::Exists(format!("client `{client_id}`")),
         other => other.into(),
     })?;
+    crate::audit::record(
+        store,
+        AuditEvent::new(AuditKind::ClientRegistered, now)
+            .client(client_id.as_str())
+            .detail(serde_json::json!({
+                "origin": client.origin.as_str(),
+                "auth_method": client.token_endpoint_auth_method,
+            })),
+    )
+    .await;
     Ok((client, secret))
+}
+
+/// Removes a client and everything issued to it, recording it in the audit trail. Returns
+/// whether it existed.
+pub async fn remove_client(
+    store: &dyn Store,
+    client_id: &str,
+    now: UnixTime,
+) -> Result<bool, AdminError> {
+    let existed = store.delete_client(client_id).await?;
+    if existed {
+        crate::audit::record(
+            store,
+            AuditEvent::new(AuditKind::ClientRemoved, now)
+                .client(client_id)
+                .detail(serde_json::json!({"by": "admin"})),
+        )
+        .await;
+    }
+    Ok(existed)
 }
 
 /// Replaces a confidential client's secret; the old one stops working at once.

@@ -83,6 +83,10 @@ pub struct ServerConfig {
     /// `kid`, in seconds. Default 60: a key rollover is picked up quickly, a flood of made-up kids
     /// cannot turn the server into a fetch amplifier.
     pub jwks_refetch_interval: i64,
+    /// Seconds an audit event is kept before the maintenance round purges it. Default 7 776 000
+    /// (90 days): long enough to investigate an incident noticed late, short enough that the
+    /// table stays small.
+    pub audit_retention: i64,
 }
 
 /// Who may use dynamic client registration.
@@ -160,6 +164,7 @@ impl ServerConfig {
             fetch_timeout_ms: 5_000,
             assertion_max_lifetime: 300,
             jwks_refetch_interval: 60,
+            audit_retention: 90 * 86_400,
         }
     }
 
@@ -219,6 +224,7 @@ impl ServerConfig {
             ("cimd_cache_min_ttl", self.cimd_cache_min_ttl),
             ("cimd_cache_max_ttl", self.cimd_cache_max_ttl),
             ("assertion_max_lifetime", self.assertion_max_lifetime),
+            ("audit_retention", self.audit_retention),
         ] {
             if v <= 0 {
                 return Err(err(key, "must be a positive number of seconds"));

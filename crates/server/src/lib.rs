@@ -13,6 +13,7 @@
 //! ```
 
 pub mod admin;
+pub mod audit;
 pub mod authorization_request;
 pub mod cimd;
 pub mod client_assertion;
@@ -199,8 +200,8 @@ impl AuthorizationServer {
     }
 
     /// One round of maintenance: reloads keys (another instance may have rotated them), purges
-    /// expired codes, tokens and sessions, and deletes dynamic registrations that were never
-    /// used within `unused_registration_ttl`. Failures are logged and retried next round.
+    /// expired codes, tokens and sessions and audit events older than `audit_retention`, and
+    /// deletes dynamic registrations that were never used within `unused_registration_ttl`. Failures are logged and retried next round.
     pub async fn maintain(&self) {
         let state = &self.state;
         let now = state.now();
@@ -219,10 +220,30 @@ impl AuthorizationServer {
         if let Err(e) = state.store().purge_sessions(now).await {
             tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "session purge failed");
         }
+        match state
+            .store()
+            .purge_audit(now - state.config().audit_retention)
+            .await
+        {
+            Ok(n) if n > 0 => {
+                tracing::info!(target: "mcp_oauth::maintenance", purged = n, "audit events past the retention purged")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "audit purge failed")
+            }
+        }
         let cutoff = now - state.config().unused_registration_ttl;
         match state.store().purge_unused_registrations(cutoff).await {
             Ok(n) if n > 0 => {
-                tracing::info!(target: "mcp_oauth::maintenance", purged = n, "unused dynamic registrations purged")
+                tracing::info!(target: "mcp_oauth::maintenance", purged = n, "unused dynamic registrations purged");
+                audit::record(
+                    state.store().as_ref(),
+                    audit::AuditEvent::new(audit::AuditKind::ClientRemoved, now).detail(
+                        serde_json::json!({"by": "purge_unused_registrations", "count": n}),
+                    ),
+                )
+                .await;
             }
             Ok(_) => {}
             Err(e) => {

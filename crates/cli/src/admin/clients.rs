@@ -158,7 +158,7 @@ pub async fn run(global: &GlobalArgs, cmd: ClientsCommand) -> anyhow::Result<()>
             })
         }
         ClientsCommand::Remove { client_id } => {
-            if !store.delete_client(&client_id).await? {
+            if !admin::remove_client(store.as_ref(), &client_id, now()).await? {
                 bail!("client `{client_id}` not found");
             }
             emit(

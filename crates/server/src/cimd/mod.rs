@@ -144,7 +144,19 @@ async fn record(
             .map(|_| ())
             .map_err(failed),
         None => match state.store().insert_client(client).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                crate::audit::record(
+                    state.store().as_ref(),
+                    crate::audit::AuditEvent::new(
+                        crate::audit::AuditKind::ClientRegistered,
+                        state.now(),
+                    )
+                    .client(client.client_id.as_str())
+                    .detail(serde_json::json!({"origin": client.origin.as_str()})),
+                )
+                .await;
+                Ok(())
+            }
             // Another request recorded it first: bring that row up to date.
             Err(crate::store::StoreError::Conflict(_)) => state
                 .store()

@@ -4,6 +4,7 @@
 //! checked: a request with the wrong verifier or redirect URI still burns the code and revokes
 //! what it produced, so a stolen code cannot be retried with guesses.
 
+use crate::audit::{self, AuditEvent, AuditKind};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
 use crate::grants::{bearer, check_resource};
@@ -67,6 +68,13 @@ pub async fn exchange(
         RedeemOutcome::Redeemed(c) => c,
         RedeemOutcome::Replayed { revoked_grant } => {
             tracing::warn!(target: "mcp_oauth::token", client_id = %client.client.client_id, revoked_grant = ?revoked_grant, "authorization code replayed; its grant is revoked");
+            audit::record(
+                state.store().as_ref(),
+                AuditEvent::new(AuditKind::CodeReplay, now)
+                    .client(client.client.client_id.as_str())
+                    .detail(serde_json::json!({"revoked_grant": revoked_grant})),
+            )
+            .await;
             return Err(OAuthError::invalid_grant(
                 "the authorization code was already used",
             ));

@@ -4,6 +4,7 @@
 //! (RFC 9700 §4.14.2), except within `refresh_grace` seconds of the rotation when the successor is
 //! still unused: that is a client retrying after a lost response, and it gets the same successor.
 
+use crate::audit::{self, AuditEvent, AuditKind};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
 use crate::grants::{bearer, check_resource};
@@ -70,6 +71,11 @@ pub async fn exchange(
         RotateOutcome::Reused { grant_id } => {
             state.metrics().refresh_reuse();
             tracing::warn!(target: "mcp_oauth::token", client_id = %client.client.client_id, %grant_id, "refresh token reuse detected; family revoked");
+            let mut event = AuditEvent::new(AuditKind::RefreshReuse, now)
+                .client(client.client.client_id.as_str())
+                .detail(serde_json::json!({"grant_id": grant_id}));
+            event.user_id = grant.user_id.clone();
+            audit::record(state.store().as_ref(), event).await;
             return Err(OAuthError::invalid_grant(
                 "the refresh token was already used",
             ));

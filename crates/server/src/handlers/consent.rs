@@ -1,6 +1,7 @@
 //! `POST /consent`: the user's decision. Approve stores the consent and redirects with a code;
 //! deny redirects with `access_denied`.
 
+use crate::audit::{self, AuditEvent, AuditKind};
 use crate::authorization_request::AuthorizationError;
 use crate::handlers::authorize::{error_response, internal_page, issue_code};
 use crate::handlers::page_form::{self, PageForm};
@@ -39,6 +40,17 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
                 return internal_page(e);
             }
             tracing::info!(target: "mcp_oauth::consent", %user_id, client_id = %req.client.client_id, resource = %req.resource.uri, scope = %req.scope, "consent given");
+            audit::record(
+                state.store().as_ref(),
+                AuditEvent::new(AuditKind::ConsentGiven, state.now())
+                    .user(user_id.as_str())
+                    .client(req.client.client_id.as_str())
+                    .detail(serde_json::json!({
+                        "resource": req.resource.uri,
+                        "scope": req.scope.to_string(),
+                    })),
+            )
+            .await;
             issue_code(
                 &state,
                 &req,
@@ -49,6 +61,14 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         }
         (false, true) => {
             tracing::info!(target: "mcp_oauth::consent", %user_id, client_id = %req.client.client_id, "consent denied");
+            audit::record(
+                state.store().as_ref(),
+                AuditEvent::new(AuditKind::ConsentDenied, state.now())
+                    .user(user_id.as_str())
+                    .client(req.client.client_id.as_str())
+                    .detail(serde_json::json!({"resource": req.resource.uri})),
+            )
+            .await;
             error_response(
                 &state,
                 AuthorizationError::Redirect {

@@ -1,5 +1,6 @@
 //! `POST /login`: check the CSRF token and the password, then start a fresh session.
 
+use crate::audit::{self, AuditEvent, AuditKind};
 use crate::handlers::authorize::{internal_page, login_page, proceed};
 use crate::handlers::page_form::{self, PageForm};
 use crate::password;
@@ -34,6 +35,13 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
     if let Some(wait) = state.0.throttle.check(&keys, now) {
         tracing::warn!(target: "mcp_oauth::login", %ip, "login throttled");
         state.metrics().login_failure();
+        audit::record(
+            state.store().as_ref(),
+            AuditEvent::new(AuditKind::LoginThrottled, now)
+                .ip(ip.as_str())
+                .detail(serde_json::json!({"retry_after": wait})),
+        )
+        .await;
         let mut resp = login_page(
             &state,
             &authz,
@@ -54,10 +62,20 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
         Err(e) => return internal_page(e),
     };
     let ok = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    // The account is named only when it exists: an unknown name may be a mistyped password.
+    let known_id = user.as_ref().map(|u| u.id.clone());
     let Some(user) = user.filter(|_| ok) else {
         state.0.throttle.fail(&keys, now);
         state.metrics().login_failure();
         tracing::warn!(target: "mcp_oauth::login", %ip, "login failed");
+        let mut event = AuditEvent::new(AuditKind::LoginFailed, now)
+            .ip(ip.as_str())
+            .detail(serde_json::json!({
+                "account": if known_id.is_some() { "known" } else { "unknown" },
+                "client_id": authz.client.client_id,
+            }));
+        event.user_id = known_id;
+        audit::record(state.store().as_ref(), event).await;
         return login_page(
             &state,
             &authz,
@@ -70,6 +88,14 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
     };
     state.0.throttle.succeed(&keys[0]);
     tracing::info!(target: "mcp_oauth::login", user_id = %user.id, "login succeeded");
+    audit::record(
+        state.store().as_ref(),
+        AuditEvent::new(AuditKind::LoginSucceeded, now)
+            .user(user.id.as_str())
+            .client(authz.client.client_id.as_str())
+            .ip(ip.as_str()),
+    )
+    .await;
     // A new session id at login defeats session fixation.
     if let Err(e) = state.store().delete_session(&s.id_hash).await {
         return internal_page(e);

@@ -6,6 +6,7 @@
 //! most `max_body_bytes`. Bearer credentials (initial access tokens, registration access tokens)
 //! are never logged.
 
+use crate::audit::{self, AuditEvent, AuditKind};
 use crate::config::RegistrationPolicy;
 use crate::error::{OAuthError, no_store_json};
 use crate::registration::{self, Outcome};
@@ -61,6 +62,18 @@ async fn handle_register(
     };
     let body = read_json(headers, body, state.config().max_body_bytes).await?;
     let outcome = registration::register(state, &body, authorized).await?;
+    audit::record(
+        state.store().as_ref(),
+        AuditEvent::new(AuditKind::ClientRegistered, state.now())
+            .client(outcome.client.client_id.as_str())
+            .ip(ip.to_string())
+            .detail(serde_json::json!({
+                "origin": outcome.client.origin.as_str(),
+                "auth_method": outcome.client.token_endpoint_auth_method,
+                "initial_access_token": authorized,
+            })),
+    )
+    .await;
     Ok(registration::response(state, &outcome))
 }
 

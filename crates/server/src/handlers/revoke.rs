@@ -5,6 +5,7 @@
 //! expires. Unknown or already invalid tokens get `200` (RFC 7009 §2.2). A token issued to another
 //! client is not revoked and the request is refused (RFC 7009 §2.1).
 
+use crate::audit::{self, AuditEvent, AuditKind};
 use crate::client_auth::authenticate;
 use crate::error::OAuthError;
 use crate::handlers::form;
@@ -48,6 +49,11 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(),
         }
         if state.store().revoke_grant(&grant.id, now).await? {
             tracing::info!(target: "mcp_oauth::revoke", client_id = %grant.client_id, grant_id = %grant.id, "refresh token family revoked");
+            let mut event = AuditEvent::new(AuditKind::TokenRevoked, now)
+                .client(grant.client_id.as_str())
+                .detail(serde_json::json!({"token": "refresh_token", "grant_id": grant.id}));
+            event.user_id = grant.user_id.clone();
+            audit::record(state.store().as_ref(), event).await;
         }
         return Ok(());
     }
@@ -60,6 +66,13 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(),
             .revoke_access_token(&claims.jti, claims.exp)
             .await?;
         tracing::info!(target: "mcp_oauth::revoke", client_id = %claims.client_id, grant = ?claims.extra.get(GRANT_CLAIM), "access token revoked");
+        audit::record(
+            state.store().as_ref(),
+            AuditEvent::new(AuditKind::TokenRevoked, now)
+                .client(claims.client_id.as_str())
+                .detail(serde_json::json!({"token": "access_token", "jti": claims.jti, "grant_id": claims.extra.get(GRANT_CLAIM)})),
+        )
+        .await;
     }
     Ok(())
 }

@@ -146,6 +146,13 @@ impl KeyManager {
         };
         store.insert_key(&stored).await?;
         tracing::info!(target: "mcp_oauth::keys", kid = %stored.kid, alg = %stored.alg, activates_at, "signing key created");
+        crate::audit::record(
+            store.as_ref(),
+            crate::audit::AuditEvent::new(crate::audit::AuditKind::KeyRotated, now).detail(
+                serde_json::json!({"kid": stored.kid, "alg": stored.alg, "activates_at": activates_at}),
+            ),
+        )
+        .await;
         Ok(stored.kid)
     }
 

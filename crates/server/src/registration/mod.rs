@@ -229,6 +229,13 @@ pub async fn update(
 pub async fn delete(state: &AppState, client_id: &str) -> Result<(), StoreError> {
     state.store().delete_client(client_id).await?;
     tracing::info!(target: "mcp_oauth::register", %client_id, "client registration deleted");
+    crate::audit::record(
+        state.store().as_ref(),
+        crate::audit::AuditEvent::new(crate::audit::AuditKind::ClientRemoved, state.now())
+            .client(client_id)
+            .detail(serde_json::json!({"by": "registration_management"})),
+    )
+    .await;
     Ok(())
 }
 

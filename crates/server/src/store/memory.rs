@@ -41,6 +41,9 @@ struct State {
     registration_tokens: HashMap<String, RegistrationToken>,
     /// Used client assertion ids by (client, jti), with their expiry.
     used_assertions: HashMap<(String, String), UnixTime>,
+    /// The audit trail, oldest first, and the last id given out.
+    audit: Vec<crate::audit::AuditEvent>,
+    audit_seq: i64,
 }
 
 impl State {
@@ -655,6 +658,46 @@ impl AssertionStore for MemoryStore {
                 Ok(true)
             }
         }
+    }
+}
+
+#[async_trait]
+impl AuditStore for MemoryStore {
+    async fn append_audit(&self, event: &crate::audit::AuditEvent) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        s.audit_seq += 1;
+        let id = s.audit_seq;
+        s.audit.push(crate::audit::AuditEvent {
+            id,
+            ..event.clone()
+        });
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        filter: &crate::audit::AuditFilter,
+    ) -> StoreResult<Vec<crate::audit::AuditEvent>> {
+        let s = self.lock()?;
+        let mut v: Vec<_> = s
+            .audit
+            .iter()
+            .filter(|e| filter.since.is_none_or(|t| e.at >= t))
+            .filter(|e| filter.kind.is_none_or(|k| e.kind == k))
+            .cloned()
+            .collect();
+        v.sort_by_key(|e| std::cmp::Reverse((e.at, e.id)));
+        if let Some(n) = filter.limit {
+            v.truncate(n as usize);
+        }
+        Ok(v)
+    }
+
+    async fn purge_audit(&self, before: UnixTime) -> StoreResult<u64> {
+        let mut s = self.lock()?;
+        let n = s.audit.len();
+        s.audit.retain(|e| e.at >= before);
+        Ok((n - s.audit.len()) as u64)
     }
 }
 

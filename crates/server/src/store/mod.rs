@@ -238,6 +238,21 @@ pub trait AssertionStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// The audit trail of security events (see [`crate::audit`]). Append-only, apart from the purge
+/// of entries older than the retention.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an event (its `id` is ignored; the store assigns an increasing one).
+    async fn append_audit(&self, event: &crate::audit::AuditEvent) -> StoreResult<()>;
+    /// Events matching `filter`, newest first (by time, then id).
+    async fn list_audit(
+        &self,
+        filter: &crate::audit::AuditFilter,
+    ) -> StoreResult<Vec<crate::audit::AuditEvent>>;
+    /// Deletes events older than `before`; returns how many went.
+    async fn purge_audit(&self, before: UnixTime) -> StoreResult<u64>;
+}
+
 /// Liveness of the storage itself (for `/readyz`).
 #[async_trait]
 pub trait HealthStore: Send + Sync {
@@ -258,6 +273,7 @@ pub trait Store:
     + SessionStore
     + RegistrationStore
     + AssertionStore
+    + AuditStore
     + HealthStore
     + Send
     + Sync
@@ -276,6 +292,7 @@ impl<T> Store for T where
         + SessionStore
         + RegistrationStore
         + AssertionStore
+        + AuditStore
         + HealthStore
         + Send
         + Sync

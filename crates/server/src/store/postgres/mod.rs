@@ -35,6 +35,7 @@
 
 mod accounts;
 mod assertions;
+mod audit;
 mod grants;
 mod registration;
 mod sessions;

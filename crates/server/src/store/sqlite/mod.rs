@@ -16,6 +16,7 @@
 
 mod accounts;
 mod assertions;
+mod audit;
 mod grants;
 mod registration;
 mod sessions;

@@ -317,10 +317,6 @@ async fn hanging_lying_and_garbage_servers_fail_clearly_and_store_nothing() {
     assert!(!path.exists(), "nothing may be written");
 }
 
-fn cli() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
-}
-
 /// `token --client-credentials` prints a token the guard accepts; `status --json` lists it
 /// redacted; the credentials file is 0600; `logout` revokes it.
 #[tokio::test]
@@ -330,7 +326,11 @@ async fn cli_token_client_credentials_status_and_logout() {
     let secret = env.m2m_secret.clone();
     let creds2 = creds.clone();
     let run = move |args: &[&str]| {
-        let out = cli()
+        // umask 000: the credentials file must still never be readable by others.
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg("umask 000; exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_mcp-oauth"))
             .args(args)
             .arg("--credentials")
             .arg(&creds2)
@@ -483,4 +483,85 @@ async fn cli_token_client_credentials_status_and_logout() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(v["tokens"].as_array().unwrap().len(), 0);
+}
+
+/// `login --no-browser` as a process: it prints the authorization URL, the user signs in on the
+/// real pages, the redirect URL is pasted on stdin; then `tools` uses the stored token.
+#[tokio::test]
+async fn cli_login_no_browser_then_tools() {
+    use std::io::{BufRead, Write};
+    let env = Env::start().await;
+    let creds = env.dir.path().join("login").join("credentials.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+        .args(["login", &env.mcp_url, "--no-browser", "--credentials"])
+        .arg(&creds)
+        .env_remove("MCP_OAUTH_CREDENTIALS")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Keep reading stderr to the end (a closed pipe would kill the process), handing over the
+    // authorization URL.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let reader = std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains("/authorize?")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(line.trim().to_owned());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let auth_url = rx.await.expect("the authorization URL on stderr");
+    let location = sign_in(&auth_url).await;
+    let mut stdin = child.stdin.take().unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        writeln!(stdin, "{location}").unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = reader.join().unwrap();
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("Logged in to"), "{stdout}");
+    assert!(
+        !stderr.contains("code="),
+        "no authorization code is printed"
+    );
+    assert!(stdout.contains("mcp:tools"), "{stdout}");
+
+    let url = env.mcp_url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+            .args(["tools", &url, "--credentials"])
+            .arg(&creds)
+            .env_remove("MCP_OAUTH_CREDENTIALS")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("echo") && stdout.contains("admin_reset"),
+        "{stdout}"
+    );
 }

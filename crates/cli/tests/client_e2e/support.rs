@@ -270,6 +270,52 @@ fn hidden(body: &str, name: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// Signs in as alice on the login page at `authorization_url`, approves the consent page, and
+/// returns the final redirect's `Location`.
+pub async fn sign_in(authorization_url: &str) -> String {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let auth_url = url::Url::parse(authorization_url).unwrap();
+    let origin = auth_url.origin().ascii_serialization();
+    let page = browser.get(auth_url).send().await.unwrap();
+    assert_eq!(page.status(), 200, "login page");
+    let body = page.text().await.unwrap();
+    let aq = hidden(&body, "authorize_query");
+    let r = browser
+        .post(format!("{origin}/login"))
+        .form(&[
+            ("csrf_token", hidden(&body, "csrf_token").as_str()),
+            ("authorize_query", aq.as_str()),
+            ("username", "alice"),
+            ("password", "wonderland"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let done = if r.status() == 303 {
+        r
+    } else {
+        assert_eq!(r.status(), 200, "consent page");
+        let body = r.text().await.unwrap();
+        browser
+            .post(format!("{origin}/consent"))
+            .form(&[
+                ("csrf_token", hidden(&body, "csrf_token").as_str()),
+                ("authorize_query", aq.as_str()),
+                ("approve", "1"),
+            ])
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(done.status(), 303, "redirect after consent");
+    let location = done.headers()["location"].to_str().unwrap().to_owned();
+    location
+}
+
 #[async_trait::async_trait]
 impl AuthorizationPrompt for FormPrompt {
     async fn authorize(
@@ -278,46 +324,7 @@ impl AuthorizationPrompt for FormPrompt {
         listener: LoopbackListener,
     ) -> mcp_oauth_client::Result<OAuthParams> {
         self.logins.fetch_add(1, Ordering::SeqCst);
-        let browser = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let auth_url = url::Url::parse(&request.authorization_url).unwrap();
-        let origin = auth_url.origin().ascii_serialization();
-        let page = browser.get(auth_url).send().await.unwrap();
-        assert_eq!(page.status(), 200, "login page");
-        let body = page.text().await.unwrap();
-        let aq = hidden(&body, "authorize_query");
-        let r = browser
-            .post(format!("{origin}/login"))
-            .form(&[
-                ("csrf_token", hidden(&body, "csrf_token").as_str()),
-                ("authorize_query", aq.as_str()),
-                ("username", "alice"),
-                ("password", "wonderland"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        let done = if r.status() == 303 {
-            r
-        } else {
-            assert_eq!(r.status(), 200, "consent page");
-            let body = r.text().await.unwrap();
-            browser
-                .post(format!("{origin}/consent"))
-                .form(&[
-                    ("csrf_token", hidden(&body, "csrf_token").as_str()),
-                    ("authorize_query", aq.as_str()),
-                    ("approve", "1"),
-                ])
-                .send()
-                .await
-                .unwrap()
-        };
-        assert_eq!(done.status(), 303, "redirect after consent");
-        let location = done.headers()["location"].to_str().unwrap().to_owned();
+        let location = sign_in(&request.authorization_url).await;
         assert!(location.starts_with(&request.redirect_uri), "{location}");
         // The browser follows the redirect to the loopback listener.
         let (params, _) = tokio::join!(listener.wait(request.timeout), async {

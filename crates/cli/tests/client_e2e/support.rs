@@ -312,8 +312,7 @@ pub async fn sign_in(authorization_url: &str) -> String {
             .unwrap()
     };
     assert_eq!(done.status(), 303, "redirect after consent");
-    let location = done.headers()["location"].to_str().unwrap().to_owned();
-    location
+    done.headers()["location"].to_str().unwrap().to_owned()
 }
 
 #[async_trait::async_trait]

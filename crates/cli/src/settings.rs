@@ -75,6 +75,14 @@ pub struct FileConfig {
     pub jwks_refetch_interval: Option<i64>,
     /// Seconds an audit event is kept.
     pub audit_retention: Option<i64>,
+    /// Token requests per minute per client IP (0: no limit).
+    pub token_rate_limit_per_ip: Option<u32>,
+    /// Token requests per minute per client (0: no limit).
+    pub token_rate_limit_per_client: Option<u32>,
+    /// Authorization requests per minute per client IP (0: no limit).
+    pub authorize_rate_limit_per_ip: Option<u32>,
+    /// Login posts per minute per client IP (0: no limit).
+    pub login_rate_limit_per_ip: Option<u32>,
 }
 
 /// Reads the configuration file, if one was named.
@@ -153,6 +161,10 @@ pub fn apply(file: &FileConfig, mut c: ServerConfig) -> anyhow::Result<ServerCon
     set!(assertion_max_lifetime);
     set!(jwks_refetch_interval);
     set!(audit_retention);
+    set!(token_rate_limit_per_ip);
+    set!(token_rate_limit_per_client);
+    set!(authorize_rate_limit_per_ip);
+    set!(login_rate_limit_per_ip);
     for (key, file_value, field) in [
         (
             "cimd_allow_hosts",

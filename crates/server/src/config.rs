@@ -87,6 +87,21 @@ pub struct ServerConfig {
     /// (90 days): long enough to investigate an incident noticed late, short enough that the
     /// table stays small.
     pub audit_retention: i64,
+    /// Token requests per minute from one client address (IPv6: one /64), per instance; 0 for
+    /// no limit. Default 2 400 000 (40 000/s): above what one instance serves (about 10 000
+    /// client-credentials tokens/s on one core in `bench/`), so only a runaway caller meets it.
+    pub token_rate_limit_per_ip: u32,
+    /// Token requests per minute from one authenticated client, per instance; 0 for no limit.
+    /// Default 1 200 000 (20 000/s), for the same reason.
+    pub token_rate_limit_per_client: u32,
+    /// Authorization requests per minute from one client address, per instance; 0 for no limit.
+    /// Default 6 000 (100/s): a person needs a handful, a browser-flow benchmark from one address
+    /// a few dozen per second.
+    pub authorize_rate_limit_per_ip: u32,
+    /// Login form posts per minute from one client address, per instance, on top of the failure
+    /// back-off; 0 for no limit. Default 3 000 (50/s): bounds the Argon2id work one address can
+    /// cause to about one core.
+    pub login_rate_limit_per_ip: u32,
 }
 
 /// Who may use dynamic client registration.
@@ -165,6 +180,10 @@ impl ServerConfig {
             assertion_max_lifetime: 300,
             jwks_refetch_interval: 60,
             audit_retention: 90 * 86_400,
+            token_rate_limit_per_ip: 2_400_000,
+            token_rate_limit_per_client: 1_200_000,
+            authorize_rate_limit_per_ip: 6_000,
+            login_rate_limit_per_ip: 3_000,
         }
     }
 

@@ -92,6 +92,7 @@ impl AuthorizationServer {
             Duration::from_millis(config.fetch_timeout_ms),
         )?;
         let registration_limiter = RateLimiter::per_minute(config.registration_rate_limit);
+        let limits = rate_limit::EndpointLimits::new(&config);
         Ok(Self {
             state: AppState(Arc::new(Inner {
                 refresh_hmac: kek.derive_hmac("mcp-oauth refresh-token successor v1"),
@@ -106,6 +107,7 @@ impl AuthorizationServer {
                 cimd: cimd::CimdResolver::default(),
                 client_jwks: client_keys::JwksCache::default(),
                 metrics: metrics::Metrics::new(),
+                limits,
             })),
         })
     }
@@ -147,10 +149,28 @@ impl AuthorizationServer {
                 &served_path(OPENID_CONFIGURATION, base),
                 get(handlers::metadata::openid),
             )
-            .route(&format!("{base}/authorize"), get(handlers::authorize::get))
-            .route(&format!("{base}/login"), post(handlers::login::post))
+            .route(
+                &format!("{base}/authorize"),
+                get(handlers::authorize::get).route_layer(axum::middleware::from_fn_with_state(
+                    self.state.clone(),
+                    rate_limit::authorize_per_ip,
+                )),
+            )
+            .route(
+                &format!("{base}/login"),
+                post(handlers::login::post).route_layer(axum::middleware::from_fn_with_state(
+                    self.state.clone(),
+                    rate_limit::login_per_ip,
+                )),
+            )
             .route(&format!("{base}/consent"), post(handlers::consent::post))
-            .route(&format!("{base}/token"), post(handlers::token::post))
+            .route(
+                &format!("{base}/token"),
+                post(handlers::token::post).route_layer(axum::middleware::from_fn_with_state(
+                    self.state.clone(),
+                    rate_limit::token_per_ip,
+                )),
+            )
             .route(&format!("{base}/revoke"), post(handlers::revoke::post))
             .route(
                 &format!("{base}/introspect"),

@@ -1,15 +1,25 @@
-//! A per-IP token bucket, for endpoints that strangers may call without credentials
-//! (dynamic registration).
+//! Token buckets keyed by client address or by client id: `/register`, `/token`, `/authorize`
+//! and `/login` (see [`EndpointLimits`]).
 //!
-//! Each address gets `per_minute` tokens, refilled continuously; a request takes one. IPv6
+//! Each key gets `per_minute` tokens, refilled continuously; a request takes one. IPv6
 //! addresses are grouped by /64, because one host usually holds a whole /64 and could otherwise
 //! rotate through it. Kept in memory per instance, like the login throttle: the aim is to make a
 //! flood expensive, not to count exactly across a cluster. Time comes from the server's clock, so
-//! tests advance it instead of sleeping.
+//! tests advance it instead of sleeping. A lookup by a borrowed key (`&str` for a client id)
+//! allocates nothing once the key has a bucket.
 
+use crate::error::OAuthError;
+use crate::state::AppState;
+use crate::ui::{self, pages};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use mcp_oauth_core::clock::UnixTime;
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 
 /// Buckets beyond this are dropped (full ones first), so a flood of addresses cannot grow memory.
@@ -21,16 +31,16 @@ struct Bucket {
     updated: UnixTime,
 }
 
-/// Token buckets keyed by client address.
+/// Token buckets keyed by `K`: client addresses by default, or client ids (`RateLimiter<String>`).
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = IpAddr> {
     /// Tokens per minute, which is also the bucket size.
     capacity: f64,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
-impl RateLimiter {
-    /// `per_minute` requests per address per minute, with bursts of up to `per_minute`.
+impl<K: Hash + Eq> RateLimiter<K> {
+    /// `per_minute` requests per key per minute, with bursts of up to `per_minute`.
     pub fn per_minute(per_minute: u32) -> Self {
         Self {
             capacity: f64::from(per_minute.max(1)),
@@ -38,22 +48,34 @@ impl RateLimiter {
         }
     }
 
-    /// Takes a token for `ip` at `now`: `Ok` if the request may proceed, else the seconds to
-    /// wait before the next token (for `Retry-After`).
-    pub fn take(&self, ip: IpAddr, now: UnixTime) -> Result<(), u64> {
-        let key = group(ip);
+    /// Takes a token for `key` at `now`: `Ok` if the request may proceed, else the seconds to
+    /// wait before the next token (for `Retry-After`). The key is copied only the first time it
+    /// is seen.
+    pub fn take_key<Q>(&self, key: &Q, now: UnixTime) -> Result<(), u64>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_BUCKETS && !map.contains_key(&key) {
-            let cap = self.capacity;
-            map.retain(|_, b| refilled(b, now, cap) < cap);
+        if !map.contains_key(key) {
             if map.len() >= MAX_BUCKETS {
-                map.clear();
+                let cap = self.capacity;
+                map.retain(|_, b| refilled(b, now, cap) < cap);
+                if map.len() >= MAX_BUCKETS {
+                    map.clear();
+                }
             }
+            map.insert(
+                key.to_owned(),
+                Bucket {
+                    tokens: self.capacity,
+                    updated: now,
+                },
+            );
         }
-        let b = map.entry(key).or_insert(Bucket {
-            tokens: self.capacity,
-            updated: now,
-        });
+        let Some(b) = map.get_mut(key) else {
+            return Ok(());
+        };
         b.tokens = refilled(b, now, self.capacity);
         b.updated = now.max(b.updated);
         if b.tokens >= 1.0 {
@@ -66,6 +88,99 @@ impl RateLimiter {
             Err((wait as u64).max(1))
         }
     }
+}
+
+impl RateLimiter<IpAddr> {
+    /// Takes a token for the address `ip` (IPv6: its /64) at `now`; see [`Self::take_key`].
+    pub fn take(&self, ip: IpAddr, now: UnixTime) -> Result<(), u64> {
+        self.take_key(&group(ip), now)
+    }
+}
+
+/// The per-instance request budgets of the endpoints (`None`: no limit, configured as 0).
+#[derive(Debug)]
+pub struct EndpointLimits {
+    /// `POST /token` per client address, checked before the body is read.
+    pub token_ip: Option<RateLimiter>,
+    /// `POST /token` per authenticated client, checked after client authentication (checking
+    /// before would let anyone spend a client's budget by naming it).
+    pub token_client: Option<RateLimiter<String>>,
+    /// `GET /authorize` per client address.
+    pub authorize_ip: Option<RateLimiter>,
+    /// `POST /login` per client address, on top of the failure back-off: bounds the password
+    /// hashing one address can cause.
+    pub login_ip: Option<RateLimiter>,
+}
+
+impl EndpointLimits {
+    /// The limits of `config`.
+    pub fn new(config: &crate::config::ServerConfig) -> Self {
+        let ip = |n: u32| (n > 0).then(|| RateLimiter::per_minute(n));
+        Self {
+            token_ip: ip(config.token_rate_limit_per_ip),
+            token_client: (config.token_rate_limit_per_client > 0)
+                .then(|| RateLimiter::per_minute(config.token_rate_limit_per_client)),
+            authorize_ip: ip(config.authorize_rate_limit_per_ip),
+            login_ip: ip(config.login_rate_limit_per_ip),
+        }
+    }
+}
+
+/// The TCP peer's address. Without connection info (a router served without it) every caller
+/// shares one bucket: stricter, never looser.
+pub fn peer_ip(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// Middleware of `POST /token`: the per-address budget, answered `429 slow_down` (JSON, with
+/// `Retry-After`) before the body is read.
+pub async fn token_per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(l) = &state.0.limits.token_ip
+        && let Err(wait) = l.take(peer_ip(&req), state.now())
+    {
+        tracing::debug!(target: "mcp_oauth::token", ip = %peer_ip(&req), "token rate limit (per IP) hit");
+        return OAuthError::rate_limited(wait).into_response();
+    }
+    next.run(req).await
+}
+
+/// Middleware of `GET /authorize`: the per-address budget, answered with a `429` page.
+pub async fn authorize_per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(l) = &state.0.limits.authorize_ip
+        && let Err(wait) = l.take(peer_ip(&req), state.now())
+    {
+        tracing::warn!(target: "mcp_oauth::authorize", ip = %peer_ip(&req), "authorization rate limit (per IP) hit");
+        return too_many_page(wait);
+    }
+    next.run(req).await
+}
+
+/// Middleware of `POST /login`: the per-address budget, answered with a `429` page before the
+/// form is read or a password hashed.
+pub async fn login_per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(l) = &state.0.limits.login_ip
+        && let Err(wait) = l.take(peer_ip(&req), state.now())
+    {
+        tracing::warn!(target: "mcp_oauth::login", ip = %peer_ip(&req), "login rate limit (per IP) hit");
+        return too_many_page(wait);
+    }
+    next.run(req).await
+}
+
+fn too_many_page(wait: u64) -> Response {
+    let mut resp = ui::html(
+        StatusCode::TOO_MANY_REQUESTS,
+        pages::error(
+            "Too many requests",
+            &format!("Too many requests from your address. Try again in {wait} seconds."),
+        ),
+        &[],
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    resp
 }
 
 fn refilled(b: &Bucket, now: UnixTime, capacity: f64) -> f64 {
@@ -101,6 +216,16 @@ mod tests {
         let other: IpAddr = "192.0.2.2".parse().unwrap();
         assert_eq!(l.take(other, 1020), Ok(()), "addresses are counted apart");
         assert!(l.take(ip, 10_000).is_ok(), "refilled after a while");
+    }
+
+    #[test]
+    fn client_ids_are_keys_too() {
+        let l: RateLimiter<String> = RateLimiter::per_minute(2);
+        assert!(l.take_key("a", 0).is_ok());
+        assert!(l.take_key("a", 0).is_ok());
+        assert_eq!(l.take_key("a", 0), Err(30));
+        assert!(l.take_key("b", 0).is_ok(), "clients are counted apart");
+        assert!(l.take_key("a", 30).is_ok());
     }
 
     #[test]

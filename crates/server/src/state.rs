@@ -36,6 +36,8 @@ pub(crate) struct Inner {
     pub client_jwks: JwksCache,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
+    /// Per-IP and per-client budgets of `/token`, `/authorize` and `/login`.
+    pub limits: crate::rate_limit::EndpointLimits,
 }
 
 impl AppState {

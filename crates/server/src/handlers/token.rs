@@ -56,6 +56,12 @@ async fn handle(
         ));
     }
     let client = authenticate(state, headers, &mut params, true).await?;
+    if let Some(l) = &state.0.limits.token_client
+        && let Err(wait) = l.take_key(client.client.client_id.as_str(), state.now())
+    {
+        tracing::debug!(target: "mcp_oauth::token", client_id = %client.client.client_id, "token rate limit (per client) hit");
+        return Err(OAuthError::rate_limited(wait));
+    }
     if !client.client.allows_grant(&gt) {
         return Err(OAuthError::new(
             mcp_oauth_core::ErrorCode::UnauthorizedClient,

@@ -11,6 +11,7 @@ mod cimd;
 mod concurrency;
 mod metadata;
 mod private_key_jwt;
+mod rate_limits;
 mod refresh;
 mod registration;
 mod rejections;

@@ -7,6 +7,7 @@ set -euo pipefail
 DUR=10
 RUNS=3
 QUICK=0
+INVOCATION="${BENCH_BIN:+BENCH_BIN=$BENCH_BIN }bench/run.sh $*"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; DUR=3; shift ;;
@@ -60,7 +61,7 @@ for t in taskset curl python3 node npm; do command -v "$t" >/dev/null || { echo 
 [ "$(nproc)" -ge 2 ] || { echo "needs 2 cores (server on core $SERVER_CPU, load on core $LOAD_CPU)" >&2; exit 1; }
 
 if [ -n "${BENCH_BIN:-}" ]; then
-  BIN=$BENCH_BIN  # testing the harness itself with another build; figures are then not comparable
+  BIN=$BENCH_BIN  # an existing build (release for real figures; a debug build only tests the harness)
   log "using BENCH_BIN=$BIN (no build)"
 else
   log "building (release)"
@@ -248,23 +249,31 @@ MCC_BODY="grant_type=client_credentials&resource=$(python3 -c 'import sys,urllib
 MTOKEN=$(curl -sf "$DEMO/token" -H "Authorization: Basic $MBASIC" -d "$MCC_BODY" | json_field access_token)
 
 # rmcp's StreamableHttpService here is stateful (LocalSessionManager): `initialize` returns an
-# Mcp-Session-Id, the client sends `notifications/initialized`, then every request carries the id. One
-# session for all connections (the handshake is public: it is not what is measured).
+# Mcp-Session-Id, the client sends `notifications/initialized`, then every request carries the id.
+# rmcp handles one session's requests in one task, so the load rotates through 64 sessions (as many
+# clients would); the handshake is public and is not what is measured.
 MCP_VERSION=2025-06-18
 export BENCH_MCP_VERSION=$MCP_VERSION
 H=(-H "Content-Type: application/json" -H "Accept: application/json, text/event-stream")
-SID=$(curl -s -D - -o "$WORK/initialize.txt" "${H[@]}" "$MCP_RES" \
-  -d "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"$MCP_VERSION\",\"capabilities\":{},\"clientInfo\":{\"name\":\"bench\",\"version\":\"0\"}}}" |
-  tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id" {print $2}')
-SH=(); [ -n "$SID" ] && SH=(-H "Mcp-Session-Id: $SID")
-curl -s -o /dev/null "${H[@]}" "${SH[@]}" -H "MCP-Protocol-Version: $MCP_VERSION" "$MCP_RES" \
-  -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+SESSIONS=$WORK/mcp-sessions.txt
+: >"$SESSIONS"
+for i in $(seq 1 64); do
+  SID=$(curl -s -D - -o "$WORK/initialize.txt" "${H[@]}" "$MCP_RES" \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"$MCP_VERSION\",\"capabilities\":{},\"clientInfo\":{\"name\":\"bench\",\"version\":\"0\"}}}" |
+    tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id" {print $2}')
+  SH=(); [ -n "$SID" ] && SH=(-H "Mcp-Session-Id: $SID")
+  curl -s -o /dev/null "${H[@]}" "${SH[@]}" -H "MCP-Protocol-Version: $MCP_VERSION" "$MCP_RES" \
+    -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+  echo "$SID" >>"$SESSIONS"
+  [ -n "$SID" ] || break  # stateless: no session ids
+done
 CALL='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}'
 curl -s "${H[@]}" "${SH[@]}" -H "MCP-Protocol-Version: $MCP_VERSION" "$MCP_RES" -d "$CALL" | grep -q hello ||
   { echo "unguarded tools/call failed" >&2; exit 1; }
 curl -s "${H[@]}" "${SH[@]}" -H "MCP-Protocol-Version: $MCP_VERSION" -H "Authorization: Bearer $MTOKEN" "$MCP_RES" -d "$CALL" | grep -q hello ||
   { echo "guarded tools/call failed" >&2; exit 1; }
-log "demo: session ${SID:-none}"
+log "demo: $(grep -c . "$SESSIONS") sessions"
+SID=$SESSIONS
 MCP_PATH=/mcp
 
 for r in $(seq 1 "$RUNS"); do wrk_run mcp unguarded "$r" "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID"; done
@@ -331,6 +340,7 @@ mcp_sat_conns=$MCP_SAT_CONNS
 commit=$(cd "$ROOT" && git rev-parse --short HEAD)
 dirty_files=$(cd "$ROOT" && git status --porcelain -- crates | wc -l)
 binary=$BIN
+invocation=$INVOCATION
 stamp=$STAMP
 EOF
 python3 "$BENCH/report.py" "$WORK" "$BENCH/RESULTS.md"

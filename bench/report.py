@@ -89,7 +89,7 @@ w(f"- `nproc`: {env['nproc']}; CPU: {env['cpu']}; kernel: {env['kernel']}")
 w(f"- server pinned to core 0 (`taskset -c 0`), load generator to core 1; loopback; keep-alive; "
   f"{env['connections']} connections; one wrk thread")
 w(f"- {env['wrk']}; peer: node-oidc-provider {env['oidc_provider']} on Node {env['node']} (`NODE_ENV=production`)")
-w(f"- ours: `{env.get('binary', 'mcp-oauth')}` (`serve`), SQLite in a fresh data directory, ES256, `MCP_OAUTH_LOG=warn`")
+w(f"- ours: `{env.get('binary', 'mcp-oauth')}` (`serve`), SQLite in a fresh data directory, ES256, `MCP_OAUTH_LOG=warn`, rate limits off (`MCP_OAUTH_*_RATE_LIMIT_*=0`, ignored by builds without them)")
 w("")
 w("## Results (medians)")
 w("")

@@ -183,6 +183,10 @@ json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[
 
 # -------------------------------------------------------------------------- ours: scenarios 1, 2, 5
 export MCP_OAUTH_LOG=warn
+# Capacity is measured, not the per-instance rate limiter: with its defaults the per-client /token
+# limit (20 000/s) would cap issuance at the target itself and the login limit (50/s) the browser flow.
+export MCP_OAUTH_TOKEN_RATE_LIMIT_PER_IP=0 MCP_OAUTH_TOKEN_RATE_LIMIT_PER_CLIENT=0
+export MCP_OAUTH_AUTHORIZE_RATE_LIMIT_PER_IP=0 MCP_OAUTH_LOGIN_RATE_LIMIT_PER_IP=0
 RES=https://bench.example/api
 OURS_DIR=$WORK/ours-data
 start ours "$WORK/ours.log" "$BIN" --data-dir "$OURS_DIR" serve --addr 127.0.0.1:0

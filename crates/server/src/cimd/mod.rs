@@ -68,6 +68,7 @@ impl CimdResolver {
         let host = document::host_of(client_id);
         if !trust::host_allowed(&host, &config.cimd_allow_hosts, &config.cimd_deny_hosts) {
             tracing::warn!(target: "mcp_oauth::cimd", %client_id, "refused by the trust policy");
+            state.metrics().cimd_fetch("refused");
             return Err(CimdError::NotTrusted(host));
         }
         let now = state.now();
@@ -76,6 +77,7 @@ impl CimdResolver {
                 cached.created_at = s.created_at;
                 cached.last_used_at = s.last_used_at;
             }
+            state.metrics().cimd_fetch("cached");
             return Ok(cached);
         }
         let fetched = state
@@ -83,6 +85,7 @@ impl CimdResolver {
             .get_json(client_id, document::MAX_DOCUMENT_BYTES)
             .await
             .inspect_err(|e| {
+                state.metrics().cimd_fetch("failed");
                 tracing::warn!(target: "mcp_oauth::cimd", %client_id, error = %e, "fetching a client metadata document failed");
             })?;
         let check = |u: &str| {
@@ -94,6 +97,7 @@ impl CimdResolver {
         };
         let reg = document::validate(client_id, &fetched.body, &check).map_err(|e| {
             tracing::warn!(target: "mcp_oauth::cimd", %client_id, error = %e, "invalid client metadata document");
+            state.metrics().cimd_fetch("invalid");
             CimdError::Invalid(e)
         })?;
         let client = Client {
@@ -121,6 +125,7 @@ impl CimdResolver {
             self.cache.put(client_id, client.clone(), now + ttl, now);
         }
         tracing::info!(target: "mcp_oauth::cimd", %client_id, "client metadata document fetched");
+        state.metrics().cimd_fetch("ok");
         Ok(client)
     }
 }

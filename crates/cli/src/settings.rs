@@ -83,6 +83,8 @@ pub struct FileConfig {
     pub authorize_rate_limit_per_ip: Option<u32>,
     /// Login posts per minute per client IP (0: no limit).
     pub login_rate_limit_per_ip: Option<u32>,
+    /// Seconds between scheduled signing-key rotations (0: off).
+    pub key_rotation_interval: Option<i64>,
 }
 
 /// Reads the configuration file, if one was named.
@@ -165,6 +167,7 @@ pub fn apply(file: &FileConfig, mut c: ServerConfig) -> anyhow::Result<ServerCon
     set!(token_rate_limit_per_client);
     set!(authorize_rate_limit_per_ip);
     set!(login_rate_limit_per_ip);
+    set!(key_rotation_interval);
     for (key, file_value, field) in [
         (
             "cimd_allow_hosts",

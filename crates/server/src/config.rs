@@ -102,6 +102,12 @@ pub struct ServerConfig {
     /// back-off; 0 for no limit. Default 3 000 (50/s): bounds the Argon2id work one address can
     /// cause to about one core.
     pub login_rate_limit_per_ip: u32,
+    /// Seconds after which the maintenance round rotates the signing key (the next key is
+    /// published at once and signs one access-token lifetime later); 0 turns the schedule off.
+    /// Default 2 592 000 (30 days): a key that leaks unnoticed stops being useful within a
+    /// month, and a rotation costs the resource servers nothing (they see the key published
+    /// before it signs).
+    pub key_rotation_interval: i64,
 }
 
 /// Who may use dynamic client registration.
@@ -184,6 +190,7 @@ impl ServerConfig {
             token_rate_limit_per_client: 1_200_000,
             authorize_rate_limit_per_ip: 6_000,
             login_rate_limit_per_ip: 3_000,
+            key_rotation_interval: 30 * 86_400,
         }
     }
 
@@ -259,6 +266,13 @@ impl ServerConfig {
             return Err(err(
                 "registration_rate_limit",
                 "must be at least 1 (use registration = \"off\" to disable registration)",
+            ));
+        }
+        if self.key_rotation_interval != 0 && self.key_rotation_interval < 2 * self.access_token_ttl
+        {
+            return Err(err(
+                "key_rotation_interval",
+                "must be 0 (off) or at least two access-token lifetimes",
             ));
         }
         if self.jwks_refetch_interval < 0 {

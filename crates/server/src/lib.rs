@@ -219,7 +219,9 @@ impl AuthorizationServer {
         })
     }
 
-    /// One round of maintenance: reloads keys (another instance may have rotated them), purges
+    /// One round of maintenance: reloads keys (another instance may have rotated them), rotates
+    /// the signing key when `key_rotation_interval` has passed, deletes retired keys whose tokens
+    /// have all expired, purges
     /// expired codes, tokens and sessions and audit events older than `audit_retention`, and
     /// deletes dynamic registrations that were never used within `unused_registration_ttl`. Failures are logged and retried next round.
     pub async fn maintain(&self) {
@@ -227,6 +229,21 @@ impl AuthorizationServer {
         let now = state.now();
         if let Err(e) = state.keys().reload(now).await {
             tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "key reload failed");
+        }
+        let cfg = state.config();
+        if let Err(e) = state
+            .keys()
+            .rotate_if_due(now, cfg.key_rotation_interval, cfg.access_token_ttl)
+            .await
+        {
+            tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "scheduled key rotation failed");
+        }
+        if let Err(e) = state
+            .keys()
+            .delete_expired(now, cfg.access_token_ttl, keys::DELETE_LEEWAY)
+            .await
+        {
+            tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "deleting retired keys failed");
         }
         match state.store().purge_expired(now).await {
             Ok(n) if n > 0 => {

@@ -16,6 +16,10 @@ use mcp_oauth_core::jose::{Algorithm, DecodingKey, JoseError, JwkSet, SigningKey
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+/// Seconds a retired key stays published beyond its last token's lifetime: covers instances
+/// that still sign with it until their next key reload (60 s by default) and clock skew.
+pub const DELETE_LEEWAY: i64 = 300;
+
 /// Why keys could not be loaded or made.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -123,19 +127,93 @@ impl KeyManager {
         Ok(kid)
     }
 
-    async fn create_key(
-        store: &Arc<dyn Store>,
+    /// The scheduled rotation: when no key was created within the last `interval` seconds,
+    /// creates the next key, published now and signing from `now + prepublish`, and retires the
+    /// others at that moment, in one store step that only one of several instances on the same
+    /// database can win. Returns the new kid, or `None` when no rotation was due (or another
+    /// instance rotated first).
+    pub async fn rotate_if_due(
+        &self,
+        now: UnixTime,
+        interval: i64,
+        prepublish: i64,
+    ) -> Result<Option<String>, KeyError> {
+        if interval <= 0 {
+            return Ok(None);
+        }
+        let newest = self.ring().keys.iter().map(|k| k.created_at).max();
+        if newest.is_some_and(|c| c > now - interval) {
+            return Ok(None);
+        }
+        let stored = Self::make_key(&self.kek, self.alg, now, now + prepublish.max(0)).await?;
+        let rotated = self
+            .store
+            .insert_key_if_none_since(&stored, now - interval)
+            .await?;
+        if rotated {
+            tracing::info!(target: "mcp_oauth::keys", kid = %stored.kid, activates_at = stored.activates_at, "scheduled key rotation");
+            crate::audit::record(
+                self.store.as_ref(),
+                crate::audit::AuditEvent::new(crate::audit::AuditKind::KeyRotated, now).detail(
+                    serde_json::json!({"kid": stored.kid, "alg": stored.alg, "activates_at": stored.activates_at, "scheduled": true}),
+                ),
+            )
+            .await;
+        }
+        self.reload(now).await?;
+        Ok(rotated.then_some(stored.kid))
+    }
+
+    /// Deletes retired keys once every token they can have signed has expired: retired at `r`,
+    /// a key may still sign until the instances reload (`leeway` covers that and clock skew),
+    /// and its last token lives `token_ttl` more. A key is never deleted while it would leave no
+    /// key that signs now. Returns the deleted kids.
+    pub async fn delete_expired(
+        &self,
+        now: UnixTime,
+        token_ttl: i64,
+        leeway: i64,
+    ) -> Result<Vec<String>, KeyError> {
+        let keys = self.store.list_keys().await?;
+        let signs_now =
+            |k: &StoredKey| k.activates_at <= now && k.retires_at.is_none_or(|r| r > now);
+        if !keys.iter().any(signs_now) {
+            return Ok(Vec::new());
+        }
+        let mut deleted = Vec::new();
+        for k in keys
+            .iter()
+            .filter(|k| k.retires_at.is_some_and(|r| r + token_ttl + leeway <= now))
+        {
+            if self.store.delete_key(&k.kid).await? {
+                crate::audit::record(
+                    self.store.as_ref(),
+                    crate::audit::AuditEvent::new(crate::audit::AuditKind::KeyDeleted, now)
+                        .detail(serde_json::json!({"kid": k.kid, "retired_at": k.retires_at})),
+                )
+                .await;
+                deleted.push(k.kid.clone());
+            }
+        }
+        if !deleted.is_empty() {
+            tracing::info!(target: "mcp_oauth::keys", deleted = ?deleted, "retired signing keys deleted");
+            self.reload(now).await?;
+        }
+        Ok(deleted)
+    }
+
+    async fn make_key(
         kek: &Kek,
         alg: Algorithm,
         now: UnixTime,
         activates_at: UnixTime,
-    ) -> Result<String, KeyError> {
+    ) -> Result<StoredKey, KeyError> {
         let key = tokio::task::spawn_blocking(move || SigningKey::generate(alg))
             .await
             .map_err(|_| KeyError::Jose(JoseError::Generate))??;
         let public_jwk = serde_json::to_value(key.public_jwk())
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let stored = StoredKey {
+        Ok(StoredKey {
             kid: key.kid().to_owned(),
             alg: algorithm_name(alg),
             encrypted_private_key: kek.encrypt(key.kid().as_bytes(), key.pkcs8_der())?,
@@ -143,7 +221,17 @@ impl KeyManager {
             created_at: now,
             activates_at,
             retires_at: None,
-        };
+        })
+    }
+
+    async fn create_key(
+        store: &Arc<dyn Store>,
+        kek: &Kek,
+        alg: Algorithm,
+        now: UnixTime,
+        activates_at: UnixTime,
+    ) -> Result<String, KeyError> {
+        let stored = Self::make_key(kek, alg, now, activates_at).await?;
         store.insert_key(&stored).await?;
         tracing::info!(target: "mcp_oauth::keys", kid = %stored.kid, alg = %stored.alg, activates_at, "signing key created");
         crate::audit::record(

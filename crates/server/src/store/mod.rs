@@ -253,6 +253,19 @@ pub trait AuditStore: Send + Sync {
     async fn purge_audit(&self, before: UnixTime) -> StoreResult<u64>;
 }
 
+/// The scheduled key rotation, safe with several instances on one database.
+#[async_trait]
+pub trait KeyRotationStore: Send + Sync {
+    /// In one atomic step: unless some key was created after `created_after`, stores `key` and
+    /// retires every other key still signing at `key.activates_at`. Returns whether it did. Of
+    /// instances racing to rotate, exactly one succeeds; the others see its key.
+    async fn insert_key_if_none_since(
+        &self,
+        key: &StoredKey,
+        created_after: UnixTime,
+    ) -> StoreResult<bool>;
+}
+
 /// Liveness of the storage itself (for `/readyz`).
 #[async_trait]
 pub trait HealthStore: Send + Sync {
@@ -274,6 +287,7 @@ pub trait Store:
     + RegistrationStore
     + AssertionStore
     + AuditStore
+    + KeyRotationStore
     + HealthStore
     + Send
     + Sync
@@ -293,6 +307,7 @@ impl<T> Store for T where
         + RegistrationStore
         + AssertionStore
         + AuditStore
+        + KeyRotationStore
         + HealthStore
         + Send
         + Sync

@@ -37,6 +37,7 @@ mod accounts;
 mod assertions;
 mod audit;
 mod grants;
+mod key_schedule;
 mod registration;
 mod sessions;
 

@@ -18,6 +18,7 @@ mod accounts;
 mod assertions;
 mod audit;
 mod grants;
+mod key_schedule;
 mod registration;
 mod sessions;
 

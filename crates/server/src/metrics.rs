@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::time::Instant;
@@ -45,6 +46,8 @@ pub struct Metrics {
     login_failures: Counter,
     refresh_reuse: Counter,
     cimd_fetches: Family<OutcomeLabels, Counter>,
+    pool_connections: Gauge,
+    pool_idle: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -95,8 +98,22 @@ impl Metrics {
             "Client ID Metadata Document fetches by outcome",
             cimd_fetches.clone(),
         );
+        let pool_connections = Gauge::default();
+        registry.register(
+            "db_pool_connections",
+            "Open connections of the database pool",
+            pool_connections.clone(),
+        );
+        let pool_idle = Gauge::default();
+        registry.register(
+            "db_pool_idle_connections",
+            "Idle connections of the database pool",
+            pool_idle.clone(),
+        );
         Self {
             registry,
+            pool_connections,
+            pool_idle,
             tokens,
             latency,
             login_failures,
@@ -127,6 +144,12 @@ impl Metrics {
         self.cimd_fetches
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
+    }
+
+    /// Sets the database pool gauges (read at scrape time).
+    pub fn set_pool(&self, open: u32, idle: u32) {
+        self.pool_connections.set(i64::from(open));
+        self.pool_idle.set(i64::from(idle));
     }
 
     /// The OpenMetrics text.
@@ -186,6 +209,9 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 
 /// `GET /metrics`.
 pub async fn serve(State(state): State<AppState>) -> Response {
+    if let Some((open, idle)) = state.store().pool_stats() {
+        state.metrics().set_pool(open, idle);
+    }
     let mut r = state.metrics().encode().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -272,6 +272,12 @@ pub trait HealthStore: Send + Sync {
     /// Checks that the database answers (`SELECT 1` on a pooled connection); `Ok` for a store
     /// with nothing that can fail.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Connections of the database pool (open, idle), for the `/metrics` gauges; `None` for a
+    /// store without a pool.
+    fn pool_stats(&self) -> Option<(u32, u32)> {
+        None
+    }
 }
 
 /// Everything the server needs from storage.

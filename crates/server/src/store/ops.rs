@@ -40,6 +40,11 @@ impl HealthStore for SqliteStore {
             .map_err(|e| StoreError::Backend(format!("database ping: {e}")))?;
         Ok(())
     }
+
+    fn pool_stats(&self) -> Option<(u32, u32)> {
+        let p = self.pool();
+        Some((p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX)))
+    }
 }
 
 #[cfg(test)]

@@ -179,6 +179,7 @@ async fn metrics_count_tokens_and_latency() {
         "mcp_oauth_token_requests_total{grant=\"client_credentials\",outcome=\"invalid_client\"} 1",
         "mcp_oauth_http_request_duration_seconds_count{endpoint=\"token\"} 2",
         "mcp_oauth_http_request_duration_seconds_count{endpoint=\"consent\"} 1",
+        "mcp_oauth_db_pool_connections ",
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }

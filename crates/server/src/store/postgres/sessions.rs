@@ -263,4 +263,11 @@ impl HealthStore for PostgresStore {
             .map_err(db("database ping"))?;
         Ok(())
     }
+
+    fn pool_stats(&self) -> Option<(u32, u32)> {
+        Some((
+            self.pool.size(),
+            u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        ))
+    }
 }

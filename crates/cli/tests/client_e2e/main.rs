@@ -565,3 +565,68 @@ async fn cli_login_no_browser_then_tools() {
         "{stdout}"
     );
 }
+
+/// Two `mcp-oauth token` processes on one credentials file whose access token has expired: the
+/// file lock lets exactly one refresh at the authorization server, and both print that token.
+#[tokio::test]
+async fn two_cli_processes_share_one_refresh() {
+    let env = Env::start().await;
+    let path = env.dir.path().join("two").join("credentials.json");
+    let m = env.manager(Arc::new(FileStore::new(&path)));
+    m.bearer_token(&env.mcp_url).await.unwrap();
+    // Expire the stored access token (the processes run on the real clock).
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut expired = 0;
+    fn expire(v: &mut serde_json::Value, n: &mut usize) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if map.contains_key("access_token") && map.contains_key("expires_at") {
+                    map.insert("expires_at".into(), json!(1));
+                    *n += 1;
+                }
+                for x in map.values_mut() {
+                    expire(x, n);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| expire(x, n)),
+            _ => {}
+        }
+    }
+    expire(&mut doc, &mut expired);
+    assert_eq!(expired, 1, "one stored token: {doc}");
+    std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let before = env.refreshes.load(Ordering::SeqCst);
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+            .args(["token", &env.mcp_url, "--credentials"])
+            .arg(&path)
+            .env_remove("MCP_OAUTH_CREDENTIALS")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = tokio::task::spawn_blocking(move || {
+        (a.wait_with_output().unwrap(), b.wait_with_output().unwrap())
+    })
+    .await
+    .unwrap();
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    let (ta, tb) = (
+        String::from_utf8(a.stdout).unwrap(),
+        String::from_utf8(b.stdout).unwrap(),
+    );
+    assert_eq!(
+        ta.trim(),
+        tb.trim(),
+        "both processes print the one refreshed token"
+    );
+    assert_eq!(
+        env.refreshes.load(Ordering::SeqCst) - before,
+        1,
+        "exactly one refresh across the two processes"
+    );
+}

@@ -106,8 +106,7 @@ pub async fn validate(
         Err(e) => {
             // Duplicates of other parameters: report once client and redirect are trusted.
             let lenient = lenient_parse(raw_query);
-            let (client, redirect_uri) = check_client(state, &lenient).await?;
-            let _ = client;
+            let (_, redirect_uri) = check_client(state, &lenient).await?;
             return Err(AuthorizationError::Redirect {
                 redirect_uri,
                 state: None,

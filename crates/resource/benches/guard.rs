@@ -7,14 +7,24 @@
 //! - `cache_miss`: `JwtVerifier` alone, so every request verifies the signature and claims
 //!   (a new token, or no cache);
 //! - `cache_hit_tools_call`: a cache hit with an MCP-aware policy that reads the `tools/call`
-//!   body to pick the tool's scopes.
+//!   body to pick the tool's scopes;
+//! - `tools_call_200b/guarded` and `tools_call_200b/unguarded`: the load test's request (a
+//!   `tools/call` with a ~200-byte `arguments` object), through the layer with a warm cache and
+//!   an MCP-aware policy, and straight to the same trivial service; the difference is the
+//!   guard's CPU per cache hit.
 //!
 //! Run: `cargo bench -p mcp-oauth-resource --bench guard` (add `-- --quick` for a short run).
+//!
+//! Instruction counts (repeatable on a noisy machine): `GUARD_PROFILE=<case>:<iterations>` runs
+//! one case that many times instead of criterion, inside `measured_loop`; with
+//! `valgrind --tool=callgrind --collect-atstart=no --toggle-collect='*measured_loop*'` the total
+//! divided by the iterations is the instructions per request. Cases: `hit`, `miss`,
+//! `hit_tools_call`, `guarded`, `unguarded`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bytes::Bytes;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use http::{Request, Response};
 use http_body_util::Full;
 use mcp_oauth_core::jose::{Algorithm, JwkSet, SigningKey};
@@ -28,6 +38,8 @@ use tower::{Layer, Service, ServiceExt};
 const ISSUER: &str = "https://auth.example.com";
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 const BODY: &str = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"search","arguments":{"q":"rust"}}}"#;
+/// The load test's `tools/call`: a ~200-byte `arguments` object.
+const BODY_200B: &str = r#"{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"search","arguments":{"query":"rust tower middleware oauth bearer token","limit":25,"offset":0,"filters":{"language":"en","after":"2025-01-01","tags":["mcp","oauth","auth"]},"sort":"relevance","include_archived":false,"highlight":true}}}"#;
 
 fn token(key: &SigningKey) -> String {
     let now = SystemTime::now()
@@ -55,6 +67,11 @@ fn inner() -> Inner {
     ))
 }
 
+/// The unguarded trivial service: the same answer as `inner`, for any request body.
+async fn trivial<B>(_req: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::new())))
+}
+
 fn request(token: &str, body: &'static str) -> Request<Full<Bytes>> {
     Request::post("/mcp")
         .header("authorization", format!("Bearer {token}"))
@@ -63,14 +80,15 @@ fn request(token: &str, body: &'static str) -> Request<Full<Bytes>> {
         .unwrap()
 }
 
-fn bench_case(
-    c: &mut Criterion,
+type Guarded = mcp_oauth_resource::RequireBearer<Inner>;
+
+fn guarded(
     rt: &tokio::runtime::Runtime,
-    name: &str,
     verifier: impl TokenVerifier,
     policy: ScopePolicy,
     token: &str,
-) {
+    body: &'static str,
+) -> Guarded {
     let guard = RequireBearerLayer::builder(RESOURCE, verifier)
         .policy(policy)
         .build()
@@ -78,58 +96,138 @@ fn bench_case(
     let svc = guard.layer(inner());
     // Warm up (loads nothing remote: the key set is static; fills the cache if any).
     let resp = rt
-        .block_on(svc.clone().oneshot(request(token, BODY)))
+        .block_on(svc.clone().oneshot(request(token, body)))
         .unwrap();
     assert!(resp.status().is_success(), "{}", resp.status());
+    svc
+}
+
+/// `iters` requests through `svc`, one after the other.
+async fn run<S, R>(mut svc: S, token: &str, body: &'static str, iters: u64)
+where
+    S: Service<Request<Full<Bytes>>, Response = R, Error = Infallible>,
+{
+    for _ in 0..iters {
+        let svc = svc.ready().await.unwrap();
+        let resp = svc.call(request(token, body)).await.unwrap();
+        std::hint::black_box(resp);
+    }
+}
+
+fn bench_svc<S, R>(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    svc: S,
+    token: &str,
+    body: &'static str,
+) where
+    S: Service<Request<Full<Bytes>>, Response = R, Error = Infallible> + Clone,
+{
     c.bench_function(name, |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
-                let mut svc = svc.clone();
+                let svc = svc.clone();
                 let start = Instant::now();
-                for _ in 0..iters {
-                    let svc = svc.ready().await.unwrap();
-                    let resp = svc.call(request(token, BODY)).await.unwrap();
-                    std::hint::black_box(resp);
-                }
+                run(svc, token, body, iters).await;
                 start.elapsed()
             })
         })
     });
 }
 
-fn guard(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let key = SigningKey::generate(Algorithm::ES256).unwrap();
-    let jwks = JwkSet {
-        keys: vec![key.public_jwk().clone()],
-    };
-    let jwt = || JwtVerifier::from_jwks(ISSUER, RESOURCE, jwks.clone()).unwrap();
-    let t = token(&key);
-    let any = || ScopePolicy::new().default_scopes("mcp");
-    bench_case(
-        c,
-        &rt,
-        "guard/es256/cache_hit",
-        CachedVerifier::new(jwt()),
-        any(),
-        &t,
-    );
-    bench_case(c, &rt, "guard/es256/cache_miss", jwt(), any(), &t);
-    let mcp = ScopePolicy::new()
+struct Setup {
+    rt: tokio::runtime::Runtime,
+    jwks: JwkSet,
+    token: String,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let key = SigningKey::generate(Algorithm::ES256).unwrap();
+        let jwks = JwkSet {
+            keys: vec![key.public_jwk().clone()],
+        };
+        let token = token(&key);
+        Self {
+            rt,
+            jwks,
+            token,
+        }
+    }
+
+    fn jwt(&self) -> JwtVerifier {
+        JwtVerifier::from_jwks(ISSUER, RESOURCE, self.jwks.clone()).unwrap()
+    }
+}
+
+fn any() -> ScopePolicy {
+    ScopePolicy::new().default_scopes("mcp")
+}
+
+fn mcp() -> ScopePolicy {
+    ScopePolicy::new()
         .default_scopes("mcp")
         .tool("search", "search")
-        .public_handshake();
-    bench_case(
-        c,
-        &rt,
-        "guard/es256/cache_hit_tools_call",
-        CachedVerifier::new(jwt()),
-        mcp,
-        &t,
-    );
+        .public_handshake()
+}
+
+fn guard(c: &mut Criterion) {
+    let s = Setup::new();
+    let (rt, t) = (&s.rt, s.token.as_str());
+    let svc = guarded(rt, CachedVerifier::new(s.jwt()), any(), t, BODY);
+    bench_svc(c, rt, "guard/es256/cache_hit", svc, t, BODY);
+    let svc = guarded(rt, s.jwt(), any(), t, BODY);
+    bench_svc(c, rt, "guard/es256/cache_miss", svc, t, BODY);
+    let svc = guarded(rt, CachedVerifier::new(s.jwt()), mcp(), t, BODY);
+    bench_svc(c, rt, "guard/es256/cache_hit_tools_call", svc, t, BODY);
+    let svc = guarded(rt, CachedVerifier::new(s.jwt()), mcp(), t, BODY_200B);
+    bench_svc(c, rt, "guard/tools_call_200b/guarded", svc, t, BODY_200B);
+    let svc = tower::service_fn(trivial::<Full<Bytes>>);
+    bench_svc(c, rt, "guard/tools_call_200b/unguarded", svc, t, BODY_200B);
+}
+
+/// One case, `iters` times, for callgrind (see the module documentation).
+#[inline(never)]
+fn measured_loop<S, R>(rt: &tokio::runtime::Runtime, svc: S, token: &str, body: &'static str, iters: u64)
+where
+    S: Service<Request<Full<Bytes>>, Response = R, Error = Infallible>,
+{
+    rt.block_on(run(svc, token, body, iters));
+}
+
+fn profile(spec: &str) {
+    let (case, iters) = spec.split_once(':').unwrap_or((spec, "100000"));
+    let iters: u64 = iters.parse().expect("GUARD_PROFILE=<case>:<iterations>");
+    let s = Setup::new();
+    let (rt, t) = (&s.rt, s.token.as_str());
+    match case {
+        "hit" => {
+            let svc = guarded(rt, CachedVerifier::new(s.jwt()), any(), t, BODY);
+            measured_loop(rt, svc, t, BODY, iters);
+        }
+        "miss" => {
+            let svc = guarded(rt, s.jwt(), any(), t, BODY);
+            measured_loop(rt, svc, t, BODY, iters);
+        }
+        "hit_tools_call" => {
+            let svc = guarded(rt, CachedVerifier::new(s.jwt()), mcp(), t, BODY);
+            measured_loop(rt, svc, t, BODY, iters);
+        }
+        "guarded" => {
+            let svc = guarded(rt, CachedVerifier::new(s.jwt()), mcp(), t, BODY_200B);
+            measured_loop(rt, svc, t, BODY_200B, iters);
+        }
+        "unguarded" => {
+            let svc = tower::service_fn(trivial::<Full<Bytes>>);
+            measured_loop(rt, svc, t, BODY_200B, iters);
+        }
+        other => panic!("unknown GUARD_PROFILE case `{other}`"),
+    }
 }
 
 criterion_group! {
@@ -137,4 +235,11 @@ criterion_group! {
     config = Criterion::default().measurement_time(Duration::from_secs(3));
     targets = guard
 }
-criterion_main!(benches);
+fn main() {
+    if let Ok(spec) = std::env::var("GUARD_PROFILE") {
+        profile(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

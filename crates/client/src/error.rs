@@ -248,6 +248,10 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
+    /// The OS keychain (Secret Service, Keychain Services, Credential Manager) could not be used:
+    /// not running, locked, refused, or too slow. The detail never holds a stored value.
+    #[error("keychain: {0}")]
+    Keychain(String),
     /// Another process held a lock for too long.
     #[error(
         "could not take the lock {} within {} s: another mcp-oauth process is using it; if none is running, delete the file",

@@ -7,7 +7,8 @@
 //!   redirect, a browser opened without a shell, a pasted URL, or a headless follower;
 //! - [`client_credentials`], [`assertion`], [`enterprise`]: machine-to-machine grants;
 //! - [`TokenManager`]: valid tokens on demand, refreshed single-flight (across processes too);
-//! - [`store`]: memory and 0600 JSON file credential stores;
+//! - [`store`]: memory and 0600 JSON file credential stores, and the OS keychain (feature
+//!   `keychain`);
 //! - [`AuthorizedClient`]: a `reqwest` wrapper that handles 401 and 403 `insufficient_scope`;
 //! - `transport` (feature `rmcp`): the same for rmcp's streamable-HTTP client transport.
 //!
@@ -63,3 +64,5 @@ pub use manager::{Revocation, TokenManager, TokenManagerBuilder};
 pub use prompt::{AuthorizationPrompt, BrowserPrompt, HeadlessPrompt, ManualPrompt};
 pub use registration::{ClientAuth, ClientRegistration};
 pub use store::{CredentialStore, FileStore, MemoryStore};
+#[cfg(feature = "keychain")]
+pub use store::KeychainStore;

@@ -6,13 +6,18 @@
 //! `Debug`, wiped on drop.
 //!
 //! The trait has a [`CredentialStore::lock`] so that a refresh can be single-flight across
-//! processes that share one store (the file store takes a lock file; the memory store needs none).
+//! processes that share one store (the file and keychain stores take lock files; the memory store
+//! needs none).
 
 mod file;
+#[cfg(feature = "keychain")]
+mod keychain;
 mod lock;
 mod memory;
 
 pub use file::FileStore;
+#[cfg(feature = "keychain")]
+pub use keychain::{DEFAULT_SERVICE as KEYCHAIN_SERVICE, KeychainStore};
 pub use lock::FileLock;
 pub use memory::MemoryStore;
 

@@ -377,7 +377,9 @@ impl Entries<'_> {
         for digest in self.index()?.tokens {
             match self.read::<TokenEntry>(&token_user(&digest))? {
                 Some(e) if e.key.digest() == digest => out.push((e.key, e.token)),
-                _ => tracing::debug!(target: "mcp_oauth::client", digest, "indexed keychain token is gone"),
+                _ => {
+                    tracing::debug!(target: "mcp_oauth::client", digest, "indexed keychain token is gone")
+                }
             }
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -457,8 +459,10 @@ impl CredentialStore for KeychainStore {
     async fn get_registration(&self, issuer: &str) -> Result<Option<StoredRegistration>> {
         let issuer = issuer.to_owned();
         self.run("reading a registration", move |k| {
-            Ok(k.read::<StoredRegistration>(&registration_user(&issuer_digest(&issuer)))?
-                .filter(|r| r.issuer == issuer))
+            Ok(
+                k.read::<StoredRegistration>(&registration_user(&issuer_digest(&issuer)))?
+                    .filter(|r| r.issuer == issuer),
+            )
         })
         .await
     }

@@ -1,7 +1,8 @@
 //! The MCP OAuth client commands: `login`, `token`, `logout`, `status`, `tools`, `call`.
 //!
 //! Credentials live in a [`FileStore`] in the platform config directory (0600, atomic rename)
-//! unless `--store memory` or `--credentials FILE` says otherwise. Nothing secret is printed,
+//! unless `--store memory`, `--store keychain` (the OS keychain: Secret Service, macOS Keychain,
+//! Windows Credential Manager) or `--credentials FILE` says otherwise. Nothing secret is printed,
 //! except the access token `token` is asked to print.
 
 mod prompt;
@@ -13,7 +14,7 @@ use mcp_oauth_client::assertion::load_private_key_file;
 use mcp_oauth_client::transport::OAuthHttpClient;
 use mcp_oauth_client::{
     ClientAuth, ClientConfig, ClientRegistration, CredentialStore, FileStore, GrantMode,
-    ManualPrompt, MemoryStore, TokenManager,
+    KeychainStore, ManualPrompt, MemoryStore, TokenManager,
 };
 use mcp_oauth_core::secret::Secret;
 use mcp_oauth_core::uri::{UriParts, is_loopback_host};
@@ -31,6 +32,10 @@ pub enum StoreKind {
     File,
     /// In memory, forgotten when the command ends.
     Memory,
+    /// The OS keychain: Secret Service (gnome-keyring, KeePassXC, KWallet) on Linux, Keychain on
+    /// macOS, Credential Manager on Windows. Encrypted at rest by the keychain; lock files in the
+    /// config directory.
+    Keychain,
 }
 
 /// Options shared by the client commands.
@@ -39,7 +44,8 @@ pub struct StoreArgs {
     /// Where tokens and registrations are kept.
     #[arg(long, value_enum, default_value = "file")]
     pub store: StoreKind,
-    /// The credentials file (default: $XDG_CONFIG_HOME/mcp-oauth/credentials.json).
+    /// The credentials file (default: $XDG_CONFIG_HOME/mcp-oauth/credentials.json); with
+    /// `--store keychain`, its directory holds the keychain's lock files.
     #[arg(long, env = "MCP_OAUTH_CREDENTIALS", value_name = "FILE")]
     pub credentials: Option<PathBuf>,
 }
@@ -149,6 +155,16 @@ fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn CredentialStore>> {
                 None => FileStore::default_path()?,
             };
             Arc::new(FileStore::new(path))
+        }
+        StoreKind::Keychain => {
+            let lock_dir = match &args.credentials {
+                Some(p) => p
+                    .parent()
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_default(),
+                None => KeychainStore::default_lock_dir()?,
+            };
+            Arc::new(KeychainStore::new(lock_dir))
         }
     })
 }

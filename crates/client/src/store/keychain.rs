@@ -19,6 +19,9 @@
 //! leaves at worst an entry that is not listed (overwritten by the next login) or a listed entry
 //! that is gone (skipped when listing).
 //!
+//! On Windows a credential holds at most 2560 bytes: a token entry larger than that (long JWTs with
+//! a refresh token) is refused with a clear error, and `--store file` is the way out.
+//!
 //! Keychain calls block (D-Bus round trips, and a locked keychain may show an unlock prompt), so
 //! each one runs on a thread of its own and is given up after a timeout with a clear error. A
 //! detached thread rather than `spawn_blocking`: a call stuck behind a prompt nobody can see must

@@ -153,11 +153,7 @@ impl Setup {
             keys: vec![key.public_jwk().clone()],
         };
         let token = token(&key);
-        Self {
-            rt,
-            jwks,
-            token,
-        }
+        Self { rt, jwks, token }
     }
 
     fn jwt(&self) -> JwtVerifier {
@@ -193,8 +189,13 @@ fn guard(c: &mut Criterion) {
 
 /// One case, `iters` times, for callgrind (see the module documentation).
 #[inline(never)]
-fn measured_loop<S, R>(rt: &tokio::runtime::Runtime, svc: S, token: &str, body: &'static str, iters: u64)
-where
+fn measured_loop<S, R>(
+    rt: &tokio::runtime::Runtime,
+    svc: S,
+    token: &str,
+    body: &'static str,
+    iters: u64,
+) where
     S: Service<Request<Full<Bytes>>, Response = R, Error = Infallible>,
 {
     rt.block_on(run(svc, token, body, iters));

@@ -6,7 +6,7 @@
 use crate::body::GuardedBody;
 use crate::error::{AuthError, VerifyError};
 use crate::extract;
-use crate::policy::{Requirement, ScopePolicy};
+use crate::policy::{Need, ScopePolicy};
 use crate::principal::Principal;
 use crate::response;
 use crate::verifier::SharedVerifier;
@@ -70,12 +70,11 @@ where
         return Ok(Request::from_parts(parts, GuardedBody::streaming(body)));
     }
     let invalid_request = |e: extract::ExtractError| AuthError::InvalidRequest(e.to_string());
-    extract::check_query(req.uri().query()).map_err(invalid_request)?;
-    let token = extract::bearer_token(req.headers())
-        .map_err(invalid_request)?
-        .map(str::to_owned);
-
     let (parts, body) = req.into_parts();
+    extract::check_query(parts.uri.query()).map_err(invalid_request)?;
+    // Borrowed from the headers, which stay in `parts` until the request is rebuilt.
+    let token = extract::bearer_token(&parts.headers).map_err(invalid_request)?;
+
     let is_form = extract::is_form(&parts.headers);
     let inspect_jsonrpc = parts.method == Method::POST && cfg.policy.inspects_body();
     let (body, requirement) = if is_form || inspect_jsonrpc {
@@ -84,19 +83,16 @@ where
             extract::check_form_body(&bytes).map_err(invalid_request)?;
         }
         let requirement = if inspect_jsonrpc && !is_form {
-            cfg.policy.requirement_for_body(&bytes)
+            cfg.policy.need_for_body(&bytes)
         } else {
-            cfg.policy.requirement_without_body()
+            cfg.policy.need_without_body()
         };
         (GuardedBody::buffered(bytes), requirement)
     } else {
-        (
-            GuardedBody::streaming(body),
-            cfg.policy.requirement_without_body(),
-        )
+        (GuardedBody::streaming(body), cfg.policy.need_without_body())
     };
 
-    let principal = authenticate(cfg, token.as_deref(), &requirement).await?;
+    let principal = authenticate(cfg, token, &requirement).await?;
     let mut req = Request::from_parts(parts, body);
     if let Some(p) = principal {
         req.extensions_mut().insert(p);
@@ -112,18 +108,19 @@ fn is_cors_preflight<B>(req: &Request<B>) -> bool {
 }
 
 /// Verifies the token (if any) and checks it against the requirement. A public request without
-/// a token passes with no principal; with a token, the token must still be valid.
+/// a token passes with no principal; with a token, the token must still be valid. The
+/// requirement's scopes are copied only into a refusal.
 async fn authenticate(
     cfg: &GuardConfig,
     token: Option<&str>,
-    requirement: &Requirement,
+    requirement: &Need<'_>,
 ) -> Result<Option<Principal>, AuthError> {
     let Some(token) = token else {
         return if requirement.public {
             Ok(None)
         } else {
             Err(AuthError::MissingToken {
-                needed: requirement.scopes.clone(),
+                needed: (*requirement.scopes).clone(),
             })
         };
     };
@@ -132,7 +129,7 @@ async fn authenticate(
         Err(VerifyError::InvalidToken(description)) => {
             return Err(AuthError::InvalidToken {
                 description,
-                needed: requirement.scopes.clone(),
+                needed: (*requirement.scopes).clone(),
             });
         }
         Err(VerifyError::Unavailable(detail)) => {
@@ -146,7 +143,7 @@ async fn authenticate(
             target: "mcp_oauth::resource",
             subject = principal.subject.as_deref().unwrap_or(""),
             client_id = principal.client_id.as_deref().unwrap_or(""),
-            needed = %requirement.scopes,
+            needed = %*requirement.scopes,
             "insufficient scope; step-up requested"
         );
         return Err(AuthError::InsufficientScope { scope });

@@ -54,7 +54,7 @@ pub use layer::{
 };
 pub use origin::{OriginGuard, OriginGuardLayer};
 pub use policy::{Requirement, ScopePolicy};
-pub use principal::Principal;
+pub use principal::{Principal, PrincipalData};
 pub use prm::PrmService;
 pub use verifier::{
     CachedVerifier, HttpOptions, IntrospectionVerifier, JwtVerifier, MultiIssuerVerifier,

@@ -42,6 +42,7 @@ use mcp_oauth_core::ScopeSet;
 use mcp_oauth_core::scope::is_scope_token;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The scope that never goes into `scopes_supported` or a challenge (SEP-2207): refresh is a
@@ -84,6 +85,39 @@ pub struct Requirement {
     pub public: bool,
     /// The scopes the token must grant.
     pub scopes: ScopeSet,
+}
+
+impl Requirement {
+    fn public() -> Self {
+        Self {
+            public: true,
+            scopes: ScopeSet::new(),
+        }
+    }
+}
+
+/// A [`Requirement`] that borrows the policy's scope set when it can (every single message), so
+/// that the guard copies no scopes on the success path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Need<'p> {
+    pub(crate) public: bool,
+    pub(crate) scopes: Cow<'p, ScopeSet>,
+}
+
+impl Need<'_> {
+    fn public() -> Self {
+        Need {
+            public: true,
+            scopes: Cow::Owned(ScopeSet::new()),
+        }
+    }
+
+    pub(crate) fn into_requirement(self) -> Requirement {
+        Requirement {
+            public: self.public,
+            scopes: self.scopes.into_owned(),
+        }
+    }
 }
 
 fn scopes(s: &str) -> ScopeSet {
@@ -177,67 +211,98 @@ impl ScopePolicy {
 
     /// What a request without a JSON-RPC body (`GET`, `DELETE`, ...) needs.
     pub fn requirement_without_body(&self) -> Requirement {
-        Requirement {
-            public: false,
-            scopes: self.default.clone(),
-        }
+        self.need_without_body().into_requirement()
     }
 
     /// What a `POST` with this body needs: a single message or a batch (the union of what its
     /// messages need; public only when all are). Anything else needs `default`.
     pub fn requirement_for_body(&self, body: &[u8]) -> Requirement {
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Array(batch)) if !batch.is_empty() => {
-                let mut out = Requirement {
-                    public: true,
-                    scopes: ScopeSet::new(),
-                };
-                for msg in &batch {
-                    let r = self.requirement_for_message(msg);
-                    out.public &= r.public;
-                    if !r.public {
-                        out.scopes = out.scopes.union(&r.scopes);
-                    }
-                }
-                out
-            }
-            Ok(msg @ Value::Object(_)) => self.requirement_for_message(&msg),
-            _ => self.requirement_without_body(),
-        }
+        self.need_for_body(body).into_requirement()
     }
 
     /// What one JSON-RPC message needs.
     pub fn requirement_for_message(&self, msg: &Value) -> Requirement {
-        let Some(method) = msg.get("method").and_then(Value::as_str) else {
-            // A JSON-RPC response (to a server-initiated request) or not JSON-RPC at all.
-            return self.requirement_without_body();
-        };
-        if self.is_public(method) {
-            return Requirement {
-                public: true,
-                scopes: ScopeSet::new(),
-            };
-        }
+        let method = msg.get("method").and_then(Value::as_str);
         let param = |name: &str| {
             msg.get("params")
                 .and_then(|p| p.get(name))
                 .and_then(Value::as_str)
         };
+        self.need_for(method, param("name"), param("uri"))
+            .into_requirement()
+    }
+
+    pub(crate) fn need_without_body(&self) -> Need<'_> {
+        Need {
+            public: false,
+            scopes: Cow::Borrowed(&self.default),
+        }
+    }
+
+    /// [`ScopePolicy::requirement_for_body`], reading only `method`, `params.name` and
+    /// `params.uri` (borrowed from `body` unless escaped) and skipping everything else without
+    /// building it; the body is accepted or refused exactly as `serde_json::Value` would.
+    pub(crate) fn need_for_body(&self, body: &[u8]) -> Need<'_> {
+        match serde_json::from_slice::<wire::Body<'_>>(body) {
+            Ok(wire::Body::Single(msg)) => self.need_for_wire(&msg),
+            Ok(wire::Body::Batch(batch)) if !batch.is_empty() => {
+                let mut out = Requirement::public();
+                for msg in &batch {
+                    let r = self.need_for_wire(msg);
+                    out.public &= r.public;
+                    if !r.public {
+                        out.scopes = out.scopes.union(&r.scopes);
+                    }
+                }
+                Need {
+                    public: out.public,
+                    scopes: Cow::Owned(out.scopes),
+                }
+            }
+            _ => self.need_without_body(),
+        }
+    }
+
+    fn need_for_wire(&self, msg: &wire::Message<'_>) -> Need<'_> {
+        match msg {
+            wire::Message::Object { method, params } => {
+                let (name, uri) = match params {
+                    Some(wire::Params::Object { name, uri }) => (
+                        name.as_ref().and_then(wire::Field::as_str),
+                        uri.as_ref().and_then(wire::Field::as_str),
+                    ),
+                    _ => (None, None),
+                };
+                self.need_for(method.as_ref().and_then(wire::Field::as_str), name, uri)
+            }
+            wire::Message::NotObject => self.need_without_body(),
+        }
+    }
+
+    /// What a message with this `method`, `params.name` and `params.uri` needs (each `None`
+    /// when absent or not a string).
+    fn need_for(&self, method: Option<&str>, name: Option<&str>, uri: Option<&str>) -> Need<'_> {
+        let Some(method) = method else {
+            // A JSON-RPC response (to a server-initiated request) or not JSON-RPC at all.
+            return self.need_without_body();
+        };
+        if self.is_public(method) {
+            return Need::public();
+        }
         let specific = match method {
-            "tools/call" => param("name").and_then(|n| self.tools.get(n)),
-            "prompts/get" => param("name").and_then(|n| self.prompts.get(n)),
+            "tools/call" => name.and_then(|n| self.tools.get(n)),
+            "prompts/get" => name.and_then(|n| self.prompts.get(n)),
             "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
-                param("uri").and_then(|u| lookup(&self.resources, u))
+                uri.and_then(|u| lookup(&self.resources, u))
             }
             _ => None,
         };
         let scopes = specific
             .or_else(|| lookup(&self.methods, method))
-            .unwrap_or(&self.default)
-            .clone();
-        Requirement {
+            .unwrap_or(&self.default);
+        Need {
             public: false,
-            scopes,
+            scopes: Cow::Borrowed(scopes),
         }
     }
 
@@ -301,6 +366,286 @@ fn lookup<'a>(map: &'a BTreeMap<String, ScopeSet>, key: &str) -> Option<&'a Scop
         })
         .max_by_key(|(len, _)| *len)
         .map(|(_, v)| v)
+}
+
+/// The parts of a JSON-RPC body the policy reads, deserialized without building the rest.
+///
+/// Hand-written visitors rather than derived structs, to keep `serde_json::Value`'s semantics
+/// exactly: a repeated key takes its last value (a derived struct would refuse the body), a
+/// `method`, `name` or `uri` that is not a string counts as absent, and every skipped value is
+/// still parsed through `deserialize_any` (not `deserialize_ignored_any`, which accepts numbers
+/// out of range, lone surrogates and unbounded nesting), so a body is refused exactly when
+/// `serde_json::from_slice::<Value>` refuses it.
+mod wire {
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::borrow::Cow;
+    use std::fmt;
+
+    /// A whole body: one message, a batch, or anything else.
+    pub(super) enum Body<'a> {
+        Single(Message<'a>),
+        Batch(Vec<Message<'a>>),
+        Other,
+    }
+
+    /// One element of a body.
+    pub(super) enum Message<'a> {
+        Object {
+            method: Option<Field<'a>>,
+            params: Option<Params<'a>>,
+        },
+        NotObject,
+    }
+
+    /// `params`.
+    pub(super) enum Params<'a> {
+        Object {
+            name: Option<Field<'a>>,
+            uri: Option<Field<'a>>,
+        },
+        NotObject,
+    }
+
+    /// A value the policy reads: a string (borrowed unless it had escapes), or something else.
+    pub(super) enum Field<'a> {
+        Str(Cow<'a, str>),
+        NotStr,
+    }
+
+    impl Field<'_> {
+        pub(super) fn as_str(&self) -> Option<&str> {
+            match self {
+                Field::Str(s) => Some(s),
+                Field::NotStr => None,
+            }
+        }
+    }
+
+    /// Any value, checked and dropped.
+    struct Skip;
+
+    /// An object key, compared without keeping it.
+    enum Key {
+        Method,
+        Params,
+        Name,
+        Uri,
+        Other,
+    }
+
+    macro_rules! scalars {
+        ($out:expr) => {
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok($out)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok($out)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok($out)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok($out)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok($out)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok($out)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                Skip::deserialize(d).map(|_| $out)
+            }
+            fn visit_newtype_struct<D: Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Self::Value, D::Error> {
+                Skip::deserialize(d).map(|_| $out)
+            }
+        };
+    }
+
+    fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(())
+    }
+
+    fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(())
+    }
+
+    impl<'de> Deserialize<'de> for Skip {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Skip;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                scalars!(Skip);
+                fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+                    Ok(Skip)
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Skip, A::Error> {
+                    drain_seq(seq).map(|()| Skip)
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Skip, A::Error> {
+                    drain_map(map).map(|()| Skip)
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Key {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Key;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("an object key")
+                }
+                fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+                    Ok(match key {
+                        "method" => Key::Method,
+                        "params" => Key::Params,
+                        "name" => Key::Name,
+                        "uri" => Key::Uri,
+                        _ => Key::Other,
+                    })
+                }
+            }
+            // Keys go through `deserialize_any` like `Value`'s `String` keys do.
+            d.deserialize_any(V)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Field<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Field<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                scalars!(Field::NotStr);
+                fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+                    Ok(Field::Str(Cow::Borrowed(s)))
+                }
+                fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                    Ok(Field::Str(Cow::Owned(s.to_owned())))
+                }
+                fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+                    Ok(Field::Str(Cow::Owned(s)))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                    drain_seq(seq).map(|()| Field::NotStr)
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                    drain_map(map).map(|()| Field::NotStr)
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Params<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Params<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                scalars!(Params::NotObject);
+                fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                    Ok(Params::NotObject)
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                    drain_seq(seq).map(|()| Params::NotObject)
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    let (mut name, mut uri) = (None, None);
+                    while let Some(key) = map.next_key::<Key>()? {
+                        // A repeated key takes its last value, as in `serde_json::Value`.
+                        match key {
+                            Key::Name => name = Some(map.next_value()?),
+                            Key::Uri => uri = Some(map.next_value()?),
+                            _ => {
+                                map.next_value::<Skip>()?;
+                            }
+                        }
+                    }
+                    Ok(Params::Object { name, uri })
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    struct MessageVisitor;
+
+    impl<'de> Visitor<'de> for MessageVisitor {
+        type Value = Message<'de>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        scalars!(Message::NotObject);
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Message::NotObject)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            drain_seq(seq).map(|()| Message::NotObject)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let (mut method, mut params) = (None, None);
+            while let Some(key) = map.next_key::<Key>()? {
+                // A repeated key takes its last value, as in `serde_json::Value`.
+                match key {
+                    Key::Method => method = Some(map.next_value()?),
+                    Key::Params => params = Some(map.next_value()?),
+                    _ => {
+                        map.next_value::<Skip>()?;
+                    }
+                }
+            }
+            Ok(Message::Object { method, params })
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Message<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(MessageVisitor)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Body<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Body<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("any JSON value")
+                }
+                scalars!(Body::Other);
+                fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                    Ok(Body::Other)
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                    let mut batch = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                    while let Some(msg) = seq.next_element()? {
+                        batch.push(msg);
+                    }
+                    Ok(Body::Batch(batch))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                    MessageVisitor.visit_map(map).map(Body::Single)
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -411,6 +756,124 @@ mod tests {
             assert_eq!(r.scopes, s("mcp"));
         }
         assert_eq!(p.requirement_without_body().scopes, s("mcp"));
+    }
+
+    #[test]
+    fn escaped_strings_are_unescaped() {
+        let p = policy();
+        let r = p.requirement_for_body(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"na\u006de":"write\u005ffile"}}"#,
+        );
+        assert_eq!(r.scopes, s("files:write"));
+        let r = p.requirement_for_body(
+            br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:\/\/\/etc\/passwd"}}"#,
+        );
+        assert_eq!(r.scopes, s("root"));
+    }
+
+    #[test]
+    fn large_arguments_are_skipped() {
+        let p = policy();
+        let big: Vec<Value> = (0..2000)
+            .map(|i| json!({"k": i, "s": "x".repeat(50), "nested": [1.5, null, true, {"name": "zzz"}]}))
+            .collect();
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+            "params":{"arguments":{"items": big, "name": "nope"},"name":"read_file"}});
+        assert_eq!(need(&p, body).scopes, s("files:read"));
+    }
+
+    /// The requirement as computed before the borrowed reader: through `serde_json::Value`.
+    fn reference(p: &ScopePolicy, body: &[u8]) -> Requirement {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Array(batch)) if !batch.is_empty() => {
+                let mut out = Requirement::public();
+                for msg in &batch {
+                    let r = p.requirement_for_message(msg);
+                    out.public &= r.public;
+                    if !r.public {
+                        out.scopes = out.scopes.union(&r.scopes);
+                    }
+                }
+                out
+            }
+            Ok(msg @ Value::Object(_)) => p.requirement_for_message(&msg),
+            _ => p.requirement_without_body(),
+        }
+    }
+
+    #[test]
+    fn same_answer_as_value_for_odd_bodies() {
+        let p = policy();
+        let deep = |n: usize| {
+            format!(
+                r#"{{"method":"tools/call","params":{{"name":"read_file","arguments":{}{}}}}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        let bodies: Vec<String> = [
+            // Repeated keys: the last one wins.
+            r#"{"method":"ping","method":"tools/call","params":{"name":"read_file"}}"#,
+            r#"{"method":"tools/call","method":"ping"}"#,
+            r#"{"method":"tools/call","params":{"name":"read_file","name":"write_file"}}"#,
+            r#"{"method":"tools/call","params":{"name":"read_file"},"params":[1]}"#,
+            r#"{"method":"tools/call","method":5,"params":{"name":"read_file"}}"#,
+            // Not strings, not objects.
+            r#"{"method":["tools/call"],"params":{"name":"read_file"}}"#,
+            r#"{"method":"tools/call","params":{"name":{"x":"read_file"}}}"#,
+            r#"{"method":"tools/call","params":["read_file"]}"#,
+            r#"{"method":"tools/call","params":"read_file"}"#,
+            r#"{"method":"tools/call","params":null}"#,
+            r#"{"method":"tools/call"}"#,
+            r#"{"id":1,"result":{"method":"ping"}}"#,
+            r#"[{"method":"ping"},7,{"method":"notifications/x"}]"#,
+            r#"[{"method":"ping"},{"method":"initialize"}]"#,
+            r#"[[{"method":"ping"}]]"#,
+            r#""tools/call""#,
+            "null",
+            "true",
+            "  {\"method\":\"ping\"}  \n",
+            // What `Value` refuses, the policy must refuse too.
+            r#"{"method":"tools/call","params":{"name":"read_file","arguments":{"n":1e400}}}"#,
+            r#"{"method":"tools/call","params":{"name":"read_file","arguments":{"s":"\ud800"}}}"#,
+            r#"{"method":"tools/call","params":{"name":"read_file","arguments":{"s":"\x"}}}"#,
+            r#"{"method":"tools/call","params":{"name":"read_file","arguments":{"n":01}}}"#,
+            r#"{"method":"tools/call","params":{"name":"read_file"}} x"#,
+            r#"{"method":"tools/call","params":{"name":"read_file"},}"#,
+            r#"{"method":"ping"}{"method":"ping"}"#,
+            r#"{"method":"tools/call","params":{"name":"read_file","arguments":{"a":[1,2,]}}}"#,
+            r#"{"method":"ping","\ud800":1}"#,
+        ]
+        .iter()
+        .map(|b| b.to_string())
+        .chain([deep(120), deep(127), deep(128), deep(200)])
+        .collect();
+        for body in &bodies {
+            assert_eq!(
+                p.requirement_for_body(body.as_bytes()),
+                reference(&p, body.as_bytes()),
+                "{body}"
+            );
+        }
+        // Refused, so `default`: a number out of range, nesting past serde_json's limit.
+        assert_eq!(
+            p.requirement_for_body(bodies[19].as_bytes()).scopes,
+            s("mcp")
+        );
+        assert_eq!(
+            p.requirement_for_body(deep(200).as_bytes()).scopes,
+            s("mcp")
+        );
+        assert_eq!(
+            p.requirement_for_body(deep(120).as_bytes()).scopes,
+            s("files:read")
+        );
+        // Invalid UTF-8 anywhere.
+        let mut bad =
+            br#"{"method":"tools/call","params":{"name":"read_file","arguments":{"s":"#.to_vec();
+        bad.extend_from_slice(b"\"\xff\"}}}");
+        assert_eq!(p.requirement_for_body(&bad), reference(&p, &bad));
+        assert_eq!(p.requirement_for_body(&bad).scopes, s("mcp"));
     }
 
     #[test]

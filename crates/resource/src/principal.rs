@@ -3,6 +3,8 @@
 use mcp_oauth_core::ScopeSet;
 use mcp_oauth_core::clock::UnixTime;
 use serde_json::Value;
+use std::ops::Deref;
+use std::sync::Arc;
 
 /// Who is calling, established from a verified access token.
 ///
@@ -13,8 +15,17 @@ use serde_json::Value;
 ///
 /// A request has no `Principal` only when the [`crate::ScopePolicy`] declares its methods public
 /// and it carried no token (or it is a CORS preflight).
+///
+/// The fields are those of [`PrincipalData`], read through `Deref` (`principal.subject`,
+/// `principal.scopes`, ...). The data is shared behind an [`Arc`]: cloning a `Principal` is a
+/// reference-count increment, so the verified-token caches hand out the same principal to every
+/// request with that token without copying its claims.
+#[derive(Clone, PartialEq)]
+pub struct Principal(Arc<PrincipalData>);
+
+/// What a [`Principal`] holds: the identity and grants of one verified access token.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Principal {
+pub struct PrincipalData {
     /// The issuer that vouched for the token (`iss`, or the configured issuer for introspection).
     pub issuer: String,
     /// The resource owner (`sub`); for `client_credentials` tokens, usually the client itself.
@@ -33,10 +44,61 @@ pub struct Principal {
     pub claims: Value,
 }
 
-impl Principal {
+impl PrincipalData {
     /// Whether the token grants `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.contains(scope)
+    }
+}
+
+impl Principal {
+    /// A principal holding `data`.
+    pub fn new(data: PrincipalData) -> Self {
+        Self(Arc::new(data))
+    }
+
+    /// The shared data.
+    pub fn data(&self) -> &Arc<PrincipalData> {
+        &self.0
+    }
+
+    /// The data, copied only if another clone of this principal still shares it.
+    pub fn into_data(self) -> PrincipalData {
+        Arc::unwrap_or_clone(self.0)
+    }
+}
+
+impl From<PrincipalData> for Principal {
+    fn from(data: PrincipalData) -> Self {
+        Self::new(data)
+    }
+}
+
+impl From<Arc<PrincipalData>> for Principal {
+    fn from(data: Arc<PrincipalData>) -> Self {
+        Self(data)
+    }
+}
+
+impl Deref for Principal {
+    type Target = PrincipalData;
+
+    fn deref(&self) -> &PrincipalData {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal")
+            .field("issuer", &self.issuer)
+            .field("subject", &self.subject)
+            .field("client_id", &self.client_id)
+            .field("scopes", &self.scopes)
+            .field("audience", &self.audience)
+            .field("expires_at", &self.expires_at)
+            .field("claims", &self.claims)
+            .finish()
     }
 }
 
@@ -78,6 +140,27 @@ pub(crate) fn client_id_from_claims(claims: &Value) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn clones_share_the_data() {
+        let p = Principal::new(PrincipalData {
+            issuer: "https://as".into(),
+            subject: Some("alice".into()),
+            client_id: None,
+            scopes: ScopeSet::parse("a b").unwrap(),
+            audience: vec![],
+            expires_at: None,
+            claims: json!({"sub": "alice"}),
+        });
+        let q = p.clone();
+        assert!(Arc::ptr_eq(p.data(), q.data()));
+        assert_eq!(q.subject.as_deref(), Some("alice"));
+        assert!(q.has_scope("b"));
+        assert_eq!(p, q);
+        assert!(format!("{q:?}").starts_with("Principal { issuer: \"https://as\""));
+        drop(p);
+        assert_eq!(q.into_data().issuer, "https://as");
+    }
 
     #[test]
     fn scopes_from_scope_or_scp() {

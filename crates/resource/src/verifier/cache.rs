@@ -71,7 +71,7 @@ impl<V: Clone> TokenCache<V> {
 #[derive(Debug)]
 pub struct CachedVerifier<V> {
     inner: V,
-    cache: TokenCache<Arc<Principal>>,
+    cache: TokenCache<Principal>,
     max_ttl: u64,
 }
 
@@ -115,12 +115,12 @@ impl<V: TokenVerifier> CachedVerifier<V> {
 impl<V: TokenVerifier> TokenVerifier for CachedVerifier<V> {
     async fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
         if let Some(p) = self.cache.get(token) {
-            return Ok((*p).clone());
+            // A reference-count increment: the principal's data is shared.
+            return Ok(p);
         }
         let principal = self.inner.verify(token).await?;
         let lifetime = cache_lifetime(self.cache.now(), principal.expires_at, self.max_ttl);
-        self.cache
-            .insert(token, Arc::new(principal.clone()), lifetime);
+        self.cache.insert(token, principal.clone(), lifetime);
         Ok(principal)
     }
 }
@@ -144,7 +144,7 @@ mod tests {
                 .strip_prefix("good-")
                 .and_then(|e| e.parse().ok())
                 .ok_or_else(|| VerifyError::invalid("bad"))?;
-            Ok(Principal {
+            Ok(Principal::new(crate::principal::PrincipalData {
                 issuer: "https://as".into(),
                 subject: Some("alice".into()),
                 client_id: None,
@@ -152,7 +152,7 @@ mod tests {
                 audience: vec![],
                 expires_at: Some(exp),
                 claims: serde_json::Value::Null,
-            })
+            }))
         }
     }
 

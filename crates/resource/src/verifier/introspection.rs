@@ -16,7 +16,7 @@ use super::cache::{DEFAULT_CACHE_CAPACITY, TokenCache};
 use super::fetch::{FetchError, Http, HttpOptions};
 use super::{TokenVerifier, cache_lifetime};
 use crate::error::{ConfigError, VerifyError};
-use crate::principal::{Principal, scopes_from_claims};
+use crate::principal::{Principal, PrincipalData, scopes_from_claims};
 use async_trait::async_trait;
 use mcp_oauth_core::clock::{SharedClock, SystemClock, UnixTime};
 use mcp_oauth_core::resource::audience_matches;
@@ -43,7 +43,7 @@ struct Inner {
     max_ttl: u64,
     inactive_ttl: i64,
     accept_missing_audience: bool,
-    cache: TokenCache<Result<Arc<Principal>, String>>,
+    cache: TokenCache<Result<Principal, String>>,
 }
 
 /// Builds an [`IntrospectionVerifier`]. Every setting names its default.
@@ -188,9 +188,7 @@ impl TokenVerifier for IntrospectionVerifier {
     async fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
         let inner = &self.inner;
         if let Some(cached) = inner.cache.get(token) {
-            return cached
-                .map(|p| (*p).clone())
-                .map_err(VerifyError::InvalidToken);
+            return cached.map_err(VerifyError::InvalidToken);
         }
         let endpoint = inner.endpoint().await?;
         let answer: IntrospectionResponse = inner
@@ -220,7 +218,7 @@ impl TokenVerifier for IntrospectionVerifier {
         ) {
             Ok(p) => {
                 let lifetime = cache_lifetime(now, p.expires_at, inner.max_ttl);
-                inner.cache.insert(token, Ok(Arc::new(p.clone())), lifetime);
+                inner.cache.insert(token, Ok(p.clone()), lifetime);
                 Ok(p)
             }
             Err(description) => {
@@ -307,7 +305,7 @@ fn check_answer(
         None => return Err("the access token's audience is unknown".into()),
     };
     let claims = serde_json::to_value(&answer).unwrap_or_default();
-    Ok(Principal {
+    Ok(Principal::new(PrincipalData {
         issuer: issuer.to_owned(),
         subject: answer.sub.clone(),
         client_id: answer.client_id.clone(),
@@ -315,7 +313,7 @@ fn check_answer(
         audience: audience_values,
         expires_at: answer.exp,
         claims,
-    })
+    }))
 }
 
 #[cfg(test)]

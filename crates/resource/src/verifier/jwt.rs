@@ -18,7 +18,7 @@
 use super::TokenVerifier;
 use super::fetch::{Http, HttpOptions};
 use crate::error::{ConfigError, VerifyError};
-use crate::principal::{Principal, client_id_from_claims, scopes_from_claims};
+use crate::principal::{Principal, PrincipalData, client_id_from_claims, scopes_from_claims};
 use async_trait::async_trait;
 use jsonwebtoken::jwk::PublicKeyUse;
 use jsonwebtoken::{Validation, errors::ErrorKind};
@@ -616,7 +616,7 @@ fn check_claims(
             "the access token was issued in the future",
         ));
     }
-    Ok(Principal {
+    Ok(Principal::new(PrincipalData {
         issuer: issuer.to_owned(),
         subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
         client_id: client_id_from_claims(claims),
@@ -624,7 +624,7 @@ fn check_claims(
         audience: aud.iter().map(str::to_owned).collect(),
         expires_at: Some(exp),
         claims: claims.clone(),
-    })
+    }))
 }
 
 #[cfg(test)]

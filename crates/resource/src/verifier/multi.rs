@@ -106,14 +106,16 @@ mod tests {
     #[async_trait]
     impl TokenVerifier for Fixed {
         async fn verify(&self, _token: &str) -> Result<Principal, VerifyError> {
-            self.0.clone().map(|iss| Principal {
-                issuer: iss.into(),
-                subject: None,
-                client_id: None,
-                scopes: ScopeSet::new(),
-                audience: vec![],
-                expires_at: None,
-                claims: serde_json::Value::Null,
+            self.0.clone().map(|iss| {
+                Principal::new(crate::principal::PrincipalData {
+                    issuer: iss.into(),
+                    subject: None,
+                    client_id: None,
+                    scopes: ScopeSet::new(),
+                    audience: vec![],
+                    expires_at: None,
+                    claims: serde_json::Value::Null,
+                })
             })
         }
     }

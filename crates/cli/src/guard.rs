@@ -14,6 +14,7 @@
 use anyhow::{Context, bail};
 use axum::Router;
 use axum::body::Body;
+use axum::serve::ListenerExt;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
@@ -119,6 +120,11 @@ pub async fn run(args: GuardArgs) -> anyhow::Result<()> {
     );
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    // TCP_NODELAY, so that an SSE event written after another is not held for the peer's
+    // delayed ACK (see `serve`).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

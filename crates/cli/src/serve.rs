@@ -3,6 +3,7 @@
 use crate::GlobalArgs;
 use crate::{data, settings};
 use anyhow::{Context, bail};
+use axum::serve::ListenerExt;
 use mcp_oauth_core::clock::{Clock, SystemClock};
 use mcp_oauth_core::secret::Secret;
 use mcp_oauth_server::admin::{self, NewClient};
@@ -137,7 +138,12 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let _ = std::io::stdout().flush();
     let result = match tls {
         None => {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
+            // TCP_NODELAY: responses are written in several small writes (an SSE stream's
+            // events, for one), and with Nagle on the second one waits for the peer's delayed
+            // ACK, about 40 ms on Linux.
+            let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await
@@ -160,6 +166,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
                 h.graceful_shutdown(Some(Duration::from_secs(10)));
             });
             axum_server::from_tcp_rustls(listener, tls)
+                .map(|tls| tls.acceptor(axum_server::accept::NoDelayAcceptor::new()))
                 .handle(handle)
                 .serve(app)
                 .await

@@ -53,6 +53,8 @@ pub struct FileConfig {
     pub registration_rate_limit: Option<u32>,
     /// Seconds.
     pub unused_registration_ttl: Option<i64>,
+    /// Milliseconds a client or resource record is reused (0: off).
+    pub record_cache_ttl_ms: Option<u64>,
     /// Fetch `https` client ids as Client ID Metadata Documents.
     pub cimd_enabled: Option<bool>,
     /// Development only: allow loopback hosts for documents and client JWKS.
@@ -154,6 +156,7 @@ pub fn apply(file: &FileConfig, mut c: ServerConfig) -> anyhow::Result<ServerCon
     set!(login_max_backoff);
     set!(registration_rate_limit);
     set!(unused_registration_ttl);
+    set!(record_cache_ttl_ms);
     set!(cimd_enabled);
     set!(cimd_allow_loopback);
     set!(cimd_cache_min_ttl);

@@ -13,12 +13,13 @@ use mcp_oauth_core::form::{FormError, OAuthParams};
 use mcp_oauth_core::token::grant_type;
 use mcp_oauth_core::uri::UriParts;
 use mcp_oauth_core::{ErrorCode, ScopeSet, pkce, redirect};
+use std::sync::Arc;
 
 /// A request that passed every check.
 #[derive(Debug, Clone)]
 pub struct AuthorizationRequest {
     /// The client.
-    pub client: Client,
+    pub client: Arc<Client>,
     /// Where to send the response.
     pub redirect_uri: String,
     /// The client's `state`, echoed back.
@@ -26,7 +27,7 @@ pub struct AuthorizationRequest {
     /// The S256 challenge.
     pub code_challenge: String,
     /// The resource the token will be for.
-    pub resource: Resource,
+    pub resource: Arc<Resource>,
     /// The scopes that would be granted: requested ∩ resource ∩ client.
     pub scope: ScopeSet,
     /// Whether the client asked to show consent again (`prompt=consent`).
@@ -156,7 +157,7 @@ pub async fn validate(
                     "resource must be an absolute URI without a fragment",
                 ));
             }
-            match state.store().get_resource(uri).await? {
+            match crate::resources::find(state, uri).await? {
                 Some(r) => r,
                 None => {
                     return Err(fail(
@@ -166,7 +167,7 @@ pub async fn validate(
                 }
             }
         }
-        None => match default_resource(state).await? {
+        None => match crate::resources::default(state).await? {
             Some(r) => r,
             None => {
                 return Err(fail(
@@ -227,12 +228,6 @@ pub fn grantable_scope(
     s
 }
 
-/// The resource to use when a request names none: the only registered one, if there is exactly one.
-pub async fn default_resource(state: &AppState) -> Result<Option<Resource>, StoreError> {
-    let mut all = state.store().list_resources().await?;
-    Ok(if all.len() == 1 { all.pop() } else { None })
-}
-
 /// Parses keeping the first value of each parameter, only to find the client and redirect URI
 /// when another parameter was duplicated.
 fn lenient_parse(raw: &str) -> OAuthParams {
@@ -246,7 +241,7 @@ fn lenient_parse(raw: &str) -> OAuthParams {
 async fn check_client(
     state: &AppState,
     params: &OAuthParams,
-) -> Result<(Client, String), AuthorizationError> {
+) -> Result<(Arc<Client>, String), AuthorizationError> {
     let Some(client_id) = params.get("client_id") else {
         return Err(page(
             "Invalid request",

@@ -76,7 +76,7 @@ pub async fn verify(
     state: &AppState,
     assertion: &str,
     body_client_id: Option<&str>,
-) -> Result<Client, OAuthError> {
+) -> Result<std::sync::Arc<Client>, OAuthError> {
     if assertion.len() > MAX_ASSERTION_BYTES {
         return Err(refuse("the client assertion is too large"));
     }

@@ -18,6 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use mcp_oauth_core::form::OAuthParams;
 use mcp_oauth_core::secret::{constant_time_eq, sha256_b64url};
 use mcp_oauth_core::token::auth_method;
+use std::sync::Arc;
 
 /// How the client authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +37,7 @@ pub enum AuthMethod {
 #[derive(Debug, Clone)]
 pub struct AuthenticatedClient {
     /// Its record.
-    pub client: Client,
+    pub client: Arc<Client>,
     /// How it authenticated.
     pub method: AuthMethod,
 }

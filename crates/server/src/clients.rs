@@ -10,11 +10,16 @@
 //! maintenance task deletes it later), so the answer does not depend on when the purge last ran.
 //! Unknown clients get `invalid_client` at the token endpoint and an error page at
 //! `/authorize`, which is the signal on which a client registers again.
+//!
+//! Stored records are read through the short-lived record cache (see [`crate::record_cache`]);
+//! whatever changes a client here calls [`changed`] or [`used`].
 
 use crate::cimd::{CimdError, document};
 use crate::model::{Client, ClientOrigin};
 use crate::state::AppState;
 use crate::store::StoreError;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// Why a client could not be looked up.
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +41,8 @@ pub fn is_expired_registration(state: &AppState, client: &Client) -> bool {
 }
 
 /// The client named `client_id`, if it exists and is usable.
-pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Client>, LookupError> {
-    let stored = state.store().get_client(client_id).await?;
+pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Arc<Client>>, LookupError> {
+    let stored = stored(state, client_id).await?;
     let config = state.config();
     match stored {
         Some(c) if c.origin != ClientOrigin::Cimd => {
@@ -47,9 +52,38 @@ pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Client>, L
             if config.cimd_enabled
                 && document::looks_like_url(client_id, config.cimd_allow_loopback) =>
         {
-            Ok(Some(state.cimd().resolve(state, client_id, stored).await?))
+            let stored = stored.map(Arc::unwrap_or_clone);
+            Ok(Some(Arc::new(
+                state.cimd().resolve(state, client_id, stored).await?,
+            )))
         }
         // A CIMD client recorded while documents were enabled, or an unknown id.
         _ => Ok(None),
     }
+}
+
+/// The stored record of `client_id`, from the record cache or the store.
+async fn stored(state: &AppState, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+    let cache = &state.0.clients;
+    if let Some(hit) = cache.get(client_id) {
+        return Ok(hit);
+    }
+    let fetched = Instant::now();
+    let found = state.store().get_client(client_id).await?.map(Arc::new);
+    cache.put(client_id, found.clone(), fetched);
+    Ok(found)
+}
+
+/// Drops the cached record of a client this server just changed or deleted.
+pub fn changed(state: &AppState, client_id: &str) {
+    state.0.clients.invalidate(client_id);
+}
+
+/// Records in the cached copy that the client obtained a token at `now`, as the store was just
+/// told, so that the next request does not write it again.
+pub fn used(state: &AppState, client_id: &str, now: i64) {
+    state
+        .0
+        .clients
+        .update(client_id, |c| c.last_used_at = Some(now));
 }

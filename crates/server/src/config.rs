@@ -51,6 +51,11 @@ pub struct ServerConfig {
     /// treated as unknown and purged. Default 86 400 (24 hours): a registration that was never used
     /// is usually abandoned, and clients register again on `invalid_client`.
     pub unused_registration_ttl: i64,
+    /// Milliseconds a client or resource record read from the store is reused before it is read
+    /// again (see [`crate::record_cache`]). Default 1 000: changes made by another process or
+    /// instance take effect within a second; changes made through this server at once. 0 turns
+    /// the cache off.
+    pub record_cache_ttl_ms: u64,
     /// Whether an `https` URL `client_id` is fetched as a Client ID Metadata Document. Default
     /// true (MCP 2025-11-25 recommends it).
     pub cimd_enabled: bool,
@@ -175,6 +180,7 @@ impl ServerConfig {
             registration: RegistrationPolicy::Open,
             registration_rate_limit: 10,
             unused_registration_ttl: 86_400,
+            record_cache_ttl_ms: 1_000,
             cimd_enabled: true,
             cimd_allow_loopback: false,
             cimd_allow_hosts: Vec::new(),

@@ -29,7 +29,9 @@ pub mod metrics;
 pub mod model;
 pub mod password;
 pub mod rate_limit;
+pub mod record_cache;
 pub mod registration;
+pub mod resources;
 pub mod state;
 pub mod store;
 pub mod throttle;
@@ -93,6 +95,7 @@ impl AuthorizationServer {
         )?;
         let registration_limiter = RateLimiter::per_minute(config.registration_rate_limit);
         let limits = rate_limit::EndpointLimits::new(&config);
+        let record_ttl = Duration::from_millis(config.record_cache_ttl_ms);
         Ok(Self {
             state: AppState(Arc::new(Inner {
                 refresh_hmac: kek.derive_hmac("mcp-oauth refresh-token successor v1"),
@@ -108,6 +111,8 @@ impl AuthorizationServer {
                 client_jwks: client_keys::JwksCache::default(),
                 metrics: metrics::Metrics::new(),
                 limits,
+                clients: record_cache::RecordCache::new(record_ttl),
+                resources: record_cache::RecordCache::new(record_ttl),
             })),
         })
     }

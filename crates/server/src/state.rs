@@ -5,7 +5,9 @@ use crate::cimd::fetch::SafeFetcher;
 use crate::client_keys::JwksCache;
 use crate::config::ServerConfig;
 use crate::keys::KeyManager;
+use crate::model::{Client, Resource};
 use crate::rate_limit::RateLimiter;
+use crate::record_cache::RecordCache;
 use crate::store::Store;
 use crate::throttle::LoginThrottle;
 use aws_lc_rs::hmac;
@@ -38,6 +40,11 @@ pub(crate) struct Inner {
     pub metrics: crate::metrics::Metrics,
     /// Per-IP and per-client budgets of `/token`, `/authorize` and `/login`.
     pub limits: crate::rate_limit::EndpointLimits,
+    /// Client records recently read from the store (see [`crate::record_cache`]).
+    pub clients: RecordCache<Client>,
+    /// Resource records recently read from the store, and the default resource under the key
+    /// `""` (no resource URI is empty).
+    pub resources: RecordCache<Resource>,
 }
 
 impl AppState {

@@ -136,6 +136,16 @@ async fn record(
     client: &Client,
     stored: Option<&Client>,
 ) -> Result<(), CimdError> {
+    let result = write(state, client, stored).await;
+    crate::clients::changed(state, &client.client_id);
+    result
+}
+
+async fn write(
+    state: &AppState,
+    client: &Client,
+    stored: Option<&Client>,
+) -> Result<(), CimdError> {
     let failed = |e: crate::store::StoreError| {
         tracing::error!(target: "mcp_oauth::cimd", client_id = %client.client_id, error = %e, "recording a CIMD client failed");
         CimdError::Store

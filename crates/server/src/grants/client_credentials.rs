@@ -2,7 +2,6 @@
 //! clients. No refresh token (RFC 6749 §4.4.3) and no storage write: the access token names the
 //! client as its subject and can be revoked by its `jti`.
 
-use crate::authorization_request::default_resource;
 use crate::client_auth::{AuthMethod, AuthenticatedClient};
 use crate::error::OAuthError;
 use crate::grants::bearer;
@@ -32,14 +31,14 @@ pub async fn exchange(
                     "resource must be an absolute URI without a fragment",
                 ));
             }
-            state.store().get_resource(uri).await?.ok_or_else(|| {
+            crate::resources::find(state, uri).await?.ok_or_else(|| {
                 OAuthError::new(
                     ErrorCode::InvalidTarget,
                     "the resource is not registered at this authorization server",
                 )
             })?
         }
-        None => default_resource(state).await?.ok_or_else(|| {
+        None => crate::resources::default(state).await?.ok_or_else(|| {
             OAuthError::new(
                 ErrorCode::InvalidTarget,
                 "resource is required (RFC 8707): name the protected resource the token is for",

@@ -79,13 +79,17 @@ async fn handle(
     };
     // "Last used" at minute resolution: a write per token would put storage on the hot path.
     let now = state.now();
-    if client.client.last_used_at.is_none_or(|t| now - t >= 60)
-        && let Err(e) = state
+    if client.client.last_used_at.is_none_or(|t| now - t >= 60) {
+        match state
             .store()
             .touch_client(&client.client.client_id, now)
             .await
-    {
-        tracing::warn!(target: "mcp_oauth::token", error = %e, "could not record client use");
+        {
+            Ok(()) => crate::clients::used(state, &client.client.client_id, now),
+            Err(e) => {
+                tracing::warn!(target: "mcp_oauth::token", error = %e, "could not record client use");
+            }
+        }
     }
     Ok(response)
 }

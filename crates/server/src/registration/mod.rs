@@ -212,7 +212,9 @@ pub async fn update(
     client.jwks = reg.jwks.clone();
     client.jwks_uri = reg.jwks_uri.clone();
     client.metadata = stored_metadata(&reg)?;
-    if !state.store().update_client(&client).await? {
+    let updated = state.store().update_client(&client).await;
+    crate::clients::changed(state, &client.client_id);
+    if !updated? {
         return Err(OAuthError::invalid_token(
             "the registration no longer exists",
         ));
@@ -227,7 +229,9 @@ pub async fn update(
 
 /// Deletes a registration and everything issued to it (RFC 7592 §2.3).
 pub async fn delete(state: &AppState, client_id: &str) -> Result<(), StoreError> {
-    state.store().delete_client(client_id).await?;
+    let deleted = state.store().delete_client(client_id).await;
+    crate::clients::changed(state, client_id);
+    deleted?;
     tracing::info!(target: "mcp_oauth::register", %client_id, "client registration deleted");
     crate::audit::record(
         state.store().as_ref(),

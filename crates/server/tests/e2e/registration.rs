@@ -422,7 +422,31 @@ async fn rfc7592_read_update_delete() {
         .unwrap();
     assert_eq!(error_of(r).await.1, "invalid_redirect_uri");
 
-    // Delete: 204, then the registration and the client are gone.
+    // The client authenticates at /token (its record is now in the server's record cache; the
+    // code is bogus, so the grant fails after authentication).
+    let code_request = |secret: String| {
+        let s = &s;
+        async move {
+            s.post_form(
+                "/token",
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", id),
+                    ("client_secret", &secret),
+                    ("code", "x"),
+                    ("redirect_uri", "https://app.example/new-cb"),
+                    ("code_verifier", VERIFIER),
+                ],
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        error_of(code_request(secret.clone()).await).await.1,
+        "invalid_grant"
+    );
+
+    // Delete: 204, then the registration and the client are gone at once, cached or not.
     let r = s
         .http
         .delete(uri)
@@ -439,21 +463,8 @@ async fn rfc7592_read_update_delete() {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let r = s.http.get(uri).bearer_auth(rat).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = s
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", id),
-                ("client_secret", &secret),
-                ("code", "x"),
-                ("redirect_uri", "https://app.example/new-cb"),
-                ("code_verifier", VERIFIER),
-            ],
-        )
-        .await;
     assert_eq!(
-        error_of(r).await,
+        error_of(code_request(secret).await).await,
         (StatusCode::UNAUTHORIZED, "invalid_client".into())
     );
 }

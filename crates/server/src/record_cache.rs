@@ -1,0 +1,146 @@
+//! A short-lived, in-process read cache of client and resource records.
+//!
+//! Issuing a client-credentials token needs the client (to authenticate it) and the resource
+//! (for `aud` and its scopes). On SQLite each of those reads is a round trip to sqlx's
+//! per-connection worker thread (two context switches and a file lock), which measured more
+//! than half of the CPU time of a token. The records change only through administration, so
+//! they are kept here for `record_cache_ttl_ms` (default 1 000 ms):
+//! - a change made through this server (registration updates and deletes, `last_used_at`)
+//!   updates or drops the entry at once;
+//! - a change made elsewhere (`mcp-oauth clients remove` from another process, another
+//!   instance on the same PostgreSQL database) takes effect here within the TTL.
+//!
+//! Absent records are cached too, so a flood of unknown client ids costs one read per id per
+//! TTL. The map is bounded: when full, expired entries are dropped, and if none are, the whole
+//! map is, so memory stays bounded under any key pattern. Access tokens' revocation is not
+//! cached: it is checked against the store on every introspection.
+//!
+//! Time is `std::time::Instant`, not the server's clock: the TTL is about how stale a copy may
+//! be, which a test clock moved by days must not stretch.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// Entries per cache before expired ones are swept.
+const CAPACITY: usize = 4096;
+
+struct Entry<T> {
+    fetched: Instant,
+    value: Option<Arc<T>>,
+}
+
+/// A TTL cache of `Option<Arc<T>>` by string key. A TTL of zero turns it off.
+pub struct RecordCache<T> {
+    ttl: Duration,
+    map: RwLock<HashMap<Box<str>, Entry<T>>>,
+}
+
+impl<T> RecordCache<T> {
+    /// A cache keeping records for `ttl`.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The cached answer for `key`: `Some(None)` is a cached absence, `None` a miss.
+    pub fn get(&self, key: &str) -> Option<Option<Arc<T>>> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        let entry = map.get(key)?;
+        (entry.fetched.elapsed() < self.ttl).then(|| entry.value.clone())
+    }
+
+    /// Records the store's answer for `key`, read at `fetched` (taken before the read, so that
+    /// a slow read cannot extend the copy's life).
+    pub fn put(&self, key: &str, value: Option<Arc<T>>, fetched: Instant) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= CAPACITY && !map.contains_key(key) {
+            let ttl = self.ttl;
+            map.retain(|_, e| e.fetched.elapsed() < ttl);
+            if map.len() >= CAPACITY {
+                map.clear();
+            }
+        }
+        map.insert(key.into(), Entry { fetched, value });
+    }
+
+    /// Replaces a cached record in place (keeping its age), if there is one.
+    pub fn update(&self, key: &str, f: impl FnOnce(&mut T))
+    where
+        T: Clone,
+    {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(Entry { value: Some(v), .. }) = map.get_mut(key) {
+            f(Arc::make_mut(v));
+        }
+    }
+
+    /// Forgets `key`.
+    pub fn invalidate(&self, key: &str) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    /// Forgets everything.
+    pub fn clear(&self) {
+        self.map.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hit_absence_expiry_and_invalidation() {
+        let c = RecordCache::new(Duration::from_millis(50));
+        assert!(c.get("a").is_none());
+        c.put("a", Some(Arc::new(1)), Instant::now());
+        c.put("b", None, Instant::now());
+        assert_eq!(c.get("a"), Some(Some(Arc::new(1))));
+        assert_eq!(c.get("b"), Some(None));
+        c.update("a", |v| *v = 2);
+        assert_eq!(c.get("a"), Some(Some(Arc::new(2))));
+        c.invalidate("a");
+        assert!(c.get("a").is_none());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(c.get("b").is_none(), "expired");
+    }
+
+    #[test]
+    fn a_zero_ttl_caches_nothing() {
+        let c = RecordCache::new(Duration::ZERO);
+        c.put("a", Some(Arc::new(1)), Instant::now());
+        assert!(c.get("a").is_none());
+    }
+
+    #[test]
+    fn stays_bounded() {
+        let c: RecordCache<u8> = RecordCache::new(Duration::from_secs(60));
+        for i in 0..CAPACITY * 3 {
+            c.put(&i.to_string(), None, Instant::now());
+        }
+        let len = c.map.read().unwrap().len();
+        assert!(len <= CAPACITY, "{len} entries");
+        assert_eq!(c.get(&(CAPACITY * 3 - 1).to_string()), Some(None));
+    }
+
+    #[test]
+    fn a_slow_read_does_not_extend_the_copy() {
+        let c = RecordCache::new(Duration::from_millis(30));
+        let before = Instant::now();
+        std::thread::sleep(Duration::from_millis(40));
+        c.put("a", Some(Arc::new(1)), before);
+        assert!(c.get("a").is_none());
+    }
+}

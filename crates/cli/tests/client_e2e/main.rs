@@ -3,6 +3,9 @@
 //! 127.0.0.1:0; and against servers that hang, lie or answer garbage.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// A private dbus-daemon + gnome-keyring-daemon, shared with the client crate's keychain tests.
+#[path = "../../../client/tests/support/secret_service.rs"]
+mod secret_service;
 mod support;
 
 use axum::Router;
@@ -483,6 +486,119 @@ async fn cli_token_client_credentials_status_and_logout() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(v["tokens"].as_array().unwrap().len(), 0);
+}
+
+/// `--store keychain` as processes: `token --client-credentials` stores its token in a private
+/// gnome-keyring (not in a file), `status --json` lists it redacted from a new process, `logout`
+/// revokes and forgets it; with no Secret Service on the bus the command fails with the clear
+/// error, quickly.
+#[tokio::test]
+async fn cli_token_status_logout_with_the_keychain_store() {
+    let env = Env::start().await;
+    let Some(mut ss) = secret_service::SecretService::start_bus(&env.dir.path().join("keyring"))
+    else {
+        return;
+    };
+    ss.start_keyring(true);
+    let config_home = env.dir.path().join("config");
+    let secret = env.m2m_secret.clone();
+    let address = ss.address.clone();
+    let run = move |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+            .args(args)
+            .args(["--store", "keychain"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("XDG_CONFIG_HOME", &config_home)
+            .env("M2M_SECRET", &secret)
+            .env_remove("MCP_OAUTH_CREDENTIALS")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let m2m = [
+        "--client-credentials",
+        "--client-id",
+        M2M_CLIENT,
+        "--client-secret-env",
+        "M2M_SECRET",
+    ];
+    let url = env.mcp_url.clone();
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking({
+        let (run, url) = (run.clone(), url.clone());
+        move || run(&[&["token", url.as_str()][..], &m2m[..]].concat())
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{stderr}");
+    let token = stdout.trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "a JWT on stdout: {stdout}");
+    assert_eq!(env.introspect(&token).await["active"], true);
+    let file = env.dir.path().join("config/mcp-oauth/credentials.json");
+    assert!(
+        !file.exists(),
+        "the keychain store writes no credentials file"
+    );
+
+    let (ok, status, stderr) = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(&["status", "--json"])
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{stderr}");
+    assert!(!status.contains(&token) && !status.contains(&env.m2m_secret));
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(v["tokens"].as_array().unwrap().len(), 1, "{status}");
+    assert_eq!(v["tokens"][0]["server_url"], url);
+    assert_eq!(v["tokens"][0]["client_id"], M2M_CLIENT);
+    assert_eq!(v["tokens"][0]["access_token"], "[redacted]");
+
+    // A second `token` reuses the stored one.
+    let (ok, again, stderr) = tokio::task::spawn_blocking({
+        let (run, url) = (run.clone(), url.clone());
+        move || run(&[&["token", url.as_str()][..], &m2m[..]].concat())
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{stderr}");
+    assert_eq!(again.trim(), token);
+
+    let (ok, out, stderr) = tokio::task::spawn_blocking({
+        let (run, url) = (run.clone(), url.clone());
+        move || run(&[&["logout", url.as_str(), "--json"][..], &m2m[1..]].concat())
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["forgotten"][0]["revoked"], true, "{out}");
+    assert_eq!(env.introspect(&token).await["active"], false);
+    let (ok, status, stderr) = tokio::task::spawn_blocking({
+        let run = run.clone();
+        move || run(&["status", "--json"])
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(v["tokens"].as_array().unwrap().len(), 0, "{status}");
+
+    // No Secret Service on the bus: a clear error, no hang.
+    ss.stop_keyring();
+    let started = std::time::Instant::now();
+    let (ok, out, stderr) = tokio::task::spawn_blocking(move || run(&["status", "--json"]))
+        .await
+        .unwrap();
+    assert!(!ok, "{out}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(
+        format!("{out}{stderr}").contains("no Secret Service on the session bus"),
+        "{out}{stderr}"
+    );
 }
 
 /// `login --no-browser` as a process: it prints the authorization URL, the user signs in on the

@@ -63,6 +63,6 @@ pub use http::AuthorizedClient;
 pub use manager::{Revocation, TokenManager, TokenManagerBuilder};
 pub use prompt::{AuthorizationPrompt, BrowserPrompt, HeadlessPrompt, ManualPrompt};
 pub use registration::{ClientAuth, ClientRegistration};
-pub use store::{CredentialStore, FileStore, MemoryStore};
 #[cfg(feature = "keychain")]
 pub use store::KeychainStore;
+pub use store::{CredentialStore, FileStore, MemoryStore};

@@ -513,10 +513,10 @@ impl CredentialStore for KeychainStore {
         self.run("listing registrations", |k| {
             let mut out = Vec::new();
             for digest in k.index()?.registrations {
-                if let Some(r) = k.read::<StoredRegistration>(&registration_user(&digest))? {
-                    if issuer_digest(&r.issuer) == digest {
-                        out.push(r);
-                    }
+                if let Some(r) = k.read::<StoredRegistration>(&registration_user(&digest))?
+                    && issuer_digest(&r.issuer) == digest
+                {
+                    out.push(r);
                 }
             }
             out.sort_by(|a, b| a.issuer.cmp(&b.issuer));

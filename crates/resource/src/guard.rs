@@ -10,7 +10,7 @@ use crate::policy::{Need, ScopePolicy};
 use crate::principal::Principal;
 use crate::response;
 use crate::verifier::SharedVerifier;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, ORIGIN};
 use http::{HeaderMap, Method, Request, Response};
 use http_body::Body;
@@ -124,7 +124,12 @@ async fn authenticate(
             })
         };
     };
-    let principal = match cfg.verifier.verify(token).await {
+    // A cache hit answers at once, without the boxed future of `verify`.
+    let verified = match cfg.verifier.cached(token) {
+        Some(verified) => verified,
+        None => cfg.verifier.verify(token).await,
+    };
+    let principal = match verified {
         Ok(p) => p,
         Err(VerifyError::InvalidToken(description)) => {
             return Err(AuthError::InvalidToken {
@@ -164,11 +169,73 @@ where
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(AuthError::BodyTooLarge { limit });
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(AuthError::BodyTooLarge { limit })
+    let map_err = |e: BoxError| {
+        if e.downcast_ref::<LengthLimitError>().is_some() {
+            AuthError::BodyTooLarge { limit }
+        } else {
+            AuthError::BodyUnreadable
         }
-        Err(_) => Err(AuthError::BodyUnreadable),
+    };
+    // A body in one chunk (the usual case) is handed on as it came, without copying it or
+    // allocating a list of chunks; trailers are dropped, as `collect().to_bytes()` drops them.
+    let mut body = std::pin::pin!(Limited::new(body, limit));
+    let mut first: Option<Bytes> = None;
+    let mut more: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(map_err)?.into_data() else {
+            continue;
+        };
+        match (&mut first, &mut more) {
+            (_, Some(buf)) => buf.extend_from_slice(&data),
+            (Some(head), None) => {
+                let mut buf = BytesMut::with_capacity(head.len() + data.len());
+                buf.extend_from_slice(head);
+                buf.extend_from_slice(&data);
+                more = Some(buf);
+            }
+            (None, None) => first = Some(data),
+        }
+    }
+    Ok(match (first, more) {
+        (_, Some(buf)) => buf.freeze(),
+        (Some(head), None) => head,
+        (None, None) => Bytes::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body::Frame;
+    use http_body_util::StreamBody;
+
+    fn chunked(
+        chunks: Vec<Result<Frame<Bytes>, BoxError>>,
+    ) -> StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, BoxError>>>> {
+        StreamBody::new(futures::stream::iter(chunks))
+    }
+
+    #[tokio::test]
+    async fn reads_bodies_in_any_number_of_chunks() {
+        let h = HeaderMap::new();
+        let data = |s: &'static str| Ok(Frame::data(Bytes::from_static(s.as_bytes())));
+        let read = |c| read_body(chunked(c), &h, 10);
+        assert_eq!(read(vec![]).await.unwrap(), Bytes::new());
+        assert_eq!(read(vec![data("abc")]).await.unwrap(), "abc");
+        let trailers = Ok(Frame::trailers(HeaderMap::new()));
+        assert_eq!(
+            read(vec![data("ab"), data(""), data("cd"), trailers, data("e")])
+                .await
+                .unwrap(),
+            "abcde"
+        );
+        assert!(matches!(
+            read(vec![data("abcdef"), data("ghijk")]).await,
+            Err(AuthError::BodyTooLarge { limit: 10 })
+        ));
+        assert!(matches!(
+            read(vec![data("ab"), Err("boom".into())]).await,
+            Err(AuthError::BodyUnreadable)
+        ));
     }
 }

@@ -123,6 +123,10 @@ impl<V: TokenVerifier> TokenVerifier for CachedVerifier<V> {
         self.cache.insert(token, principal.clone(), lifetime);
         Ok(principal)
     }
+
+    fn cached(&self, token: &str) -> Option<Result<Principal, VerifyError>> {
+        self.cache.get(token).map(Ok)
+    }
 }
 
 #[cfg(test)]
@@ -189,6 +193,27 @@ mod tests {
         clock.advance(1);
         assert!(v.verify("good-9999").await.is_ok());
         assert_eq!(v.inner().0.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn cached_answers_hits_only() {
+        let clock = TestClock::new(1000);
+        let v = CachedVerifier::with_options(
+            Counting::default(),
+            100,
+            Duration::from_secs(60),
+            Arc::new(clock.clone()),
+        );
+        assert!(v.cached("good-1030").is_none());
+        let p = v.verify("good-1030").await.unwrap();
+        let hit = v.cached("good-1030").unwrap().unwrap();
+        assert!(Arc::ptr_eq(p.data(), hit.data()), "a hit shares the data");
+        // Through the guard's `Arc<dyn TokenVerifier>`.
+        let shared: crate::SharedVerifier = Arc::new(v);
+        assert!(shared.cached("good-1030").is_some());
+        assert!(shared.cached("bad").is_none());
+        clock.advance(30);
+        assert!(shared.cached("good-1030").is_none(), "expired");
     }
 
     #[tokio::test]

@@ -186,10 +186,10 @@ impl IntrospectionVerifierBuilder {
 #[async_trait]
 impl TokenVerifier for IntrospectionVerifier {
     async fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
-        let inner = &self.inner;
-        if let Some(cached) = inner.cache.get(token) {
-            return cached.map_err(VerifyError::InvalidToken);
+        if let Some(cached) = self.cached(token) {
+            return cached;
         }
+        let inner = &self.inner;
         let endpoint = inner.endpoint().await?;
         let answer: IntrospectionResponse = inner
             .http
@@ -228,6 +228,13 @@ impl TokenVerifier for IntrospectionVerifier {
                 Err(VerifyError::InvalidToken(description))
             }
         }
+    }
+
+    fn cached(&self, token: &str) -> Option<Result<Principal, VerifyError>> {
+        self.inner
+            .cache
+            .get(token)
+            .map(|cached| cached.map_err(VerifyError::InvalidToken))
     }
 }
 

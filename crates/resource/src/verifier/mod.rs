@@ -37,6 +37,15 @@ use std::sync::Arc;
 pub trait TokenVerifier: Send + Sync + 'static {
     /// Verifies `token` (the `token68` from `Authorization: Bearer`).
     async fn verify(&self, token: &str) -> Result<Principal, VerifyError>;
+
+    /// The answer `verify` would give for `token` if this verifier has it at hand without
+    /// waiting (a cache hit), else `None`. The guard asks this first, so that a cache hit costs
+    /// no boxed future. The default is `None`; a verifier that overrides it must answer exactly
+    /// as `verify` would.
+    fn cached(&self, token: &str) -> Option<Result<Principal, VerifyError>> {
+        let _ = token;
+        None
+    }
 }
 
 #[async_trait]
@@ -44,12 +53,20 @@ impl<T: TokenVerifier + ?Sized> TokenVerifier for Arc<T> {
     async fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
         (**self).verify(token).await
     }
+
+    fn cached(&self, token: &str) -> Option<Result<Principal, VerifyError>> {
+        (**self).cached(token)
+    }
 }
 
 #[async_trait]
 impl<T: TokenVerifier + ?Sized> TokenVerifier for Box<T> {
     async fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
         (**self).verify(token).await
+    }
+
+    fn cached(&self, token: &str) -> Option<Result<Principal, VerifyError>> {
+        (**self).cached(token)
     }
 }
 

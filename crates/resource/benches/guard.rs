@@ -227,7 +227,10 @@ fn profile(spec: &str) {
             let svc = tower::service_fn(trivial::<Full<Bytes>>);
             measured_loop(rt, svc, t, BODY_200B, iters);
         }
-        other => panic!("unknown GUARD_PROFILE case `{other}`"),
+        other => {
+            eprintln!("unknown GUARD_PROFILE case `{other}`");
+            std::process::exit(2);
+        }
     }
 }
 

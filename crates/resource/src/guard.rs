@@ -209,9 +209,10 @@ mod tests {
     use http_body::Frame;
     use http_body_util::StreamBody;
 
-    fn chunked(
-        chunks: Vec<Result<Frame<Bytes>, BoxError>>,
-    ) -> StreamBody<futures::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, BoxError>>>> {
+    type Chunk = Result<Frame<Bytes>, BoxError>;
+    type Chunks = futures::stream::Iter<std::vec::IntoIter<Chunk>>;
+
+    fn chunked(chunks: Vec<Chunk>) -> StreamBody<Chunks> {
         StreamBody::new(futures::stream::iter(chunks))
     }
 

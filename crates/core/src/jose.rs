@@ -84,6 +84,8 @@ pub struct SigningKey {
     pkcs8: Zeroizing<Vec<u8>>,
     signer: Signer,
     jwk: Jwk,
+    /// The encoded JWS header for `typ: at+jwt`, the one every access token carries.
+    at_jwt_header: String,
 }
 
 impl fmt::Debug for SigningKey {
@@ -163,12 +165,14 @@ impl SigningKey {
         let kid = jwk.thumbprint(ThumbprintHash::SHA256)?;
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        let at_jwt_header = encoded_header(alg, crate::token::ACCESS_TOKEN_JWT_TYPE, &kid)?;
         Ok(Self {
             alg,
             kid,
             pkcs8: Zeroizing::new(der.to_vec()),
             signer,
             jwk,
+            at_jwt_header,
         })
     }
 
@@ -197,30 +201,25 @@ impl SigningKey {
     /// This is the token-issuance hot path, so it signs with the parsed key pair directly: one
     /// serialisation of the claims, one base64 pass, one signature, one output buffer.
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, JoseError> {
-        #[derive(Serialize)]
-        struct JwsHeader<'a> {
-            alg: &'a str,
-            typ: &'a str,
-            kid: &'a str,
-        }
-        let alg = match self.alg {
-            Algorithm::ES256 => "ES256",
-            Algorithm::EdDSA => "EdDSA",
-            Algorithm::RS256 => "RS256",
-            Algorithm::PS256 => "PS256",
-            other => return Err(JoseError::UnsupportedAlgorithm(other)),
-        };
-        let header = serde_json::to_vec(&JwsHeader {
-            alg,
-            typ,
-            kid: &self.kid,
-        })
-        .map_err(|e| JoseError::Rejected(e.to_string()))?;
         let payload = serde_json::to_vec(claims).map_err(|e| JoseError::Rejected(e.to_string()))?;
-        let mut out = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 360);
-        URL_SAFE_NO_PAD.encode_string(&header, &mut out);
+        self.sign_json(typ, &payload)
+    }
+
+    /// Signs `payload`, the claims already serialised as a JSON object, like [`Self::sign`].
+    pub fn sign_json(&self, typ: &str, payload: &[u8]) -> Result<String, JoseError> {
+        let header_len = if typ == crate::token::ACCESS_TOKEN_JWT_TYPE {
+            self.at_jwt_header.len()
+        } else {
+            96
+        };
+        let mut out = String::with_capacity(header_len + payload.len() * 4 / 3 + 360);
+        if typ == crate::token::ACCESS_TOKEN_JWT_TYPE {
+            out.push_str(&self.at_jwt_header);
+        } else {
+            out.push_str(&encoded_header(self.alg, typ, &self.kid)?);
+        }
         out.push('.');
-        URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
+        URL_SAFE_NO_PAD.encode_string(payload, &mut out);
         let rng = aws_lc_rs::rand::SystemRandom::new();
         match &self.signer {
             Signer::Ecdsa(k) => {
@@ -243,6 +242,26 @@ impl SigningKey {
         }
         Ok(out)
     }
+}
+
+/// The base64url JWS header `{"alg":…,"typ":…,"kid":…}`.
+fn encoded_header(alg: Algorithm, typ: &str, kid: &str) -> Result<String, JoseError> {
+    #[derive(Serialize)]
+    struct JwsHeader<'a> {
+        alg: &'a str,
+        typ: &'a str,
+        kid: &'a str,
+    }
+    let alg = match alg {
+        Algorithm::ES256 => "ES256",
+        Algorithm::EdDSA => "EdDSA",
+        Algorithm::RS256 => "RS256",
+        Algorithm::PS256 => "PS256",
+        other => return Err(JoseError::UnsupportedAlgorithm(other)),
+    };
+    let header = serde_json::to_vec(&JwsHeader { alg, typ, kid })
+        .map_err(|e| JoseError::Rejected(e.to_string()))?;
+    Ok(URL_SAFE_NO_PAD.encode(header))
 }
 
 /// A decoding key from a peer's JWK, refusing symmetric keys.

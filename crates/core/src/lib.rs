@@ -15,6 +15,7 @@ pub mod clock;
 pub mod error;
 pub mod form;
 pub mod jose;
+pub mod json;
 pub mod metadata;
 pub mod pkce;
 pub mod redirect;

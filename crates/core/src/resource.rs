@@ -28,6 +28,13 @@ pub fn validate(resource: &str) -> Result<(), ResourceError> {
     if url::Url::parse(resource).is_err() {
         return Err(ResourceError::NotAbsolute);
     }
+    validate_shape(resource)
+}
+
+/// The checks of [`validate`] without the full URL parse: an http(s) scheme, no fragment, no user
+/// information. For a caller that first looks the string up among values already validated and
+/// runs [`validate`] only when it is not one of them.
+pub fn validate_shape(resource: &str) -> Result<(), ResourceError> {
     let parts = UriParts::split(resource).ok_or(ResourceError::NotAbsolute)?;
     if !parts.scheme.eq_ignore_ascii_case("https") && !parts.scheme.eq_ignore_ascii_case("http") {
         return Err(ResourceError::NotAbsolute);

@@ -3,7 +3,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 use std::fmt;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
@@ -55,12 +54,14 @@ pub fn random_token(bytes: usize) -> String {
 /// The values hashed this way are 256-bit random strings, so a fast unsalted hash is enough to
 /// make a stolen database useless (no dictionary to try); passwords use Argon2id instead.
 pub fn sha256_b64url(input: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(input))
+    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, input))
 }
 
 /// Hex-free, fixed-length digest used as a key in caches.
 pub fn sha256(input: &[u8]) -> [u8; 32] {
-    Sha256::digest(input).into()
+    let mut out = [0u8; 32];
+    out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, input).as_ref());
+    out
 }
 
 #[cfg(test)]

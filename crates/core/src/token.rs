@@ -57,6 +57,37 @@ pub struct TokenResponse {
     pub extra: Map<String, Value>,
 }
 
+impl TokenResponse {
+    /// The JSON body, byte for byte what `serde_json::to_vec` gives, written directly when there
+    /// are no extra members (the token endpoint's hot path).
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        use crate::json::{push_int_field, push_str, push_str_field};
+        if !self.extra.is_empty() {
+            return serde_json::to_vec(self);
+        }
+        let mut out = Vec::with_capacity(
+            self.access_token.len()
+                + self.refresh_token.as_ref().map_or(0, String::len)
+                + self.scope.as_ref().map_or(0, String::len)
+                + 96,
+        );
+        out.extend_from_slice(b"{\"access_token\":");
+        push_str(&mut out, &self.access_token);
+        push_str_field(&mut out, false, "token_type", &self.token_type);
+        if let Some(e) = self.expires_in {
+            push_int_field(&mut out, false, "expires_in", e);
+        }
+        if let Some(r) = &self.refresh_token {
+            push_str_field(&mut out, false, "refresh_token", r);
+        }
+        if let Some(s) = &self.scope {
+            push_str_field(&mut out, false, "scope", s);
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+}
+
 /// The claims of an RFC 9068 JWT access token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
@@ -159,6 +190,25 @@ impl IntrospectionResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_response_json_matches_serde() {
+        let mut r = TokenResponse {
+            access_token: "eyJ.a-b_c.d".into(),
+            token_type: "Bearer".into(),
+            expires_in: Some(3600),
+            refresh_token: None,
+            scope: Some("a b:c".into()),
+            extra: Map::new(),
+        };
+        assert_eq!(r.to_json().unwrap(), serde_json::to_vec(&r).unwrap());
+        r.refresh_token = Some("r\"x\\y".into());
+        r.expires_in = None;
+        r.scope = None;
+        assert_eq!(r.to_json().unwrap(), serde_json::to_vec(&r).unwrap());
+        r.extra.insert("id_token".into(), Value::from("x"));
+        assert_eq!(r.to_json().unwrap(), serde_json::to_vec(&r).unwrap());
+    }
 
     #[test]
     fn inactive_is_minimal() {

@@ -217,15 +217,18 @@ pub fn grantable_scope(
     resource: &Resource,
     requested: Option<&ScopeSet>,
 ) -> ScopeSet {
-    let offered = resource.scope_set();
-    let mut s = match requested {
-        Some(r) if !r.is_empty() => r.intersection(&offered),
-        _ => offered,
-    };
-    if let Some(allowed) = &client.allowed_scopes {
-        s = s.intersection(allowed);
+    // requested ∩ offered ∩ allowed, copying each granted scope once.
+    let offered = |s: &str| resource.scopes.iter().any(|d| d.name == s);
+    let allowed = |s: &str| client.allowed_scopes.as_ref().is_none_or(|a| a.contains(s));
+    match requested {
+        Some(r) if !r.is_empty() => r.iter().filter(|s| offered(s) && allowed(s)).collect(),
+        _ => resource
+            .scopes
+            .iter()
+            .map(|d| d.name.as_str())
+            .filter(|s| allowed(s))
+            .collect(),
     }
-    s
 }
 
 /// Parses keeping the first value of each parameter, only to find the client and redirect URI

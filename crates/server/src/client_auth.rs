@@ -49,9 +49,16 @@ fn parse_basic(value: &str) -> Option<(String, String)> {
         return None;
     }
     let raw = STANDARD.decode(rest.trim()).ok()?;
-    let raw = String::from_utf8(raw).ok()?;
-    let (id, secret) = raw.split_once(':')?;
-    Some((form_decode(id)?, form_decode(secret)?))
+    let mut raw = String::from_utf8(raw).ok()?;
+    let colon = raw.find(':')?;
+    if !raw.contains(['+', '%']) {
+        // Nothing to decode: split the buffer instead of copying both halves.
+        let secret = raw[colon + 1..].to_owned();
+        raw.truncate(colon);
+        return Some((raw, secret));
+    }
+    let (id, secret) = raw.split_at(colon);
+    Some((form_decode(id)?, form_decode(&secret[1..])?))
 }
 
 /// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, `%XX` a byte.

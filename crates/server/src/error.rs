@@ -158,17 +158,22 @@ impl IntoResponse for OAuthError {
 /// A JSON success response with `Cache-Control: no-store` (RFC 6749 §5.1).
 pub fn no_store_json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
-        Ok(json) => {
-            let mut resp = (status, json).into_response();
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            resp
-        }
+        Ok(json) => no_store_json_bytes(status, json),
         Err(e) => OAuthError::internal("serialise response", e).into_response(),
     }
+}
+
+/// [`no_store_json`] for a body already serialised.
+pub fn no_store_json_bytes(status: StatusCode, json: Vec<u8>) -> Response {
+    let mut resp = Response::new(axum::body::Body::from(json));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.reserve(3);
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
 }

@@ -15,7 +15,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcp_oauth_core::clock::UnixTime;
 use mcp_oauth_core::secret::random_token;
 use mcp_oauth_core::token::{ACCESS_TOKEN_JWT_TYPE, AccessTokenClaims};
-use serde::Serialize;
 
 /// The private claim carrying the grant id.
 pub const GRANT_CLAIM: &str = "gid";
@@ -37,21 +36,39 @@ pub struct AccessTokenRequest<'a> {
     pub auth_time: Option<UnixTime>,
 }
 
-#[derive(Serialize)]
-struct Claims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: &'a str,
-    exp: i64,
-    iat: i64,
-    jti: &'a str,
-    client_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scope: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    auth_time: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gid: Option<&'a str>,
+/// The claims as JSON, in this order: `iss`, `sub`, `aud`, `exp`, `iat`, `jti`, `client_id`, then
+/// `scope`, `auth_time` and `gid` when set. Written by hand: this is the token hot path.
+fn claims_json(iss: &str, req: &AccessTokenRequest<'_>, exp: i64, iat: i64, jti: &str) -> Vec<u8> {
+    use mcp_oauth_core::json::{push_int_field, push_str_field};
+    let mut out = Vec::with_capacity(
+        iss.len()
+            + req.subject.len()
+            + req.resource.len()
+            + req.client_id.len()
+            + req.scope.map_or(0, str::len)
+            + req.grant_id.map_or(0, str::len)
+            + jti.len()
+            + 160,
+    );
+    out.push(b'{');
+    push_str_field(&mut out, true, "iss", iss);
+    push_str_field(&mut out, false, "sub", req.subject);
+    push_str_field(&mut out, false, "aud", req.resource);
+    push_int_field(&mut out, false, "exp", exp);
+    push_int_field(&mut out, false, "iat", iat);
+    push_str_field(&mut out, false, "jti", jti);
+    push_str_field(&mut out, false, "client_id", req.client_id);
+    if let Some(scope) = req.scope.filter(|s| !s.is_empty()) {
+        push_str_field(&mut out, false, "scope", scope);
+    }
+    if let Some(t) = req.auth_time {
+        push_int_field(&mut out, false, "auth_time", t);
+    }
+    if let Some(gid) = req.grant_id {
+        push_str_field(&mut out, false, GRANT_CLAIM, gid);
+    }
+    out.push(b'}');
+    out
 }
 
 /// Signs an access token; returns it with its lifetime in seconds.
@@ -62,22 +79,11 @@ pub fn issue_access_token(
     let now = state.now();
     let ttl = state.config().access_token_ttl;
     let jti = random_token(16);
-    let claims = Claims {
-        iss: &state.config().issuer,
-        sub: req.subject,
-        aud: req.resource,
-        exp: now + ttl,
-        iat: now,
-        jti: &jti,
-        client_id: req.client_id,
-        scope: req.scope.filter(|s| !s.is_empty()),
-        auth_time: req.auth_time,
-        gid: req.grant_id,
-    };
+    let claims = claims_json(&state.config().issuer, &req, now + ttl, now, &jti);
     let ring = state.keys().ring();
     let token = ring
         .signer
-        .sign(ACCESS_TOKEN_JWT_TYPE, &claims)
+        .sign_json(ACCESS_TOKEN_JWT_TYPE, &claims)
         .map_err(|e| OAuthError::internal("sign access token", e))?;
     Ok((token, ttl))
 }
@@ -114,4 +120,67 @@ pub fn verify_own_access_token(state: &AppState, token: &str) -> Option<AccessTo
     v.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
     let data = jsonwebtoken::decode::<AccessTokenClaims>(token, key, &v).ok()?;
     (data.claims.exp > state.now()).then_some(data.claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Serialize;
+
+    /// The serde form the hand-written JSON must equal.
+    #[derive(Serialize)]
+    struct Claims<'a> {
+        iss: &'a str,
+        sub: &'a str,
+        aud: &'a str,
+        exp: i64,
+        iat: i64,
+        jti: &'a str,
+        client_id: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        scope: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        auth_time: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        gid: Option<&'a str>,
+    }
+
+    #[test]
+    fn claims_json_matches_serde() {
+        let mut req = AccessTokenRequest {
+            client_id: "c1",
+            subject: "u\"1",
+            resource: "https://h.example/mcp",
+            scope: Some("a b"),
+            grant_id: Some("g"),
+            auth_time: Some(17),
+        };
+        for _ in 0..3 {
+            let got = claims_json("https://as.example", &req, 200, -5, "j");
+            let want = serde_json::to_vec(&Claims {
+                iss: "https://as.example",
+                sub: req.subject,
+                aud: req.resource,
+                exp: 200,
+                iat: -5,
+                jti: "j",
+                client_id: req.client_id,
+                scope: req.scope.filter(|s| !s.is_empty()),
+                auth_time: req.auth_time,
+                gid: req.grant_id,
+            })
+            .unwrap();
+            assert_eq!(
+                String::from_utf8(got).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+            req.scope = if req.scope == Some("a b") {
+                Some("")
+            } else {
+                None
+            };
+            req.grant_id = None;
+            req.auth_time = None;
+        }
+    }
 }

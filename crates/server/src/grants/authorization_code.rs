@@ -129,5 +129,5 @@ pub async fn exchange(
         },
     )?;
     tracing::info!(target: "mcp_oauth::token", client_id = %record.client_id, grant = "authorization_code", "tokens issued");
-    Ok(bearer(access, ttl, refresh_plain, &record.scope))
+    Ok(bearer(access, ttl, refresh_plain, record.scope.to_string()))
 }

@@ -25,18 +25,32 @@ pub async fn exchange(
     }
     let resource = match params.get("resource") {
         Some(uri) => {
-            if mcp_oauth_core::resource::validate(uri).is_err() {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidTarget,
-                    "resource must be an absolute URI without a fragment",
-                ));
-            }
-            crate::resources::find(state, uri).await?.ok_or_else(|| {
+            let invalid = || {
                 OAuthError::new(
                     ErrorCode::InvalidTarget,
-                    "the resource is not registered at this authorization server",
+                    "resource must be an absolute URI without a fragment",
                 )
-            })?
+            };
+            // The cheap checks first, so that no malformed string reaches the lookup; the full
+            // URL parse only when the string is not exactly a registered resource's URI (those
+            // were validated when registered).
+            if mcp_oauth_core::resource::validate_shape(uri).is_err() {
+                return Err(invalid());
+            }
+            match crate::resources::find(state, uri).await? {
+                Some(r) if r.uri == uri => r,
+                found => {
+                    if mcp_oauth_core::resource::validate(uri).is_err() {
+                        return Err(invalid());
+                    }
+                    found.ok_or_else(|| {
+                        OAuthError::new(
+                            ErrorCode::InvalidTarget,
+                            "the resource is not registered at this authorization server",
+                        )
+                    })?
+                }
+            }
         }
         None => crate::resources::default(state).await?.ok_or_else(|| {
             OAuthError::new(
@@ -73,5 +87,5 @@ pub async fn exchange(
             auth_time: None,
         },
     )?;
-    Ok(bearer(access, ttl, None, &scope))
+    Ok(bearer(access, ttl, None, scope_str))
 }

@@ -27,14 +27,14 @@ pub(crate) fn bearer(
     access_token: String,
     expires_in: i64,
     refresh_token: Option<String>,
-    scope: &mcp_oauth_core::ScopeSet,
+    scope: String,
 ) -> TokenResponse {
     TokenResponse {
         access_token,
         token_type: "Bearer".into(),
         expires_in: Some(expires_in.max(0) as u64),
         refresh_token,
-        scope: Some(scope.to_string()),
+        scope: Some(scope),
         extra: Default::default(),
     }
 }

@@ -100,5 +100,10 @@ pub async fn exchange(
             auth_time: grant.auth_time,
         },
     )?;
-    Ok(bearer(access, ttl, Some(successor_plain), &scope))
+    Ok(bearer(
+        access,
+        ttl,
+        Some(successor_plain),
+        scope.to_string(),
+    ))
 }

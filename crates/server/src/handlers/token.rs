@@ -1,7 +1,7 @@
 //! `POST /token`: authenticate the client, then hand the request to its grant.
 
 use crate::client_auth::authenticate;
-use crate::error::{OAuthError, no_store_json};
+use crate::error::{OAuthError, no_store_json_bytes};
 use crate::grants;
 use crate::handlers::form;
 use crate::state::AppState;
@@ -23,7 +23,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         },
     );
     match result {
-        Ok(r) => no_store_json(StatusCode::OK, &r),
+        Ok(r) => match r.to_json() {
+            Ok(json) => no_store_json_bytes(StatusCode::OK, json),
+            Err(e) => OAuthError::internal("serialise response", e).into_response(),
+        },
         Err(e) => {
             tracing::debug!(target: "mcp_oauth::token", error = %e.code, description = %e.description, "token request refused");
             e.into_response()

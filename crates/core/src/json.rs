@@ -5,7 +5,7 @@
 /// character: every token, URI and scope this server issues) are copied as they are; anything
 /// else is escaped by `serde_json`, so the output is always identical to it.
 pub fn push_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !needs_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -14,6 +14,31 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
         // Writing a string into a Vec cannot fail.
         out.extend_from_slice(b"\"\"");
     }
+}
+
+/// Whether `b` holds a byte JSON escapes: a control character, `"` or `\`. Eight bytes at a
+/// time, since access tokens are long.
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Exact "some byte is below n" (n <= 0x80) and "some byte is zero" tests.
+    let below = |w: u64, n: u64| w.wrapping_sub(ONES * n) & !w & HIGH != 0;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        let w = u64::from_ne_bytes(a);
+        if below(w, 0x20)
+            || below(w ^ (ONES * u64::from(b'"')), 1)
+            || below(w ^ (ONES * u64::from(b'\\')), 1)
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&c| c < 0x20 || c == b'"' || c == b'\\')
 }
 
 /// Appends `"key":` (the key must need no escaping) and the string `value`, with a leading comma
@@ -76,10 +101,30 @@ mod tests {
             "ctl\u{1}\n\t",
             "é ü \u{7f} 日本",
             "</script>",
+            "0123456789abcdef\"0123",
+            "0123456789abcdef\\0123",
+            "0123456789abcdef\u{1f}0123",
+            "0123456789abcdefghij\u{7f}\u{80}ÿ",
+            "\u{ff}\u{9f}\u{a0}\u{21}\u{5b}\u{5d}\u{1ff}\u{2022}",
         ] {
             let mut out = Vec::new();
             push_str(&mut out, s);
             assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn escape_detection_is_exact() {
+        for pos in 0..20 {
+            for byte in 0u8..=0x7f {
+                let mut v = vec![b'a'; 20];
+                v[pos] = byte;
+                let want = byte < 0x20 || byte == b'"' || byte == b'\\';
+                assert_eq!(needs_escape(&v), want, "{byte:#x} at {pos}");
+            }
+            let mut v = vec![0xc3u8, 0xa9].repeat(10);
+            v[pos] = 0xa2;
+            assert!(!needs_escape(&v));
         }
     }
 

@@ -171,10 +171,8 @@ impl AuthorizationServer {
             .route(&format!("{base}/consent"), post(handlers::consent::post))
             .route(
                 &format!("{base}/token"),
-                post(handlers::token::post).route_layer(axum::middleware::from_fn_with_state(
-                    self.state.clone(),
-                    rate_limit::token_per_ip,
-                )),
+                // The per-address budget is checked inside the handler, before the body is read.
+                post(handlers::token::post),
             )
             .route(&format!("{base}/revoke"), post(handlers::revoke::post))
             .route(

@@ -135,15 +135,24 @@ pub fn peer_ip(req: &Request) -> IpAddr {
 }
 
 /// Middleware of `POST /token`: the per-address budget, answered `429 slow_down` (JSON, with
-/// `Retry-After`) before the body is read.
+/// `Retry-After`) before the body is read. The server's router checks [`token_ip_refusal`] in
+/// the handler itself instead, saving a middleware layer per token request.
 pub async fn token_per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(l) = &state.0.limits.token_ip
-        && let Err(wait) = l.take(peer_ip(&req), state.now())
-    {
-        tracing::debug!(target: "mcp_oauth::token", ip = %peer_ip(&req), "token rate limit (per IP) hit");
-        return OAuthError::rate_limited(wait).into_response();
+    if let Some(refused) = token_ip_refusal(&state, &req) {
+        return refused;
     }
     next.run(req).await
+}
+
+/// The `POST /token` per-address budget: the `429 slow_down` answer when it is spent.
+pub fn token_ip_refusal(state: &AppState, req: &Request) -> Option<Response> {
+    if let Some(l) = &state.0.limits.token_ip
+        && let Err(wait) = l.take(peer_ip(req), state.now())
+    {
+        tracing::debug!(target: "mcp_oauth::token", ip = %peer_ip(req), "token rate limit (per IP) hit");
+        return Some(OAuthError::rate_limited(wait).into_response());
+    }
+    None
 }
 
 /// Middleware of `GET /authorize`: the per-address budget, answered with a `429` page.

@@ -6,15 +6,22 @@ use crate::grants;
 use crate::handlers::form;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mcp_oauth_core::token::{TokenResponse, grant_type};
 
 /// `POST /token`.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+/// The per-address rate limit comes first, before the body is read.
+pub async fn post(State(state): State<AppState>, req: Request) -> Response {
+    if let Some(refused) = crate::rate_limit::token_ip_refusal(&state, &req) {
+        return refused;
+    }
+    // The headers are borrowed from the request rather than extracted (a `HeaderMap` extractor
+    // clones them).
+    let (parts, body) = req.into_parts();
     let mut grant = "unknown";
-    let result = handle(&state, &headers, body, &mut grant).await;
+    let result = handle(&state, &parts.headers, body, &mut grant).await;
     state.metrics().token(
         grant,
         match &result {

@@ -122,7 +122,7 @@ mod tests {
                 let want = byte < 0x20 || byte == b'"' || byte == b'\\';
                 assert_eq!(needs_escape(&v), want, "{byte:#x} at {pos}");
             }
-            let mut v = vec![0xc3u8, 0xa9].repeat(10);
+            let mut v = [0xc3u8, 0xa9].repeat(10);
             v[pos] = 0xa2;
             assert!(!needs_escape(&v));
         }

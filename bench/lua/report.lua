@@ -1,13 +1,12 @@
 -- Shared by every wrk script of bench/run.sh: one machine-readable summary line, and optional pacing
--- (BENCH_DELAY_MS, fractional: floor or ceil at random so that the mean is the given value) for the
--- "80% of the maximum" runs. wrk is closed-loop: pacing is think time per connection, the achieved
--- rate is what run.sh reports.
+-- (BENCH_DELAY_MS) for the "80% of the maximum" runs. wrk is closed-loop: pacing is think time per
+-- connection, the achieved rate is what run.sh reports. The think time is uniform on [0, 2 d] (mean d,
+-- rounded at random to whole milliseconds, which is what wrk takes): a constant one keeps connections
+-- that started together in phase, and 1024 connections then arrive as one burst per period.
 local delay_ms = tonumber(os.getenv("BENCH_DELAY_MS") or "")
 if delay_ms and delay_ms > 0 then
-  local base, frac = math.floor(delay_ms), delay_ms - math.floor(delay_ms)
   function delay()
-    if math.random() < frac then return base + 1 end
-    return base
+    return math.floor(math.random() * 2 * delay_ms + math.random())
   end
 end
 

@@ -79,13 +79,13 @@ if quick:
       "contended, so every figure below is pessimistic and noisy: **re-measure on a quiet machine** "
       "(`bench/run.sh`, 10 s runs) before quoting them.")
 else:
-    start = env.get("loadavg_start", "")
-    w(f"> {env['duration_s']} s per load run, {env['runs']} runs per scenario; load average before the "
-      f"first run: {start or 'not recorded'}, at the end: {env['loadavg_end']} (the end figure includes the "
-      "benchmark's own two busy processes).")
-    if start and float(start.split()[0]) > 0.5:
-        w("> **The machine was busy before the benchmark started** (1-minute load average above 0.5 on 2 "
-          "cores): the pinned server may have competed for core 0 and wrk for core 1, so throughput and "
+    busy = env.get("busy_start_pct", "")
+    w(f"> {env['duration_s']} s per load run, {env['runs']} runs per scenario; both cores were "
+      f"{busy + '%' if busy else '(not recorded)'} busy over the 3 s before the first run; load average at the "
+      f"end: {env['loadavg_end']} (it includes the benchmark's own two busy processes).")
+    if busy and int(busy) > 10:
+        w("> **The machine was busy before the benchmark started** (more than 10% of the two cores): the "
+          "pinned server may have competed for core 0 and wrk for core 1, so throughput and "
           "tail latency are pessimistic and noisy (CPU per request is the steadier figure). "
           "**Re-measure on a quiet machine** before quoting them.")
 w("")

@@ -21,7 +21,17 @@ done
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)  # before anything here runs: is the machine quiet?
+# Before anything here runs: is the machine quiet? The share of both cores busy over 3 s (/proc/stat),
+# which, unlike the load average, does not remember a run that just ended.
+cpu_busy_pct() {
+  local a b
+  a=($(head -1 /proc/stat)); sleep 3; b=($(head -1 /proc/stat))
+  local idle=$(( (b[4] + b[5]) - (a[4] + a[5]) )) total=0 i
+  for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+  echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
+}
+BUSY_START=$(cpu_busy_pct)
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 WORK=$BENCH/out/$STAMP
 mkdir -p "$WORK"
 RAW=$WORK/results.tsv
@@ -331,6 +341,7 @@ nproc=$(nproc)
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 kernel=$(uname -srm)
 loadavg_start=$LOADAVG_START
+busy_start_pct=$BUSY_START
 loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)
 node=$NODE_VERSION
 oidc_provider=$(node -p "require('$BENCH/peer/node_modules/oidc-provider/package.json').version")

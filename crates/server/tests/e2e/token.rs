@@ -190,55 +190,48 @@ async fn rotated_secret_replaces_the_old_one() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+/// The status of a client-credentials request by the M2M client with `secret`.
+async fn m2m_token_status(s: &TestServer, secret: &str) -> StatusCode {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("resource", s.resource.as_str()),
+    ];
+    s.post_basic("/token", M2M_CLIENT, secret, &form)
+        .await
+        .status()
+}
+
 /// A client changed by another process (here: straight in the store, as `mcp-oauth clients
 /// rotate-secret` does) is seen once the record cache's copy expires, and not before.
 #[tokio::test]
 async fn a_change_made_elsewhere_takes_effect_within_the_record_cache_ttl() {
     let s = TestServer::start_with(|c| c.record_cache_ttl_ms = 400).await;
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("resource", s.resource.as_str()),
-    ];
-    let token = |secret: String| {
-        let s = &s;
-        async move {
-            s.post_basic("/token", M2M_CLIENT, &secret, &form)
-                .await
-                .status()
-        }
-    };
-    assert_eq!(token(s.m2m_secret.clone()).await, StatusCode::OK);
+    assert_eq!(m2m_token_status(&s, &s.m2m_secret).await, StatusCode::OK);
     let rotated_at = std::time::Instant::now();
     let new = mcp_oauth_server::admin::rotate_secret(s.store().as_ref(), M2M_CLIENT)
         .await
         .unwrap();
     // The cached copy still holds the old secret for the rest of its 400 ms...
-    assert_eq!(token(s.m2m_secret.clone()).await, StatusCode::OK);
+    assert_eq!(m2m_token_status(&s, &s.m2m_secret).await, StatusCode::OK);
     assert!(rotated_at.elapsed() < std::time::Duration::from_millis(400));
     // ...and then the store's record is read again.
     tokio::time::sleep(std::time::Duration::from_millis(450)).await;
-    assert_eq!(token(s.m2m_secret.clone()).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(token(new.expose().to_owned()).await, StatusCode::OK);
+    assert_eq!(
+        m2m_token_status(&s, &s.m2m_secret).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(m2m_token_status(&s, new.expose()).await, StatusCode::OK);
 
     // With the cache off, the change is seen by the next request.
     let s = TestServer::start_with(|c| c.record_cache_ttl_ms = 0).await;
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("resource", s.resource.as_str()),
-    ];
-    let token = |secret: String| {
-        let s = &s;
-        async move {
-            s.post_basic("/token", M2M_CLIENT, &secret, &form)
-                .await
-                .status()
-        }
-    };
-    assert_eq!(token(s.m2m_secret.clone()).await, StatusCode::OK);
+    assert_eq!(m2m_token_status(&s, &s.m2m_secret).await, StatusCode::OK);
     mcp_oauth_server::admin::rotate_secret(s.store().as_ref(), M2M_CLIENT)
         .await
         .unwrap();
-    assert_eq!(token(s.m2m_secret.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        m2m_token_status(&s, &s.m2m_secret).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]

@@ -21,6 +21,49 @@ pub mod grant_type {
     pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 }
 
+/// The grants a token request can name that this stack implements at `/token`, parsed once so that
+/// no handler matches on strings (an unknown name is `unsupported_grant_type`, never a fallback).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GrantType {
+    /// RFC 6749 §4.1.
+    AuthorizationCode,
+    /// RFC 6749 §6.
+    RefreshToken,
+    /// RFC 6749 §4.4.
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// Every grant, in the order metadata lists them.
+    pub const ALL: [GrantType; 3] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
+
+    /// The registered name (RFC 6749, RFC 7591 §2 `grant_types`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => grant_type::AUTHORIZATION_CODE,
+            GrantType::RefreshToken => grant_type::REFRESH_TOKEN,
+            GrantType::ClientCredentials => grant_type::CLIENT_CREDENTIALS,
+        }
+    }
+
+    /// The grant a `grant_type` value names, or `None` for one this stack does not implement.
+    /// Names are compared exactly (RFC 6749 §3.3: case-sensitive).
+    pub fn parse(name: &str) -> Option<GrantType> {
+        GrantType::ALL.into_iter().find(|g| g.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for GrantType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Client authentication method names (RFC 7591 §2, RFC 7523).
 pub mod auth_method {
     /// A public client.
@@ -36,8 +79,9 @@ pub mod auth_method {
         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 }
 
-/// A successful token response (RFC 6749 §5.1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A successful token response (RFC 6749 §5.1). Its `Debug` redacts the tokens, so a `{:?}` in a
+/// log line or an error never prints a live credential.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
@@ -55,6 +99,25 @@ pub struct TokenResponse {
     /// Anything else.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const REDACTED: &str = "<redacted>";
+        // Extra members may carry tokens too (`id_token`, `issued_token_type`'s token): names only.
+        let extra: Vec<&str> = self.extra.keys().map(String::as_str).collect();
+        f.debug_struct("TokenResponse")
+            .field("access_token", &REDACTED)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| REDACTED),
+            )
+            .field("scope", &self.scope)
+            .field("extra", &extra)
+            .finish()
+    }
 }
 
 impl TokenResponse {
@@ -208,6 +271,39 @@ mod tests {
         assert_eq!(r.to_json().unwrap(), serde_json::to_vec(&r).unwrap());
         r.extra.insert("id_token".into(), Value::from("x"));
         assert_eq!(r.to_json().unwrap(), serde_json::to_vec(&r).unwrap());
+    }
+
+    #[test]
+    fn debug_never_prints_a_token() {
+        let mut extra = Map::new();
+        extra.insert("id_token".into(), Value::from("eyJ.id-token-secret.sig"));
+        let r = TokenResponse {
+            access_token: "eyJ.access-secret.sig".into(),
+            token_type: "Bearer".into(),
+            expires_in: Some(60),
+            refresh_token: Some("refresh-secret".into()),
+            scope: Some("mcp:tools".into()),
+            extra,
+        };
+        let shown = format!("{r:?} {r:#?}");
+        for secret in ["access-secret", "refresh-secret", "id-token-secret"] {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+        assert!(
+            shown.contains("mcp:tools") && shown.contains("id_token"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn grant_types_parse_exactly() {
+        for g in GrantType::ALL {
+            assert_eq!(GrantType::parse(g.as_str()), Some(g));
+            assert_eq!(g.to_string(), g.as_str());
+        }
+        assert_eq!(GrantType::parse("Client_Credentials"), None);
+        assert_eq!(GrantType::parse(grant_type::JWT_BEARER), None);
+        assert_eq!(GrantType::parse(""), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mcp_oauth_core::token::{TokenResponse, grant_type};
+use mcp_oauth_core::token::{GrantType, TokenResponse};
 
 /// `POST /token`.
 /// The per-address rate limit comes first, before the body is read.
@@ -41,12 +41,6 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
     }
 }
 
-const KNOWN_GRANTS: [&str; 3] = [
-    grant_type::AUTHORIZATION_CODE,
-    grant_type::REFRESH_TOKEN,
-    grant_type::CLIENT_CREDENTIALS,
-];
-
 async fn handle(
     state: &AppState,
     headers: &HeaderMap,
@@ -54,17 +48,16 @@ async fn handle(
     grant: &mut &'static str,
 ) -> Result<TokenResponse, OAuthError> {
     let mut params = form::read(headers, body, state.config().max_body_bytes).await?;
-    let Some(gt) = params.take("grant_type") else {
+    let Some(name) = params.take("grant_type") else {
         return Err(OAuthError::invalid_request("grant_type is required"));
     };
-    if let Some(known) = KNOWN_GRANTS.iter().find(|g| **g == gt) {
-        *grant = known;
-    } else {
+    let Some(gt) = GrantType::parse(&name) else {
         return Err(OAuthError::new(
             mcp_oauth_core::ErrorCode::UnsupportedGrantType,
-            format!("grant_type `{gt}` is not supported"),
+            format!("grant_type `{name}` is not supported"),
         ));
-    }
+    };
+    *grant = gt.as_str();
     let client = authenticate(state, headers, &mut params, true).await?;
     if let Some(l) = &state.0.limits.token_client
         && let Err(wait) = l.take_key(client.client.client_id.as_str(), state.now())
@@ -72,20 +65,28 @@ async fn handle(
         tracing::debug!(target: "mcp_oauth::token", client_id = %client.client.client_id, "token rate limit (per client) hit");
         return Err(OAuthError::rate_limited(wait));
     }
-    if !client.client.allows_grant(&gt) {
+    if !client.client.allows_grant(gt.as_str()) {
         return Err(OAuthError::new(
             mcp_oauth_core::ErrorCode::UnauthorizedClient,
             format!("this client is not registered for the {gt} grant"),
         ));
     }
-    let response = match gt.as_str() {
-        grant_type::AUTHORIZATION_CODE => {
+    let response = match gt {
+        GrantType::AuthorizationCode => {
             grants::authorization_code::exchange(state, &client, params).await?
         }
-        grant_type::REFRESH_TOKEN => {
-            grants::refresh_token::exchange(state, &client, params).await?
+        GrantType::RefreshToken => grants::refresh_token::exchange(state, &client, params).await?,
+        GrantType::ClientCredentials => {
+            grants::client_credentials::exchange(state, &client, params).await?
         }
-        _ => grants::client_credentials::exchange(state, &client, params).await?,
+        // `GrantType` is non-exhaustive for other crates; a grant added there without a handler
+        // here is refused, never run as another grant.
+        _ => {
+            return Err(OAuthError::new(
+                mcp_oauth_core::ErrorCode::UnsupportedGrantType,
+                format!("grant_type `{gt}` is not supported"),
+            ));
+        }
     };
     // "Last used" at minute resolution: a write per token would put storage on the hot path.
     let now = state.now();

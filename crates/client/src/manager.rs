@@ -252,9 +252,19 @@ impl TokenManager {
     /// refresh token first, which ends the grant, then the access token), then forgets them.
     /// Tokens are forgotten even when revocation fails; each outcome is reported.
     pub async fn revoke_and_forget(&self, server_url: &str) -> Result<Vec<Revocation>> {
+        self.revoke_and_forget_where(server_url, |_| true).await
+    }
+
+    /// [`Self::revoke_and_forget`] for the tokens whose key `which` accepts (e.g. one identity:
+    /// [`Self::acts_as`]).
+    pub async fn revoke_and_forget_where(
+        &self,
+        server_url: &str,
+        which: impl Fn(&TokenKey) -> bool,
+    ) -> Result<Vec<Revocation>> {
         let tokens = self.store.tokens_for_server(server_url).await?;
         let mut out = Vec::new();
-        for (key, tok) in tokens {
+        for (key, tok) in tokens.into_iter().filter(|(k, _)| which(k)) {
             let outcome = self.revoke_stored(&key, &tok).await;
             self.store.remove_token(&key).await?;
             out.push(Revocation {
@@ -326,14 +336,38 @@ impl TokenManager {
             .is_none_or(|e| now + self.config.refresh_skew < e)
     }
 
-    /// The newest token stored for `server_url`.
+    /// The newest token stored for `server_url` that belongs to the identity this manager acts
+    /// as ([`Self::acts_as`]); another identity's token is never returned.
     async fn select_stored(&self, server_url: &str) -> Result<Option<(TokenKey, StoredToken)>> {
         Ok(self
             .store
             .tokens_for_server(server_url)
             .await?
             .into_iter()
+            .filter(|(k, _)| self.acts_as(k))
             .max_by_key(|(_, t)| t.obtained_at))
+    }
+
+    /// The stored token this manager would use for `server_url` (without refreshing it).
+    pub async fn stored_token(&self, server_url: &str) -> Result<Option<(TokenKey, StoredToken)>> {
+        self.select_stored(server_url).await
+    }
+
+    /// Whether a token stored under `key` belongs to the identity this manager acts as: the same
+    /// grant (entries without one, from older files, only for the authorization code flow), and,
+    /// when client ids are configured, one of them.
+    pub fn acts_as(&self, key: &TokenKey) -> bool {
+        let grant = self.config.grant.key_name();
+        let same_grant = match key.grant.as_deref() {
+            Some(g) => g == grant,
+            None => matches!(self.config.grant, GrantMode::AuthorizationCode),
+        };
+        let pre = &self.config.registration.pre_registered;
+        let same_client = pre.is_empty()
+            || pre
+                .iter()
+                .any(|r| r.applies_to(&key.issuer) && r.client_id == key.client_id);
+        same_grant && same_client
     }
 
     /// Refreshes the token under `key` while holding the store's lock. With `rejected`, the
@@ -614,6 +648,7 @@ impl TokenManager {
                 redirect_uri: redirect_uri.clone(),
                 timeout: self.config.callback_timeout,
             };
+            let verdict = listener.verdict();
             let outcome = match self.prompt.authorize(&prompt, listener).await {
                 Ok(params) => match request.validate_response(&params) {
                     Ok(code) => {
@@ -625,6 +660,11 @@ impl TokenManager {
                 },
                 Err(e) => Err(e),
             };
+            // The browser's tab shows how it ended (a prompt that did not use the listener has
+            // no tab waiting: nothing to deliver).
+            verdict
+                .report(outcome.as_ref().map(|_| ()).map_err(ToString::to_string))
+                .await;
             match outcome {
                 Ok(issued) => return Ok((client, issued)),
                 Err(e)
@@ -653,6 +693,7 @@ impl TokenManager {
             issuer: d.issuer.clone(),
             resource: d.resource.clone(),
             client_id: client.client_id.clone(),
+            grant: Some(self.config.grant.key_name().to_owned()),
         };
         let token_endpoint =
             d.metadata
@@ -672,9 +713,14 @@ impl TokenManager {
             obtained_at: now,
             auth_method: Some(client.auth.method(Some(&d.metadata)).to_owned()),
         };
-        // Tokens for this server from another AS or client are superseded.
+        // This identity's tokens for this server from another AS or client are superseded (and
+        // an entry of an older file for the same client, which had no grant, is migrated).
+        // Another identity's tokens (a person's beside a machine's) stay.
         for (old, _) in self.store.tokens_for_server(&d.server_url).await? {
-            if old != key {
+            let legacy_same_client = old.grant.is_none()
+                && old.client_id == key.client_id
+                && old.issuer == key.issuer;
+            if old != key && (self.acts_as(&old) || legacy_same_client) {
                 self.store.remove_token(&old).await?;
             }
         }

@@ -6,6 +6,7 @@
 /// A private dbus-daemon + gnome-keyring-daemon, shared with the client crate's keychain tests.
 #[path = "../../../client/tests/support/secret_service.rs"]
 mod secret_service;
+mod cli_ux;
 mod support;
 
 use axum::Router;

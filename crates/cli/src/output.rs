@@ -158,10 +158,13 @@ fn renamed_flag(flag: &str) -> Option<&'static str> {
 /// Prints a command-line error (with a hint when the unknown flag was renamed) and exits.
 pub fn exit_with_hint(mut e: clap::Error) -> ! {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
-    if e.kind() == ErrorKind::UnknownArgument
-        && let Some(ContextValue::String(flag)) = e.get(ContextKind::InvalidArg)
-        && let Some(hint) = renamed_flag(flag)
-    {
+    let hint = match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(flag)) if e.kind() == ErrorKind::UnknownArgument => {
+            renamed_flag(flag)
+        }
+        _ => None,
+    };
+    if let Some(hint) = hint {
         e.insert(
             ContextKind::Suggested,
             ContextValue::StyledStrs(vec![hint.into()]),

@@ -320,6 +320,7 @@ fn every_readme_block_runs_as_printed() {
     let state = cwd.join("readme-state.sh");
     std::fs::write(&state, "").unwrap();
     let (mut ran, mut skipped) = (0, Vec::new());
+    let mut outputs = String::new();
     let mut background = Vec::new();
     for b in &blocks {
         let code = rewrite(&b.code, &addr, &guard_addr);
@@ -382,8 +383,26 @@ fn every_readme_block_runs_as_printed() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        outputs.push_str(&String::from_utf8_lossy(&out.stdout));
         ran += 1;
     }
+    // The 403 the README quotes is the one the server sent.
+    let quoted = readme
+        .split("answers `403`")
+        .nth(1)
+        .and_then(|rest| rest.split("scope=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .expect("the README quotes the 403's scope");
+    let sent = format!("scope=\"{quoted}\"");
+    assert!(
+        outputs.contains(&sent),
+        "the README quotes {sent}, the server sent: {}",
+        outputs
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with("www-authenticate"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     driver.join().unwrap();
     drop(background);

@@ -344,7 +344,7 @@ impl TokenManager {
             .tokens_for_server(server_url)
             .await?
             .into_iter()
-            .filter(|(k, _)| self.acts_as(k))
+            .filter(|(k, t)| self.acts_as(k) && (k.grant.is_some() || legacy_is_a_person(t)))
             .max_by_key(|(_, t)| t.obtained_at))
     }
 
@@ -729,6 +729,14 @@ impl TokenManager {
     }
 }
 
+/// Whether an entry of an older file (no grant recorded) was obtained by a person: a public
+/// client's token, or one with a refresh token (the client credentials grant issues none). Only
+/// such entries are used, and only by the authorization code flow.
+fn legacy_is_a_person(tok: &StoredToken) -> bool {
+    tok.refresh_token.is_some()
+        || tok.auth_method.as_deref() == Some(mcp_oauth_core::token::auth_method::NONE)
+}
+
 fn is_stale_client(e: &Error) -> bool {
     match e {
         Error::OAuth { error, .. } | Error::AuthorizationDenied { error, .. } => {
@@ -757,6 +765,60 @@ fn union_scopes(challenged: Option<&str>, granted: Option<&str>) -> Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_manager_only_uses_the_tokens_of_its_identity() {
+        use mcp_oauth_core::secret::Secret;
+        const URL: &str = "https://mcp.example/mcp";
+        let tok = |at: &str, obtained: i64, refresh: bool| StoredToken {
+            server_url: URL.into(),
+            token_endpoint: "https://as.example/token".into(),
+            access_token: Secret::new(at),
+            refresh_token: refresh.then(|| Secret::new("rt")),
+            expires_at: None,
+            scope: None,
+            obtained_at: obtained,
+            auth_method: Some(if refresh { "none" } else { "client_secret_basic" }.into()),
+        };
+        let key = |client: &str, grant: Option<&str>| TokenKey {
+            issuer: "https://as.example".into(),
+            resource: URL.into(),
+            client_id: client.into(),
+            grant: grant.map(Into::into),
+        };
+        let store = Arc::new(MemoryStore::new());
+        let put = |k: TokenKey, t: StoredToken| {
+            let store = store.clone();
+            async move { store.put_token(&k, &t).await.unwrap() }
+        };
+        put(key("app", Some("authorization_code")), tok("person", 2, true)).await;
+        put(key("bot", None), tok("legacy-bot", 3, false)).await;
+        let bot = TokenManager::builder(
+            ClientConfig::new()
+                .grant(GrantMode::ClientCredentials)
+                .pre_registered(ClientRegistration::pre_registered(
+                    "bot",
+                    ClientAuth::Secret(Secret::new("s")),
+                )),
+        )
+        .store(store.clone())
+        .build()
+        .unwrap();
+        assert!(
+            bot.stored_token(URL).await.unwrap().is_none(),
+            "neither the person's token nor an old entry"
+        );
+        put(key("bot", Some("client_credentials")), tok("bot", 1, false)).await;
+        let (_, t) = bot.stored_token(URL).await.unwrap().unwrap();
+        assert_eq!(t.access_token.expose(), "bot");
+
+        let person = TokenManager::builder(ClientConfig::new())
+            .store(store.clone())
+            .build()
+            .unwrap();
+        let (_, t) = person.stored_token(URL).await.unwrap().unwrap();
+        assert_eq!(t.access_token.expose(), "person", "never the machine's, old or new");
+    }
 
     #[test]
     fn scope_union() {

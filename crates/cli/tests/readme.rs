@@ -138,6 +138,7 @@ impl Drop for Proc {
         let pid = self.0.id();
         let _ = Command::new("kill")
             .args(["-TERM", "--", &format!("-{pid}")])
+            .stderr(Stdio::null())
             .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -370,6 +371,7 @@ fn every_readme_block_runs_as_printed() {
             std::thread::sleep(Duration::from_secs(120));
             let _ = Command::new("kill")
                 .args(["-KILL", "--", &format!("-{pid}")])
+                .stderr(Stdio::null())
                 .status();
         });
         let out = child.wait_with_output().unwrap();

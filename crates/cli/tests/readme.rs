@@ -222,12 +222,7 @@ async fn browse(authorization_url: &str) {
     }
     assert_eq!(r.status(), 303, "sign-in as demo");
     let location = r.headers()["location"].to_str().unwrap().to_owned();
-    let page = reqwest::get(&location)
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = reqwest::get(&location).await.unwrap().text().await.unwrap();
     assert!(page.contains("Authorization complete"), "{page}");
 }
 
@@ -294,7 +289,10 @@ fn every_readme_block_runs_as_printed() {
     let hook = cwd.join("browser.sh");
     std::fs::write(
         &hook,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n", opened.display()),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            opened.display()
+        ),
     )
     .unwrap();
     {
@@ -341,8 +339,7 @@ fn every_readme_block_runs_as_printed() {
                 std::thread::sleep(Duration::from_secs(2));
                 if let Some(status) = p.0.try_wait().unwrap() {
                     let mut err = String::new();
-                    std::io::Read::read_to_string(p.0.stderr.as_mut().unwrap(), &mut err)
-                        .unwrap();
+                    std::io::Read::read_to_string(p.0.stderr.as_mut().unwrap(), &mut err).unwrap();
                     panic!(
                         "README line {}: the server exited ({status}): {err}\n{code}",
                         b.line
@@ -356,7 +353,12 @@ fn every_readme_block_runs_as_printed() {
         }
         let save: String = assigned(&code)
             .iter()
-            .map(|n| format!("declare -p {n} >> '{}' 2>/dev/null || true\n", state.display()))
+            .map(|n| {
+                format!(
+                    "declare -p {n} >> '{}' 2>/dev/null || true\n",
+                    state.display()
+                )
+            })
             .collect();
         let script = format!(
             "set -euo pipefail\nsource '{}'\n{code}\n{save}",

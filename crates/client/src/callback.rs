@@ -278,7 +278,8 @@ mod tests {
 
     async fn visit(listener: LoopbackListener, query: &str) -> (OAuthParams, String) {
         let url = format!("{}?{query}", listener.redirect_uri());
-        let page = tokio::spawn(async move { reqwest::get(url).await.unwrap().text().await.unwrap() });
+        let page =
+            tokio::spawn(async move { reqwest::get(url).await.unwrap().text().await.unwrap() });
         let params = listener.wait(Duration::from_secs(5)).await.unwrap();
         (params, page.await.unwrap())
     }
@@ -293,7 +294,10 @@ mod tests {
         .await;
         assert!(page.contains("Authorization failed"), "{page}");
         assert!(page.contains("invalid_target"), "{page}");
-        assert!(page.contains("&lt;x&gt;") && !page.contains("<x>"), "{page}");
+        assert!(
+            page.contains("&lt;x&gt;") && !page.contains("<x>"),
+            "{page}"
+        );
         assert!(!page.contains("complete"), "{page}");
     }
 
@@ -302,11 +306,14 @@ mod tests {
         let l = LoopbackListener::bind().await.unwrap();
         let verdict = l.verdict();
         let url = format!("{}?code=c&state=s", l.redirect_uri());
-        let page = tokio::spawn(async move { reqwest::get(url).await.unwrap().text().await.unwrap() });
+        let page =
+            tokio::spawn(async move { reqwest::get(url).await.unwrap().text().await.unwrap() });
         let params = l.wait(Duration::from_secs(5)).await.unwrap();
         assert_eq!(params.get("code"), Some("c"));
         verdict
-            .report(Err("the token endpoint refused the code (invalid_grant)".into()))
+            .report(Err(
+                "the token endpoint refused the code (invalid_grant)".into()
+            ))
             .await;
         let page = page.await.unwrap();
         assert!(page.contains("Authorization failed"), "{page}");
@@ -315,7 +322,8 @@ mod tests {
         let l = LoopbackListener::bind().await.unwrap();
         let verdict = l.verdict();
         let url = format!("{}?code=c&state=s", l.redirect_uri());
-        let page = tokio::spawn(async move { reqwest::get(url).await.unwrap().text().await.unwrap() });
+        let page =
+            tokio::spawn(async move { reqwest::get(url).await.unwrap().text().await.unwrap() });
         l.wait(Duration::from_secs(5)).await.unwrap();
         verdict.report(Ok(())).await;
         assert!(page.await.unwrap().contains("Authorization complete"));

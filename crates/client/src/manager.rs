@@ -717,9 +717,8 @@ impl TokenManager {
         // an entry of an older file for the same client, which had no grant, is migrated).
         // Another identity's tokens (a person's beside a machine's) stay.
         for (old, _) in self.store.tokens_for_server(&d.server_url).await? {
-            let legacy_same_client = old.grant.is_none()
-                && old.client_id == key.client_id
-                && old.issuer == key.issuer;
+            let legacy_same_client =
+                old.grant.is_none() && old.client_id == key.client_id && old.issuer == key.issuer;
             if old != key && (self.acts_as(&old) || legacy_same_client) {
                 self.store.remove_token(&old).await?;
             }
@@ -778,7 +777,14 @@ mod tests {
             expires_at: None,
             scope: None,
             obtained_at: obtained,
-            auth_method: Some(if refresh { "none" } else { "client_secret_basic" }.into()),
+            auth_method: Some(
+                if refresh {
+                    "none"
+                } else {
+                    "client_secret_basic"
+                }
+                .into(),
+            ),
         };
         let key = |client: &str, grant: Option<&str>| TokenKey {
             issuer: "https://as.example".into(),
@@ -791,7 +797,11 @@ mod tests {
             let store = store.clone();
             async move { store.put_token(&k, &t).await.unwrap() }
         };
-        put(key("app", Some("authorization_code")), tok("person", 2, true)).await;
+        put(
+            key("app", Some("authorization_code")),
+            tok("person", 2, true),
+        )
+        .await;
         put(key("bot", None), tok("legacy-bot", 3, false)).await;
         let bot = TokenManager::builder(
             ClientConfig::new()
@@ -817,7 +827,11 @@ mod tests {
             .build()
             .unwrap();
         let (_, t) = person.stored_token(URL).await.unwrap().unwrap();
-        assert_eq!(t.access_token.expose(), "person", "never the machine's, old or new");
+        assert_eq!(
+            t.access_token.expose(),
+            "person",
+            "never the machine's, old or new"
+        );
     }
 
     #[test]

@@ -151,12 +151,8 @@ async fn obtain(
     if let Some(t) = m.cached_token(url).await? {
         return Ok(t);
     }
-    if matches!(grant, GrantMode::AuthorizationCode) && prompt::cannot_prompt(sign_in.no_browser)
-    {
-        return Err(crate::output::explained(
-            prompt::unattended_hint(url),
-            None,
-        ));
+    if matches!(grant, GrantMode::AuthorizationCode) && prompt::cannot_prompt(sign_in.no_browser) {
+        return Err(crate::output::explained(prompt::unattended_hint(url), None));
     }
     Ok(m.bearer_token(url).await?)
 }
@@ -197,7 +193,12 @@ pub async fn login(global: &GlobalArgs, args: LoginArgs) -> anyhow::Result<()> {
     run.await.map_err(|e| {
         explain(
             e,
-            &doing(&m, format!("sign in to {}", args.url), &args.url, &args.connect),
+            &doing(
+                &m,
+                format!("sign in to {}", args.url),
+                &args.url,
+                &args.connect,
+            ),
         )
     })?;
     let view = stored_view(&m, &args.url).await?;
@@ -254,7 +255,12 @@ pub async fn logout(global: &GlobalArgs, args: LogoutArgs) -> anyhow::Result<()>
         .map_err(|e| {
             explain(
                 e.into(),
-                &doing(&m, format!("log out of {}", args.url), &args.url, &args.connect),
+                &doing(
+                    &m,
+                    format!("log out of {}", args.url),
+                    &args.url,
+                    &args.connect,
+                ),
             )
         })?;
     let views: Vec<_> = results
@@ -371,7 +377,9 @@ pub async fn status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<()>
             } else {
                 out.push(format!("Tokens ({location}):"));
                 out.push(table(
-                    &["SERVER", "ISSUER", "CLIENT", "GRANT", "SCOPE", "EXPIRES", "REFRESH"],
+                    &[
+                        "SERVER", "ISSUER", "CLIENT", "GRANT", "SCOPE", "EXPIRES", "REFRESH",
+                    ],
                     &tokens
                         .iter()
                         .map(|(k, t)| {
@@ -382,7 +390,12 @@ pub async fn status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<()>
                                 k.grant.clone().unwrap_or_else(|| "-".into()),
                                 t.scope.clone().unwrap_or_default(),
                                 t.expires_at.map(time).unwrap_or_else(|| "-".into()),
-                                if t.refresh_token.is_some() { "yes" } else { "no" }.to_owned(),
+                                if t.refresh_token.is_some() {
+                                    "yes"
+                                } else {
+                                    "no"
+                                }
+                                .to_owned(),
                             ]
                         })
                         .collect::<Vec<_>>(),
@@ -403,7 +416,12 @@ pub async fn status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<()>
                                 r.issuer.clone(),
                                 r.client_id.clone(),
                                 r.token_endpoint_auth_method.clone(),
-                                if r.client_secret.is_some() { "yes" } else { "no" }.to_owned(),
+                                if r.client_secret.is_some() {
+                                    "yes"
+                                } else {
+                                    "no"
+                                }
+                                .to_owned(),
                             ]
                         })
                         .collect::<Vec<_>>(),

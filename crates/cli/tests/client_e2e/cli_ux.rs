@@ -160,9 +160,8 @@ async fn unregistered_resource(env: &Env) -> (String, tokio::task::JoinHandle<()
     let base = format!("http://{}", l.local_addr().unwrap());
     let mcp = format!("{base}/mcp");
     let prm = json!({"resource": mcp, "authorization_servers": [env.base]});
-    let challenge = format!(
-        "Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\""
-    );
+    let challenge =
+        format!("Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\"");
     let app = Router::new()
         .route(
             "/mcp",
@@ -199,14 +198,23 @@ async fn errors_are_one_line_and_v_adds_the_causes() {
     assert!(!out.ok);
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{}", out.stderr);
-    assert!(lines[0].starts_with("error: cannot get a token for"), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("error: cannot get a token for"),
+        "{}",
+        lines[0]
+    );
     assert!(
         lines[0].contains(&format!("register it: `mcp-oauth resources add {url}`")),
         "{}",
         lines[0]
     );
     assert!(!lines[0].contains("::"), "{}", lines[0]);
-    assert_eq!(lines[0].matches("invalid_target").count(), 1, "{}", lines[0]);
+    assert_eq!(
+        lines[0].matches("invalid_target").count(),
+        1,
+        "{}",
+        lines[0]
+    );
 
     let args = [&["token", "-v"][..], &m2m(&url, &creds)[..]].concat();
     let out = run(dir, &args, &envs, MINUTE).await;
@@ -262,15 +270,30 @@ async fn unattended_runs_fail_fast_and_the_wait_has_a_timeout() {
         args.extend(["--credentials", &creds]);
         let out = run(dir, &args, &[], Duration::from_secs(20)).await;
         assert!(!out.ok, "{cmd}");
-        assert!(out.took < Duration::from_secs(10), "{cmd} took {:?}", out.took);
+        assert!(
+            out.took < Duration::from_secs(10),
+            "{cmd} took {:?}",
+            out.took
+        );
         assert!(out.stderr.contains("--no-browser"), "{cmd}: {}", out.stderr);
-        assert!(out.stderr.contains("--client-credentials"), "{cmd}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("--client-credentials"),
+            "{cmd}: {}",
+            out.stderr
+        );
         assert_eq!(out.stderr.lines().count(), 1, "{cmd}: {}", out.stderr);
     }
     // A browser that starts but never signs in: the wait ends after --timeout.
     let out = run(
         dir,
-        &["login", &env.mcp_url, "--credentials", &creds, "--timeout", "2"],
+        &[
+            "login",
+            &env.mcp_url,
+            "--credentials",
+            &creds,
+            "--timeout",
+            "2",
+        ],
         &[("BROWSER", "true")],
         Duration::from_secs(30),
     )
@@ -347,8 +370,16 @@ async fn help_shows_each_command_its_own_options() {
     }
     for cmd in ["logout", "status"] {
         let out = run(dir.path(), &[cmd, "--help"], &[], MINUTE).await;
-        assert!(!out.stdout.contains("--no-browser"), "{cmd}: {}", out.stdout);
-        assert!(!out.stdout.contains("--client-credentials"), "{cmd}: {}", out.stdout);
+        assert!(
+            !out.stdout.contains("--no-browser"),
+            "{cmd}: {}",
+            out.stdout
+        );
+        assert!(
+            !out.stdout.contains("--client-credentials"),
+            "{cmd}: {}",
+            out.stdout
+        );
     }
     for cmd in [&["serve", "--help"][..], &["users", "add", "--help"][..]] {
         let out = run(dir.path(), cmd, &[], MINUTE).await;
@@ -367,7 +398,10 @@ async fn admin_commands_name_their_database_and_refuse_to_create_one_unasked() {
     assert!(!out.ok);
     assert!(out.stderr.contains("mcp-oauth-data"), "{}", out.stderr);
     assert!(out.stderr.contains("--data-dir"), "{}", out.stderr);
-    assert!(!dir.path().join("mcp-oauth-data").exists(), "nothing was created");
+    assert!(
+        !dir.path().join("mcp-oauth-data").exists(),
+        "nothing was created"
+    );
 
     let out = run(
         dir.path(),
@@ -405,7 +439,11 @@ async fn status_and_logout_say_what_they_found() {
     let dir = env.dir.path();
     let out = run(dir, &["status", "--credentials", &creds], &[], MINUTE).await;
     assert!(out.ok, "{}", out.stderr);
-    assert!(!out.stdout.contains("No stored credentials"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("No stored credentials"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("kept-client"), "{}", out.stdout);
 
     let secret = env.m2m_secret.clone();
@@ -436,7 +474,8 @@ async fn status_and_logout_say_what_they_found() {
         out.stdout
     );
     assert!(
-        out.stdout.contains(&format!(" at {} and forgot it.", env.base)),
+        out.stdout
+            .contains(&format!(" at {} and forgot it.", env.base)),
         "{}",
         out.stdout
     );
@@ -453,7 +492,13 @@ async fn a_machine_never_gets_the_token_of_a_person() {
     let creds = creds_path.display().to_string();
     // Sign in as alice with --no-browser (the redirect pasted on stdin).
     let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
-        .args(["login", &env.mcp_url, "--no-browser", "--credentials", &creds])
+        .args([
+            "login",
+            &env.mcp_url,
+            "--no-browser",
+            "--credentials",
+            &creds,
+        ])
         .env_remove("MCP_OAUTH_CREDENTIALS")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -464,7 +509,10 @@ async fn a_machine_never_gets_the_token_of_a_person() {
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let mut tx = Some(tx);
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             if line.contains("/authorize?")
                 && let Some(tx) = tx.take()
             {
@@ -494,7 +542,13 @@ async fn a_machine_never_gets_the_token_of_a_person() {
     assert_eq!(c["sub"], M2M_CLIENT, "{c}");
 
     // The person's token is still there, beside the machine's.
-    let out = run(dir, &["status", "--json", "--credentials", &creds], &[], MINUTE).await;
+    let out = run(
+        dir,
+        &["status", "--json", "--credentials", &creds],
+        &[],
+        MINUTE,
+    )
+    .await;
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     let grants: Vec<&str> = v["tokens"]
         .as_array()
@@ -506,7 +560,8 @@ async fn a_machine_never_gets_the_token_of_a_person() {
     assert!(grants.contains(&"client_credentials"), "{v}");
 
     // An entry of an older file (no grant) for the machine's client is not handed out either.
-    let mut file: Value = serde_json::from_str(&std::fs::read_to_string(&creds_path).unwrap()).unwrap();
+    let mut file: Value =
+        serde_json::from_str(&std::fs::read_to_string(&creds_path).unwrap()).unwrap();
     for t in file["tokens"].as_array_mut().unwrap() {
         t.as_object_mut().unwrap().remove("grant");
         t["access_token"] = json!("legacy.token.value");

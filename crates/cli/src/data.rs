@@ -89,6 +89,54 @@ pub async fn open_store(dir: &Path, database: Option<&str>) -> anyhow::Result<Ar
     }
 }
 
+/// Opens the store of an administration command, saying on stderr which database it is.
+///
+/// An admin command run in the wrong directory must not quietly create a new, empty
+/// `./mcp-oauth-data` (the client added there would be unknown to the server that runs
+/// elsewhere). So when the SQLite file does not exist and no data directory was named (flag,
+/// `MCP_OAUTH_DATA_DIR` or the config file), it asks first on a terminal and refuses otherwise.
+pub async fn open_admin_store(global: &crate::GlobalArgs) -> anyhow::Result<Arc<dyn Store>> {
+    let file = crate::settings::read_file(global.config.as_deref())?;
+    let explicit_dir = global.data_dir.is_some() || file.data_dir.is_some();
+    let dir = dir(global.data_dir.as_deref(), file.data_dir.as_deref());
+    let database = database(global.database.as_deref(), file.database.as_deref());
+    if let Some(url) = database.filter(|u| is_postgres(u)) {
+        crate::output::note(format!("database: {} (PostgreSQL)", redacted(url)));
+        return open_store(&dir, database).await;
+    }
+    let path = sqlite_path(&dir);
+    let shown = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+    if database.is_none() && !path.exists() && !explicit_dir {
+        confirm_new_database(&shown)?;
+    }
+    let store = open_store(&dir, database).await?;
+    crate::output::note(format!("database: {} (SQLite)", shown.display()));
+    Ok(store)
+}
+
+/// Asks before a new, empty database is created at `path` (refuses without a terminal).
+fn confirm_new_database(path: &Path) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let refusal = format!(
+        "there is no database at {}: this command would create a new, empty one. Run it where          the server keeps its data, or name the directory: `--data-dir DIR` (or          MCP_OAUTH_DATA_DIR); to start a new one there, pass `--data-dir` explicitly",
+        path.display()
+    );
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(crate::output::explained(refusal, None));
+    }
+    eprint!(
+        "There is no database at {}. Create a new, empty one? [y/N] ",
+        path.display()
+    );
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        Ok(())
+    } else {
+        Err(crate::output::explained(refusal, None))
+    }
+}
+
 /// The KEK from `MCP_OAUTH_KEK`, else from `dir/kek`, generated there (mode 0600) on first use.
 pub fn load_kek(dir: &Path) -> anyhow::Result<Kek> {
     if let Ok(v) = std::env::var("MCP_OAUTH_KEK") {

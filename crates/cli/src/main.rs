@@ -8,27 +8,46 @@ mod client_cmd;
 mod data;
 mod demo;
 mod guard;
+mod logging;
 mod output;
 mod serve;
 mod settings;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The OAuth 2.1 stack for the Model Context Protocol.
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Parser)]
 #[command(name = "mcp-oauth", version, about, propagate_version = true)]
 struct Cli {
     #[command(flatten)]
-    global: GlobalArgs,
+    output: OutputArgs,
+    /// The server state options are also accepted before the command
+    /// (`mcp-oauth --data-dir DIR serve`), as they always were.
+    #[command(flatten)]
+    state: TopStateArgs,
     #[command(subcommand)]
     command: Command,
 }
 
-/// Options every command takes.
+/// How much every command prints.
 #[derive(Debug, Clone, clap::Args)]
-pub struct GlobalArgs {
+struct OutputArgs {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Say more: `-v` shows the cause of an error and the library's info lines, `-vv` debug.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Print only results and errors (no progress, no notes).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+}
+
+/// Where the server's state is: for `serve`, `backup`, `audit` and the admin commands only.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct StateArgs {
     /// Where the server keeps its state (SQLite database, key-encryption key).
     #[arg(long, global = true, env = "MCP_OAUTH_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -39,35 +58,98 @@ pub struct GlobalArgs {
     /// A TOML configuration file (keys as in docs/configuration.md).
     #[arg(long, global = true, env = "MCP_OAUTH_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Print machine-readable JSON instead of text.
-    #[arg(long, global = true)]
+}
+
+/// [`StateArgs`] before the command name (not propagated, so client commands never list them).
+#[derive(Debug, Clone, Default, clap::Args)]
+struct TopStateArgs {
+    /// Where the server keeps its state (server and admin commands).
+    #[arg(long = "data-dir", id = "top_data_dir", value_name = "DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The database URL (server and admin commands).
+    #[arg(long = "database", id = "top_database", value_name = "DATABASE")]
+    database: Option<String>,
+    /// A TOML configuration file (server and admin commands).
+    #[arg(long = "config", id = "top_config", value_name = "CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// What a command is given: the state options (server and admin commands), the output options.
+#[derive(Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// `--data-dir` / `MCP_OAUTH_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--database` / `MCP_OAUTH_DATABASE`.
+    pub database: Option<String>,
+    /// `--config` / `MCP_OAUTH_CONFIG`.
+    pub config: Option<PathBuf>,
+    /// `--json`.
     pub json: bool,
+    /// `-v` count.
+    pub verbose: u8,
+    /// `-q`.
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the authorization server.
-    Serve(serve::ServeArgs),
+    Serve {
+        #[command(flatten)]
+        state: StateArgs,
+        #[command(flatten)]
+        args: serve::ServeArgs,
+    },
     /// Copy the SQLite database to FILE while the server runs (PostgreSQL: use pg_dump).
-    Backup(backup::BackupArgs),
+    Backup {
+        #[command(flatten)]
+        state: StateArgs,
+        #[command(flatten)]
+        args: backup::BackupArgs,
+    },
     /// Manage local user accounts.
-    #[command(subcommand)]
-    Users(admin::users::UsersCommand),
+    Users {
+        #[command(flatten)]
+        state: StateArgs,
+        #[command(subcommand)]
+        cmd: admin::users::UsersCommand,
+    },
     /// Manage OAuth clients.
-    #[command(subcommand)]
-    Clients(admin::clients::ClientsCommand),
+    Clients {
+        #[command(flatten)]
+        state: StateArgs,
+        #[command(subcommand)]
+        cmd: admin::clients::ClientsCommand,
+    },
     /// Manage the protected resources tokens may be issued for.
-    #[command(subcommand)]
-    Resources(admin::resources::ResourcesCommand),
+    Resources {
+        #[command(flatten)]
+        state: StateArgs,
+        #[command(subcommand)]
+        cmd: admin::resources::ResourcesCommand,
+    },
     /// Inspect and rotate signing keys.
-    #[command(subcommand)]
-    Keys(admin::keys::KeysCommand),
+    Keys {
+        #[command(flatten)]
+        state: StateArgs,
+        #[command(subcommand)]
+        cmd: admin::keys::KeysCommand,
+    },
     /// Manage initial access tokens for `registration = "token"`.
-    #[command(subcommand)]
-    RegistrationTokens(admin::registration_tokens::RegistrationTokensCommand),
+    RegistrationTokens {
+        #[command(flatten)]
+        state: StateArgs,
+        #[command(subcommand)]
+        cmd: admin::registration_tokens::RegistrationTokensCommand,
+    },
     /// Show the audit trail of security events (logins, consents, clients, revocations, reuse,
     /// keys), newest first.
-    Audit(audit::AuditArgs),
+    Audit {
+        #[command(flatten)]
+        state: StateArgs,
+        #[command(flatten)]
+        args: audit::AuditArgs,
+    },
     /// Protect an existing MCP server: an OAuth resource-server reverse proxy in front of it.
     Guard(guard::GuardArgs),
     /// Sign in to an MCP server (OAuth authorization code + PKCE in the browser).
@@ -84,51 +166,93 @@ enum Command {
     Call(client_cmd::CallArgs),
 }
 
-fn init_tracing(json: bool) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("MCP_OAUTH_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
+impl Command {
+    /// The state options given after the command name, for the commands that take them.
+    fn state(&self) -> Option<&StateArgs> {
+        match self {
+            Self::Serve { state, .. }
+            | Self::Backup { state, .. }
+            | Self::Users { state, .. }
+            | Self::Clients { state, .. }
+            | Self::Resources { state, .. }
+            | Self::Keys { state, .. }
+            | Self::RegistrationTokens { state, .. }
+            | Self::Audit { state, .. } => Some(state),
+            _ => None,
+        }
+    }
+
+    /// Whether this command runs a server whose log lines are its output.
+    fn is_server(&self) -> bool {
+        matches!(self, Self::Serve { .. } | Self::Guard(_))
+    }
+}
+
+/// Parses the command line; an unknown flag that was renamed gets a hint naming the new one.
+fn parse() -> Cli {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => output::exit_with_hint(e),
+    };
+    match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
     }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing(cli.global.json && matches!(cli.command, Command::Serve(_)));
+    let cli = parse();
+    let state = cli.command.state().cloned().unwrap_or_default();
+    let global = GlobalArgs {
+        data_dir: state.data_dir.or(cli.state.data_dir),
+        database: state.database.or(cli.state.database),
+        config: state.config.or(cli.state.config),
+        json: cli.output.json,
+        verbose: cli.output.verbose,
+        quiet: cli.output.quiet,
+    };
+    logging::init(&logging::Options {
+        server: cli.command.is_server(),
+        json_lines: global.json && matches!(cli.command, Command::Serve { .. }),
+        verbose: global.verbose,
+        quiet: global.quiet,
+    });
+    output::set_quiet(global.quiet);
     let result = match cli.command {
-        Command::Serve(args) => serve::run(&cli.global, args).await,
-        Command::Backup(args) => backup::run(&cli.global, args).await,
-        Command::Users(c) => admin::users::run(&cli.global, c).await,
-        Command::Clients(c) => admin::clients::run(&cli.global, c).await,
-        Command::Resources(c) => admin::resources::run(&cli.global, c).await,
-        Command::Keys(c) => admin::keys::run(&cli.global, c).await,
-        Command::RegistrationTokens(c) => admin::registration_tokens::run(&cli.global, c).await,
-        Command::Audit(a) => audit::run(&cli.global, a).await,
+        Command::Serve { args, .. } => serve::run(&global, args).await,
+        Command::Backup { args, .. } => backup::run(&global, args).await,
+        Command::Users { cmd, .. } => admin::users::run(&global, cmd).await,
+        Command::Clients { cmd, .. } => admin::clients::run(&global, cmd).await,
+        Command::Resources { cmd, .. } => admin::resources::run(&global, cmd).await,
+        Command::Keys { cmd, .. } => admin::keys::run(&global, cmd).await,
+        Command::RegistrationTokens { cmd, .. } => {
+            admin::registration_tokens::run(&global, cmd).await
+        }
+        Command::Audit { args, .. } => audit::run(&global, args).await,
         Command::Guard(a) => guard::run(a).await,
-        Command::Login(a) => client_cmd::login(&cli.global, a).await,
-        Command::Token(a) => client_cmd::token(&cli.global, a).await,
-        Command::Logout(a) => client_cmd::logout(&cli.global, a).await,
-        Command::Status(a) => client_cmd::status(&cli.global, a).await,
-        Command::Tools(a) => client_cmd::tools(&cli.global, a).await,
-        Command::Call(a) => client_cmd::call(&cli.global, a).await,
+        Command::Login(a) => client_cmd::login(&global, a).await,
+        Command::Token(a) => client_cmd::token(&global, a).await,
+        Command::Logout(a) => client_cmd::logout(&global, a).await,
+        Command::Status(a) => client_cmd::status(&global, a).await,
+        Command::Tools(a) => client_cmd::tools(&global, a).await,
+        Command::Call(a) => client_cmd::call(&global, a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if cli.global.json {
-                let body = serde_json::json!({ "error": format!("{e:#}") });
-                println!("{body}");
-            } else {
-                eprintln!("error: {e:#}");
-            }
+            output::print_error(&e, global.json, global.verbose > 0);
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

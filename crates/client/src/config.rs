@@ -23,6 +23,20 @@ pub enum GrantMode {
     JwtBearer(mcp_oauth_core::secret::Secret),
 }
 
+impl GrantMode {
+    /// The name recorded with a stored token ([`crate::store::TokenKey::grant`]): tokens are
+    /// only reused by a manager running the same grant, so that one identity is never answered
+    /// with another's token.
+    pub fn key_name(&self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::ClientCredentials => "client_credentials",
+            Self::Enterprise(_) => "id_jag",
+            Self::JwtBearer(_) => "jwt_bearer",
+        }
+    }
+}
+
 /// Everything a token manager needs to know, with secure defaults.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {

@@ -252,9 +252,19 @@ impl TokenManager {
     /// refresh token first, which ends the grant, then the access token), then forgets them.
     /// Tokens are forgotten even when revocation fails; each outcome is reported.
     pub async fn revoke_and_forget(&self, server_url: &str) -> Result<Vec<Revocation>> {
+        self.revoke_and_forget_where(server_url, |_| true).await
+    }
+
+    /// [`Self::revoke_and_forget`] for the tokens whose key `which` accepts (e.g. one identity:
+    /// [`Self::acts_as`]).
+    pub async fn revoke_and_forget_where(
+        &self,
+        server_url: &str,
+        which: impl Fn(&TokenKey) -> bool,
+    ) -> Result<Vec<Revocation>> {
         let tokens = self.store.tokens_for_server(server_url).await?;
         let mut out = Vec::new();
-        for (key, tok) in tokens {
+        for (key, tok) in tokens.into_iter().filter(|(k, _)| which(k)) {
             let outcome = self.revoke_stored(&key, &tok).await;
             self.store.remove_token(&key).await?;
             out.push(Revocation {
@@ -326,14 +336,38 @@ impl TokenManager {
             .is_none_or(|e| now + self.config.refresh_skew < e)
     }
 
-    /// The newest token stored for `server_url`.
+    /// The newest token stored for `server_url` that belongs to the identity this manager acts
+    /// as ([`Self::acts_as`]); another identity's token is never returned.
     async fn select_stored(&self, server_url: &str) -> Result<Option<(TokenKey, StoredToken)>> {
         Ok(self
             .store
             .tokens_for_server(server_url)
             .await?
             .into_iter()
+            .filter(|(k, t)| self.acts_as(k) && (k.grant.is_some() || legacy_is_a_person(t)))
             .max_by_key(|(_, t)| t.obtained_at))
+    }
+
+    /// The stored token this manager would use for `server_url` (without refreshing it).
+    pub async fn stored_token(&self, server_url: &str) -> Result<Option<(TokenKey, StoredToken)>> {
+        self.select_stored(server_url).await
+    }
+
+    /// Whether a token stored under `key` belongs to the identity this manager acts as: the same
+    /// grant (entries without one, from older files, only for the authorization code flow), and,
+    /// when client ids are configured, one of them.
+    pub fn acts_as(&self, key: &TokenKey) -> bool {
+        let grant = self.config.grant.key_name();
+        let same_grant = match key.grant.as_deref() {
+            Some(g) => g == grant,
+            None => matches!(self.config.grant, GrantMode::AuthorizationCode),
+        };
+        let pre = &self.config.registration.pre_registered;
+        let same_client = pre.is_empty()
+            || pre
+                .iter()
+                .any(|r| r.applies_to(&key.issuer) && r.client_id == key.client_id);
+        same_grant && same_client
     }
 
     /// Refreshes the token under `key` while holding the store's lock. With `rejected`, the
@@ -614,6 +648,7 @@ impl TokenManager {
                 redirect_uri: redirect_uri.clone(),
                 timeout: self.config.callback_timeout,
             };
+            let verdict = listener.verdict();
             let outcome = match self.prompt.authorize(&prompt, listener).await {
                 Ok(params) => match request.validate_response(&params) {
                     Ok(code) => {
@@ -625,6 +660,11 @@ impl TokenManager {
                 },
                 Err(e) => Err(e),
             };
+            // The browser's tab shows how it ended (a prompt that did not use the listener has
+            // no tab waiting: nothing to deliver).
+            verdict
+                .report(outcome.as_ref().map(|_| ()).map_err(ToString::to_string))
+                .await;
             match outcome {
                 Ok(issued) => return Ok((client, issued)),
                 Err(e)
@@ -653,6 +693,7 @@ impl TokenManager {
             issuer: d.issuer.clone(),
             resource: d.resource.clone(),
             client_id: client.client_id.clone(),
+            grant: Some(self.config.grant.key_name().to_owned()),
         };
         let token_endpoint =
             d.metadata
@@ -672,15 +713,27 @@ impl TokenManager {
             obtained_at: now,
             auth_method: Some(client.auth.method(Some(&d.metadata)).to_owned()),
         };
-        // Tokens for this server from another AS or client are superseded.
+        // This identity's tokens for this server from another AS or client are superseded (and
+        // an entry of an older file for the same client, which had no grant, is migrated).
+        // Another identity's tokens (a person's beside a machine's) stay.
         for (old, _) in self.store.tokens_for_server(&d.server_url).await? {
-            if old != key {
+            let legacy_same_client =
+                old.grant.is_none() && old.client_id == key.client_id && old.issuer == key.issuer;
+            if old != key && (self.acts_as(&old) || legacy_same_client) {
                 self.store.remove_token(&old).await?;
             }
         }
         self.store.put_token(&key, &stored).await?;
         Ok(stored.access_token.expose().to_owned())
     }
+}
+
+/// Whether an entry of an older file (no grant recorded) was obtained by a person: a public
+/// client's token, or one with a refresh token (the client credentials grant issues none). Only
+/// such entries are used, and only by the authorization code flow.
+fn legacy_is_a_person(tok: &StoredToken) -> bool {
+    tok.refresh_token.is_some()
+        || tok.auth_method.as_deref() == Some(mcp_oauth_core::token::auth_method::NONE)
 }
 
 fn is_stale_client(e: &Error) -> bool {
@@ -711,6 +764,75 @@ fn union_scopes(challenged: Option<&str>, granted: Option<&str>) -> Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_manager_only_uses_the_tokens_of_its_identity() {
+        use mcp_oauth_core::secret::Secret;
+        const URL: &str = "https://mcp.example/mcp";
+        let tok = |at: &str, obtained: i64, refresh: bool| StoredToken {
+            server_url: URL.into(),
+            token_endpoint: "https://as.example/token".into(),
+            access_token: Secret::new(at),
+            refresh_token: refresh.then(|| Secret::new("rt")),
+            expires_at: None,
+            scope: None,
+            obtained_at: obtained,
+            auth_method: Some(
+                if refresh {
+                    "none"
+                } else {
+                    "client_secret_basic"
+                }
+                .into(),
+            ),
+        };
+        let key = |client: &str, grant: Option<&str>| TokenKey {
+            issuer: "https://as.example".into(),
+            resource: URL.into(),
+            client_id: client.into(),
+            grant: grant.map(Into::into),
+        };
+        let store = Arc::new(MemoryStore::new());
+        let put = |k: TokenKey, t: StoredToken| {
+            let store = store.clone();
+            async move { store.put_token(&k, &t).await.unwrap() }
+        };
+        put(
+            key("app", Some("authorization_code")),
+            tok("person", 2, true),
+        )
+        .await;
+        put(key("bot", None), tok("legacy-bot", 3, false)).await;
+        let bot = TokenManager::builder(
+            ClientConfig::new()
+                .grant(GrantMode::ClientCredentials)
+                .pre_registered(ClientRegistration::pre_registered(
+                    "bot",
+                    ClientAuth::Secret(Secret::new("s")),
+                )),
+        )
+        .store(store.clone())
+        .build()
+        .unwrap();
+        assert!(
+            bot.stored_token(URL).await.unwrap().is_none(),
+            "neither the person's token nor an old entry"
+        );
+        put(key("bot", Some("client_credentials")), tok("bot", 1, false)).await;
+        let (_, t) = bot.stored_token(URL).await.unwrap().unwrap();
+        assert_eq!(t.access_token.expose(), "bot");
+
+        let person = TokenManager::builder(ClientConfig::new())
+            .store(store.clone())
+            .build()
+            .unwrap();
+        let (_, t) = person.stored_token(URL).await.unwrap().unwrap();
+        assert_eq!(
+            t.access_token.expose(),
+            "person",
+            "never the machine's, old or new"
+        );
+    }
 
     #[test]
     fn scope_union() {

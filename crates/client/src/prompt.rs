@@ -1,8 +1,8 @@
 //! How the authorization URL reaches the user, and how the redirect comes back.
 //!
-//! - [`BrowserPrompt`]: opens the system browser (no shell: `xdg-open`, `open` or
-//!   `rundll32 url.dll,FileProtocolHandler` with the URL as one argument) and waits for the
-//!   loopback redirect. The URL is printed too, in case no browser opens.
+//! - [`BrowserPrompt`]: opens a browser (no shell: each entry of `$BROWSER`, then `xdg-open`,
+//!   `open` or `rundll32 url.dll,FileProtocolHandler`, with the URL as one argument) and waits
+//!   for the loopback redirect. The URL is printed too, in case no browser opens.
 //! - [`ManualPrompt`] (`--no-browser`): prints the URL and takes whichever comes first: the
 //!   loopback redirect, or the redirect URL pasted on stdin (for a browser on another machine).
 //! - [`HeadlessPrompt`]: for tests and the conformance harness, whose authorization endpoints
@@ -45,39 +45,135 @@ pub fn is_openable(url: &str) -> bool {
     check_url(url, true).is_ok()
 }
 
-/// Opens `url` in the system browser without a shell. Refuses anything [`is_openable`] refuses.
-pub fn open_browser(url: &str) -> Result<()> {
-    if !is_openable(url) {
-        return Err(Error::UrlRefused {
-            url: url.to_owned(),
-            reason: "only https (or http on loopback) URLs are opened in a browser".into(),
-        });
-    }
-    let mut cmd = if cfg!(target_os = "macos") {
-        let mut c = std::process::Command::new("open");
-        c.arg(url);
-        c
+/// The browser commands to try for `url`, in order: each entry of `$BROWSER` (`:`-separated, as
+/// Python's `webbrowser` and `xdg-open` read it; `%s` is replaced by the URL, else the URL is the
+/// last argument), then the platform's opener. Split on whitespace and run without a shell, so
+/// the URL is always exactly one argument.
+pub fn browser_commands(url: &str, browser_env: Option<&str>) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = browser_env
+        .unwrap_or_default()
+        .split(':')
+        .filter_map(|entry| {
+            let words: Vec<&str> = entry.split_whitespace().collect();
+            if words.is_empty() {
+                return None;
+            }
+            let mut cmd: Vec<String> = words.iter().map(|w| w.replace("%s", url)).collect();
+            if !words.iter().any(|w| w.contains("%s")) {
+                cmd.push(url.to_owned());
+            }
+            Some(cmd)
+        })
+        .collect();
+    out.push(if cfg!(target_os = "macos") {
+        vec!["open".into(), url.into()]
     } else if cfg!(windows) {
-        let mut c = std::process::Command::new("rundll32");
-        c.arg("url.dll,FileProtocolHandler").arg(url);
-        c
+        vec![
+            "rundll32".into(),
+            "url.dll,FileProtocolHandler".into(),
+            url.into(),
+        ]
     } else {
-        let mut c = std::process::Command::new("xdg-open");
-        c.arg(url);
-        c
-    };
-    let child = cmd
+        vec!["xdg-open".into(), url.into()]
+    });
+    out
+}
+
+/// Whether `$BROWSER` names a browser (so a run without a terminal may still use one).
+pub fn browser_configured() -> bool {
+    std::env::var("BROWSER").is_ok_and(|b| !b.trim().is_empty())
+}
+
+fn spawn(cmd: &[String]) -> std::io::Result<std::process::Child> {
+    let (program, args) = cmd
+        .split_first()
+        .ok_or_else(|| std::io::Error::other("empty command"))?;
+    std::process::Command::new(program)
+        .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .map_err(|e| Error::Prompt(format!("cannot start the browser opener: {e}")))?;
-    // Reap the opener in the background so it does not linger as a zombie.
+}
+
+/// Reaps `child` in the background so that it does not linger as a zombie.
+fn reap(child: std::process::Child) {
     std::thread::spawn(move || {
         let mut child = child;
         let _ = child.wait();
     });
-    Ok(())
+}
+
+/// Opens `url` in a browser (`$BROWSER`, else the system's opener) without a shell. Refuses
+/// anything [`is_openable`] refuses. Returns as soon as a command started.
+pub fn open_browser(url: &str) -> Result<()> {
+    refuse_unopenable(url)?;
+    let env = std::env::var("BROWSER").ok();
+    let mut tried = Vec::new();
+    for cmd in browser_commands(url, env.as_deref()) {
+        match spawn(&cmd) {
+            Ok(child) => {
+                reap(child);
+                return Ok(());
+            }
+            Err(e) => tried.push(format!("{}: {e}", cmd[0])),
+        }
+    }
+    Err(Error::Prompt(format!(
+        "no browser could be started ({})",
+        tried.join("; ")
+    )))
+}
+
+/// Like [`open_browser`], but a command that exits with a failure within `grace` (as `xdg-open`
+/// does when no browser is configured) counts as not started and the next one is tried. Returns
+/// the name of the command that started.
+pub async fn launch_browser(url: &str, grace: Duration) -> Result<String> {
+    refuse_unopenable(url)?;
+    let env = std::env::var("BROWSER").ok();
+    let mut tried = Vec::new();
+    for cmd in browser_commands(url, env.as_deref()) {
+        let name = cmd[0].clone();
+        let mut child = match spawn(&cmd) {
+            Ok(c) => c,
+            Err(e) => {
+                tried.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let deadline = tokio::time::Instant::now() + grace;
+        let failed = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break (!status.success()).then(|| status.to_string()),
+                Ok(None) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Ok(None) => break None,
+                Err(e) => break Some(e.to_string()),
+            }
+        };
+        match failed {
+            None => {
+                reap(child);
+                return Ok(name);
+            }
+            Some(why) => tried.push(format!("{name}: {why}")),
+        }
+    }
+    Err(Error::Prompt(format!(
+        "no browser could be started ({})",
+        tried.join("; ")
+    )))
+}
+
+fn refuse_unopenable(url: &str) -> Result<()> {
+    if is_openable(url) {
+        return Ok(());
+    }
+    Err(Error::UrlRefused {
+        url: url.to_owned(),
+        reason: "only https (or http on loopback) URLs are opened in a browser".into(),
+    })
 }
 
 /// Opens the browser and waits for the loopback redirect.
@@ -242,6 +338,17 @@ mod tests {
         }
         assert!(is_openable("https://as.example/authorize?x=1"));
         assert!(is_openable("http://127.0.0.1:9/authorize"));
+    }
+
+    #[test]
+    fn browser_env_entries_come_first_and_the_url_is_one_argument() {
+        let u = "https://as.example/authorize?a=1&b=2";
+        let c = browser_commands(u, Some("firefox --new-tab:chromium --app=%s"));
+        assert_eq!(c[0], ["firefox", "--new-tab", u]);
+        assert_eq!(c[1], ["chromium", &format!("--app={u}")]);
+        assert_eq!(c.len(), 3, "then the platform opener");
+        assert_eq!(browser_commands(u, Some(" ")).len(), 1);
+        assert_eq!(browser_commands(u, None).len(), 1);
     }
 
     #[test]

@@ -466,6 +466,7 @@ fn key() -> TokenKey {
         issuer: "https://as.example".into(),
         resource: "https://mcp.example/mcp".into(),
         client_id: "c".into(),
+        grant: None,
     }
 }
 

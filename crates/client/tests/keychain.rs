@@ -152,6 +152,7 @@ fn key(n: u32, server: &str) -> TokenKey {
         issuer: "https://as.example".into(),
         resource: server.into(),
         client_id: format!("client-{n}"),
+        grant: None,
     }
 }
 

@@ -8,16 +8,14 @@ pub mod registration_tokens;
 pub mod resources;
 pub mod users;
 
-use crate::{GlobalArgs, data, settings};
+use crate::{GlobalArgs, data};
 use mcp_oauth_server::store::Store;
 use std::sync::Arc;
 
-/// Opens the store named by the global options.
+/// Opens the store named by the global options (saying which; never creating a new one
+/// unasked).
 pub async fn store(global: &GlobalArgs) -> anyhow::Result<Arc<dyn Store>> {
-    let file = settings::read_file(global.config.as_deref())?;
-    let dir = data::dir(global.data_dir.as_deref(), file.data_dir.as_deref());
-    let database = data::database(global.database.as_deref(), file.database.as_deref());
-    data::open_store(&dir, database).await
+    data::open_admin_store(global).await
 }
 
 /// The current time for records.

@@ -5,146 +5,33 @@
 //! Windows Credential Manager) or `--credentials FILE` says otherwise. Nothing secret is printed,
 //! except the access token `token` is asked to print.
 
+mod args;
+mod explain;
+mod mcp;
+mod progress;
 mod prompt;
+
+pub use args::{
+    CallArgs, ConnectArgs, LoginArgs, LogoutArgs, SignInArgs, StatusArgs, StoreArgs, StoreKind,
+    TokenArgs, ToolsArgs,
+};
+pub use mcp::{call, tools};
 
 use crate::GlobalArgs;
 use crate::output::{emit, table, time};
 use anyhow::{Context, bail};
+use explain::{Doing, check_server_url, explain};
 use mcp_oauth_client::assertion::load_private_key_file;
-use mcp_oauth_client::transport::OAuthHttpClient;
 use mcp_oauth_client::{
     ClientAuth, ClientConfig, ClientRegistration, CredentialStore, FileStore, GrantMode,
-    KeychainStore, ManualPrompt, MemoryStore, TokenManager,
+    KeychainStore, MemoryStore, TokenManager,
 };
 use mcp_oauth_core::secret::Secret;
 use mcp_oauth_core::uri::{UriParts, is_loopback_host};
-use rmcp::ServiceExt;
-use rmcp::model::CallToolRequestParams;
+use progress::Progress;
 use serde_json::json;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Where credentials are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StoreKind {
-    /// A 0600 JSON file (default: the platform config directory).
-    File,
-    /// In memory, forgotten when the command ends.
-    Memory,
-    /// The OS keychain: Secret Service (gnome-keyring, KeePassXC, KWallet) on Linux, Keychain on
-    /// macOS, Credential Manager on Windows. Encrypted at rest by the keychain; lock files in the
-    /// config directory.
-    Keychain,
-}
-
-/// Options shared by the client commands.
-#[derive(Debug, Clone, clap::Args)]
-pub struct StoreArgs {
-    /// Where tokens and registrations are kept.
-    #[arg(long, value_enum, default_value = "file")]
-    pub store: StoreKind,
-    /// The credentials file (default: $XDG_CONFIG_HOME/mcp-oauth/credentials.json); with
-    /// `--store keychain`, its directory holds the keychain's lock files.
-    #[arg(long, env = "MCP_OAUTH_CREDENTIALS", value_name = "FILE")]
-    pub credentials: Option<PathBuf>,
-}
-
-/// Options of the commands that talk to a server.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ConnectArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-    /// Allow plain http on loopback addresses (automatic when the server URL is a loopback http URL).
-    #[arg(long)]
-    pub insecure_http: bool,
-    /// Scope to request instead of the one the server challenges for or advertises.
-    #[arg(long)]
-    pub scope: Option<String>,
-    /// A pre-registered client id (otherwise CIMD or dynamic registration is used).
-    #[arg(long)]
-    pub client_id: Option<String>,
-    /// The name of an environment variable holding the client secret.
-    #[arg(long, value_name = "VAR", requires = "client_id")]
-    pub client_secret_env: Option<String>,
-    /// A PKCS#8 PEM private key for private_key_jwt client authentication.
-    #[arg(
-        long,
-        value_name = "FILE",
-        requires = "client_id",
-        conflicts_with = "client_secret_env"
-    )]
-    pub private_key: Option<PathBuf>,
-    /// This client's Client ID Metadata Document URL (used when the server supports CIMD).
-    #[arg(long, value_name = "URL")]
-    pub client_metadata_url: Option<String>,
-    /// Print the authorization URL and accept the pasted redirect instead of opening a browser.
-    #[arg(long)]
-    pub no_browser: bool,
-    /// Machine to machine: the client credentials grant (needs --client-id and a secret or key).
-    #[arg(long, requires = "client_id")]
-    pub client_credentials: bool,
-    /// Timeout of each OAuth request, in seconds.
-    #[arg(long, default_value_t = 10)]
-    pub timeout: u64,
-}
-
-/// `mcp-oauth login URL`.
-#[derive(Debug, clap::Args)]
-pub struct LoginArgs {
-    /// The MCP server URL.
-    pub url: String,
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-}
-
-/// `mcp-oauth token URL`.
-#[derive(Debug, clap::Args)]
-pub struct TokenArgs {
-    /// The MCP server URL.
-    pub url: String,
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-}
-
-/// `mcp-oauth logout URL`.
-#[derive(Debug, clap::Args)]
-pub struct LogoutArgs {
-    /// The MCP server URL.
-    pub url: String,
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-}
-
-/// `mcp-oauth status`.
-#[derive(Debug, clap::Args)]
-pub struct StatusArgs {
-    #[command(flatten)]
-    pub store: StoreArgs,
-}
-
-/// `mcp-oauth tools URL`.
-#[derive(Debug, clap::Args)]
-pub struct ToolsArgs {
-    /// The MCP server URL.
-    pub url: String,
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-}
-
-/// `mcp-oauth call URL TOOL --args '{…}'`.
-#[derive(Debug, clap::Args)]
-pub struct CallArgs {
-    /// The MCP server URL.
-    pub url: String,
-    /// The tool name.
-    pub tool: String,
-    /// The arguments, a JSON object.
-    #[arg(long, default_value = "{}")]
-    pub args: String,
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-}
 
 fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn CredentialStore>> {
     Ok(match args.store {
@@ -190,52 +77,89 @@ fn client_auth(args: &ConnectArgs) -> anyhow::Result<ClientAuth> {
 }
 
 /// The grant the flags ask for.
-fn grant(args: &ConnectArgs) -> anyhow::Result<GrantMode> {
-    if !args.client_credentials {
+fn grant(connect: &ConnectArgs, sign_in: Option<&SignInArgs>) -> anyhow::Result<GrantMode> {
+    if !sign_in.is_some_and(|s| s.client_credentials) {
         return Ok(GrantMode::AuthorizationCode);
     }
-    if args.client_secret_env.is_none() && args.private_key.is_none() {
+    if connect.client_secret_env.is_none() && connect.private_key.is_none() {
         bail!("--client-credentials needs --client-secret-env VAR or --private-key FILE");
     }
     Ok(GrantMode::ClientCredentials)
 }
 
-/// Builds the token manager for `url` from the flags.
-fn manager(url: &str, args: &ConnectArgs) -> anyhow::Result<Arc<TokenManager>> {
-    let grant = grant(args)?;
+/// Builds the token manager for `url` from the flags (`sign_in` absent: a command that never
+/// obtains a token, such as `logout`).
+fn manager(
+    url: &str,
+    connect: &ConnectArgs,
+    sign_in: Option<&SignInArgs>,
+) -> anyhow::Result<Arc<TokenManager>> {
+    check_server_url(url)?;
+    let grant = grant(connect, sign_in)?;
     let mut config = ClientConfig::new()
-        .allow_insecure_http(args.insecure_http || is_loopback_http(url))
-        .timeout(Duration::from_secs(args.timeout.max(1)))
+        .allow_insecure_http(connect.insecure_http || is_loopback_http(url))
+        .timeout(Duration::from_secs(connect.request_timeout.max(1)))
         .grant(grant);
-    if let Some(s) = &args.scope {
-        config = config.scope(s.clone());
-    }
-    if let Some(id) = &args.client_id {
+    if let Some(id) = &connect.client_id {
         config = config.pre_registered(ClientRegistration::pre_registered(
             id.clone(),
-            client_auth(args)?,
+            client_auth(connect)?,
         ));
     }
-    if let Some(u) = &args.client_metadata_url {
-        config = config.client_metadata_document_url(u.clone());
+    let mut paste = false;
+    if let Some(s) = sign_in {
+        if let Some(scope) = &s.scope {
+            config = config.scope(scope.clone());
+        }
+        if let Some(u) = &s.client_metadata_url {
+            config = config.client_metadata_document_url(u.clone());
+        }
+        config = config.callback_timeout(Duration::from_secs(s.timeout.max(1)));
+        paste = s.no_browser;
     }
-    let prompt: Arc<dyn mcp_oauth_client::AuthorizationPrompt> = if args.no_browser {
-        Arc::new(ManualPrompt)
-    } else {
-        Arc::new(prompt::SpinnerPrompt)
-    };
+    let prompt = Arc::new(prompt::CliPrompt {
+        paste,
+        url: url.to_owned(),
+    });
     Ok(Arc::new(
         TokenManager::builder(config)
-            .store(open_store(&args.store)?)
+            .store(open_store(&connect.store)?)
             .prompt(prompt)
             .build()?,
     ))
 }
 
-/// A redacted view of what is stored for `url`.
+/// What was being done, for the error line.
+fn doing<'a>(m: &TokenManager, what: String, url: &'a str, connect: &ConnectArgs) -> Doing<'a> {
+    Doing {
+        what,
+        resource: m.last_discovery(url).map(|d| d.resource),
+        url,
+        named_client: connect.client_id.is_some(),
+    }
+}
+
+/// A valid token for `url`: the stored one (refreshed as needed), else a sign-in, which fails
+/// at once when nobody can answer it.
+async fn obtain(
+    m: &TokenManager,
+    url: &str,
+    sign_in: &SignInArgs,
+    grant: &GrantMode,
+) -> anyhow::Result<String> {
+    let _p = Progress::start(format!("Connecting to {url}…"));
+    if let Some(t) = m.cached_token(url).await? {
+        return Ok(t);
+    }
+    if matches!(grant, GrantMode::AuthorizationCode) && prompt::cannot_prompt(sign_in.no_browser) {
+        return Err(crate::output::explained(prompt::unattended_hint(url), None));
+    }
+    Ok(m.bearer_token(url).await?)
+}
+
+/// A redacted view of the token this identity has for `url`.
 async fn stored_view(manager: &TokenManager, url: &str) -> anyhow::Result<serde_json::Value> {
-    let tokens = manager.store().tokens_for_server(url).await?;
-    let Some((key, tok)) = tokens.into_iter().max_by_key(|(_, t)| t.obtained_at) else {
+    let Some((key, tok)) = manager.stored_token(url).await? else {
         bail!("no token is stored for {url}");
     };
     Ok(json!({
@@ -243,6 +167,7 @@ async fn stored_view(manager: &TokenManager, url: &str) -> anyhow::Result<serde_
         "issuer": key.issuer,
         "resource": key.resource,
         "client_id": key.client_id,
+        "grant": key.grant,
         "scope": tok.scope,
         "expires_at": tok.expires_at,
         "refreshable": tok.refresh_token.is_some(),
@@ -251,8 +176,31 @@ async fn stored_view(manager: &TokenManager, url: &str) -> anyhow::Result<serde_
 
 /// `login`.
 pub async fn login(global: &GlobalArgs, args: LoginArgs) -> anyhow::Result<()> {
-    let m = manager(&args.url, &args.connect)?;
-    m.login(&args.url).await?;
+    let m = manager(&args.url, &args.connect, Some(&args.sign_in))?;
+    let grant = grant(&args.connect, Some(&args.sign_in))?;
+    let run = async {
+        let _p = Progress::start(format!("Discovering how to sign in to {}…", args.url));
+        if matches!(grant, GrantMode::AuthorizationCode)
+            && prompt::cannot_prompt(args.sign_in.no_browser)
+        {
+            return Err(crate::output::explained(
+                prompt::unattended_hint(&args.url),
+                None,
+            ));
+        }
+        m.login(&args.url).await.map_err(anyhow::Error::from)
+    };
+    run.await.map_err(|e| {
+        explain(
+            e,
+            &doing(
+                &m,
+                format!("sign in to {}", args.url),
+                &args.url,
+                &args.connect,
+            ),
+        )
+    })?;
     let view = stored_view(&m, &args.url).await?;
     emit(global.json, &view, || {
         format!(
@@ -270,8 +218,21 @@ pub async fn login(global: &GlobalArgs, args: LoginArgs) -> anyhow::Result<()> {
 
 /// `token`: prints a valid access token.
 pub async fn token(global: &GlobalArgs, args: TokenArgs) -> anyhow::Result<()> {
-    let m = manager(&args.url, &args.connect)?;
-    let token = m.bearer_token(&args.url).await?;
+    let m = manager(&args.url, &args.connect, Some(&args.sign_in))?;
+    let grant = grant(&args.connect, Some(&args.sign_in))?;
+    let token = obtain(&m, &args.url, &args.sign_in, &grant)
+        .await
+        .map_err(|e| {
+            explain(
+                e,
+                &doing(
+                    &m,
+                    format!("get a token for {}", args.url),
+                    &args.url,
+                    &args.connect,
+                ),
+            )
+        })?;
     if global.json {
         let mut view = stored_view(&m, &args.url).await?;
         view["access_token"] = json!(token);
@@ -282,10 +243,26 @@ pub async fn token(global: &GlobalArgs, args: TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `logout`: revokes at the AS and forgets.
+/// `logout`: revokes at the AS and forgets; with `--client-id`, only that client's tokens.
 pub async fn logout(global: &GlobalArgs, args: LogoutArgs) -> anyhow::Result<()> {
-    let m = manager(&args.url, &args.connect)?;
-    let results = m.revoke_and_forget(&args.url).await?;
+    let m = manager(&args.url, &args.connect, None)?;
+    let named = args.connect.client_id.clone();
+    let results = m
+        .revoke_and_forget_where(&args.url, |k| {
+            named.as_deref().is_none_or(|id| id == k.client_id)
+        })
+        .await
+        .map_err(|e| {
+            explain(
+                e.into(),
+                &doing(
+                    &m,
+                    format!("log out of {}", args.url),
+                    &args.url,
+                    &args.connect,
+                ),
+            )
+        })?;
     let views: Vec<_> = results
         .iter()
         .map(|r| {
@@ -293,6 +270,7 @@ pub async fn logout(global: &GlobalArgs, args: LogoutArgs) -> anyhow::Result<()>
                 "issuer": r.key.issuer,
                 "resource": r.key.resource,
                 "client_id": r.key.client_id,
+                "grant": r.key.grant,
                 "revoked": matches!(r.outcome, Ok(true)),
                 "error": r.outcome.as_ref().err(),
             })
@@ -301,27 +279,56 @@ pub async fn logout(global: &GlobalArgs, args: LogoutArgs) -> anyhow::Result<()>
     emit(
         global.json,
         &json!({"server_url": args.url, "forgotten": views}),
-        || {
-            if results.is_empty() {
-                return format!("Nothing was stored for {}.", args.url);
-            }
-            results
-                .iter()
-                .map(|r| match &r.outcome {
-                    Ok(true) => format!("Revoked and forgot the token from {}.", r.key.issuer),
-                    Ok(false) => format!(
-                        "Forgot the token from {} (it has no revocation endpoint).",
-                        r.key.issuer
-                    ),
-                    Err(e) => format!(
-                        "Forgot the token from {}; revocation failed: {e}",
-                        r.key.issuer
-                    ),
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        },
+        || logout_text(&args.url, &results),
     )
+}
+
+/// What `logout` did, one line per token.
+fn logout_text(url: &str, results: &[mcp_oauth_client::Revocation]) -> String {
+    if results.is_empty() {
+        return format!("Nothing was stored for {url}.");
+    }
+    results
+        .iter()
+        .map(|r| {
+            let what = format!(
+                "the token for {} (client {}{})",
+                r.key.resource,
+                r.key.client_id,
+                r.key
+                    .grant
+                    .as_deref()
+                    .map(|g| format!(", {g}"))
+                    .unwrap_or_default()
+            );
+            match &r.outcome {
+                Ok(true) => format!("Revoked {what} at {} and forgot it.", r.key.issuer),
+                Ok(false) => format!(
+                    "Forgot {what}; {} has no revocation endpoint, so it stays valid until it expires.",
+                    r.key.issuer
+                ),
+                Err(e) => format!(
+                    "Forgot {what}; revoking it at {} failed ({e}), so it stays valid until it expires.",
+                    r.key.issuer
+                ),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Where a store keeps things, for `status`.
+fn store_location(args: &StoreArgs) -> String {
+    match args.store {
+        StoreKind::Memory => "memory".to_owned(),
+        StoreKind::Keychain => "the OS keychain".to_owned(),
+        StoreKind::File => args
+            .credentials
+            .clone()
+            .or_else(|| FileStore::default_path().ok())
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the credentials file".to_owned()),
+    }
 }
 
 /// `status`: stored credentials, redacted.
@@ -339,6 +346,7 @@ pub async fn status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<()>
                 "issuer": k.issuer,
                 "resource": k.resource,
                 "client_id": k.client_id,
+                "grant": k.grant,
                 "scope": t.scope,
                 "expires_at": t.expires_at,
                 "expired": t.expires_at.is_some_and(|e| e <= now),
@@ -358,102 +366,68 @@ pub async fn status(global: &GlobalArgs, args: StatusArgs) -> anyhow::Result<()>
             })
         })
         .collect();
+    let location = store_location(&args.store);
     emit(
         global.json,
         &json!({"tokens": token_views, "registrations": reg_views}),
         || {
+            let mut out = Vec::new();
             if tokens.is_empty() {
-                return "No stored credentials.".to_owned();
+                out.push(format!("No tokens are stored ({location})."));
+            } else {
+                out.push(format!("Tokens ({location}):"));
+                out.push(table(
+                    &[
+                        "SERVER", "ISSUER", "CLIENT", "GRANT", "SCOPE", "EXPIRES", "REFRESH",
+                    ],
+                    &tokens
+                        .iter()
+                        .map(|(k, t)| {
+                            vec![
+                                t.server_url.clone(),
+                                k.issuer.clone(),
+                                k.client_id.clone(),
+                                k.grant.clone().unwrap_or_else(|| "-".into()),
+                                t.scope.clone().unwrap_or_default(),
+                                t.expires_at.map(time).unwrap_or_else(|| "-".into()),
+                                if t.refresh_token.is_some() {
+                                    "yes"
+                                } else {
+                                    "no"
+                                }
+                                .to_owned(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                ));
             }
-            table(
-                &["SERVER", "ISSUER", "CLIENT", "SCOPE", "EXPIRES", "REFRESH"],
-                &tokens
-                    .iter()
-                    .map(|(k, t)| {
-                        vec![
-                            t.server_url.clone(),
-                            k.issuer.clone(),
-                            k.client_id.clone(),
-                            t.scope.clone().unwrap_or_default(),
-                            t.expires_at.map(time).unwrap_or_else(|| "-".into()),
-                            if t.refresh_token.is_some() {
-                                "yes"
-                            } else {
-                                "no"
-                            }
-                            .to_owned(),
-                        ]
-                    })
-                    .collect::<Vec<_>>(),
-            )
+            if !regs.is_empty() {
+                out.push(String::new());
+                out.push(
+                    "Client registrations kept for the next sign-in (`logout` keeps them):"
+                        .to_owned(),
+                );
+                out.push(table(
+                    &["ISSUER", "CLIENT", "AUTH", "SECRET"],
+                    &regs
+                        .iter()
+                        .map(|r| {
+                            vec![
+                                r.issuer.clone(),
+                                r.client_id.clone(),
+                                r.token_endpoint_auth_method.clone(),
+                                if r.client_secret.is_some() {
+                                    "yes"
+                                } else {
+                                    "no"
+                                }
+                                .to_owned(),
+                            ]
+                        })
+                        .collect::<Vec<_>>(),
+                ));
+            }
+            out.join("\n")
         },
     )
-}
-
-async fn connect(
-    url: &str,
-    args: &ConnectArgs,
-) -> anyhow::Result<rmcp::service::RunningService<rmcp::RoleClient, ()>> {
-    let m = manager(url, args)?;
-    let transport = OAuthHttpClient::new(m, url)?.into_transport();
-    ().serve(transport)
-        .await
-        .with_context(|| format!("connecting to the MCP server {url}"))
-}
-
-/// `tools`: lists the server's tools.
-pub async fn tools(global: &GlobalArgs, args: ToolsArgs) -> anyhow::Result<()> {
-    let client = connect(&args.url, &args.connect).await?;
-    let tools = client.list_all_tools().await;
-    let _ = client.cancel().await;
-    let tools = tools.context("tools/list")?;
-    emit(global.json, &tools, || {
-        table(
-            &["TOOL", "DESCRIPTION"],
-            &tools
-                .iter()
-                .map(|t| {
-                    vec![
-                        t.name.to_string(),
-                        t.description.as_deref().unwrap_or_default().to_owned(),
-                    ]
-                })
-                .collect::<Vec<_>>(),
-        )
-    })
-}
-
-/// `call`: calls one tool and prints the result.
-pub async fn call(global: &GlobalArgs, args: CallArgs) -> anyhow::Result<()> {
-    let arguments: serde_json::Value =
-        serde_json::from_str(&args.args).context("--args is not valid JSON")?;
-    let serde_json::Value::Object(arguments) = arguments else {
-        bail!("--args must be a JSON object");
-    };
-    let client = connect(&args.url, &args.connect).await?;
-    let result = client
-        .call_tool(CallToolRequestParams::new(args.tool.clone()).with_arguments(arguments))
-        .await;
-    let _ = client.cancel().await;
-    let result = result.with_context(|| format!("tools/call {}", args.tool))?;
-    emit(global.json, &result, || {
-        let mut parts: Vec<String> = result
-            .content
-            .iter()
-            .map(|c| match c.as_text() {
-                Some(t) => t.text.clone(),
-                None => serde_json::to_string(c).unwrap_or_default(),
-            })
-            .collect();
-        if parts.is_empty()
-            && let Some(s) = &result.structured_content
-        {
-            parts.push(s.to_string());
-        }
-        parts.join("\n")
-    })?;
-    if result.is_error == Some(true) {
-        bail!("the tool reported an error");
-    }
-    Ok(())
 }

@@ -1,38 +1,97 @@
-//! The browser prompt of `login`, with a spinner while it waits for the redirect.
+//! How `login` (and a command that has to sign in first) takes the user to the authorization
+//! page, without ever blocking a run nobody attends.
+//!
+//! - A browser: each entry of `$BROWSER`, then `xdg-open`/`open`; a spinner while waiting for
+//!   the loopback redirect, at most `--timeout`.
+//! - No browser starts, on a terminal: the URL is printed and the redirect is read back pasted
+//!   (or still arrives at the loopback listener, whichever comes first).
+//! - `--no-browser`: the same paste, also from a pipe.
+//! - No terminal and no `$BROWSER`: fail at once, naming the command that works.
 
+use super::progress;
 use mcp_oauth_client::callback::LoopbackListener;
 use mcp_oauth_client::error::{Error, Result};
-use mcp_oauth_client::prompt::{AuthorizationPrompt, PromptRequest, open_browser};
+use mcp_oauth_client::prompt::{
+    AuthorizationPrompt, ManualPrompt, PromptRequest, browser_configured, launch_browser,
+};
 use mcp_oauth_core::form::OAuthParams;
+use std::io::IsTerminal;
 use std::time::Duration;
 
-/// Opens the browser (no shell), prints the URL, and spins until the loopback redirect arrives.
-#[derive(Debug, Clone, Default)]
-pub struct SpinnerPrompt;
+/// The prompt of the client commands.
+#[derive(Debug, Clone)]
+pub struct CliPrompt {
+    /// `--no-browser`.
+    pub paste: bool,
+    /// The MCP server URL, for the hint.
+    pub url: String,
+}
+
+/// Whether someone can answer: stdin is a terminal.
+pub fn interactive() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+/// Whether signing in would need a person who is not there: a browser flow, without
+/// `--no-browser`, without `$BROWSER`, and no terminal.
+pub fn cannot_prompt(paste: bool) -> bool {
+    !paste && !browser_configured() && !interactive()
+}
+
+/// The one line that says what to run instead when nobody can sign in here.
+pub fn unattended_hint(url: &str) -> String {
+    format!(
+        "signing in to {url} needs a browser or a terminal, and this run has neither: run \
+         `mcp-oauth login {url}` in a terminal first, or `mcp-oauth login {url} --no-browser` and \
+         paste the redirect on stdin, or set $BROWSER; a program without a user uses \
+         `--client-credentials --client-id ID --client-secret-env VAR`"
+    )
+}
 
 #[async_trait::async_trait]
-impl AuthorizationPrompt for SpinnerPrompt {
+impl AuthorizationPrompt for CliPrompt {
     async fn authorize(
         &self,
         request: &PromptRequest,
         listener: LoopbackListener,
     ) -> Result<OAuthParams> {
-        eprintln!(
-            "Opening your browser to authorize. If it does not open, visit:\n\n  {}\n",
-            request.authorization_url
-        );
-        if let Err(e) = open_browser(&request.authorization_url) {
-            if matches!(e, Error::UrlRefused { .. }) {
-                return Err(e);
-            }
-            eprintln!("(could not open a browser: {e})");
+        progress::pause();
+        if self.paste {
+            return ManualPrompt.authorize(request, listener).await;
         }
-        let spinner = indicatif::ProgressBar::new_spinner();
-        spinner.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        spinner.set_message("Waiting for you to finish in the browser…");
-        spinner.enable_steady_tick(Duration::from_millis(120));
-        let result = listener.wait(request.timeout).await;
-        spinner.finish_and_clear();
-        result
+        if cannot_prompt(false) {
+            return Err(Error::Prompt(unattended_hint(&self.url)));
+        }
+        match launch_browser(&request.authorization_url, Duration::from_millis(1500)).await {
+            Ok(_) => {
+                if !crate::output::quiet() {
+                    eprintln!(
+                        "Opened your browser to sign in. If it did not open, visit:\n\n  {}\n",
+                        request.authorization_url
+                    );
+                }
+                let spinner = indicatif::ProgressBar::new_spinner();
+                if crate::output::quiet() {
+                    spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+                }
+                spinner.set_message(format!(
+                    "Waiting for you to finish in the browser (at most {} s)…",
+                    request.timeout.as_secs()
+                ));
+                spinner.enable_steady_tick(Duration::from_millis(120));
+                let result = listener.wait(request.timeout).await;
+                spinner.finish_and_clear();
+                result
+            }
+            Err(Error::UrlRefused { url, reason }) => Err(Error::UrlRefused { url, reason }),
+            Err(e) if interactive() => {
+                eprintln!("{e}; sign in by hand instead.");
+                ManualPrompt.authorize(request, listener).await
+            }
+            Err(e) => Err(Error::Prompt(format!(
+                "{e}, and there is no terminal to paste into; {}",
+                unattended_hint(&self.url)
+            ))),
+        }
     }
 }

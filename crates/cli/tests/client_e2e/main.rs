@@ -3,6 +3,7 @@
 //! 127.0.0.1:0; and against servers that hang, lie or answer garbage.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cli_ux;
 /// A private dbus-daemon + gnome-keyring-daemon, shared with the client crate's keychain tests.
 #[path = "../../../client/tests/support/secret_service.rs"]
 mod secret_service;

@@ -325,10 +325,11 @@ impl AuthorizationPrompt for FormPrompt {
         self.logins.fetch_add(1, Ordering::SeqCst);
         let location = sign_in(&request.authorization_url).await;
         assert!(location.starts_with(&request.redirect_uri), "{location}");
-        // The browser follows the redirect to the loopback listener.
-        let (params, _) = tokio::join!(listener.wait(request.timeout), async {
-            reqwest::get(&location).await
-        });
+        // The browser follows the redirect to the loopback listener; its page waits for the
+        // outcome of the code exchange, which comes after this prompt returns.
+        let page = tokio::spawn(async move { reqwest::get(&location).await });
+        let params = listener.wait(request.timeout).await;
+        drop(page);
         params
     }
 }

@@ -1,7 +1,11 @@
 //! Where tokens and client registrations live between runs.
 //!
-//! A token is keyed by issuer + resource + client id ([`TokenKey`]): a token is only ever sent to
-//! the resource it was issued for, and only refreshed at the AS that issued it. Registrations are
+//! A token is keyed by issuer + resource + client id + grant ([`TokenKey`]): a token is only ever
+//! sent to the resource it was issued for, only refreshed at the AS that issued it, and only
+//! handed to a caller acting as the identity it belongs to (a person's `authorization_code`
+//! token never answers a machine's `client_credentials` request, nor the reverse). Entries of
+//! files written before the grant was recorded have none; they are only used for the
+//! authorization code flow, never for another grant, and are replaced by the next token. Registrations are
 //! keyed by issuer and never reused with another AS. Secret values are [`Secret`]s: redacted in
 //! `Debug`, wiped on drop.
 //!
@@ -35,12 +39,22 @@ pub struct TokenKey {
     pub resource: String,
     /// The client id at that issuer.
     pub client_id: String,
+    /// Which grant obtained it ([`crate::GrantMode::key_name`]): the identity the token acts as
+    /// is the client's own (`client_credentials`, `jwt_bearer`) or a user's
+    /// (`authorization_code`, `id_jag`). `None` for entries stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
 }
 
 impl TokenKey {
-    /// A stable, file-name-safe digest of the key (for lock files).
+    /// A stable, file-name-safe digest of the key (for lock files and keychain entries). Keys
+    /// without a grant keep the digest they had before the grant was part of the key.
     pub fn digest(&self) -> String {
-        let joined = format!("{}\n{}\n{}", self.issuer, self.resource, self.client_id);
+        let mut joined = format!("{}\n{}\n{}", self.issuer, self.resource, self.client_id);
+        if let Some(g) = &self.grant {
+            joined.push('\n');
+            joined.push_str(g);
+        }
         mcp_oauth_core::secret::sha256_b64url(joined.as_bytes())
             .chars()
             .take(22)
@@ -52,8 +66,11 @@ impl fmt::Display for TokenKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "issuer={} resource={} client_id={}",
-            self.issuer, self.resource, self.client_id
+            "issuer={} resource={} client_id={} grant={}",
+            self.issuer,
+            self.resource,
+            self.client_id,
+            self.grant.as_deref().unwrap_or("-")
         )
     }
 }

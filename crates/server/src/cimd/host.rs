@@ -36,8 +36,15 @@ fn canonical_v6(v6: Ipv6Addr) -> String {
 pub fn canonical(host: &Host<&str>) -> String {
     match host {
         Host::Domain(d) => {
-            let d = d.trim_end_matches('.');
-            d.to_ascii_lowercase()
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            // Without its dots a name may read as an address (`0..` is `0`, that is 0.0.0.0):
+            // compare it as that address, so no spelling slips past a list (found by the
+            // property test of tests/fuzz.rs).
+            match Host::parse(&d) {
+                Ok(Host::Ipv4(a)) => a.to_string(),
+                Ok(Host::Ipv6(a)) => canonical_v6(a),
+                _ => d,
+            }
         }
         Host::Ipv4(a) => a.to_string(),
         Host::Ipv6(a) => canonical_v6(*a),
@@ -124,6 +131,8 @@ mod tests {
         assert_eq!(canonical_text("::1"), "::1");
         assert_eq!(canonical_text("::ffff:10.0.0.1"), "10.0.0.1");
         assert_eq!(canonical_text("LocalHost."), "localhost");
+        assert_eq!(canonical_text("0.."), "0.0.0.0");
+        assert_eq!(canonical_text(&canonical_text("0..")), "0.0.0.0");
         assert_eq!(canonical_text("bücher.example"), "xn--bcher-kva.example");
     }
 

@@ -416,17 +416,38 @@ fn dev_refuses_the_demo_account_off_loopback_and_on_https() {
     // Checked before anything is bound: 0.0.0.0 is never listened on here.
     let err = serve_refused(
         &data,
-        &["--dev", "--addr", "0.0.0.0:0", "--issuer", "http://127.0.0.1:9"],
+        &[
+            "--dev",
+            "--addr",
+            "0.0.0.0:0",
+            "--issuer",
+            "http://127.0.0.1:9",
+        ],
     );
-    assert!(err.contains("loopback") && err.contains("demo/demo"), "{err}");
+    assert!(
+        err.contains("loopback") && err.contains("demo/demo"),
+        "{err}"
+    );
     let err = serve_refused(
         &data,
-        &["--dev", "--addr", "127.0.0.1:0", "--issuer", "https://auth.example"],
+        &[
+            "--dev",
+            "--addr",
+            "127.0.0.1:0",
+            "--issuer",
+            "https://auth.example",
+        ],
     );
     assert!(err.contains("https") && err.contains("demo/demo"), "{err}");
     let err = serve_refused(
         &data,
-        &["--demo", "--addr", "127.0.0.1:0", "--issuer", "https://auth.example"],
+        &[
+            "--demo",
+            "--addr",
+            "127.0.0.1:0",
+            "--issuer",
+            "https://auth.example",
+        ],
     );
     assert!(err.contains("demo/demo"), "--demo implies --dev: {err}");
     let users = json(&data, &["users", "list"]);
@@ -441,34 +462,74 @@ fn roles_restrictions_and_resource_servers_from_the_command_line() {
     let r = json(
         d,
         &[
-            "resources", "add", res, "--name", "MCP", "--scope", "mcp:tools", "--scope",
-            "mcp:admin=Administer", "--restrict", "mcp:admin=admin",
+            "resources",
+            "add",
+            res,
+            "--name",
+            "MCP",
+            "--scope",
+            "mcp:tools",
+            "--scope",
+            "mcp:admin=Administer",
+            "--restrict",
+            "mcp:admin=admin",
         ],
     );
     assert_eq!(r["scopes"][1]["roles"], serde_json::json!(["admin"]));
     assert!(r["scopes"][0].get("roles").is_none(), "open scope: {r}");
     let (ok, _, err) = cli(
         d,
-        &["resources", "add", res, "--name", "MCP", "--scope", "mcp:tools", "--restrict", "nope=admin"],
+        &[
+            "resources",
+            "add",
+            res,
+            "--name",
+            "MCP",
+            "--scope",
+            "mcp:tools",
+            "--restrict",
+            "nope=admin",
+        ],
         None,
     );
     assert!(!ok && err.contains("nope"), "{err}");
     let r = json(
         d,
-        &["resources", "update", res, "--restrict", "mcp:tools=ops", "--unrestrict", "mcp:admin"],
+        &[
+            "resources",
+            "update",
+            res,
+            "--restrict",
+            "mcp:tools=ops",
+            "--unrestrict",
+            "mcp:admin",
+        ],
     );
     assert_eq!(r["scopes"][0]["roles"], serde_json::json!(["ops"]));
     assert!(r["scopes"][1].get("roles").is_none(), "{r}");
 
     let (ok, out, err) = cli(
         d,
-        &["users", "add", "ann", "--password-stdin", "--role", "admin", "--role", "ops", "--json"],
+        &[
+            "users",
+            "add",
+            "ann",
+            "--password-stdin",
+            "--role",
+            "admin",
+            "--role",
+            "ops",
+            "--json",
+        ],
         Some("pw-of-ann\n"),
     );
     assert!(ok, "{err}");
     let ann: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(ann["roles"], serde_json::json!(["admin", "ops"]));
-    let changed = json(d, &["users", "role", "ann", "--remove", "ops", "--add", "audit"]);
+    let changed = json(
+        d,
+        &["users", "role", "ann", "--remove", "ops", "--add", "audit"],
+    );
     assert_eq!(changed["roles"], serde_json::json!(["admin", "audit"]));
     let listed = json(d, &["users", "list"]);
     assert_eq!(listed[0]["roles"], serde_json::json!(["admin", "audit"]));
@@ -479,14 +540,30 @@ fn roles_restrictions_and_resource_servers_from_the_command_line() {
 
     let rs = json(
         d,
-        &["clients", "add", "--name", "RS", "--introspect", "--resource", res],
+        &[
+            "clients",
+            "add",
+            "--name",
+            "RS",
+            "--introspect",
+            "--resource",
+            res,
+        ],
     );
     assert_eq!(rs["introspect_resources"], serde_json::json!([res]));
     assert_eq!(rs["grant_types"], serde_json::json!([]), "only introspects");
     assert!(rs["client_secret"].is_string());
     let (ok, _, err) = cli(
         d,
-        &["clients", "add", "--name", "RS", "--introspect", "--resource", "https://unknown.example/mcp"],
+        &[
+            "clients",
+            "add",
+            "--name",
+            "RS",
+            "--introspect",
+            "--resource",
+            "https://unknown.example/mcp",
+        ],
         None,
     );
     assert!(!ok && err.contains("not registered"), "{err}");

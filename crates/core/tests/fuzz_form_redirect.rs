@@ -89,9 +89,8 @@ fn redirect_pieces() -> impl Strategy<Value = String> {
     ];
     let query = prop_oneof![Just(""), Just("?a=1"), Just("?"), Just("?a=1&a=2")];
     let fragment = prop_oneof![Just(""), Just("#f"), Just("#")];
-    (scheme, host, port, path, query, fragment, "[ -~]{0,3}").prop_map(
-        |(s, h, p, pa, q, f, tail)| format!("{s}://{h}{p}{pa}{q}{f}{tail}"),
-    )
+    (scheme, host, port, path, query, fragment, "[ -~]{0,3}")
+        .prop_map(|(s, h, p, pa, q, f, tail)| format!("{s}://{h}{p}{pa}{q}{f}{tail}"))
 }
 
 /// The URI with the port of its authority removed and an empty path written `/`: what two

@@ -110,7 +110,12 @@ pub async fn verify(
     // Recorded until the last moment it could still be accepted.
     let first = state
         .store()
-        .use_jti(&client_id, &claims.jti, claims.exp.saturating_add(LEEWAY), state.now())
+        .use_jti(
+            &client_id,
+            &claims.jti,
+            claims.exp.saturating_add(LEEWAY),
+            state.now(),
+        )
         .await?;
     if !first {
         tracing::warn!(target: "mcp_oauth::client_auth", %client_id, "client assertion replayed");

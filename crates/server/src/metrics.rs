@@ -7,10 +7,9 @@
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use mcp_oauth_core::secret::sha256_b64url;
-use subtle::ConstantTimeEq;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use mcp_oauth_core::secret::sha256_b64url;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -18,6 +17,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::time::Instant;
+use subtle::ConstantTimeEq;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TokenLabels {

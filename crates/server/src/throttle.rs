@@ -191,7 +191,10 @@ mod tests {
         }
         assert!(t.len() <= 100, "bounded: {}", t.len());
         assert!(t.len() >= 80, "most records kept: {}", t.len());
-        assert!(t.check(&victim, 2_000).is_some(), "the victim's back-off survives");
+        assert!(
+            t.check(&victim, 2_000).is_some(),
+            "the victim's back-off survives"
+        );
         assert!(
             t.check(&["user:flood999".to_owned()], 2_000).is_none(),
             "one failure is free"

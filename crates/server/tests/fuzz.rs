@@ -119,7 +119,10 @@ fn host_text() -> impl Strategy<Value = String> {
 fn url_text() -> impl Strategy<Value = String> {
     let scheme = prop_oneof![Just("https"), Just("http"), Just("HTTPS"), Just("ftp")];
     let sep = prop_oneof![Just("://"), Just(":/"), Just(":\\\\"), Just("://u@")];
-    let port = prop_oneof![Just(String::new()), (0u32..70_000).prop_map(|p| format!(":{p}"))];
+    let port = prop_oneof![
+        Just(String::new()),
+        (0u32..70_000).prop_map(|p| format!(":{p}"))
+    ];
     let path = prop_oneof![
         Just("/client.json"),
         Just(""),
@@ -129,7 +132,8 @@ fn url_text() -> impl Strategy<Value = String> {
         Just("/c?q=1"),
         Just("/c#f"),
     ];
-    (scheme, sep, host_text(), port, path).prop_map(|(s, sep, h, p, pa)| format!("{s}{sep}{h}{p}{pa}"))
+    (scheme, sep, host_text(), port, path)
+        .prop_map(|(s, sep, h, p, pa)| format!("{s}{sep}{h}{p}{pa}"))
 }
 
 fn fetcher() -> &'static SafeFetcher {
@@ -169,10 +173,15 @@ fn check_classifier(s: &str) -> Result<(), TestCaseError> {
         if let Some(ip) = literal(&parsed) {
             // A deny list naming the address, in its plain spelling, refuses every spelling.
             let plain = match ip {
-                IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(v6.to_string(), |v4| v4.to_string()),
+                IpAddr::V6(v6) => v6
+                    .to_ipv4_mapped()
+                    .map_or(v6.to_string(), |v4| v4.to_string()),
                 v4 => v4.to_string(),
             };
-            prop_assert!(!trust::host_allowed(&d.host, &[], &[plain.clone()]), "{s:?} ~ {plain}");
+            prop_assert!(
+                !trust::host_allowed(&d.host, &[], &[plain.clone()]),
+                "{s:?} ~ {plain}"
+            );
             if plain.contains(':') {
                 let bracketed = format!("[{plain}]");
                 prop_assert!(!trust::host_allowed(&d.host, &[], &[bracketed]), "{s:?}");
@@ -212,7 +221,8 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         prop_oneof![
             Just("https://app.example/cb".to_owned()),
             Just("http://127.0.0.1/callback".to_owned()),
@@ -396,7 +406,13 @@ fn claims() -> impl Strategy<Value = Value> {
     )
         .prop_map(|(iss, sub, aud, exp, iat, jti, nonce)| {
             let mut m = serde_json::Map::new();
-            for (k, v) in [("iss", iss), ("sub", sub), ("aud", aud), ("exp", exp), ("iat", iat)] {
+            for (k, v) in [
+                ("iss", iss),
+                ("sub", sub),
+                ("aud", aud),
+                ("exp", exp),
+                ("iat", iat),
+            ] {
                 if let Some(v) = v {
                     m.insert(k.into(), v);
                 }
@@ -418,8 +434,12 @@ fn header() -> impl Strategy<Value = Value> {
         Just(json!("EdDSA")),
         json_value(),
     ];
-    (alg, proptest::option::of(json_value()), proptest::option::of(json_value())).prop_map(
-        |(alg, kid, typ)| {
+    (
+        alg,
+        proptest::option::of(json_value()),
+        proptest::option::of(json_value()),
+    )
+        .prop_map(|(alg, kid, typ)| {
             let mut m = serde_json::Map::new();
             m.insert("alg".into(), alg);
             if let Some(k) = kid {
@@ -429,8 +449,7 @@ fn header() -> impl Strategy<Value = Value> {
                 m.insert("typ".into(), t);
             }
             Value::Object(m)
-        },
-    )
+        })
 }
 
 /// The rules of `client_assertion`, written again from RFC 7523 §3 and docs/security.md.

@@ -105,7 +105,9 @@ pub async fn update_resource(
     }
     for scope in unrestrict {
         let Some(def) = r.scopes.iter_mut().find(|d| d.name == *scope) else {
-            return Err(invalid(format!("`{scope}` is not a scope of this resource")));
+            return Err(invalid(format!(
+                "`{scope}` is not a scope of this resource"
+            )));
         };
         def.roles.clear();
     }
@@ -130,7 +132,11 @@ mod tests {
         let mut d = defs();
         restrict(
             &mut d,
-            &["mcp:admin=admin".into(), "mcp:admin=ops".into(), "mcp:admin=admin".into()],
+            &[
+                "mcp:admin=admin".into(),
+                "mcp:admin=ops".into(),
+                "mcp:admin=admin".into(),
+            ],
         )
         .unwrap();
         assert_eq!(d[1].roles, ["admin", "ops"]);
@@ -138,6 +144,9 @@ mod tests {
         assert!(restrict(&mut d, &["files:write=admin".into()]).is_err());
         assert!(restrict(&mut d, &["mcp:admin".into()]).is_err());
         assert!(restrict(&mut d, &["mcp:admin=two words".into()]).is_err());
-        assert_eq!(normalize(&["b".into(), "a".into(), "b".into()]).unwrap(), ["a", "b"]);
+        assert_eq!(
+            normalize(&["b".into(), "a".into(), "b".into()]).unwrap(),
+            ["a", "b"]
+        );
     }
 }

@@ -119,7 +119,10 @@ mod tests {
         assert_eq!(host("https://localhost./c"), "localhost");
         assert_eq!(host("https://App.Example:8443/c"), "app.example");
         // A Cyrillic "а" in place of the Latin one: shown as what it is.
-        assert_eq!(host("https://\u{430}pple.example/c"), "xn--pple-43d.example");
+        assert_eq!(
+            host("https://\u{430}pple.example/c"),
+            "xn--pple-43d.example"
+        );
         assert_eq!(host("https://localhost\\x/c"), "localhost");
     }
 

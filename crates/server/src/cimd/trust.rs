@@ -63,7 +63,12 @@ mod tests {
     #[test]
     fn entries_and_hosts_compare_canonically() {
         let deny = v(&["127.0.0.1", "[::1]", "Bücher.Example", "*.Straße.example"]);
-        for host in ["127.0.0.1", "::1", "xn--bcher-kva.example", "a.xn--strae-oqa.example"] {
+        for host in [
+            "127.0.0.1",
+            "::1",
+            "xn--bcher-kva.example",
+            "a.xn--strae-oqa.example",
+        ] {
             assert!(!host_allowed(host, &[], &deny), "{host}");
         }
         assert!(!host_allowed("::ffff:127.0.0.1", &[], &deny));

@@ -43,7 +43,9 @@ async fn handle(
     body: Body,
 ) -> Result<IntrospectionResponse, OAuthError> {
     let mut params = form::read(headers, body, state.config().max_body_bytes).await?;
-    let caller = authenticate(state, headers, &mut params, false).await?.client;
+    let caller = authenticate(state, headers, &mut params, false)
+        .await?
+        .client;
     if caller.introspect_resources.is_empty() {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,

@@ -83,7 +83,10 @@ pub fn full_client(id: &str, created_at: UnixTime) -> Client {
         metadata: serde_json::json!({"client_name": format!("Client {id}"), "nested": {"a": [1, 2]}}),
         created_at,
         last_used_at: None,
-        introspect_resources: vec!["https://res.example/a".into(), "https://res.example/b".into()],
+        introspect_resources: vec![
+            "https://res.example/a".into(),
+            "https://res.example/b".into(),
+        ],
     }
 }
 
@@ -366,13 +369,31 @@ pub async fn users<S: Store>(store: &S) {
     store.insert_user(&carol).await.unwrap();
     assert_eq!(store.get_user("us-4").await.unwrap(), Some(carol));
     assert!(store.set_roles("us-bob", &["admin".into()]).await.unwrap());
-    assert!(!store.set_roles("us-nobody", &["admin".into()]).await.unwrap());
+    assert!(
+        !store
+            .set_roles("us-nobody", &["admin".into()])
+            .await
+            .unwrap()
+    );
     assert_eq!(
-        store.get_user_by_name("us-bob").await.unwrap().unwrap().roles,
+        store
+            .get_user_by_name("us-bob")
+            .await
+            .unwrap()
+            .unwrap()
+            .roles,
         ["admin"]
     );
     assert!(store.set_roles("us-bob", &[]).await.unwrap());
-    assert!(store.get_user("us-1").await.unwrap().unwrap().roles.is_empty());
+    assert!(
+        store
+            .get_user("us-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .roles
+            .is_empty()
+    );
 }
 
 /// Codes: redemption, expiry boundary, replay revoking the produced grant, atomic failure.

@@ -348,8 +348,14 @@ async fn restricted_scopes_need_a_role_and_the_token_gets_the_intersection() {
     assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
     let text = html_unescape(&consent.body);
     let (granted, unavailable) = text.split_once("not available to your account").unwrap();
-    assert!(granted.contains("mcp:tools") && !granted.contains("mcp:admin"), "{text}");
-    assert!(unavailable.contains("mcp:admin") && unavailable.contains("admin"), "{text}");
+    assert!(
+        granted.contains("mcp:tools") && !granted.contains("mcp:admin"),
+        "{text}"
+    );
+    assert!(
+        unavailable.contains("mcp:admin") && unavailable.contains("admin"),
+        "{text}"
+    );
     assert!(!consent.body.contains("type=\"checkbox\""));
     let done = b
         .post(
@@ -365,13 +371,20 @@ async fn restricted_scopes_need_a_role_and_the_token_gets_the_intersection() {
     let code = query_param(&done.location.unwrap(), "code").unwrap();
     let t: serde_json::Value = s.exchange(&code).await.json().await.unwrap();
     assert_eq!(t["scope"], "mcp:tools", "{t}");
-    assert_eq!(claims(t["access_token"].as_str().unwrap())["scope"], "mcp:tools");
+    assert_eq!(
+        claims(t["access_token"].as_str().unwrap())["scope"],
+        "mcp:tools"
+    );
 
     // Asking only for what alice may not approve: access_denied, to this administrator's client.
     let loc = s
         .browser_authorize(&s.authorize_query("mcp:admin"), "alice", "wonderland")
         .await;
-    assert_eq!(query_param(&loc, "error").as_deref(), Some("access_denied"), "{loc}");
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("access_denied"),
+        "{loc}"
+    );
     assert!(query_param(&loc, "code").is_none());
 
     // bob holds the role: he gets both.

@@ -562,7 +562,11 @@ async fn trust_lists_see_every_spelling_of_a_denied_host() {
                 || text.contains("must not contain a backslash"),
             "{id}: {text}"
         );
-        assert_eq!(token_as(&no_localhost, &id).await.1, "invalid_client", "{id}");
+        assert_eq!(
+            token_as(&no_localhost, &id).await.1,
+            "invalid_client",
+            "{id}"
+        );
     }
     let no_loopback_ip = TestServer::start_with(deny("127.0.0.1")).await;
     for id in [

@@ -215,7 +215,12 @@ async fn metrics_are_not_public_outside_dev() {
     .await;
     let r = s.http.get(s.url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
     for wrong in ["m3trics-toke", "m3trics-token2", ""] {
         let r = s
             .http

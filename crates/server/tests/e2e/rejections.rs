@@ -322,7 +322,10 @@ fn bad_requests(q: &[(String, String)]) -> Vec<(&'static str, Vec<(String, Strin
     vec![
         ("no PKCE", without(q, "code_challenge")),
         ("implicit", with(q, "response_type", "token")),
-        ("unknown resource", with(q, "resource", "https://nowhere.example/mcp")),
+        (
+            "unknown resource",
+            with(q, "resource", "https://nowhere.example/mcp"),
+        ),
         ("prompt=none", with(q, "prompt", "none")),
         ("a repeated state", dup_state),
     ]

@@ -204,8 +204,9 @@ start ours "$WORK/ours.log" "$BIN" --data-dir "$OURS_DIR" serve --addr 127.0.0.1
 OURS_PID=$SPID OURS=$SURL
 note_cmd "$BIN --data-dir DIR resources add $RES --name Bench --scope 'mcp:tools=Use tools'"
 "$BIN" --data-dir "$OURS_DIR" resources add "$RES" --name Bench --scope "mcp:tools=Use tools" >/dev/null
-note_cmd "$BIN --data-dir DIR clients add --name bench --grant client_credentials --scope mcp:tools --json"
-CRED=$("$BIN" --data-dir "$OURS_DIR" clients add --name bench --grant client_credentials --scope mcp:tools --json)
+# The bench client introspects its own tokens, so it is also the resource server of $RES.
+note_cmd "$BIN --data-dir DIR clients add --name bench --grant client_credentials --scope mcp:tools --introspect --resource $RES --json"
+CRED=$("$BIN" --data-dir "$OURS_DIR" clients add --name bench --grant client_credentials --scope mcp:tools --introspect --resource "$RES" --json)
 CID=$(printf '%s' "$CRED" | json_field client_id)
 CSECRET=$(printf '%s' "$CRED" | json_field client_secret)
 BASIC=$(b64 "$(python3 -c 'import sys,urllib.parse as u; print(u.quote(sys.argv[1],safe="")+":"+u.quote(sys.argv[2],safe=""))' "$CID" "$CSECRET")")

@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// `mcp-oauth registration-tokens add` is required) or `off`.
     #[arg(long, value_parser = ["open", "token", "off"])]
     registration: Option<String>,
+    /// Also serve `GET /metrics`, without a token, on this separate address (keep it private,
+    /// e.g. `127.0.0.1:9090`). The main listener serves it only with `metrics_token_file` /
+    /// `MCP_OAUTH_METRICS_TOKEN`, or in --dev.
+    #[arg(long, env = "MCP_OAUTH_METRICS_ADDR")]
+    metrics_addr: Option<String>,
 }
 
 /// The client id of the demo public client.
@@ -60,6 +65,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("invalid configuration `addr`: `{addr}` is not HOST:PORT"))?;
     let demo = args.demo || args.demo_public;
     let dev = args.dev || demo || file.dev.unwrap_or(false);
+    if dev {
+        dev_only_on_loopback(addr)?;
+    }
     let tls = match (
         args.tls_cert.or(file.tls_cert.clone()),
         args.tls_key.or(file.tls_key.clone()),
@@ -88,6 +96,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("invalid value for --registration: {e}"))?;
     }
     let config = config.validate()?;
+    if dev {
+        dev_only_on_plain_http(config.is_https())?;
+    }
     if !config.is_https() && !dev {
         tracing::warn!(target: "mcp_oauth::serve", issuer = %config.issuer, "plain-http issuer: fine on this machine, use https anywhere else");
     }
@@ -117,6 +128,10 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             tracing::warn!(target: "mcp_oauth::serve", "--demo-public: the demo MCP server answers WITHOUT a token (conformance testing only)");
         }
     }
+    let metrics_task = match args.metrics_addr.or(file.metrics_addr.clone()) {
+        Some(a) => Some(serve_metrics(&server, &a).await?),
+        None => None,
+    };
     let app = router.into_make_service_with_connect_info::<SocketAddr>();
     let key_reload = server.spawn_key_reload(settings::key_reload_interval(&file)?);
     println!("mcp-oauth listening on {scheme}://{local}");
@@ -175,7 +190,28 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     };
     maintenance.abort();
     key_reload.abort();
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
     result
+}
+
+/// Binds the separate metrics listener and serves `/metrics` on it.
+async fn serve_metrics(
+    server: &AuthorizationServer,
+    addr: &str,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let addr: SocketAddr = addr.parse().with_context(|| {
+        format!("invalid configuration `metrics_addr`: `{addr}` is not HOST:PORT")
+    })?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+    println!("metrics: http://{}/metrics", listener.local_addr()?);
+    let app = server.metrics_router();
+    Ok(tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    }))
 }
 
 async fn shutdown_signal() {
@@ -200,6 +236,28 @@ async fn shutdown_signal() {
     tracing::info!(target: "mcp_oauth::serve", "shutting down");
 }
 
+/// `--dev` creates the account `demo`/`demo`, which anyone who can reach the server could use:
+/// it is refused on an `https` issuer (a deployment) and on a listener other than loopback,
+/// before anything is bound or written.
+fn dev_only_on_plain_http(https: bool) -> anyhow::Result<()> {
+    if https {
+        bail!(
+            "--dev creates the account demo/demo and is for a plain-http issuer on this machine only; this issuer is https. Create real accounts with `mcp-oauth users add` instead"
+        );
+    }
+    Ok(())
+}
+
+/// See [`dev_only_on_plain_http`].
+fn dev_only_on_loopback(local: SocketAddr) -> anyhow::Result<()> {
+    if !local.ip().is_loopback() {
+        bail!(
+            "--dev creates the account demo/demo and is for loopback only; listening on {local} would let anyone who can reach it sign in. Use --addr 127.0.0.1:PORT, or create real accounts with `mcp-oauth users add`"
+        );
+    }
+    Ok(())
+}
+
 /// The demo protected resource of `--dev`.
 pub fn demo_resource_uri(issuer: &str) -> String {
     format!("{issuer}/mcp")
@@ -208,7 +266,10 @@ pub fn demo_resource_uri(issuer: &str) -> String {
 /// Creates the demo user, client and resource unless they exist.
 async fn seed_demo(store: &dyn Store, issuer: &str, now: i64) -> anyhow::Result<()> {
     if store.get_user_by_name("demo").await?.is_none() {
-        admin::add_user(store, "demo", Secret::new("demo"), now).await?;
+        // Role `admin`: the demo resource restricts `mcp:admin` to it, and the tour's step-up
+        // (reset_counter) needs the demo user to be able to approve it.
+        admin::add_user_with_roles(store, "demo", Secret::new("demo"), &["admin".into()], now)
+            .await?;
     }
     let uri = demo_resource_uri(issuer);
     if store.get_resource(&uri).await?.is_none() {
@@ -222,6 +283,8 @@ async fn seed_demo(store: &dyn Store, issuer: &str, now: i64) -> anyhow::Result<
         .iter()
         .map(|s| admin::parse_scope_def(s))
         .collect::<Result<Vec<_>, _>>()?;
+        let mut scopes = scopes;
+        admin::roles::restrict(&mut scopes, &["mcp:admin=admin".into()])?;
         admin::add_resource(store, &uri, "Demo MCP server", scopes, now).await?;
     }
     if store.get_client(DEMO_CLIENT_ID).await?.is_none() {

@@ -87,6 +87,11 @@ pub struct FileConfig {
     pub login_rate_limit_per_ip: Option<u32>,
     /// Seconds between scheduled signing-key rotations (0: off).
     pub key_rotation_interval: Option<i64>,
+    /// A separate listen address for `GET /metrics` (no token; keep it private).
+    pub metrics_addr: Option<String>,
+    /// A file holding the bearer token `/metrics` requires on the main listener
+    /// (`MCP_OAUTH_METRICS_TOKEN` gives the token itself).
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 /// Reads the configuration file, if one was named.
@@ -196,6 +201,7 @@ pub fn apply(file: &FileConfig, mut c: ServerConfig) -> anyhow::Result<ServerCon
                 .collect();
         }
     }
+    c.metrics_token = metrics_token(file)?;
     let registration = match env_value::<String>("registration")? {
         Some(v) => Some(v),
         None => file.registration.clone(),
@@ -218,6 +224,31 @@ pub fn apply(file: &FileConfig, mut c: ServerConfig) -> anyhow::Result<ServerCon
         }
     }
     Ok(c)
+}
+
+/// The metrics bearer token: `MCP_OAUTH_METRICS_TOKEN`, else the first line of
+/// `metrics_token_file`. An empty token is refused (it would look like protection).
+fn metrics_token(file: &FileConfig) -> anyhow::Result<Option<String>> {
+    let token = match env_value::<String>("metrics_token")? {
+        Some(t) => Some(t),
+        None => match &file.metrics_token_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| {
+                        format!("cannot read `metrics_token_file` {}", path.display())
+                    })?
+                    .trim()
+                    .to_owned(),
+            ),
+            None => None,
+        },
+    };
+    match token {
+        Some(t) if t.len() < 16 => bail!(
+            "invalid configuration `metrics_token`: use at least 16 characters (a random string)"
+        ),
+        t => Ok(t),
+    }
 }
 
 #[cfg(test)]

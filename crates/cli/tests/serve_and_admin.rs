@@ -377,3 +377,194 @@ async fn serve_https_with_tls_files() {
             .starts_with("https://")
     );
 }
+
+/// Runs `serve` expecting it to refuse to start; returns what it printed on stderr. A server
+/// that starts anyway is stopped (by its pid) and the test fails.
+fn serve_refused(data: &Path, args: &[&str]) -> String {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("serve")
+        .args(args)
+        .env_remove("MCP_OAUTH_KEK")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(!status.success(), "{args:?} must not start");
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} started a server");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    err
+}
+
+#[test]
+fn dev_refuses_the_demo_account_off_loopback_and_on_https() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // Checked before anything is bound: 0.0.0.0 is never listened on here.
+    let err = serve_refused(
+        &data,
+        &[
+            "--dev",
+            "--addr",
+            "0.0.0.0:0",
+            "--issuer",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert!(
+        err.contains("loopback") && err.contains("demo/demo"),
+        "{err}"
+    );
+    let err = serve_refused(
+        &data,
+        &[
+            "--dev",
+            "--addr",
+            "127.0.0.1:0",
+            "--issuer",
+            "https://auth.example",
+        ],
+    );
+    assert!(err.contains("https") && err.contains("demo/demo"), "{err}");
+    let err = serve_refused(
+        &data,
+        &[
+            "--demo",
+            "--addr",
+            "127.0.0.1:0",
+            "--issuer",
+            "https://auth.example",
+        ],
+    );
+    assert!(err.contains("demo/demo"), "--demo implies --dev: {err}");
+    let users = json(&data, &["users", "list"]);
+    assert_eq!(users, serde_json::json!([]), "no demo account was created");
+}
+
+#[test]
+fn roles_restrictions_and_resource_servers_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let res = "https://mcp.example/mcp";
+    let r = json(
+        d,
+        &[
+            "resources",
+            "add",
+            res,
+            "--name",
+            "MCP",
+            "--scope",
+            "mcp:tools",
+            "--scope",
+            "mcp:admin=Administer",
+            "--restrict",
+            "mcp:admin=admin",
+        ],
+    );
+    assert_eq!(r["scopes"][1]["roles"], serde_json::json!(["admin"]));
+    assert!(r["scopes"][0].get("roles").is_none(), "open scope: {r}");
+    let (ok, _, err) = cli(
+        d,
+        &[
+            "resources",
+            "add",
+            res,
+            "--name",
+            "MCP",
+            "--scope",
+            "mcp:tools",
+            "--restrict",
+            "nope=admin",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("nope"), "{err}");
+    let r = json(
+        d,
+        &[
+            "resources",
+            "update",
+            res,
+            "--restrict",
+            "mcp:tools=ops",
+            "--unrestrict",
+            "mcp:admin",
+        ],
+    );
+    assert_eq!(r["scopes"][0]["roles"], serde_json::json!(["ops"]));
+    assert!(r["scopes"][1].get("roles").is_none(), "{r}");
+
+    let (ok, out, err) = cli(
+        d,
+        &[
+            "users",
+            "add",
+            "ann",
+            "--password-stdin",
+            "--role",
+            "admin",
+            "--role",
+            "ops",
+            "--json",
+        ],
+        Some("pw-of-ann\n"),
+    );
+    assert!(ok, "{err}");
+    let ann: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(ann["roles"], serde_json::json!(["admin", "ops"]));
+    let changed = json(
+        d,
+        &["users", "role", "ann", "--remove", "ops", "--add", "audit"],
+    );
+    assert_eq!(changed["roles"], serde_json::json!(["admin", "audit"]));
+    let listed = json(d, &["users", "list"]);
+    assert_eq!(listed[0]["roles"], serde_json::json!(["admin", "audit"]));
+    let (ok, _, err) = cli(d, &["users", "role", "nobody", "--add", "admin"], None);
+    assert!(!ok && err.contains("nobody"), "{err}");
+    let (ok, _, err) = cli(d, &["users", "role", "ann", "--add", "bad role"], None);
+    assert!(!ok && err.contains("role"), "{err}");
+
+    let rs = json(
+        d,
+        &[
+            "clients",
+            "add",
+            "--name",
+            "RS",
+            "--introspect",
+            "--resource",
+            res,
+        ],
+    );
+    assert_eq!(rs["introspect_resources"], serde_json::json!([res]));
+    assert_eq!(rs["grant_types"], serde_json::json!([]), "only introspects");
+    assert!(rs["client_secret"].is_string());
+    let (ok, _, err) = cli(
+        d,
+        &[
+            "clients",
+            "add",
+            "--name",
+            "RS",
+            "--introspect",
+            "--resource",
+            "https://unknown.example/mcp",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("not registered"), "{err}");
+}

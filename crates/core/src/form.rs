@@ -35,19 +35,20 @@ impl fmt::Display for FormError {
 impl std::error::Error for FormError {}
 
 impl OAuthParams {
-    /// Parses a form body or query string. Empty values count as omitted (RFC 6749 §3.1).
+    /// Parses a form body or query string. Empty values count as omitted (RFC 6749 §3.1), but
+    /// a name that appears twice is refused whatever its values, in either order (`a=&a=1` as
+    /// well as `a=1&a=`): an empty copy is still a copy.
     pub fn parse(input: &[u8]) -> Result<Self, FormError> {
         let mut map = BTreeMap::new();
+        let mut empty = std::collections::BTreeSet::new();
         for (k, v) in url::form_urlencoded::parse(input) {
-            if v.is_empty() {
-                // Still a duplicate if the name repeats with a value elsewhere.
-                if map.contains_key(k.as_ref()) {
-                    return Err(FormError::Duplicate(k.into_owned()));
-                }
-                continue;
-            }
-            if map.insert(k.to_string(), v.into_owned()).is_some() {
+            if map.contains_key(k.as_ref()) || empty.contains(k.as_ref()) {
                 return Err(FormError::Duplicate(k.into_owned()));
+            }
+            if v.is_empty() {
+                empty.insert(k.into_owned());
+            } else {
+                map.insert(k.into_owned(), v.into_owned());
             }
         }
         Ok(Self(map))
@@ -109,6 +110,15 @@ mod tests {
         assert_eq!(
             OAuthParams::parse(b"code=a&code="),
             Err(FormError::Duplicate("code".into()))
+        );
+        // An empty copy first is still a copy (found by the property test in tests/fuzz_*.rs).
+        assert_eq!(
+            OAuthParams::parse(b"code=&code=b"),
+            Err(FormError::Duplicate("code".into()))
+        );
+        assert_eq!(
+            OAuthParams::parse(b"state=&state="),
+            Err(FormError::Duplicate("state".into()))
         );
     }
 

@@ -78,6 +78,7 @@ pub fn matches(registered: &str, requested: &str) -> bool {
         && normalise_empty_path(reg.path) == normalise_empty_path(req.path)
         && reg.query == req.query
         && req.fragment.is_none()
+        && reg.fragment.is_none()
         && req
             .port()
             .is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit()))
@@ -126,6 +127,9 @@ mod tests {
         ));
         assert!(matches("http://[::1]/cb", "http://[::1]:9/cb"));
         assert!(matches("http://localhost:1/cb", "http://localhost:2/cb"));
+        // Only the port may differ: not the registered URI's fragment either (the redirect
+        // matcher's property test found it).
+        assert!(!matches("http://127.0.0.1/cb#f", "http://127.0.0.1:9/cb"));
         // host, path and query must still match
         assert!(!matches(
             "http://127.0.0.1/callback",

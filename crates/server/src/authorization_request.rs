@@ -4,9 +4,11 @@
 //! The order matters. The client and redirect URI are checked first, and while either is in
 //! doubt the answer is an error page, never a redirect (RFC 6749 §4.1.2.1): otherwise the server
 //! would be an open redirector. Only then are other errors sent back to the client by redirect,
-//! with `state` and `iss` (RFC 9207).
+//! with `state` and `iss` (RFC 9207), and only to clients an administrator registered: for a
+//! dynamic or metadata-document client the redirect URI is unverified, so the error is a page
+//! (RFC 9700 §4.11.2).
 
-use crate::model::{Client, Resource};
+use crate::model::{Client, ClientOrigin, Resource};
 use crate::state::AppState;
 use crate::store::StoreError;
 use mcp_oauth_core::form::{FormError, OAuthParams};
@@ -107,22 +109,20 @@ pub async fn validate(
         Err(e) => {
             // Duplicates of other parameters: report once client and redirect are trusted.
             let lenient = lenient_parse(raw_query);
-            let (_, redirect_uri) = check_client(state, &lenient).await?;
-            return Err(AuthorizationError::Redirect {
+            let (client, redirect_uri) = check_client(state, &lenient).await?;
+            return Err(error_for(
+                &client,
                 redirect_uri,
-                state: None,
-                code: ErrorCode::InvalidRequest,
-                description: e.to_string(),
-            });
+                None,
+                ErrorCode::InvalidRequest,
+                &e.to_string(),
+            ));
         }
     };
     let (client, redirect_uri) = check_client(state, &params).await?;
     let st = params.get("state").map(str::to_owned);
-    let fail = |code: ErrorCode, description: &str| AuthorizationError::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        state: st.clone(),
-        code,
-        description: description.to_owned(),
+    let fail = |code: ErrorCode, description: &str| {
+        error_for(&client, redirect_uri.clone(), st.clone(), code, description)
     };
     match params.get("response_type") {
         Some("code") => {}
@@ -207,6 +207,41 @@ pub async fn validate(
         prompt_login: prompt.split(' ').any(|p| p == "login"),
         raw_query: raw_query.to_owned(),
     })
+}
+
+/// Whether a client's redirect URIs were checked by a person: only an administrator's
+/// registration is. A dynamic registration or a metadata document names whatever URIs its author
+/// chose a second before (RFC 9700 §4.11.2).
+pub fn has_verified_redirects(client: &Client) -> bool {
+    client.origin == ClientOrigin::Admin
+}
+
+/// The error answer once client and redirect URI are known: a redirect to the client (RFC 6749
+/// §4.1.2.1) when its redirect URIs are verified, else an error page, since redirecting at once,
+/// without any user interaction, to an unverified URI makes this server an open redirector
+/// (RFC 9700 §4.11.2).
+pub(crate) fn error_for(
+    client: &Client,
+    redirect_uri: String,
+    state: Option<String>,
+    code: ErrorCode,
+    description: &str,
+) -> AuthorizationError {
+    if has_verified_redirects(client) {
+        return AuthorizationError::Redirect {
+            redirect_uri,
+            state,
+            code,
+            description: description.to_owned(),
+        };
+    }
+    page(
+        "Invalid request",
+        format!(
+            "The application sent an invalid request ({}): {description}. This server does not send you back to an address the application registered for itself without your action; close this page and try again from the application.",
+            code.as_str()
+        ),
+    )
 }
 
 /// The scopes to grant: requested (or, if none were, everything the resource offers) limited to

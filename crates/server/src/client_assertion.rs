@@ -9,8 +9,8 @@
 //!   administrator) with `jwks` or a `jwks_uri`;
 //! - the signature verifies with one of its keys (by `kid` when the header names one; an
 //!   unknown `kid` refetches a `jwks_uri` once per interval, see [`crate::client_keys`]);
-//! - `iss` = `sub` = the client id; `aud` is the issuer (with or without a trailing `/`) or the
-//!   token endpoint URL; `exp` is required and at most `assertion_max_lifetime` ahead; `nbf`
+//! - `iss` = `sub` = the client id; `aud` is one string (never an array): the issuer (with or
+//!   without a trailing `/`) or the token endpoint URL (RFC 7523 clients); `exp` is required and at most `assertion_max_lifetime` ahead; `nbf`
 //!   and `iat`, if present, are not in the future; 30 s of clock skew are allowed each way;
 //! - `jti` is required and single-use until the assertion expires ([`crate::store::AssertionStore`],
 //!   persistent, so a restart does not reopen the window).
@@ -110,7 +110,12 @@ pub async fn verify(
     // Recorded until the last moment it could still be accepted.
     let first = state
         .store()
-        .use_jti(&client_id, &claims.jti, claims.exp + LEEWAY, state.now())
+        .use_jti(
+            &client_id,
+            &claims.jti,
+            claims.exp.saturating_add(LEEWAY),
+            state.now(),
+        )
         .await?;
     if !first {
         tracing::warn!(target: "mcp_oauth::client_auth", %client_id, "client assertion replayed");
@@ -201,24 +206,37 @@ fn check_claims(state: &AppState, client_id: &str, c: &Claims) -> Result<(), OAu
     let issuer = config.issuer.as_str();
     let token_endpoint = config.endpoint("/token");
     let ours = |a: &str| a == issuer || a.strip_suffix('/') == Some(issuer) || a == token_endpoint;
-    if !c.aud.iter().any(ours) {
-        return Err(refuse(
-            "the client assertion's aud must be this server's issuer or token endpoint",
-        ));
+    // One string, never an array (draft-ietf-oauth-rfc7523bis): an array that names another
+    // server beside us is an assertion that server can replay here, and RFC 7523 §3's "a value
+    // that identifies the authorization server" is met by a single string. A one-element array
+    // would be harmless, but no client needs it, and one rule is easier to get right.
+    match &c.aud {
+        Audience::One(a) if ours(a) => {}
+        Audience::One(_) => {
+            return Err(refuse(
+                "the client assertion's aud must be this server's issuer or token endpoint",
+            ));
+        }
+        Audience::Many(_) => {
+            return Err(refuse(
+                "the client assertion's aud must be one string (this server's issuer), not an array",
+            ));
+        }
     }
-    if c.exp + LEEWAY <= now {
+    // Saturating: the times are the sender's numbers, `i64::MAX` included.
+    if c.exp.saturating_add(LEEWAY) <= now {
         return Err(refuse("the client assertion has expired"));
     }
-    if c.exp - now > config.assertion_max_lifetime + LEEWAY {
+    if c.exp.saturating_sub(now) > config.assertion_max_lifetime.saturating_add(LEEWAY) {
         return Err(refuse(format!(
             "the client assertion expires too far ahead (at most {} s)",
             config.assertion_max_lifetime
         )));
     }
-    if c.nbf.is_some_and(|nbf| nbf - LEEWAY > now) {
+    if c.nbf.is_some_and(|nbf| nbf.saturating_sub(LEEWAY) > now) {
         return Err(refuse("the client assertion is not valid yet (nbf)"));
     }
-    if c.iat.is_some_and(|iat| iat - LEEWAY > now) {
+    if c.iat.is_some_and(|iat| iat.saturating_sub(LEEWAY) > now) {
         return Err(refuse(
             "the client assertion was issued in the future (iat)",
         ));

@@ -113,6 +113,12 @@ pub struct ServerConfig {
     /// month, and a rotation costs the resource servers nothing (they see the key published
     /// before it signs).
     pub key_rotation_interval: i64,
+    /// A bearer token `GET /metrics` requires on the main listener (compared in constant time).
+    /// Default `None`: then the main listener serves `/metrics` only in `dev`, and a deployment
+    /// exposes metrics on a separate, private listener ([`crate::AuthorizationServer::metrics_router`],
+    /// `serve --metrics-addr`) or sets a token. Request counts, latencies and login failures
+    /// tell an attacker what works; they are not for the public internet.
+    pub metrics_token: Option<String>,
 }
 
 /// Who may use dynamic client registration.
@@ -197,6 +203,7 @@ impl ServerConfig {
             authorize_rate_limit_per_ip: 6_000,
             login_rate_limit_per_ip: 3_000,
             key_rotation_interval: 30 * 86_400,
+            metrics_token: None,
         }
     }
 

@@ -32,6 +32,7 @@ pub mod rate_limit;
 pub mod record_cache;
 pub mod registration;
 pub mod resources;
+pub mod roles;
 pub mod state;
 pub mod store;
 pub mod throttle;
@@ -187,7 +188,7 @@ impl AuthorizationServer {
                     .delete(handlers::register::delete),
             )
             .route("/healthz", get(handlers::metadata::healthz))
-            .route("/metrics", get(metrics::serve));
+            .route("/metrics", get(metrics::serve_main));
         if self.state.config().registration != RegistrationPolicy::Off {
             r = r.route(
                 &format!("{base}/register"),
@@ -207,6 +208,14 @@ impl AuthorizationServer {
         ))
         .fallback(not_found)
         .with_state(self.state.clone())
+    }
+
+    /// `GET /metrics` alone, without a token: for a separate listener on a private address
+    /// (`serve --metrics-addr`).
+    pub fn metrics_router(&self) -> Router {
+        Router::new()
+            .route("/metrics", get(metrics::serve))
+            .with_state(self.state.clone())
     }
 
     /// Spawns the background job that runs [`Self::maintain`] every `every`.

@@ -73,6 +73,11 @@ pub struct Client {
     pub created_at: UnixTime,
     /// Last time the client obtained a token.
     pub last_used_at: Option<UnixTime>,
+    /// The resources this client serves as a resource server, whose tokens it may introspect
+    /// (RFC 7662 §2.1 lets the server decide who may). Empty: introspection is refused. Only an
+    /// administrator sets it; dynamic registrations and metadata documents never can.
+    #[serde(default)]
+    pub introspect_resources: Vec<String>,
 }
 
 impl Client {
@@ -93,6 +98,17 @@ pub struct ScopeDef {
     pub name: String,
     /// A human description ("Use tools").
     pub description: String,
+    /// A restricted scope: only users holding one of these roles may approve it. Empty: any
+    /// user may.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+impl ScopeDef {
+    /// Whether a user holding `user_roles` may approve this scope.
+    pub fn grantable_to(&self, user_roles: &[String]) -> bool {
+        self.roles.is_empty() || self.roles.iter().any(|r| user_roles.contains(r))
+    }
 }
 
 /// A protected resource (an MCP server) tokens may be issued for.
@@ -126,6 +142,10 @@ pub struct User {
     pub password_hash: String,
     /// Creation time.
     pub created_at: UnixTime,
+    /// Roles (`admin`, …), sorted and unique: a restricted scope is granted only to users
+    /// holding one of the roles the resource names for it.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// An issued authorization code, bound to everything RFC 6749 and RFC 7636 require.

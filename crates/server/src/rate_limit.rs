@@ -93,7 +93,7 @@ impl<K: Hash + Eq> RateLimiter<K> {
 impl RateLimiter<IpAddr> {
     /// Takes a token for the address `ip` (IPv6: its /64) at `now`; see [`Self::take_key`].
     pub fn take(&self, ip: IpAddr, now: UnixTime) -> Result<(), u64> {
-        self.take_key(&group(ip), now)
+        self.take_key(&ip_group(ip), now)
     }
 }
 
@@ -198,7 +198,7 @@ fn refilled(b: &Bucket, now: UnixTime, capacity: f64) -> f64 {
 }
 
 /// The key an address is counted under: itself for IPv4, its /64 for IPv6.
-fn group(ip: IpAddr) -> IpAddr {
+pub fn ip_group(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -37,6 +37,14 @@ pub enum ClientsCommand {
         /// Where the client publishes its public keys (https): private_key_jwt, no secret.
         #[arg(long, conflicts_with = "public")]
         jwks_uri: Option<String>,
+        /// A resource server: it may introspect tokens (RFC 7662) for the `--resource`s it
+        /// serves, and only those. Without `--grant` it gets no grant at all.
+        #[arg(long, conflicts_with = "public", requires = "resources")]
+        introspect: bool,
+        /// A resource (registered with `resources add`) this resource server serves
+        /// (repeatable; with `--introspect`).
+        #[arg(long = "resource", requires = "introspect")]
+        resources: Vec<String>,
     },
     /// List clients.
     List,
@@ -67,6 +75,7 @@ fn view(c: &Client) -> serde_json::Value {
         "grant_types": c.grant_types,
         "jwks_uri": c.jwks_uri,
         "scope": c.allowed_scopes.as_ref().map(ToString::to_string),
+        "introspect_resources": c.introspect_resources,
         "created_at": c.created_at,
         "last_used_at": c.last_used_at,
     })
@@ -84,6 +93,8 @@ pub async fn run(global: &GlobalArgs, cmd: ClientsCommand) -> anyhow::Result<()>
             client_id,
             jwks_file,
             jwks_uri,
+            introspect: _,
+            resources,
         } => {
             let scope = scope.map(|s| ScopeSet::parse(&s)).transpose()?;
             let jwks = match jwks_file {
@@ -108,6 +119,7 @@ pub async fn run(global: &GlobalArgs, cmd: ClientsCommand) -> anyhow::Result<()>
                     client_id,
                     jwks,
                     jwks_uri,
+                    introspect_resources: resources,
                 },
                 now(),
             )

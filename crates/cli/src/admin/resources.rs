@@ -1,4 +1,4 @@
-//! `mcp-oauth resources add | list | remove`.
+//! `mcp-oauth resources add | update | list | remove`.
 
 use super::{now, store};
 use crate::GlobalArgs;
@@ -18,6 +18,28 @@ pub enum ResourcesCommand {
         /// A scope it offers, as `name=Description` (repeatable).
         #[arg(long = "scope")]
         scopes: Vec<String>,
+        /// A restricted scope, as `SCOPE=ROLE` (repeatable): only users holding one of its
+        /// roles may approve it (e.g. `mcp:admin=admin`).
+        #[arg(long = "restrict")]
+        restrict: Vec<String>,
+    },
+    /// Change a resource: name, scopes, restrictions.
+    Update {
+        /// The resource URI.
+        uri: String,
+        /// A new display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Replace the scopes, as `name=Description` (repeatable; restrictions of scopes that
+        /// stay are kept).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Restrict a scope to a role, as `SCOPE=ROLE` (repeatable).
+        #[arg(long = "restrict")]
+        restrict: Vec<String>,
+        /// Open a scope to every user again (repeatable).
+        #[arg(long = "unrestrict")]
+        unrestrict: Vec<String>,
     },
     /// List resources.
     List,
@@ -31,13 +53,47 @@ pub enum ResourcesCommand {
 pub async fn run(global: &GlobalArgs, cmd: ResourcesCommand) -> anyhow::Result<()> {
     let store = store(global).await?;
     match cmd {
-        ResourcesCommand::Add { uri, name, scopes } => {
-            let defs = scopes
+        ResourcesCommand::Add {
+            uri,
+            name,
+            scopes,
+            restrict,
+        } => {
+            let mut defs = scopes
                 .iter()
                 .map(|s| admin::parse_scope_def(s))
                 .collect::<Result<Vec<_>, _>>()?;
+            admin::roles::restrict(&mut defs, &restrict)?;
             let r = admin::add_resource(store.as_ref(), &uri, &name, defs, now()).await?;
             emit(global.json, &r, || format!("resource {} registered", r.uri))
+        }
+        ResourcesCommand::Update {
+            uri,
+            name,
+            scopes,
+            restrict,
+            unrestrict,
+        } => {
+            let defs = if scopes.is_empty() {
+                None
+            } else {
+                Some(
+                    scopes
+                        .iter()
+                        .map(|s| admin::parse_scope_def(s))
+                        .collect::<Result<Vec<_>, _>>()?,
+                )
+            };
+            let r = admin::roles::update_resource(
+                store.as_ref(),
+                &uri,
+                name.as_deref(),
+                defs,
+                &restrict,
+                &unrestrict,
+            )
+            .await?;
+            emit(global.json, &r, || format!("resource {} updated", r.uri))
         }
         ResourcesCommand::List => {
             let all = store.list_resources().await?;
@@ -51,7 +107,13 @@ pub async fn run(global: &GlobalArgs, cmd: ResourcesCommand) -> anyhow::Result<(
                                 r.name.clone(),
                                 r.scopes
                                     .iter()
-                                    .map(|s| s.name.as_str())
+                                    .map(|s| {
+                                        if s.roles.is_empty() {
+                                            s.name.clone()
+                                        } else {
+                                            format!("{}({})", s.name, s.roles.join("|"))
+                                        }
+                                    })
                                     .collect::<Vec<_>>()
                                     .join(" "),
                             ]

@@ -1,4 +1,4 @@
-//! `mcp-oauth users add | list | remove | passwd`.
+//! `mcp-oauth users add | list | remove | passwd | role`.
 
 use super::{now, store};
 use crate::GlobalArgs;
@@ -17,6 +17,21 @@ pub enum UsersCommand {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// A role (repeatable): restricted scopes need one (`resources add --restrict`).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Add or remove roles of a user (applies to authorizations from now on; revoke grants
+    /// to take a scope back at once).
+    Role {
+        /// Login name.
+        username: String,
+        /// A role to add (repeatable).
+        #[arg(long = "add")]
+        add: Vec<String>,
+        /// A role to remove (repeatable).
+        #[arg(long = "remove")]
+        remove: Vec<String>,
     },
     /// List users.
     List,
@@ -57,28 +72,64 @@ pub async fn run(global: &GlobalArgs, cmd: UsersCommand) -> anyhow::Result<()> {
         UsersCommand::Add {
             username,
             password_stdin,
+            roles,
         } => {
             admin::validate_username(&username)?;
+            admin::roles::normalize(&roles)?;
             let pw = read_password(password_stdin)?;
-            let user = admin::add_user(store.as_ref(), &username, pw, now()).await?;
+            let user =
+                admin::add_user_with_roles(store.as_ref(), &username, pw, &roles, now()).await?;
             emit(
                 global.json,
-                &serde_json::json!({"id": user.id, "username": user.username, "created_at": user.created_at}),
+                &serde_json::json!({"id": user.id, "username": user.username, "roles": user.roles, "created_at": user.created_at}),
                 || format!("user `{}` created (id {})", user.username, user.id),
+            )
+        }
+        UsersCommand::Role {
+            username,
+            add,
+            remove,
+        } => {
+            if add.is_empty() && remove.is_empty() {
+                bail!("name a role to --add or --remove");
+            }
+            let user =
+                admin::roles::change_user_roles(store.as_ref(), &username, &add, &remove).await?;
+            emit(
+                global.json,
+                &serde_json::json!({"username": user.username, "roles": user.roles}),
+                || {
+                    format!(
+                        "roles of `{}`: {}",
+                        user.username,
+                        if user.roles.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            user.roles.join(", ")
+                        }
+                    )
+                },
             )
         }
         UsersCommand::List => {
             let users = store.list_users().await?;
             let rows: Vec<serde_json::Value> = users
                 .iter()
-                .map(|u| serde_json::json!({"id": u.id, "username": u.username, "created_at": u.created_at}))
+                .map(|u| serde_json::json!({"id": u.id, "username": u.username, "roles": u.roles, "created_at": u.created_at}))
                 .collect();
             emit(global.json, &rows, || {
                 table(
-                    &["USERNAME", "ID", "CREATED"],
+                    &["USERNAME", "ID", "ROLES", "CREATED"],
                     &users
                         .iter()
-                        .map(|u| vec![u.username.clone(), u.id.clone(), time(u.created_at)])
+                        .map(|u| {
+                            vec![
+                                u.username.clone(),
+                                u.id.clone(),
+                                u.roles.join(","),
+                                time(u.created_at),
+                            ]
+                        })
                         .collect::<Vec<_>>(),
                 )
             })

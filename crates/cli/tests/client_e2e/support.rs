@@ -154,6 +154,8 @@ impl Env {
                 grant_types: vec!["client_credentials".into()],
                 client_id: Some(M2M_CLIENT.into()),
                 scope: Some(mcp_oauth_core::ScopeSet::parse("mcp:tools").unwrap()),
+                // Introspection is for resource servers: this one stands in for the MCP server.
+                introspect_resources: vec![mcp_url.clone()],
                 ..Default::default()
             },
             START,

@@ -141,6 +141,9 @@ impl Deployment {
                 INTROSPECTOR,
                 "--grant",
                 "client_credentials",
+                "--introspect",
+                "--resource",
+                RESOURCE,
             ],
             None,
         );

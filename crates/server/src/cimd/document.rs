@@ -8,8 +8,9 @@
 //! token request. `client_name` is optional: the consent page falls back to the URL's host, which
 //! it shows as the verified identity in any case.
 
+use super::{host, ip};
 use crate::registration::metadata::{self, Registration, Rules};
-use mcp_oauth_core::uri::{UriParts, is_loopback_host};
+use mcp_oauth_core::uri::UriParts;
 use serde_json::Value;
 
 /// The largest document accepted, in bytes (CIMD §6.6 recommends 5 KB).
@@ -23,22 +24,50 @@ pub fn looks_like_url(client_id: &str, allow_loopback_http: bool) -> bool {
     }
     allow_loopback_http
         && client_id.starts_with("http://")
-        && UriParts::split(client_id).is_some_and(|p| is_loopback_host(p.host()))
+        && url::Url::parse(client_id)
+            .ok()
+            .and_then(|u| host::of_url(&u))
+            .is_some_and(|h| {
+                h == "localhost"
+                    || h.parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip::classify(ip) == ip::AddressClass::Loopback)
+            })
+}
+
+/// A document URL, parsed once: the WHATWG URL the fetcher connects to, and its canonical host
+/// (see [`host`]), which the trust lists match and the pages show.
+#[derive(Debug, Clone)]
+pub struct DocumentUrl {
+    /// The parsed URL, handed to the fetcher as is.
+    pub url: url::Url,
+    /// The canonical ASCII host, without port.
+    pub host: String,
 }
 
 /// Checks the shape of a document URL; the error says what is wrong with it.
-pub fn check_url(client_id: &str) -> Result<UriParts<'_>, &'static str> {
-    let p = UriParts::split(client_id).ok_or("the client id is not an absolute URL")?;
-    if url::Url::parse(client_id).is_err() {
-        return Err("the client id is not a valid URL");
+///
+/// A `\`, whitespace or a control character anywhere is refused before parsing: WHATWG reads
+/// `\` as `/` and silently drops tabs and newlines, so such a string means something other
+/// than what it shows.
+pub fn check_url(client_id: &str) -> Result<DocumentUrl, &'static str> {
+    if client_id.contains('\\') {
+        return Err("the client id URL must not contain a backslash");
     }
-    if p.has_userinfo() {
+    if client_id
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err("the client id URL must not contain spaces or control characters");
+    }
+    let p = UriParts::split(client_id).ok_or("the client id is not an absolute URL")?;
+    let url = url::Url::parse(client_id).map_err(|_| "the client id is not a valid URL")?;
+    if p.has_userinfo() || !url.username().is_empty() || url.password().is_some() {
         return Err("the client id URL must not contain user information");
     }
-    if p.query.is_some() {
+    if p.query.is_some() || url.query().is_some() {
         return Err("the client id URL must not contain a query");
     }
-    if p.fragment.is_some() {
+    if p.fragment.is_some() || url.fragment().is_some() {
         return Err("the client id URL must not contain a fragment");
     }
     if p.path.is_empty() || p.path == "/" {
@@ -51,14 +80,16 @@ pub fn check_url(client_id: &str) -> Result<UriParts<'_>, &'static str> {
     if p.path.split('/').any(dot) {
         return Err("the client id URL must not contain . or .. segments");
     }
-    Ok(p)
+    let host = host::of_url(&url).ok_or("the client id URL has no host")?;
+    Ok(DocumentUrl { url, host })
 }
 
-/// The host of a document URL, lower-cased, without port: what the trust lists match and what
-/// the consent page shows.
+/// The canonical host of a document URL, without port: what the trust lists match and what the
+/// pages show as the verified identity (ASCII, so a homograph shows as its `xn--` name).
 pub fn host_of(client_id: &str) -> String {
-    UriParts::split(client_id)
-        .map(|p| p.host().to_ascii_lowercase())
+    url::Url::parse(client_id)
+        .ok()
+        .and_then(|u| host::of_url(&u))
         .unwrap_or_default()
 }
 

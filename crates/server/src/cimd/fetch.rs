@@ -188,6 +188,14 @@ impl SafeFetcher {
     /// IP-literal host's class. Host names are checked when they are resolved.
     pub fn check_url(&self, url: &str) -> Result<Url, FetchError> {
         let parsed = Url::parse(url).map_err(|_| FetchError::Url("not an absolute URL"))?;
+        self.check_parsed(&parsed)?;
+        Ok(parsed)
+    }
+
+    /// [`Self::check_url`] for a URL parsed already. The host is WHATWG's, so `127.1` and
+    /// `0x7f000001` are the loopback address here as they are to the connection.
+    pub fn check_parsed(&self, parsed: &Url) -> Result<(), FetchError> {
+        let url = parsed.as_str();
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(FetchError::Url("it contains user information"));
         }
@@ -199,7 +207,7 @@ impl SafeFetcher {
         };
         let loopback_host = match (literal, &host) {
             (Some(a), _) => ip::classify(a) == ip::AddressClass::Loopback,
-            (None, Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            (None, Host::Domain(_)) => super::host::canonical(&host) == "localhost",
             _ => false,
         };
         match parsed.scheme() {
@@ -214,12 +222,19 @@ impl SafeFetcher {
             tracing::warn!(target: "mcp_oauth::fetch", %url, "refused: special-use IP literal");
             return Err(FetchError::ForbiddenAddress);
         }
-        Ok(parsed)
+        Ok(())
     }
 
     /// GETs `url` as JSON under every rule of this module, reading at most `max_bytes`.
     pub async fn get_json(&self, url: &str, max_bytes: usize) -> Result<Fetched, FetchError> {
         let parsed = self.check_url(url)?;
+        self.get_json_url(parsed, max_bytes).await
+    }
+
+    /// [`Self::get_json`] for a URL parsed already (a client id checked by
+    /// [`super::document::check_url`]): the URL that was checked is the one fetched.
+    pub async fn get_json_url(&self, parsed: Url, max_bytes: usize) -> Result<Fetched, FetchError> {
+        self.check_parsed(&parsed)?;
         // reqwest's own timeout covers the request; this one also covers DNS and the body.
         match tokio::time::timeout(self.timeout, self.fetch(parsed, max_bytes)).await {
             Ok(r) => r,

@@ -6,6 +6,7 @@
 //! - `fetch`: the SSRF-safe fetcher (resolve, check, connect to what was checked, no redirects,
 //!   limits), also used for client `jwks_uri`s;
 //! - `document`: URL shape and document validation;
+//! - `host`: the canonical (ASCII, IP-normalised) host every check and page uses;
 //! - `trust`: allow and deny lists of hosts;
 //! - `cache`: validated documents in memory.
 //!
@@ -19,6 +20,7 @@
 pub mod cache;
 pub mod document;
 pub mod fetch;
+pub mod host;
 pub mod ip;
 pub mod trust;
 
@@ -64,8 +66,9 @@ impl CimdResolver {
         stored: Option<Client>,
     ) -> Result<Client, CimdError> {
         let config = state.config();
-        document::check_url(client_id).map_err(CimdError::Url)?;
-        let host = document::host_of(client_id);
+        // Parsed once: the trust lists, the special-use check and the fetch all see this URL.
+        let parsed = document::check_url(client_id).map_err(CimdError::Url)?;
+        let host = parsed.host;
         if !trust::host_allowed(&host, &config.cimd_allow_hosts, &config.cimd_deny_hosts) {
             tracing::warn!(target: "mcp_oauth::cimd", %client_id, "refused by the trust policy");
             state.metrics().cimd_fetch("refused");
@@ -82,7 +85,7 @@ impl CimdResolver {
         }
         let fetched = state
             .fetcher()
-            .get_json(client_id, document::MAX_DOCUMENT_BYTES)
+            .get_json_url(parsed.url, document::MAX_DOCUMENT_BYTES)
             .await
             .inspect_err(|e| {
                 state.metrics().cimd_fetch("failed");
@@ -116,6 +119,8 @@ impl CimdResolver {
             metadata: serde_json::to_value(&reg.metadata).unwrap_or_default(),
             created_at: stored.as_ref().map_or(now, |s| s.created_at),
             last_used_at: stored.as_ref().and_then(|s| s.last_used_at),
+            // A document can never make its client a resource server.
+            introspect_resources: Vec::new(),
         };
         record(state, &client, stored.as_ref()).await?;
         if let Some(ttl) = fetched

@@ -6,19 +6,26 @@
 //! wins; an empty allow list allows every host the deny list does not name. A protected server
 //! lists its partners in the allow list; an open one leaves it empty.
 
-/// Whether `pattern` matches `host` (both lower-case).
+use super::host::canonical_text;
+
+/// Whether `pattern` matches `host` (canonical, see [`super::host`]). The pattern is made
+/// canonical the same way, so an entry `127.0.0.1` matches every spelling of that address and
+/// `bücher.example` its punycode form.
 fn matches(pattern: &str, host: &str) -> bool {
     match pattern.strip_prefix("*.") {
-        Some(domain) => host
-            .strip_suffix(domain)
-            .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.')),
-        None => pattern == host,
+        Some(domain) => {
+            let domain = canonical_text(domain);
+            host.strip_suffix(domain.as_str())
+                .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.'))
+        }
+        None => canonical_text(pattern) == host,
     }
 }
 
-/// Whether documents from `host` may be used.
+/// Whether documents from `host` may be used. `host` is canonical: the `host` of a
+/// [`super::document::DocumentUrl`], never text split out of the client id by hand.
 pub fn host_allowed(host: &str, allow: &[String], deny: &[String]) -> bool {
-    let host = host.to_ascii_lowercase();
+    let host = canonical_text(host);
     if deny.iter().any(|p| matches(p, &host)) {
         return false;
     }
@@ -51,5 +58,20 @@ mod tests {
         );
         assert!(!host_allowed("evilcorp.example", &allow, &[]));
         assert!(!host_allowed("other.example", &allow, &[]));
+    }
+
+    #[test]
+    fn entries_and_hosts_compare_canonically() {
+        let deny = v(&["127.0.0.1", "[::1]", "Bücher.Example", "*.Straße.example"]);
+        for host in [
+            "127.0.0.1",
+            "::1",
+            "xn--bcher-kva.example",
+            "a.xn--strae-oqa.example",
+        ] {
+            assert!(!host_allowed(host, &[], &deny), "{host}");
+        }
+        assert!(!host_allowed("::ffff:127.0.0.1", &[], &deny));
+        assert!(host_allowed("127.0.0.2", &[], &deny));
     }
 }

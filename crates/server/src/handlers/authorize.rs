@@ -48,6 +48,12 @@ pub(crate) async fn proceed(
     let Some(user_id) = s.user_id.as_deref() else {
         return login_page(state, req, s, cookie, None, "", StatusCode::OK);
     };
+    let mut req = req.clone();
+    let unavailable = match restrict(state, &mut req, user_id).await {
+        Ok(u) => u,
+        Err(resp) => return resp,
+    };
+    let req = &req;
     let consent = match state
         .store()
         .get_consent(user_id, &req.client.client_id, &req.resource.uri)
@@ -66,12 +72,39 @@ pub(crate) async fn proceed(
         )
         .await
     } else {
-        consent_page(state, req, s).await
+        consent_page(state, req, s, &unavailable).await
     };
     if let Some(c) = cookie {
         resp.headers_mut().append(header::SET_COOKIE, c);
     }
     resp
+}
+
+/// Narrows the request to the scopes the user may approve ([`crate::roles`]). When the user
+/// may approve none of the scopes asked for, the answer is `access_denied` (a redirect to an
+/// administrator's client, a page otherwise, as every error after the redirect URI is known).
+pub(crate) async fn restrict(
+    state: &AppState,
+    req: &mut AuthorizationRequest,
+    user_id: &str,
+) -> Result<Vec<crate::roles::Unavailable>, Response> {
+    let asked_for_some = !req.scope.is_empty();
+    let unavailable = crate::roles::for_user(state, req, user_id)
+        .await
+        .map_err(internal_page)?;
+    if asked_for_some && req.scope.is_empty() {
+        return Err(error_response(
+            state,
+            crate::authorization_request::error_for(
+                &req.client,
+                req.redirect_uri.clone(),
+                req.state.clone(),
+                mcp_oauth_core::ErrorCode::AccessDenied,
+                "the signed-in user may not approve any of the requested scopes (they need a role the user does not hold)",
+            ),
+        ));
+    }
+    Ok(unavailable)
 }
 
 /// Stores a code and redirects to the client with `code`, `state` and `iss`.
@@ -172,8 +205,11 @@ pub(crate) fn internal_page(e: impl std::fmt::Display) -> Response {
 }
 
 fn summary(req: &AuthorizationRequest) -> (String, String) {
-    let host = mcp_oauth_core::uri::UriParts::split(&req.redirect_uri)
-        .map(|p| p.authority.to_owned())
+    // ASCII (punycode) host and port: a homograph shows as the `xn--` name it is.
+    let host = crate::cimd::host::display_authority(&req.redirect_uri)
+        .or_else(|| {
+            mcp_oauth_core::uri::UriParts::split(&req.redirect_uri).map(|p| p.authority.to_owned())
+        })
         .unwrap_or_else(|| req.redirect_uri.clone());
     (host, req.resource.name.clone())
 }
@@ -218,7 +254,12 @@ pub(crate) fn login_page(
     resp
 }
 
-async fn consent_page(state: &AppState, req: &AuthorizationRequest, s: &Session) -> Response {
+async fn consent_page(
+    state: &AppState,
+    req: &AuthorizationRequest,
+    s: &Session,
+    unavailable: &[crate::roles::Unavailable],
+) -> Response {
     let (host, _) = summary(req);
     let verified_host = verified_host(req);
     let username = match s.user_id.as_deref() {
@@ -256,6 +297,7 @@ async fn consent_page(state: &AppState, req: &AuthorizationRequest, s: &Session)
         },
         &username,
         &scopes,
+        unavailable,
     );
     let origin = redirect_origin(&req.redirect_uri).unwrap_or_default();
     ui::html(StatusCode::OK, body, &[origin.as_str()])

@@ -3,7 +3,7 @@
 
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::authorization_request::AuthorizationError;
-use crate::handlers::authorize::{error_response, internal_page, issue_code};
+use crate::handlers::authorize::{error_response, internal_page, issue_code, restrict};
 use crate::handlers::page_form::{self, PageForm};
 use crate::state::AppState;
 use crate::ui::{self, pages};
@@ -18,12 +18,17 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     let PageForm {
         session: s,
         params,
-        request: req,
+        request: mut req,
     } = match page_form::read(&state, &headers, body, true).await {
         Ok(f) => f,
         Err(page) => return page,
     };
     let user_id = s.user_id.clone().unwrap_or_default();
+    // Recomputed from the carried request and the user's roles: nothing the browser sends can
+    // add a restricted scope.
+    if let Err(resp) = restrict(&state, &mut req, &user_id).await {
+        return resp;
+    }
     match (params.contains("approve"), params.contains("deny")) {
         (true, false) => {
             if let Err(e) = state

@@ -1,5 +1,14 @@
-//! `POST /introspect` (RFC 7662). Only authenticated confidential clients (resource servers are
-//! clients too) may ask; public clients get `invalid_client`.
+//! `POST /introspect` (RFC 7662). Only resource servers may ask: confidential clients an
+//! administrator marked as serving some resources (`mcp-oauth clients add --introspect
+//! --resource URL`). Public clients get `401 invalid_client`; other authenticated clients get
+//! `403 unauthorized_client` (RFC 7662 §2.1 leaves who may call to the server, and §2.3 names
+//! no code for "authenticated, not allowed": RFC 6749 §5.2's `unauthorized_client` says it, and
+//! 403 says the credentials are fine, so retrying with them is pointless). Otherwise any
+//! client could test stolen tokens here, refresh tokens included, without tripping reuse
+//! detection.
+//!
+//! A caller learns only about tokens for its own resources: a token whose audience is not one
+//! of them is `{"active": false}`, as if unknown.
 //!
 //! An access token is active when its signature, issuer and expiry check out, its `jti` was not
 //! revoked and its grant (if any) is still active. A refresh token is active when it is current
@@ -15,6 +24,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use mcp_oauth_core::ErrorCode;
+use mcp_oauth_core::resource::audience_matches;
 use mcp_oauth_core::secret::sha256_b64url;
 use mcp_oauth_core::token::{Audience, IntrospectionResponse};
 
@@ -32,12 +43,30 @@ async fn handle(
     body: Body,
 ) -> Result<IntrospectionResponse, OAuthError> {
     let mut params = form::read(headers, body, state.config().max_body_bytes).await?;
-    authenticate(state, headers, &mut params, false).await?;
+    let caller = authenticate(state, headers, &mut params, false)
+        .await?
+        .client;
+    if caller.introspect_resources.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client is not allowed to introspect tokens (only resource servers an administrator named are)",
+        )
+        .with_status(StatusCode::FORBIDDEN));
+    }
+    let serves = |aud: &str| {
+        caller
+            .introspect_resources
+            .iter()
+            .any(|r| audience_matches(r, aud))
+    };
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let now = state.now();
     if let Some(claims) = verify_own_access_token(state, token) {
+        if !claims.aud.iter().any(serves) {
+            return Ok(IntrospectionResponse::inactive());
+        }
         if state.store().is_access_token_revoked(&claims.jti).await? {
             return Ok(IntrospectionResponse::inactive());
         }
@@ -77,7 +106,8 @@ async fn handle(
         .get_refresh(&sha256_b64url(token.as_bytes()))
         .await?
     {
-        let active = rt.rotated_at.is_none()
+        let active = serves(&grant.resource)
+            && rt.rotated_at.is_none()
             && rt.expires_at > now
             && grant.revoked_at.is_none()
             && grant.expires_at > now;

@@ -14,11 +14,13 @@ use std::net::SocketAddr;
 
 /// `POST /login`.
 pub async fn post(State(state): State<AppState>, req: Request) -> Response {
-    let ip = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+        .map(|c| c.0.ip());
+    let ip = peer.map_or_else(|| "unknown".into(), |a| a.to_string());
+    // IPv6 by /64: one host usually holds a whole /64.
+    let ip_key = peer.map_or_else(|| "ip:unknown".into(), crate::throttle::ip_key);
     let (parts, body) = req.into_parts();
     let PageForm {
         session: s,
@@ -31,7 +33,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
     let username = params.take("username").unwrap_or_default();
     let password = Secret::new(params.take("password").unwrap_or_default());
     let now = state.now();
-    let keys = [format!("user:{username}"), format!("ip:{ip}")];
+    let keys = [format!("user:{username}"), ip_key];
     if let Some(wait) = state.0.throttle.check(&keys, now) {
         tracing::warn!(target: "mcp_oauth::login", %ip, "login throttled");
         state.metrics().login_failure();

@@ -83,6 +83,10 @@ pub fn full_client(id: &str, created_at: UnixTime) -> Client {
         metadata: serde_json::json!({"client_name": format!("Client {id}"), "nested": {"a": [1, 2]}}),
         created_at,
         last_used_at: None,
+        introspect_resources: vec![
+            "https://res.example/a".into(),
+            "https://res.example/b".into(),
+        ],
     }
 }
 
@@ -104,6 +108,7 @@ pub fn bare_client(id: &str, created_at: UnixTime) -> Client {
         metadata: serde_json::json!({}),
         created_at,
         last_used_at: None,
+        introspect_resources: Vec::new(),
     }
 }
 
@@ -113,6 +118,7 @@ fn user(id: &str, username: &str) -> User {
         username: username.to_owned(),
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1${id}"),
         created_at: 10,
+        roles: Vec::new(),
     }
 }
 
@@ -258,10 +264,12 @@ pub async fn resources<S: Store>(store: &S) {
             ScopeDef {
                 name: "tools:read".into(),
                 description: "Read tools".into(),
+                roles: Vec::new(),
             },
             ScopeDef {
                 name: "tools:call".into(),
                 description: "Use \"tools\"".into(),
+                roles: vec!["admin".into(), "operator".into()],
             },
         ],
         created_at: 20,
@@ -354,6 +362,38 @@ pub async fn users<S: Store>(store: &S) {
         "$argon2id$new"
     );
     assert!(!store.delete_user("us-nobody").await.unwrap());
+
+    // Roles: stored at insert, replaced as a whole, and only for an existing user.
+    let mut carol = user("us-4", "us-carol");
+    carol.roles = vec!["admin".into(), "ops".into()];
+    store.insert_user(&carol).await.unwrap();
+    assert_eq!(store.get_user("us-4").await.unwrap(), Some(carol));
+    assert!(store.set_roles("us-bob", &["admin".into()]).await.unwrap());
+    assert!(
+        !store
+            .set_roles("us-nobody", &["admin".into()])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .get_user_by_name("us-bob")
+            .await
+            .unwrap()
+            .unwrap()
+            .roles,
+        ["admin"]
+    );
+    assert!(store.set_roles("us-bob", &[]).await.unwrap());
+    assert!(
+        store
+            .get_user("us-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .roles
+            .is_empty()
+    );
 }
 
 /// Codes: redemption, expiry boundary, replay revoking the produced grant, atomic failure.

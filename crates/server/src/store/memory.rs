@@ -261,6 +261,17 @@ impl UserStore for MemoryStore {
         }
     }
 
+    async fn set_roles(&self, username: &str, roles: &[String]) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        match s.users.values_mut().find(|u| u.username == username) {
+            Some(u) => {
+                u.roles = roles.to_vec();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     async fn delete_user(&self, username: &str) -> StoreResult<bool> {
         let mut s = self.lock()?;
         let Some(id) = s.user_by_name(username).map(|u| u.id.clone()) else {

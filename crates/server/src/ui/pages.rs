@@ -92,6 +92,7 @@ pub fn consent(
     summary: &RequestSummary<'_>,
     username: &str,
     scopes: &[(String, String)],
+    unavailable: &[crate::roles::Unavailable],
 ) -> String {
     let items: String = if scopes.is_empty() {
         "<li>Basic access (no specific permissions)</li>".to_owned()
@@ -107,13 +108,32 @@ pub fn consent(
             })
             .collect()
     };
+    // Text only, no inputs: the server recomputes the scopes on POST.
+    let not_available: String = if unavailable.is_empty() {
+        String::new()
+    } else {
+        let li: String = unavailable
+            .iter()
+            .map(|u| {
+                format!(
+                    "<li><strong>{}</strong> <span class=\"muted\">(<code>{}</code>; needs the role {})</span></li>",
+                    escape(&u.description),
+                    escape(&u.name),
+                    escape(&u.roles.join(" or "))
+                )
+            })
+            .collect();
+        format!(
+            "<p class=\"unavailable\">Also asked for, but not available to your account (it will not be granted):</p><ul class=\"unavailable\">{li}</ul>"
+        )
+    };
     layout(
         "Authorize access",
         &format!(
             "<h1>Authorize {client}?</h1>{verified}\
 <p class=\"who\">Signed in as <strong>{user}</strong></p>\
 <p><strong>{client}</strong> asks for access to <strong>{resource}</strong> <span class=\"muted\">(<code>{resource_uri}</code>)</span> with these permissions:</p>\
-<ul>{items}</ul>\
+<ul>{items}</ul>{not_available}\
 <p class=\"muted\">After you decide, you will be sent to <strong>{host}</strong>.</p>\
 <form method=\"post\" action=\"{action}\">\
 <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\

@@ -304,3 +304,94 @@ async fn loopback_redirect_any_port_but_nothing_else() {
         }
     }
 }
+
+#[tokio::test]
+async fn restricted_scopes_need_a_role_and_the_token_gets_the_intersection() {
+    let s = TestServer::start().await;
+    // Before any request, so no cached copy of the resource is in the way.
+    mcp_oauth_server::admin::roles::update_resource(
+        s.store().as_ref(),
+        &s.resource,
+        None,
+        None,
+        &["mcp:admin=admin".into()],
+        &[],
+    )
+    .await
+    .unwrap();
+    mcp_oauth_server::admin::roles::change_user_roles(
+        s.store().as_ref(),
+        "bob",
+        &["admin".into()],
+        &[],
+    )
+    .await
+    .unwrap();
+
+    // alice holds no role: the consent page lists mcp:admin as not available, with nothing
+    // to tick, and approving (whatever the form says) grants the rest.
+    let q = s.authorize_query("mcp:tools mcp:admin");
+    let mut b = Browser::new(&s);
+    let login = b.get(&s.authorize_url(&q)).await;
+    let aq = login.hidden("authorize_query");
+    let consent = b
+        .post(
+            "/login",
+            &[
+                ("csrf_token", &login.hidden("csrf_token")),
+                ("authorize_query", &aq),
+                ("username", "alice"),
+                ("password", "wonderland"),
+            ],
+        )
+        .await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+    let text = html_unescape(&consent.body);
+    let (granted, unavailable) = text.split_once("not available to your account").unwrap();
+    assert!(
+        granted.contains("mcp:tools") && !granted.contains("mcp:admin"),
+        "{text}"
+    );
+    assert!(
+        unavailable.contains("mcp:admin") && unavailable.contains("admin"),
+        "{text}"
+    );
+    assert!(!consent.body.contains("type=\"checkbox\""));
+    let done = b
+        .post(
+            "/consent",
+            &[
+                ("csrf_token", &consent.hidden("csrf_token")),
+                ("authorize_query", &aq),
+                ("approve", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let code = query_param(&done.location.unwrap(), "code").unwrap();
+    let t: serde_json::Value = s.exchange(&code).await.json().await.unwrap();
+    assert_eq!(t["scope"], "mcp:tools", "{t}");
+    assert_eq!(
+        claims(t["access_token"].as_str().unwrap())["scope"],
+        "mcp:tools"
+    );
+
+    // Asking only for what alice may not approve: access_denied, to this administrator's client.
+    let loc = s
+        .browser_authorize(&s.authorize_query("mcp:admin"), "alice", "wonderland")
+        .await;
+    assert_eq!(
+        query_param(&loc, "error").as_deref(),
+        Some("access_denied"),
+        "{loc}"
+    );
+    assert!(query_param(&loc, "code").is_none());
+
+    // bob holds the role: he gets both.
+    let loc = s
+        .browser_authorize(&s.authorize_query("mcp:tools mcp:admin"), "bob", "builder")
+        .await;
+    let code = query_param(&loc, "code").unwrap();
+    let t: serde_json::Value = s.exchange(&code).await.json().await.unwrap();
+    assert_eq!(t["scope"], "mcp:admin mcp:tools", "{t}");
+}

@@ -521,3 +521,106 @@ async fn documents_can_be_switched_off() {
     assert!(text.contains("not registered"), "{text}");
     assert_eq!(docs.hits(), 0);
 }
+
+/// A listener on loopback that only counts the connections made to it: any fetch attempt, TLS
+/// or not, shows up here.
+async fn connection_counter() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            c.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (port, count)
+}
+
+#[tokio::test]
+async fn trust_lists_see_every_spelling_of_a_denied_host() {
+    let (port, connections) = connection_counter().await;
+    let deny = |host: &'static str| {
+        move |c: &mut mcp_oauth_server::config::ServerConfig| {
+            c.cimd_allow_loopback = true;
+            c.fetch_timeout_ms = 700;
+            c.fetch_connect_timeout_ms = 500;
+            c.cimd_deny_hosts = vec![host.into()];
+        }
+    };
+    let no_localhost = TestServer::start_with(deny("localhost")).await;
+    for id in [
+        "https://localhost\\x/c.json".to_owned(),
+        format!("https://localhost:{port}\\c.json"),
+        format!("https://ｌｏｃａｌｈｏｓｔ:{port}/c.json"),
+        format!("https://LOCALHOST.:{port}/c.json"),
+    ] {
+        let text = refused_page(&no_localhost, &id).await;
+        assert!(
+            text.contains("does not accept client metadata documents from localhost")
+                || text.contains("must not contain a backslash"),
+            "{id}: {text}"
+        );
+        assert_eq!(
+            token_as(&no_localhost, &id).await.1,
+            "invalid_client",
+            "{id}"
+        );
+    }
+    let no_loopback_ip = TestServer::start_with(deny("127.0.0.1")).await;
+    for id in [
+        format!("https://127.1:{port}/c.json"),
+        format!("https://2130706433:{port}/c.json"),
+        format!("https://0x7f000001:{port}/c.json"),
+        format!("https://0177.0.0.1:{port}/c.json"),
+        format!("https://0x7f.0.0.1:{port}/c.json"),
+        format!("https://[::ffff:127.0.0.1]:{port}/c.json"),
+        format!("https://[::ffff:7f00:1]:{port}/c.json"),
+    ] {
+        let text = refused_page(&no_loopback_ip, &id).await;
+        assert!(
+            text.contains("does not accept client metadata documents from 127.0.0.1"),
+            "{id}: {text}"
+        );
+        assert_eq!(
+            token_as(&no_loopback_ip, &id).await.1,
+            "invalid_client",
+            "{id}"
+        );
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "no refused spelling reached the network"
+    );
+    // The counter does count: an address the list does not name is connected to.
+    refused_page(&no_localhost, &format!("https://127.0.0.1:{port}/c.json")).await;
+    assert!(connections.load(Ordering::SeqCst) > 0);
+}
+
+#[tokio::test]
+async fn pages_show_the_ascii_host_of_a_document_url() {
+    let s = TestServer::start_with(|c| c.cimd_allow_hosts = vec!["partner.example".into()]).await;
+    // A Cyrillic "а" in place of the Latin one.
+    let text = refused_page(&s, "https://\u{430}pple.example/client.json").await;
+    assert!(text.contains("xn--pple-43d.example"), "{text}");
+    assert!(!text.contains('\u{430}'), "{text}");
+}
+
+#[tokio::test]
+async fn errors_never_redirect_to_a_document_clients_uris() {
+    let s = cimd_server().await;
+    let docs = DocServer::start().await;
+    let q = query_for(&s, &docs.url("good.json"), DOC_REDIRECT);
+    let bad: Vec<_> = q
+        .iter()
+        .filter(|(k, _)| k != "code_challenge")
+        .cloned()
+        .collect();
+    let mut b = Browser::new(&s);
+    let page = b.get(&s.authorize_url(&bad)).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(page.location.is_none(), "never a redirect");
+    assert!(html_unescape(&page.body).contains("invalid_request"));
+}

@@ -23,6 +23,8 @@ pub const PUBLIC_REDIRECT: &str = "http://127.0.0.1:4567/callback";
 pub const CONF_CLIENT: &str = "conf-app";
 pub const CONF_REDIRECT: &str = "https://app.example/cb";
 pub const M2M_CLIENT: &str = "m2m-app";
+/// The resource server of both test resources: the only client allowed to introspect.
+pub const RS_CLIENT: &str = "resource-server";
 
 pub struct TestServer {
     pub base: String,
@@ -34,6 +36,7 @@ pub struct TestServer {
     pub http: reqwest::Client,
     pub conf_secret: String,
     pub m2m_secret: String,
+    pub rs_secret: String,
     task: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
@@ -141,6 +144,18 @@ impl TestServer {
         )
         .await
         .unwrap();
+        let (_, rs_secret) = admin::add_client(
+            store.as_ref(),
+            NewClient {
+                name: "Resource server".into(),
+                client_id: Some(RS_CLIENT.into()),
+                introspect_resources: vec![resource.clone(), other_resource.clone()],
+                ..Default::default()
+            },
+            now,
+        )
+        .await
+        .unwrap();
         let app = server
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -161,6 +176,7 @@ impl TestServer {
             http,
             conf_secret: conf_secret.unwrap().expose().to_owned(),
             m2m_secret: m2m_secret.unwrap().expose().to_owned(),
+            rs_secret: rs_secret.unwrap().expose().to_owned(),
             task,
             _dir: dir,
         }
@@ -318,8 +334,8 @@ impl TestServer {
         let r = self
             .post_basic(
                 "/introspect",
-                M2M_CLIENT,
-                &self.m2m_secret,
+                RS_CLIENT,
+                &self.rs_secret,
                 &[("token", token)],
             )
             .await;

@@ -184,3 +184,60 @@ async fn metrics_count_tokens_and_latency() {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn metrics_are_not_public_outside_dev() {
+    // No token configured, not dev: the main listener does not serve them at all.
+    let s = TestServer::start_with(|c| c.dev = false).await;
+    let r = s.http.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    // The separate listener's router serves them.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = s.server.metrics_router();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let r = s
+        .http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    task.abort();
+
+    // With a token: required, compared exactly.
+    let s = TestServer::start_with(|c| {
+        c.dev = false;
+        c.metrics_token = Some("m3trics-token".into());
+    })
+    .await;
+    let r = s.http.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    for wrong in ["m3trics-toke", "m3trics-token2", ""] {
+        let r = s
+            .http
+            .get(s.url("/metrics"))
+            .bearer_auth(wrong)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{wrong}");
+    }
+    let r = s
+        .http
+        .get(s.url("/metrics"))
+        .bearer_auth("m3trics-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("mcp_oauth_"));
+}

@@ -252,6 +252,24 @@ async fn client_credentials_by_assertion_and_every_refusal() {
             &claims_for(id, "https://other-as.example", now, "aud"),
         ),
     ));
+    // The sender's numbers at the ends of i64: refused, never an overflow.
+    let mut c = claims_for(id, &s.base, now, "exp-max");
+    c["exp"] = i64::MAX.into();
+    cases.push(("exp i64::MAX", sign(&key, &c)));
+    let mut c = claims_for(id, &s.base, now, "exp-min");
+    c["exp"] = i64::MIN.into();
+    cases.push(("exp i64::MIN", sign(&key, &c)));
+    let mut c = claims_for(id, &s.base, now, "nbf-min");
+    c["nbf"] = i64::MIN.into();
+    c["iat"] = i64::MIN.into();
+    c["exp"] = (now - 10_000).into();
+    cases.push(("nbf and iat i64::MIN, expired", sign(&key, &c)));
+    let mut c = claims_for(id, &s.base, now, "aud-array");
+    c["aud"] = json!([s.base.clone(), "https://other-as.example"]);
+    cases.push(("aud array naming another server too", sign(&key, &c)));
+    let mut c = claims_for(id, &s.base, now, "aud-array-1");
+    c["aud"] = json!([s.base.clone()]);
+    cases.push(("aud array of only our issuer", sign(&key, &c)));
     cases.push((
         "aud of a path below the issuer",
         sign(&key, &claims_for(id, &s.url("/introspect"), now, "aud2")),

@@ -313,3 +313,63 @@ async fn token_endpoint_request_shape() {
     let r = s.http.get(s.url("/nope")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+/// The bad requests of RFC 9700 §4.11.2's case: client and redirect URI are fine, something else
+/// is wrong. `q` is a good query for some client.
+fn bad_requests(q: &[(String, String)]) -> Vec<(&'static str, Vec<(String, String)>)> {
+    let mut dup_state = q.to_vec();
+    dup_state.push(("state".into(), "again".into()));
+    vec![
+        ("no PKCE", without(q, "code_challenge")),
+        ("implicit", with(q, "response_type", "token")),
+        (
+            "unknown resource",
+            with(q, "resource", "https://nowhere.example/mcp"),
+        ),
+        ("prompt=none", with(q, "prompt", "none")),
+        ("a repeated state", dup_state),
+    ]
+}
+
+/// An error page with the error code in it, never a redirect.
+async fn unverified_error_page(s: &TestServer, q: &[(String, String)], what: &str) {
+    let r = s.http.get(s.authorize_url(q)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{what}");
+    assert!(r.headers().get("location").is_none(), "{what}: no redirect");
+    let body = html_unescape(&r.text().await.unwrap());
+    assert!(
+        body.contains("invalid_request")
+            || body.contains("unsupported_response_type")
+            || body.contains("invalid_target"),
+        "{what}: {body}"
+    );
+}
+
+#[tokio::test]
+async fn errors_never_redirect_to_self_registered_uris() {
+    let s = TestServer::start().await;
+    let reg = crate::registration::registered(
+        &s,
+        &serde_json::json!({
+            "client_name": "Self-registered",
+            "redirect_uris": [PUBLIC_REDIRECT],
+            "token_endpoint_auth_method": "none",
+        }),
+    )
+    .await;
+    let mut q = s.authorize_query("mcp:tools");
+    q[1].1 = reg["client_id"].as_str().unwrap().to_owned();
+    for (what, bad) in bad_requests(&q) {
+        unverified_error_page(&s, &bad, what).await;
+    }
+    // The good request still shows the login page.
+    let r = s.http.get(s.authorize_url(&q)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // An administrator's client keeps the RFC 6749 §4.1.2.1 redirect.
+    let admin_q = s.authorize_query("mcp:tools");
+    for (what, bad) in bad_requests(&admin_q) {
+        let (error, _) = authorize_error(&s, &bad).await;
+        assert!(!error.is_empty(), "{what}");
+    }
+}

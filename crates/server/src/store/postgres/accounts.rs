@@ -27,6 +27,7 @@ fn client_from_row(row: &PgRow) -> StoreResult<Client> {
         metadata: json_col(row, "metadata")?,
         created_at: col(row, "created_at")?,
         last_used_at: col(row, "last_used_at")?,
+        introspect_resources: json_col(row, "introspect_resources")?,
     })
 }
 
@@ -48,18 +49,20 @@ fn bind_client<'q>(q: Query<'q>, c: &Client) -> StoreResult<Query<'q>> {
         .bind(to_json(&c.metadata)?)
         .bind(c.created_at)
         .bind(c.last_used_at)
+        .bind(to_json(&c.introspect_resources)?)
         .bind(c.client_id.as_str()))
 }
 
 const INSERT_CLIENT: &str = "INSERT INTO clients (client_name, token_endpoint_auth_method, \
      secret_hash, secret_expires_at, redirect_uris, grant_types, allowed_scopes, jwks, jwks_uri, \
-     origin, registration_token_hash, metadata, created_at, last_used_at, client_id) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+     origin, registration_token_hash, metadata, created_at, last_used_at, introspect_resources, \
+     client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
 const UPDATE_CLIENT: &str = "UPDATE clients SET client_name = $1, token_endpoint_auth_method = $2, \
      secret_hash = $3, secret_expires_at = $4, redirect_uris = $5, grant_types = $6, \
      allowed_scopes = $7, jwks = $8, jwks_uri = $9, origin = $10, registration_token_hash = $11, \
-     metadata = $12, created_at = $13, last_used_at = $14 WHERE client_id = $15";
+     metadata = $12, created_at = $13, last_used_at = $14, introspect_resources = $15 \
+     WHERE client_id = $16";
 
 #[async_trait]
 impl ClientStore for PostgresStore {
@@ -234,6 +237,7 @@ fn user_from_row(row: &PgRow) -> StoreResult<User> {
         username: col(row, "username")?,
         password_hash: col(row, "password_hash")?,
         created_at: col(row, "created_at")?,
+        roles: json_col(row, "roles")?,
     })
 }
 
@@ -241,12 +245,14 @@ fn user_from_row(row: &PgRow) -> StoreResult<User> {
 impl UserStore for PostgresStore {
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO users (id, username, password_hash, created_at, roles) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(user.id.as_str())
         .bind(user.username.as_str())
         .bind(user.password_hash.as_str())
         .bind(user.created_at)
+        .bind(to_json(&user.roles)?)
         .execute(&self.pool)
         .await
         .map_err(db("user"))?;
@@ -292,6 +298,16 @@ impl UserStore for PostgresStore {
             .execute(&self.pool)
             .await
             .map_err(db("setting a password"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_roles(&self, username: &str, roles: &[String]) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE users SET roles = $1 WHERE username = $2")
+            .bind(to_json(roles)?)
+            .bind(username)
+            .execute(&self.pool)
+            .await
+            .map_err(db("setting roles"))?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -207,6 +207,7 @@ async fn text_sorts_in_byte_order_as_on_sqlite() {
             username: (*name).to_owned(),
             password_hash: "h".into(),
             created_at: 1,
+            roles: Vec::new(),
         };
         pg.insert_user(&u).await.unwrap();
         lite.insert_user(&u).await.unwrap();

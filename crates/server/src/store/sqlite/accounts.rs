@@ -27,6 +27,7 @@ fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
         metadata: json_col(row, "metadata")?,
         created_at: col(row, "created_at")?,
         last_used_at: col(row, "last_used_at")?,
+        introspect_resources: json_col(row, "introspect_resources")?,
     })
 }
 
@@ -48,18 +49,20 @@ fn bind_client<'q>(q: Query<'q>, c: &Client) -> StoreResult<Query<'q>> {
         .bind(to_json(&c.metadata)?)
         .bind(c.created_at)
         .bind(c.last_used_at)
+        .bind(to_json(&c.introspect_resources)?)
         .bind(c.client_id.as_str()))
 }
 
 const INSERT_CLIENT: &str = "INSERT INTO clients (client_name, token_endpoint_auth_method, \
      secret_hash, secret_expires_at, redirect_uris, grant_types, allowed_scopes, jwks, jwks_uri, \
-     origin, registration_token_hash, metadata, created_at, last_used_at, client_id) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+     origin, registration_token_hash, metadata, created_at, last_used_at, introspect_resources, \
+     client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 const UPDATE_CLIENT: &str = "UPDATE clients SET client_name = ?, token_endpoint_auth_method = ?, \
      secret_hash = ?, secret_expires_at = ?, redirect_uris = ?, grant_types = ?, \
      allowed_scopes = ?, jwks = ?, jwks_uri = ?, origin = ?, registration_token_hash = ?, \
-     metadata = ?, created_at = ?, last_used_at = ? WHERE client_id = ?";
+     metadata = ?, created_at = ?, last_used_at = ?, introspect_resources = ? \
+     WHERE client_id = ?";
 
 #[async_trait]
 impl ClientStore for SqliteStore {
@@ -206,6 +209,7 @@ fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
         username: col(row, "username")?,
         password_hash: col(row, "password_hash")?,
         created_at: col(row, "created_at")?,
+        roles: json_col(row, "roles")?,
     })
 }
 
@@ -213,12 +217,14 @@ fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
 impl UserStore for SqliteStore {
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO users (id, username, password_hash, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO users (id, username, password_hash, created_at, roles) \
+             VALUES (?, ?, ?, ?, ?)",
         )
         .bind(user.id.as_str())
         .bind(user.username.as_str())
         .bind(user.password_hash.as_str())
         .bind(user.created_at)
+        .bind(to_json(&user.roles)?)
         .execute(&self.pool)
         .await
         .map_err(db("user"))?;
@@ -264,6 +270,16 @@ impl UserStore for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(db("setting a password"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn set_roles(&self, username: &str, roles: &[String]) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE users SET roles = ? WHERE username = ?")
+            .bind(to_json(roles)?)
+            .bind(username)
+            .execute(&self.pool)
+            .await
+            .map_err(db("setting roles"))?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -2,6 +2,8 @@
 //! `mcp-oauth users`, `clients`, `resources` and `registration-tokens`, with the validation the
 //! endpoints rely on.
 
+pub mod roles;
+
 use crate::audit::{AuditEvent, AuditKind};
 use crate::model::{Client, ClientOrigin, RegistrationToken, Resource, ScopeDef, User};
 use crate::password;
@@ -55,6 +57,7 @@ pub fn parse_scope_def(s: &str) -> Result<ScopeDef, AdminError> {
         )));
     }
     Ok(ScopeDef {
+        roles: Vec::new(),
         name: name.to_owned(),
         description: if desc.is_empty() {
             name.to_owned()
@@ -109,7 +112,19 @@ pub async fn add_user(
     password: Secret,
     now: UnixTime,
 ) -> Result<User, AdminError> {
+    add_user_with_roles(store, username, password, &[], now).await
+}
+
+/// Creates a user holding `roles` (see [`roles`]).
+pub async fn add_user_with_roles(
+    store: &dyn Store,
+    username: &str,
+    password: Secret,
+    roles: &[String],
+    now: UnixTime,
+) -> Result<User, AdminError> {
     validate_username(username)?;
+    let roles = roles::normalize(roles)?;
     if password.expose().is_empty() {
         return Err(invalid("the password must not be empty"));
     }
@@ -121,6 +136,7 @@ pub async fn add_user(
         username: username.to_owned(),
         password_hash: hash,
         created_at: now,
+        roles,
     };
     store.insert_user(&user).await.map_err(|e| match e {
         StoreError::Conflict(_) => AdminError::Exists(format!("user `{username}`")),
@@ -166,6 +182,9 @@ pub struct NewClient {
     pub jwks: Option<serde_json::Value>,
     /// Where the client publishes its public keys: `private_key_jwt`, no secret.
     pub jwks_uri: Option<String>,
+    /// A resource server: the registered resources whose tokens it may introspect. Without a
+    /// grant it gets no grant types (it only introspects).
+    pub introspect_resources: Vec<String>,
 }
 
 /// Creates a client. Returns it and, for a confidential client, its secret: shown once, stored
@@ -178,7 +197,10 @@ pub async fn add_client(
     if req.name.trim().is_empty() {
         return Err(invalid("a client needs a name"));
     }
-    let mut grants = if req.grant_types.is_empty() {
+    let introspect_resources = check_introspect_resources(store, &req).await?;
+    let mut grants = if req.grant_types.is_empty() && !introspect_resources.is_empty() {
+        Vec::new()
+    } else if req.grant_types.is_empty() {
         vec![
             grant_type::AUTHORIZATION_CODE.to_owned(),
             grant_type::REFRESH_TOKEN.to_owned(),
@@ -279,6 +301,7 @@ pub async fn add_client(
         metadata: serde_json::Value::Object(Default::default()),
         created_at: now,
         last_used_at: None,
+        introspect_resources,
     };
     store.insert_client(&client).await.map_err(|e| match e {
         StoreError::Conflict(_) => AdminError::Exists(format!("client `{client_id}`")),
@@ -295,6 +318,34 @@ pub async fn add_client(
     )
     .await;
     Ok((client, secret))
+}
+
+/// The resources a new client may introspect for: registered ones, for a confidential client
+/// only (RFC 7662 §2.1: the caller authenticates).
+async fn check_introspect_resources(
+    store: &dyn Store,
+    req: &NewClient,
+) -> Result<Vec<String>, AdminError> {
+    if req.introspect_resources.is_empty() {
+        return Ok(Vec::new());
+    }
+    if req.public {
+        return Err(invalid(
+            "a public client cannot introspect: a resource server authenticates (drop --public)",
+        ));
+    }
+    let mut uris = Vec::new();
+    for uri in &req.introspect_resources {
+        if store.get_resource(uri).await?.is_none() {
+            return Err(invalid(format!(
+                "resource `{uri}` is not registered (add it first: mcp-oauth resources add)"
+            )));
+        }
+        uris.push(uri.clone());
+    }
+    uris.sort();
+    uris.dedup();
+    Ok(uris)
 }
 
 /// Removes a client and everything issued to it, recording it in the audit trail. Returns

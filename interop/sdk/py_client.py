@@ -125,7 +125,9 @@ async def run(server_url: str) -> dict:
     try:
         async with httpx2.AsyncClient(auth=provider, timeout=30.0) as http:
             transport = streamable_http_client(server_url, http_client=http)
-            async with Client(transport) as client:
+            # The initialize handshake (2025-11-25): this SDK's 2026-07-28 mode expects result
+            # fields (`resultType`) that the demo's rmcp server does not send yet.
+            async with Client(transport, mode="legacy") as client:
                 tools = await client.list_tools()
                 echo = await client.call_tool(
                     "echo", {"message": "hello from the Python SDK"}

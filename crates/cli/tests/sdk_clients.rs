@@ -324,7 +324,7 @@ async fn python_sdk_client_signs_in_once_and_calls_a_tool() {
 }
 
 /// rmcp's own client over our OAuth transport: the prompt is the user's browser.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct BrowserPrompt {
     sign_ins: std::sync::atomic::AtomicUsize,
 }

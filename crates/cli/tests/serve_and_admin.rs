@@ -496,7 +496,7 @@ async fn dev_tour_ends_on_the_callback_page_whose_command_redeems_the_code() {
     assert!(body.contains(&code), "the page shows the code");
     assert!(body.contains("<code>xyz</code>"), "and the state");
     assert!(
-        body.contains("this server&#39;s issuer (RFC 9207)"),
+        body.contains("is this server's issuer (RFC 9207)"),
         "and that iss matches"
     );
 
@@ -526,7 +526,7 @@ async fn dev_tour_ends_on_the_callback_page_whose_command_redeems_the_code() {
     let body = hostile.text().await.unwrap();
     assert!(!body.contains("<script>alert(1)"), "{body}");
     assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert!(body.contains("is not this server&#39;s issuer"));
+    assert!(body.contains("is not this server's issuer"));
     // In the command the value is one shell word, quoted.
     assert!(
         between(&body, "<pre>", "</pre>").contains("code='<script>alert(1)</script>'"),

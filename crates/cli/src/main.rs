@@ -7,6 +7,7 @@ mod backup;
 mod client_cmd;
 mod data;
 mod demo;
+mod dev_callback;
 mod guard;
 mod logging;
 mod output;

@@ -119,6 +119,14 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     }
     let maintenance = server.spawn_maintenance(Duration::from_secs(60));
     let mut router = server.router();
+    if dev {
+        router = router.merge(crate::dev_callback::router(
+            &issuer,
+            server.state().config().issuer_path(),
+            DEMO_CLIENT_ID,
+            &demo_resource_uri(&issuer),
+        ));
+    }
     let mut mcp_url = None;
     if demo {
         let (routes, url) = crate::demo::router(&issuer, args.demo_public)?;
@@ -263,7 +271,9 @@ pub fn demo_resource_uri(issuer: &str) -> String {
     format!("{issuer}/mcp")
 }
 
-/// Creates the demo user, client and resource unless they exist.
+/// Creates the demo user, client and resource unless they exist, and makes sure the demo client
+/// may be sent to this issuer's callback page (the data directory may come from a run with
+/// another issuer).
 async fn seed_demo(store: &dyn Store, issuer: &str, now: i64) -> anyhow::Result<()> {
     if store.get_user_by_name("demo").await?.is_none() {
         // Role `admin`: the demo resource restricts `mcp:admin` to it, and the tour's step-up
@@ -287,25 +297,55 @@ async fn seed_demo(store: &dyn Store, issuer: &str, now: i64) -> anyhow::Result<
         admin::roles::restrict(&mut scopes, &["mcp:admin=admin".into()])?;
         admin::add_resource(store, &uri, "Demo MCP server", scopes, now).await?;
     }
-    if store.get_client(DEMO_CLIENT_ID).await?.is_none() {
-        admin::add_client(
-            store,
-            NewClient {
-                name: "Demo client".into(),
-                redirect_uris: vec![
-                    "http://127.0.0.1/callback".into(),
-                    "http://localhost/callback".into(),
-                    "http://[::1]/callback".into(),
-                ],
-                public: true,
-                client_id: Some(DEMO_CLIENT_ID.into()),
-                ..Default::default()
-            },
-            now,
-        )
-        .await?;
+    let callback = crate::dev_callback::url(issuer);
+    match store.get_client(DEMO_CLIENT_ID).await? {
+        None => {
+            admin::add_client(
+                store,
+                NewClient {
+                    name: "Demo client".into(),
+                    redirect_uris: vec![
+                        "http://127.0.0.1/callback".into(),
+                        "http://localhost/callback".into(),
+                        "http://[::1]/callback".into(),
+                        callback,
+                    ],
+                    public: true,
+                    client_id: Some(DEMO_CLIENT_ID.into()),
+                    ..Default::default()
+                },
+                now,
+            )
+            .await?;
+        }
+        Some(mut client)
+            if !mcp_oauth_core::redirect::matches_any(
+                client.redirect_uris.iter().map(String::as_str),
+                &callback,
+            ) =>
+        {
+            client.redirect_uris.push(callback);
+            store.update_client(&client).await?;
+        }
+        Some(_) => {}
     }
     Ok(())
+}
+
+/// The tour's authorization URL: the demo client, sent back to the callback page, with the
+/// tour's PKCE challenge.
+fn tour_authorization_url(issuer: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", DEMO_CLIENT_ID)
+        .append_pair("redirect_uri", &crate::dev_callback::url(issuer))
+        .append_pair("scope", "mcp:tools")
+        .append_pair("resource", &demo_resource_uri(issuer))
+        .append_pair("state", "xyz")
+        .append_pair("code_challenge", crate::dev_callback::TOUR_CHALLENGE)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    format!("{issuer}/authorize?{query}")
 }
 
 fn print_tour(issuer: &str) {
@@ -318,12 +358,10 @@ Try:
   curl -s {issuer}/.well-known/oauth-authorization-server
   curl -s {issuer}/jwks
   Open in a browser (sign in as demo/demo, then approve):
-  {issuer}/authorize?response_type=code&client_id={DEMO_CLIENT_ID}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9999%2Fcallback&scope=mcp%3Atools&resource={res}&state=xyz&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256
-  The browser lands on http://127.0.0.1:9999/callback?code=...; exchange the code:
-  curl -s {issuer}/token -d grant_type=authorization_code -d client_id={DEMO_CLIENT_ID} \\
-       -d redirect_uri=http://127.0.0.1:9999/callback -d resource={resource} \\
-       -d code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk -d code=CODE
+  {url}
+  The browser comes back to {callback}, which shows the code and the curl command that redeems it.
 ",
-        res = url::form_urlencoded::byte_serialize(resource.as_bytes()).collect::<String>()
+        url = tour_authorization_url(issuer),
+        callback = crate::dev_callback::url(issuer),
     );
 }

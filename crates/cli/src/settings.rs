@@ -92,6 +92,11 @@ pub struct FileConfig {
     /// A file holding the bearer token `/metrics` requires on the main listener
     /// (`MCP_OAUTH_METRICS_TOKEN` gives the token itself).
     pub metrics_token_file: Option<PathBuf>,
+    /// Browser origins allowed by CORS on the metadata, JWKS, registration, token and revocation
+    /// endpoints; empty: any (`*`).
+    pub cors_allowed_origins: Option<Vec<String>>,
+    /// Non-conforming redirect URI schemes of known clients that are admitted.
+    pub redirect_uri_schemes: Option<Vec<String>>,
 }
 
 /// Reads the configuration file, if one was named.
@@ -186,6 +191,16 @@ pub fn apply(file: &FileConfig, mut c: ServerConfig) -> anyhow::Result<ServerCon
             "cimd_deny_hosts",
             &file.cimd_deny_hosts,
             &mut c.cimd_deny_hosts,
+        ),
+        (
+            "cors_allowed_origins",
+            &file.cors_allowed_origins,
+            &mut c.cors_allowed_origins,
+        ),
+        (
+            "redirect_uri_schemes",
+            &file.redirect_uri_schemes,
+            &mut c.redirect_uri_schemes,
         ),
     ] {
         if let Some(v) = file_value {
@@ -296,6 +311,17 @@ mod tests {
         assert_eq!(c.registration, mcp_oauth_server::RegistrationPolicy::Token);
         assert_eq!(c.cimd_deny_hosts, vec!["*.evil.example"]);
         assert!(c.cimd_allow_loopback);
+        let f: FileConfig = toml::from_str(
+            "cors_allowed_origins = [\"http://localhost:6274\"]\nredirect_uri_schemes = []",
+        )
+        .unwrap();
+        let c = apply(&f, ServerConfig::new("https://a.example")).unwrap();
+        assert_eq!(c.cors_allowed_origins, vec!["http://localhost:6274"]);
+        assert!(c.redirect_uri_schemes.is_empty());
+        assert_eq!(
+            ServerConfig::new("https://a.example").redirect_uri_schemes,
+            vec!["cursor"]
+        );
         let bad: FileConfig = toml::from_str("registration = \"maybe\"").unwrap();
         let e = apply(&bad, ServerConfig::new("https://a.example")).unwrap_err();
         assert!(e.to_string().contains("registration"), "{e}");

@@ -567,4 +567,178 @@ fn roles_restrictions_and_resource_servers_from_the_command_line() {
         None,
     );
     assert!(!ok && err.contains("not registered"), "{err}");
+
+/// The value of the hidden form field `name`, HTML-unescaped.
+fn hidden(body: &str, name: &str) -> String {
+    between(body, &format!("name=\"{name}\" value=\""), "\"")
+}
+
+fn between(body: &str, start: &str, end: &str) -> String {
+    let from = body
+        .find(start)
+        .unwrap_or_else(|| panic!("no `{start}` in {body}"))
+        + start.len();
+    let to = body[from..].find(end).unwrap() + from;
+    body[from..to]
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[tokio::test]
+async fn dev_tour_ends_on_the_callback_page_whose_command_redeems_the_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let s = serve(&data, &["--dev"], &[]);
+    let issuer = &s.addr;
+    let callback = format!("{issuer}/dev/callback");
+    // The tour's URL, as `serve --dev` prints it.
+    let query = serde_urlencoded::to_string([
+        ("response_type", "code"),
+        ("client_id", "demo-client"),
+        ("redirect_uri", callback.as_str()),
+        ("scope", "mcp:tools"),
+        ("resource", format!("{issuer}/mcp").as_str()),
+        ("state", "xyz"),
+        (
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        ),
+        ("code_challenge_method", "S256"),
+    ])
+    .unwrap();
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = browser
+        .get(format!("{issuer}/authorize?{query}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        login.status(),
+        200,
+        "the demo client may use the callback page"
+    );
+    let body = login.text().await.unwrap();
+    let aq = hidden(&body, "authorize_query");
+    let consent = browser
+        .post(format!("{issuer}/login"))
+        .form(&[
+            ("csrf_token", hidden(&body, "csrf_token").as_str()),
+            ("authorize_query", aq.as_str()),
+            ("username", "demo"),
+            ("password", "demo"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(consent.status(), 200);
+    let body = consent.text().await.unwrap();
+    let done = browser
+        .post(format!("{issuer}/consent"))
+        .form(&[
+            ("csrf_token", hidden(&body, "csrf_token").as_str()),
+            ("authorize_query", aq.as_str()),
+            ("approve", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    let location = done.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with(&format!("{callback}?code=")),
+        "{location}"
+    );
+
+    // The browser lands on the page.
+    let page = browser.get(&location).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let h = page.headers().clone();
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert!(
+        !h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src")
+    );
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    let body = page.text().await.unwrap();
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(body.contains(&code), "the page shows the code");
+    assert!(body.contains("<code>xyz</code>"), "and the state");
+    assert!(
+        body.contains("is this server's issuer (RFC 9207)"),
+        "and that iss matches"
+    );
+
+    // Its command, run as a user pastes it, redeems the code.
+    let command = between(&body, "<pre>", "</pre>");
+    assert!(command.starts_with("curl "), "{command}");
+    let out = Command::new("sh").arg("-c").arg(&command).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tokens: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(tokens["token_type"], "Bearer", "{tokens}");
+    assert!(tokens["access_token"].is_string());
+    assert_eq!(tokens["scope"], "mcp:tools");
+
+    // Whatever the query holds is escaped, and a foreign issuer is called out.
+    let hostile = browser
+        .get(format!(
+            "{callback}?code=%3Cscript%3Ealert(1)%3C/script%3E&state=%27%22%3E&iss=https://evil.example"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body = hostile.text().await.unwrap();
+    assert!(!body.contains("<script>alert(1)"), "{body}");
+    assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(body.contains("is not this server's issuer"));
+    // In the command the value is one shell word, quoted.
+    assert!(
+        between(&body, "<pre>", "</pre>").contains("code='<script>alert(1)</script>'"),
+        "{body}"
+    );
+    let error = browser
+        .get(format!(
+            "{callback}?error=access_denied&state=xyz&iss={issuer}"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(error.contains("Authorization refused") && error.contains("access_denied"));
+    drop(s);
+
+    // Without --dev there is no such page.
+    let plain = serve(&tmp.path().join("plain"), &[], &[]);
+    let r = reqwest::get(format!("{}/dev/callback?code=x", plain.addr))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }

@@ -454,14 +454,15 @@ mod tests {
         assert!(r.reserve(b, t0).is_ok());
         r.forget("s1");
         assert!(r.reserve(a, t0).is_ok());
-        r.settle(a, Some("s3"), t0);
+        r.settle(a, Some("s3"), t0 + Duration::from_secs(5));
         // An open stream keeps a session alive past the idle timeout; then it idles out.
         assert!(r.begin("s2", t0));
         let later = t0 + Duration::from_secs(11);
-        assert_eq!(r.reserve(a, later), Err(DEFAULT_RETRY_AFTER_SECONDS));
+        assert_eq!(r.reserve(a, later), Err(4), "s3 idles out first");
         r.end("s2", later);
-        assert!(r.reserve(a, later).is_ok());
-        assert_eq!(r.count(a), 2);
+        assert!(r.reserve(a, later).is_err(), "s2 was just used");
+        assert!(r.reserve(a, later + Duration::from_secs(10)).is_ok());
+        assert_eq!(r.count(a), 1);
     }
 
     #[test]

@@ -135,7 +135,7 @@ fn repeated_and_lookalike_members_are_refused() {
         r#"{"method":"tools/call","params":{"name":"read_file","NAME":"write_file"}}"#,
         r#"{"method":"tools/call","params":{"name":"read_file","Name":"write_file"}}"#,
         r#"{"method":"resources/read","params":{"uri":"file:///home/a","URI":"x"}}"#,
-        "{\"method\":\"tools/call\",\"param\u017f\":{\"name\":\"write_file\"}}",
+        "{\"method\":\"tools/call\",\"param\u{017f}\":{\"name\":\"write_file\"}}",
         r#"[{"method":"ping"},{"method":"ping","Method":"tools/call"}]"#,
     ] {
         assert!(
@@ -167,11 +167,11 @@ fn escaped_strings_are_unescaped() {
     let r = p.requirement_for_body(
         br#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"na\u006de":"write\u005ffile"}}"#,
     );
-    assert_eq!(r.scopes, s("files:write"));
+    assert_eq!(r.unwrap().scopes, s("files:write"));
     let r = p.requirement_for_body(
         br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:\/\/\/etc\/passwd"}}"#,
     );
-    assert_eq!(r.scopes, s("root"));
+    assert_eq!(r.unwrap().scopes, s("root"));
 }
 
 #[test]

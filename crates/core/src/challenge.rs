@@ -473,7 +473,8 @@ mod fuzz {
     }
 
     fn without_controls(v: &Option<String>) -> Option<String> {
-        v.as_ref().map(|s| s.chars().filter(|c| !c.is_control()).collect())
+        v.as_ref()
+            .map(|s| s.chars().filter(|c| !c.is_control()).collect())
     }
 
     proptest! {

@@ -59,7 +59,9 @@ pub(crate) fn check_json_post(headers: &HeaderMap) -> Result<(), AuthError> {
     }
     let mut types = headers.get_all(CONTENT_TYPE).iter();
     let (Some(value), None) = (types.next(), types.next()) else {
-        return unsupported("a JSON-RPC body needs exactly one Content-Type: application/json".into());
+        return unsupported(
+            "a JSON-RPC body needs exactly one Content-Type: application/json".into(),
+        );
     };
     let Ok(value) = value.to_str() else {
         return unsupported("the Content-Type header is not readable".into());
@@ -144,7 +146,10 @@ mod tests {
         let ok = |p: &[(&str, &str)]| check_json_post(&h(p)).is_ok();
         assert!(ok(&[("content-type", "application/json")]));
         assert!(ok(&[("content-type", "Application/JSON; charset=UTF-8")]));
-        assert!(ok(&[("content-type", "application/json; charset=\"utf-8\"")]));
+        assert!(ok(&[(
+            "content-type",
+            "application/json; charset=\"utf-8\""
+        )]));
         assert!(ok(&[
             ("content-type", "application/json"),
             ("content-encoding", "identity")
@@ -159,13 +164,34 @@ mod tests {
             vec![("content-type", "text/plain")],
             vec![("content-type", "application/json-seq")],
             vec![("content-type", "application/json; charset=utf-16")],
-            vec![("content-type", "application/json; charset=utf-8; charset=utf-16")],
-            vec![("content-type", "application/json"), ("content-type", "application/json")],
-            vec![("content-type", "application/json"), ("content-encoding", "gzip")],
-            vec![("content-type", "application/json"), ("content-encoding", "deflate")],
-            vec![("content-type", "application/json"), ("content-encoding", "identity, br")],
-            vec![("content-type", "application/json"), ("content-encoding", "")],
-            vec![("content-type", "application/json"), ("transfer-encoding", "gzip, chunked")],
+            vec![(
+                "content-type",
+                "application/json; charset=utf-8; charset=utf-16",
+            )],
+            vec![
+                ("content-type", "application/json"),
+                ("content-type", "application/json"),
+            ],
+            vec![
+                ("content-type", "application/json"),
+                ("content-encoding", "gzip"),
+            ],
+            vec![
+                ("content-type", "application/json"),
+                ("content-encoding", "deflate"),
+            ],
+            vec![
+                ("content-type", "application/json"),
+                ("content-encoding", "identity, br"),
+            ],
+            vec![
+                ("content-type", "application/json"),
+                ("content-encoding", ""),
+            ],
+            vec![
+                ("content-type", "application/json"),
+                ("transfer-encoding", "gzip, chunked"),
+            ],
         ] {
             let r = check_json_post(&h(&bad));
             assert!(

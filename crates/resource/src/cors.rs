@@ -111,8 +111,10 @@ pub(crate) fn decorate(h: &mut HeaderMap, origin: HeaderValue) {
         HeaderValue::from_static(EXPOSE_HEADERS),
     );
     let varies = h.get_all(VARY).iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|v| v.split(',').any(|p| p.trim().eq_ignore_ascii_case("origin")))
+        v.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|p| p.trim().eq_ignore_ascii_case("origin"))
+        })
     });
     if !varies {
         h.append(VARY, HeaderValue::from_static("Origin"));

@@ -30,7 +30,7 @@ pub(crate) fn config() -> Config {
 /// follows the scheme in the one header; every `token68` string sent as `Bearer <t>` (any case,
 /// any spaces) comes back exactly.
 mod extract_targets {
-    use crate::extract::{bearer_token, is_token68, MAX_TOKEN_LEN};
+    use crate::extract::{MAX_TOKEN_LEN, bearer_token, is_token68};
     use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
     use http::{HeaderMap, HeaderValue};
     use proptest::prelude::*;
@@ -97,8 +97,8 @@ mod extract_targets {
 /// A token is accepted only if correctly signed with `typ` `at+jwt` and with the expected
 /// issuer and audience.
 mod jose_targets {
-    use crate::verifier::TokenVerifier;
     use crate::JwtVerifier;
+    use crate::verifier::TokenVerifier;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use mcp_oauth_core::clock::TestClock;
@@ -122,11 +122,15 @@ mod jose_targets {
         F.get_or_init(|| {
             let key = SigningKey::generate(Algorithm::ES256).unwrap();
             let verifier = JwtVerifier::builder(ISS, AUD)
-                .static_jwks(JwkSet { keys: vec![key.public_jwk().clone()] })
+                .static_jwks(JwkSet {
+                    keys: vec![key.public_jwk().clone()],
+                })
                 .clock(Arc::new(TestClock::new(NOW)))
                 .build()
                 .unwrap();
-            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
             Fixture { key, verifier, rt }
         })
     }

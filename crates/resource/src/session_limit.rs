@@ -186,7 +186,10 @@ impl SessionRegistry {
         let Some(key) = owner.get(session_id) else {
             return false;
         };
-        match clients.get_mut(key).and_then(|c| c.live.get_mut(session_id)) {
+        match clients
+            .get_mut(key)
+            .and_then(|c| c.live.get_mut(session_id))
+        {
             Some(e) => {
                 e.open += 1;
                 e.last_seen = now;
@@ -200,7 +203,9 @@ impl SessionRegistry {
         let mut inner = self.lock();
         let Inner { clients, owner } = &mut *inner;
         if let Some(key) = owner.get(session_id)
-            && let Some(e) = clients.get_mut(key).and_then(|c| c.live.get_mut(session_id))
+            && let Some(e) = clients
+                .get_mut(key)
+                .and_then(|c| c.live.get_mut(session_id))
         {
             e.open = e.open.saturating_sub(1);
             e.last_seen = now;

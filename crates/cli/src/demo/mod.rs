@@ -158,7 +158,10 @@ mod tests {
             );
         }
         assert!(policy().public.is_empty());
-        assert_eq!(policy().requirement_without_body().scopes.to_string(), "mcp:tools");
+        assert_eq!(
+            policy().requirement_without_body().scopes.to_string(),
+            "mcp:tools"
+        );
         assert_eq!(
             policy().scopes_supported(),
             [

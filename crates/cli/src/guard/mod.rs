@@ -59,7 +59,11 @@ pub struct GuardArgs {
     /// A browser origin allowed besides loopback ones (repeatable; comma-separated in the
     /// environment): it passes the `Origin` check and gets CORS answers (preflights, exposed
     /// `WWW-Authenticate` and `Mcp-Session-Id`).
-    #[arg(long = "allow-origin", env = "MCP_OAUTH_GUARD_ALLOW_ORIGIN", value_delimiter = ',')]
+    #[arg(
+        long = "allow-origin",
+        env = "MCP_OAUTH_GUARD_ALLOW_ORIGIN",
+        value_delimiter = ','
+    )]
     allow_origins: Vec<String>,
     /// Allow `http://` issuers (local development and tests only).
     #[arg(long)]
@@ -78,7 +82,11 @@ pub struct GuardArgs {
     max_sessions_per_client: usize,
     /// A session without a request for this many seconds (and no open stream) no longer counts
     /// against its client's limit; set it to the upstream's own session timeout.
-    #[arg(long, env = "MCP_OAUTH_GUARD_SESSION_IDLE_TIMEOUT", default_value_t = 600)]
+    #[arg(
+        long,
+        env = "MCP_OAUTH_GUARD_SESSION_IDLE_TIMEOUT",
+        default_value_t = 600
+    )]
     session_idle_timeout: u64,
 }
 
@@ -149,10 +157,13 @@ pub async fn run(args: GuardArgs) -> anyhow::Result<()> {
     // routing); the peer address is what sessions are counted by.
     let app = tower::service_fn(move |req: Request<Body>| normalized(app.clone(), req));
     use axum::ServiceExt as _;
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the guard stopped")
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("the guard stopped")
 }
 
 /// The guard's app: the proxied resource path and its protected resource metadata.

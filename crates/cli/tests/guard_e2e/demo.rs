@@ -244,12 +244,19 @@ async fn step_up_and_challenges() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.challenge().scope.as_deref(), Some("mcp:tools"));
     for m in ["ping", "notifications/initialized"] {
-        let r = send(post(&demo.mcp, None, &json!({"jsonrpc": "2.0", "method": m}))).await;
+        let r = send(post(
+            &demo.mcp,
+            None,
+            &json!({"jsonrpc": "2.0", "method": m}),
+        ))
+        .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{m}");
     }
     // With a token, the handshake passes.
     assert_eq!(
-        send(post(&demo.mcp, Some(&tools_token), &init)).await.status,
+        send(post(&demo.mcp, Some(&tools_token), &init))
+            .await
+            .status,
         StatusCode::OK
     );
     let r = send(post(&demo.mcp, None, &echo)).await;
@@ -349,7 +356,10 @@ async fn step_up_and_challenges() {
             .request(reqwest::Method::OPTIONS, &demo.mcp)
             .header("origin", "http://localhost:6274")
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "authorization, content-type"),
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            ),
     )
     .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);

@@ -105,7 +105,8 @@ async fn lenient(State(rec): State<Recorder>, req: Request) -> axum::response::R
         uri: parts.uri.to_string(),
         tool: tool.clone(),
     });
-    let mut resp = axum::Json(json!({"executed": tool, "uri": parts.uri.to_string()})).into_response();
+    let mut resp =
+        axum::Json(json!({"executed": tool, "uri": parts.uri.to_string()})).into_response();
     // Stateful like an MCP server: a POST without a session id opens one.
     if parts.method == http::Method::POST && !parts.headers.contains_key("mcp-session-id") {
         let n = rec.sessions.fetch_add(1, Ordering::Relaxed);
@@ -205,8 +206,16 @@ async fn the_scope_policy_fails_closed_on_bodies_it_cannot_read() {
     // The controls: plain JSON is read and decided; an allowed call reaches the upstream.
     let r = send(post(&h.mcp, Some(&read), &delete)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert_eq!(r.challenge().scope.as_deref(), Some("files:read files:write"));
-    let r = send(post(&h.mcp, Some(&read), &tool_call(2, "read_file", json!({})))).await;
+    assert_eq!(
+        r.challenge().scope.as_deref(),
+        Some("files:read files:write")
+    );
+    let r = send(post(
+        &h.mcp,
+        Some(&read),
+        &tool_call(2, "read_file", json!({})),
+    ))
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(h.rec.executed(), ["read_file"]);
     let before = h.rec.count();
@@ -388,7 +397,11 @@ async fn cors_preflights_are_answered_by_the_guard() {
             "authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id"
         );
     }
-    for origin in ["https://evil.example", "null", "http://localhost.evil.example"] {
+    for origin in [
+        "https://evil.example",
+        "null",
+        "http://localhost.evil.example",
+    ] {
         let r = send(preflight(origin)).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{origin}");
         assert!(r.headers.get("access-control-allow-origin").is_none());
@@ -397,7 +410,9 @@ async fn cors_preflights_are_answered_by_the_guard() {
 
     // The real requests: the challenge is readable from an allowed origin.
     let origin = "http://localhost:6274";
-    let r = send(post(&h.mcp, None, &tool_call(1, "read_file", json!({}))).header("origin", origin)).await;
+    let r =
+        send(post(&h.mcp, None, &tool_call(1, "read_file", json!({}))).header("origin", origin))
+            .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers["access-control-allow-origin"], origin);
     assert_eq!(
@@ -406,7 +421,15 @@ async fn cors_preflights_are_answered_by_the_guard() {
     );
     assert_eq!(r.challenge().scope.as_deref(), Some("files:read"));
     let read = h.token("files:read").await;
-    let r = send(post(&h.mcp, Some(&read), &json!(tool_call(1, "delete_file", json!({})))).header("origin", origin)).await;
+    let r = send(
+        post(
+            &h.mcp,
+            Some(&read),
+            &json!(tool_call(1, "delete_file", json!({}))),
+        )
+        .header("origin", origin),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.headers["access-control-allow-origin"], origin);
     let r = send(
@@ -415,14 +438,22 @@ async fn cors_preflights_are_answered_by_the_guard() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.headers["access-control-allow-origin"], "https://app.example");
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
     assert_eq!(
         r.headers["access-control-expose-headers"],
         "WWW-Authenticate, Mcp-Session-Id"
     );
     assert!(r.headers.get("mcp-session-id").is_some());
     // A request without Origin (not a browser) gets no CORS headers.
-    let r = send(post(&h.mcp, Some(&read), &tool_call(1, "read_file", json!({})))).await;
+    let r = send(post(
+        &h.mcp,
+        Some(&read),
+        &tool_call(1, "read_file", json!({})),
+    ))
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.headers.get("access-control-allow-origin").is_none());
     assert_eq!(h.rec.count(), 2);
@@ -430,7 +461,13 @@ async fn cors_preflights_are_answered_by_the_guard() {
 
 /// Sends one raw HTTP/1.1 request (the path exactly as given: HTTP clients would resolve dot
 /// segments first) and returns the status and body.
-async fn raw(base: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+async fn raw(
+    base: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let authority = base.trim_start_matches("http://");
     let mut s = tokio::net::TcpStream::connect(authority).await.unwrap();
@@ -472,7 +509,14 @@ async fn paths_are_normalised_and_ambiguous_ones_refused() {
     assert_eq!(status, 200, "{body}");
     let (status, body) = raw(base, "POST", "/mcp/./sub/../x", Some(&token), &list).await;
     assert_eq!(status, 200, "{body}");
-    let uris: Vec<String> = h.rec.seen.lock().unwrap().iter().map(|s| s.uri.clone()).collect();
+    let uris: Vec<String> = h
+        .rec
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.uri.clone())
+        .collect();
     assert_eq!(uris, ["/mcp", "/mcp/x"]);
 
     // Out of the resource once resolved: not routed, never forwarded.
@@ -505,6 +549,13 @@ async fn paths_are_normalised_and_ambiguous_ones_refused() {
         }
     }
     assert_eq!(h.rec.count(), 2, "only the two normalised requests arrived");
-    let methods: Vec<String> = h.rec.seen.lock().unwrap().iter().map(|s| s.method.clone()).collect();
+    let methods: Vec<String> = h
+        .rec
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.method.clone())
+        .collect();
     assert_eq!(methods, ["POST", "POST"]);
 }

@@ -66,12 +66,20 @@ async fn guard_bounds_live_sessions_per_client_address() {
     let before = h.rec.count();
     let r = send(open(&one, &h.mcp, &token)).await;
     assert_too_many(&r);
-    assert_eq!(h.rec.count(), before, "the refused request never reached the upstream");
+    assert_eq!(
+        h.rec.count(),
+        before,
+        "the refused request never reached the upstream"
+    );
 
     // A request within an existing session still works.
     let r = send(
-        post(&h.mcp, Some(&token), &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
-            .header("mcp-session-id", &ids[0]),
+        post(
+            &h.mcp,
+            Some(&token),
+            &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        )
+        .header("mcp-session-id", &ids[0]),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);

@@ -86,12 +86,13 @@ fn json_text() -> impl Strategy<Value = String> {
         prop_oneof![
             (prop::collection::vec(inner.clone(), 0..5), ws.clone())
                 .prop_map(|(items, w)| format!("[{w}{}]", items.join(","))),
-            (prop::collection::vec((key(), inner), 0..6), ws)
-                .prop_map(|(members, w)| {
-                    let m: Vec<String> =
-                        members.into_iter().map(|(k, v)| format!("{k}{w}:{v}")).collect();
-                    format!("{{{}}}", m.join(","))
-                }),
+            (prop::collection::vec((key(), inner), 0..6), ws).prop_map(|(members, w)| {
+                let m: Vec<String> = members
+                    .into_iter()
+                    .map(|(k, v)| format!("{k}{w}:{v}"))
+                    .collect();
+                format!("{{{}}}", m.join(","))
+            }),
         ]
     })
 }

@@ -30,14 +30,16 @@ fn s(x: &str) -> ScopeSet {
 fn single_messages() {
     let p = policy();
     assert!(p.validate().is_ok());
-    let call = |name: &str| json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":name}});
+    let call =
+        |name: &str| json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":name}});
     assert_eq!(need(&p, call("read_file")).scopes, s("files:read"));
     assert_eq!(need(&p, call("unknown")).scopes, s("mcp"));
     assert_eq!(
         need(&p, json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})).scopes,
         s("mcp tools:list")
     );
-    let read = |uri: &str| json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":uri}});
+    let read =
+        |uri: &str| json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":uri}});
     assert_eq!(need(&p, read("file:///home/a.txt")).scopes, s("files:read"));
     assert_eq!(need(&p, read("file:///home/secret/k")).scopes, s("secret"));
     assert_eq!(need(&p, read("file:///etc/passwd")).scopes, s("root"));
@@ -112,7 +114,12 @@ fn json_that_is_not_a_request_needs_default_and_is_not_public() {
 #[test]
 fn bodies_that_are_not_json_are_refused() {
     let p = policy();
-    for body in [&b"{not json"[..], b"", b"\xEF\xBB\xBF{}", b"\x1f\x8b\x08\x00"] {
+    for body in [
+        &b"{not json"[..],
+        b"",
+        b"\xEF\xBB\xBF{}",
+        b"\x1f\x8b\x08\x00",
+    ] {
         assert!(
             matches!(p.requirement_for_body(body), Err(BodyError::NotJson(_))),
             "{body:?}"
@@ -343,8 +350,7 @@ fn parses_toml_and_json() {
     assert_eq!(p.tools["delete_file"], s("files:write"));
     assert_eq!(p.scopes_supported(), vec!["files:read", "mcp"]);
     let j: ScopePolicy =
-        serde_json::from_str(r#"{"default":"mcp","tools":{"delete_file":"files:write"}}"#)
-            .unwrap();
+        serde_json::from_str(r#"{"default":"mcp","tools":{"delete_file":"files:write"}}"#).unwrap();
     assert_eq!(j.default, s("mcp"));
     assert!(serde_json::from_str::<ScopePolicy>(r#"{"defualt":"mcp"}"#).is_err());
     assert!(serde_json::from_str::<ScopePolicy>(r#"{"default":"a\"b"}"#).is_err());

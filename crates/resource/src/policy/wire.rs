@@ -118,10 +118,7 @@ macro_rules! scalars {
         fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
             Skip::deserialize(d).map(|_| $out)
         }
-        fn visit_newtype_struct<D: Deserializer<'de>>(
-            self,
-            d: D,
-        ) -> Result<Self::Value, D::Error> {
+        fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
             Skip::deserialize(d).map(|_| $out)
         }
     };

@@ -224,7 +224,10 @@ async fn cors_preflights_are_answered_and_never_handed_on() {
     )
     .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(r.headers["access-control-allow-origin"], "https://app.example");
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
     assert_eq!(
         r.headers["access-control-expose-headers"],
         "WWW-Authenticate, Mcp-Session-Id"

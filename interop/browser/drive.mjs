@@ -77,11 +77,12 @@ async function openBrowser() {
 
 /// Our login page (demo/demo), then our consent page (Allow). A signed-in session skips the
 /// login page, so either may come first.
-async function signIn(context, issuer) {
+async function signIn(context, issuer, watch) {
   const onIssuer = () => context.pages().find((p) => p.url().startsWith(issuer));
   let page;
   const until = Date.now() + STEP_MS;
   while (!(page = onIssuer())) {
+    if (watch?.cors.length) throw new Error(`CORS error before sign-in: ${watch.cors[0]}`);
     if (Date.now() > until) throw new Error(`no page reached ${issuer} (pages: ${context.pages().map((p) => p.url()).join(", ")})`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -128,7 +129,7 @@ async function inspector1(connectionType) {
     }
     await page.getByRole("button", { name: "Connect" }).click();
     log("connect clicked");
-    await signIn(context, issuer);
+    await signIn(context, issuer, watch);
     await page.getByText("Connected", { exact: true }).waitFor();
     log("connected");
     result.tools = await listAndCallInspector1(page);
@@ -149,16 +150,22 @@ async function listAndCallInspector1(page) {
   await page.getByRole("button", { name: "List Tools" }).click();
   const echo = page.getByText("echo", { exact: true }).first();
   await echo.waitFor();
-  const tools = [];
-  for (const name of ["echo", "whoami", "calculator"]) {
-    if (await page.getByText(name, { exact: true }).count()) tools.push(name);
-  }
+  const tools = await listedTools(page);
   log(`tools listed: ${tools.join(", ")}`);
   await echo.click();
   await page.locator("#message").fill(ECHO_TEXT);
   await page.getByRole("button", { name: "Run Tool" }).click();
   await page.getByText(`${ECHO_TEXT} (echoed for`).first().waitFor();
   log("echo answered");
+  return tools;
+}
+
+/// The demo's tools that the page shows by name.
+async function listedTools(page) {
+  const tools = [];
+  for (const name of ["echo", "whoami", "calculator"]) {
+    if (await page.getByText(name, { exact: true }).count()) tools.push(name);
+  }
   return tools;
 }
 
@@ -170,14 +177,24 @@ async function inspector2() {
   const result = { scenario, tools: [], echo: null };
   try {
     await page.goto(required("INSPECTOR_URL"));
-    const toggle = page.getByRole("switch").first();
-    await toggle.click();
+    // A Mantine switch: its input is covered by the drawn track, which takes the click.
+    await page.locator(".mantine-Switch-track").first().click();
     log("connect toggled");
-    await signIn(context, issuer);
+    await signIn(context, issuer, watch);
     await page.getByText("Connected", { exact: true }).first().waitFor();
     log("connected");
-    await shot(page, `${scenario}-connected`);
-    throw new Error("TODO");
+    // The Tools view lists the tools when opened.
+    await page.getByText("Tools", { exact: true }).click();
+    await page.getByText(/^Tools \(\d+\)$/).waitFor();
+    result.tools = await listedTools(page);
+    log(`tools listed: ${result.tools.join(", ")}`);
+    await page.getByText("echo", { exact: true }).first().click();
+    await page.getByRole("textbox", { name: /message/ }).fill(ECHO_TEXT);
+    await page.getByRole("button", { name: "Execute Tool" }).click();
+    const answer = page.getByText(`${ECHO_TEXT} (echoed for`).first();
+    await answer.waitFor();
+    result.echo = await answer.innerText();
+    log(`echo answered: ${result.echo}`);
   } catch (e) {
     await shot(page, scenario);
     throw Object.assign(e, { watch });
@@ -197,7 +214,7 @@ async function loginStep(url) {
   const result = { scenario, landed: null };
   try {
     await page.goto(url);
-    const p = await signIn(context, issuer);
+    const p = await signIn(context, issuer, watch);
     await p.waitForURL((u) => !u.href.startsWith(issuer));
     await p.waitForLoadState();
     result.landed = p.url().split("?")[0];

@@ -60,11 +60,28 @@ class Watch {
   }
 }
 
-async function openBrowser() {
+/// Waits for `locator`, failing at once when the browser reports a CORS error meanwhile (the
+/// client would wait for an answer that never comes).
+async function visible(locator, watch) {
+  let timer;
+  const cors = new Promise((_, reject) => {
+    timer = setInterval(() => {
+      if (watch.cors.length) reject(new Error(`CORS error: ${watch.cors[0]}`));
+    }, 100);
+  });
+  try {
+    await Promise.race([locator.waitFor(), cors]);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function openBrowser({ newPage = false } = {}) {
   const browser = await chromium.connectOverCDP(required("CDP_URL"));
   const context = browser.contexts()[0] ?? (await browser.newContext());
   context.setDefaultTimeout(STEP_MS);
-  const page = context.pages()[0] ?? (await context.newPage());
+  // A browser step opens its own tab, as a desktop browser would for each URL it is given.
+  const page = (!newPage && context.pages()[0]) || (await context.newPage());
   await page.setViewportSize({ width: 1400, height: 1000 });
   const watch = new Watch();
   await watch.attach(context, page);
@@ -77,8 +94,8 @@ async function openBrowser() {
 
 /// Our login page (demo/demo), then our consent page (Allow). A signed-in session skips the
 /// login page, so either may come first.
-async function signIn(context, issuer, watch) {
-  const onIssuer = () => context.pages().find((p) => p.url().startsWith(issuer));
+async function signIn(context, issuer, watch, tab = null) {
+  const onIssuer = () => (tab?.url().startsWith(issuer) ? tab : !tab && context.pages().find((p) => p.url().startsWith(issuer)));
   let page;
   const until = Date.now() + STEP_MS;
   while (!(page = onIssuer())) {
@@ -130,9 +147,9 @@ async function inspector1(connectionType) {
     await page.getByRole("button", { name: "Connect" }).click();
     log("connect clicked");
     await signIn(context, issuer, watch);
-    await page.getByText("Connected", { exact: true }).waitFor();
+    await visible(page.getByText("Connected", { exact: true }), watch);
     log("connected");
-    result.tools = await listAndCallInspector1(page);
+    result.tools = await listAndCallInspector1(page, watch);
     result.echo = await page.getByText(ECHO_TEXT).last().innerText();
   } catch (e) {
     await shot(page, scenario);
@@ -145,7 +162,7 @@ async function inspector1(connectionType) {
   return result;
 }
 
-async function listAndCallInspector1(page) {
+async function listAndCallInspector1(page, watch) {
   await page.getByRole("tab", { name: "Tools" }).click();
   await page.getByRole("button", { name: "List Tools" }).click();
   const echo = page.getByText("echo", { exact: true }).first();
@@ -155,7 +172,7 @@ async function listAndCallInspector1(page) {
   await echo.click();
   await page.locator("#message").fill(ECHO_TEXT);
   await page.getByRole("button", { name: "Run Tool" }).click();
-  await page.getByText(`${ECHO_TEXT} (echoed for`).first().waitFor();
+  await visible(page.getByText(`${ECHO_TEXT} (echoed for`).first(), watch);
   log("echo answered");
   return tools;
 }
@@ -181,7 +198,7 @@ async function inspector2() {
     await page.locator(".mantine-Switch-track").first().click();
     log("connect toggled");
     await signIn(context, issuer, watch);
-    await page.getByText("Connected", { exact: true }).first().waitFor();
+    await visible(page.getByText("Connected", { exact: true }).first(), watch);
     log("connected");
     // The Tools view lists the tools when opened.
     await page.getByText("Tools", { exact: true }).click();
@@ -192,7 +209,7 @@ async function inspector2() {
     await page.getByRole("textbox", { name: /message/ }).fill(ECHO_TEXT);
     await page.getByRole("button", { name: "Execute Tool" }).click();
     const answer = page.getByText(`${ECHO_TEXT} (echoed for`).first();
-    await answer.waitFor();
+    await visible(answer, watch);
     result.echo = await answer.innerText();
     log(`echo answered: ${result.echo}`);
   } catch (e) {
@@ -210,15 +227,18 @@ async function inspector2() {
 
 async function loginStep(url) {
   const issuer = required("ISSUER");
-  const { browser, context, page, watch } = await openBrowser();
+  const { browser, context, page, watch } = await openBrowser({ newPage: true });
   const result = { scenario, landed: null };
   try {
     await page.goto(url);
-    const p = await signIn(context, issuer, watch);
+    const p = await signIn(context, issuer, watch, page);
     await p.waitForURL((u) => !u.href.startsWith(issuer));
     await p.waitForLoadState();
     result.landed = p.url().split("?")[0];
     log(`redirected to ${result.landed}`);
+    if (!/^http:\/\/(localhost|127\.0\.0\.1):\d+\/oauth\/callback$/.test(result.landed)) {
+      throw new Error(`the redirect did not reach the client's callback listener: ${result.landed}`);
+    }
   } catch (e) {
     await shot(page, scenario);
     throw Object.assign(e, { watch });

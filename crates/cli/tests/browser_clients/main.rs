@@ -47,6 +47,8 @@ fn assert_driven(d: &support::Driven, demo: &Demo) {
     );
     assert_eq!(r["cors"], Value::Array(vec![]), "CORS errors in the browser");
     assert_eq!(demo.audit("login_succeeded").len(), 1, "one sign-in");
+    let registered = demo.dcr_registrations();
+    assert_eq!(registered.len(), 1, "a single registration: {registered:?}");
     assert!(
         !demo.audit("consent_given").is_empty(),
         "consent given on our page"

@@ -110,7 +110,7 @@ fn mcp_remote_signs_in_once_registers_once_and_lists_tools_over_stdio() {
         step_out.contains("/oauth/callback"),
         "the browser step landed on the callback"
     );
-    let registered = demo.audit("client_registered");
+    let registered = demo.dcr_registrations();
     assert_eq!(registered.len(), 1, "a single registration: {registered:?}");
     assert_eq!(demo.audit("login_succeeded").len(), 1, "a single sign-in");
 }

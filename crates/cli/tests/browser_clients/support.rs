@@ -213,6 +213,14 @@ impl Demo {
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         v.as_array().cloned().unwrap_or_default()
     }
+
+    /// The clients registered by dynamic registration (the seeded demo client is not one).
+    pub fn dcr_registrations(&self) -> Vec<Value> {
+        self.audit("client_registered")
+            .into_iter()
+            .filter(|e| e["detail"]["origin"] == "dcr")
+            .collect()
+    }
 }
 
 /// Headless Chromium with a fresh profile and DevTools on a port of the system's choice.

@@ -45,7 +45,11 @@ fn assert_driven(d: &support::Driven, demo: &Demo) {
             .is_some_and(|e| e.contains("hello from the browser (echoed for")),
         "echo answer: {r}"
     );
-    assert_eq!(r["cors"], Value::Array(vec![]), "CORS errors in the browser");
+    assert_eq!(
+        r["cors"],
+        Value::Array(vec![]),
+        "CORS errors in the browser"
+    );
     assert_eq!(demo.audit("login_succeeded").len(), 1, "one sign-in");
     let registered = demo.dcr_registrations();
     assert_eq!(registered.len(), 1, "a single registration: {registered:?}");
@@ -133,7 +137,10 @@ fn inspector_1(scenario: &str) {
     let query = serde_urlencoded::to_string([
         ("transport", "streamable-http"),
         ("serverUrl", demo.mcp.as_str()),
-        ("MCP_PROXY_FULL_ADDRESS", &format!("http://127.0.0.1:{proxy}")),
+        (
+            "MCP_PROXY_FULL_ADDRESS",
+            &format!("http://127.0.0.1:{proxy}"),
+        ),
         ("MCP_PROXY_AUTH_TOKEN", token),
     ])
     .unwrap();

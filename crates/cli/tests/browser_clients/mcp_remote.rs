@@ -71,15 +71,19 @@ fn mcp_remote_signs_in_once_registers_once_and_lists_tools_over_stdio() {
     };
     let until = Instant::now() + LIMIT;
 
-    send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+    send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "mcp-oauth browser_clients test", "version": "1"}}}));
+        "clientInfo": {"name": "mcp-oauth browser_clients test", "version": "1"}}}),
+    );
     let init = response(&lines, 1, until);
     send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
     send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}));
     let list = response(&lines, 2, until);
-    send(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
-        "name": "echo", "arguments": {"message": "hello over stdio"}}}));
+    send(
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "echo", "arguments": {"message": "hello over stdio"}}}),
+    );
     let echo = response(&lines, 3, until);
 
     let step_pids = std::fs::read_to_string(&pids).unwrap_or_default();
@@ -94,7 +98,10 @@ fn mcp_remote_signs_in_once_registers_once_and_lists_tools_over_stdio() {
             .status();
     }
 
-    assert!(init["result"]["serverInfo"].is_object(), "initialize: {init}");
+    assert!(
+        init["result"]["serverInfo"].is_object(),
+        "initialize: {init}"
+    );
     let tools: Vec<&str> = list["result"]["tools"]
         .as_array()
         .map(|a| a.iter().filter_map(|t| t["name"].as_str()).collect())

@@ -171,12 +171,19 @@ impl Demo {
     pub fn start() -> Self {
         let data = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--dev", "--demo", "--addr", "127.0.0.1:0", "--data-dir"])
-            .arg(data.path().join("data"))
-            .env("MCP_OAUTH_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        cmd.args([
+            "serve",
+            "--dev",
+            "--demo",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data.path().join("data"))
+        .env("MCP_OAUTH_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
         let mut proc = Group::spawn("mcp-oauth serve", cmd);
         let lines = relay(proc.take_stdout().unwrap(), "serve");
         let base = loop {
@@ -263,7 +270,10 @@ impl Chromium {
             {
                 break p;
             }
-            assert!(Instant::now() < until, "chromium wrote no DevToolsActivePort");
+            assert!(
+                Instant::now() < until,
+                "chromium wrote no DevToolsActivePort"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         Self {
@@ -300,7 +310,8 @@ pub fn drive(args: &[&str], chrome: &Chromium, env: &[(&str, &str)], limit: Dura
         panic!("the driver did not finish within {limit:?} (screenshots in {shots:?})");
     };
     // The reader ends when the group is gone and the pipe closed.
-    let lines: Vec<String> = std::iter::from_fn(|| out.recv_timeout(Duration::from_secs(5)).ok()).collect();
+    let lines: Vec<String> =
+        std::iter::from_fn(|| out.recv_timeout(Duration::from_secs(5)).ok()).collect();
     let result = lines
         .into_iter()
         .filter_map(|l| l.strip_prefix("RESULT ").map(str::to_owned))

@@ -39,6 +39,7 @@ class Watch {
     this.cors = [];
     this.consoleErrors = [];
     this.requests = [];
+    this.scopes = [];
   }
 
   async attach(context, page) {
@@ -104,6 +105,9 @@ async function signIn(context, issuer, watch, tab = null) {
     await new Promise((r) => setTimeout(r, 100));
   }
   log(`on the authorization server: ${page.url().split("?")[0]}`);
+  // What the client asked for (a client following the challenge asks for the least).
+  const asked = new URL(page.url()).searchParams.get("scope");
+  if (asked !== null && watch) watch.scopes.push(asked);
   const login = page.locator("#username");
   const approve = page.locator("button[name=approve]");
   await login.or(approve).first().waitFor();
@@ -156,6 +160,7 @@ async function inspector1(connectionType) {
     throw Object.assign(e, { watch });
   } finally {
     result.cors = watch.cors;
+    result.scopes = watch.scopes;
     result.consoleErrors = watch.consoleErrors.slice(0, 20);
     await browser.close().catch(() => {});
   }
@@ -217,6 +222,7 @@ async function inspector2() {
     throw Object.assign(e, { watch });
   } finally {
     result.cors = watch.cors;
+    result.scopes = watch.scopes;
     result.consoleErrors = watch.consoleErrors.slice(0, 20);
     await browser.close().catch(() => {});
   }
@@ -244,6 +250,7 @@ async function loginStep(url) {
     throw Object.assign(e, { watch });
   } finally {
     result.cors = watch.cors;
+    result.scopes = watch.scopes;
     await browser.close().catch(() => {});
   }
   return result;

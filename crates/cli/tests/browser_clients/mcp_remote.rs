@@ -28,6 +28,22 @@ fn response(lines: &mpsc::Receiver<String>, id: u64, until: Instant) -> Value {
     }
 }
 
+/// Kills, on drop, every browser step recorded in the pid file (`open` detaches them from the
+/// bridge's process group), also when the test fails early.
+struct BrowserSteps(std::path::PathBuf);
+
+impl Drop for BrowserSteps {
+    fn drop(&mut self) {
+        let pids = std::fs::read_to_string(&self.0).unwrap_or_default();
+        for pid in pids.lines() {
+            let _ = Command::new("kill")
+                .args(["-KILL", pid.trim()])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 #[test]
 fn mcp_remote_signs_in_once_registers_once_and_lists_tools_over_stdio() {
     if !require() {
@@ -39,6 +55,7 @@ fn mcp_remote_signs_in_once_registers_once_and_lists_tools_over_stdio() {
     let dir = tempfile::tempdir().unwrap();
     let pids = dir.path().join("browser-step.pids");
     let step_log = dir.path().join("browser-step.log");
+    let steps = BrowserSteps(pids.clone());
     let callback = free_port();
     let mut cmd = Command::new(node());
     cmd.arg(harness().join("node_modules/mcp-remote/dist/proxy.js"))
@@ -89,14 +106,9 @@ fn mcp_remote_signs_in_once_registers_once_and_lists_tools_over_stdio() {
     let step_pids = std::fs::read_to_string(&pids).unwrap_or_default();
     let step_out = std::fs::read_to_string(&step_log).unwrap_or_default();
     eprintln!("[browser step]\n{step_out}");
-    // Stop the bridge's group, then any browser step still running (`open` detaches it).
+    // Stop the bridge's group, then any browser step still running.
     drop(bridge);
-    for pid in step_pids.lines() {
-        let _ = Command::new("kill")
-            .args(["-KILL", pid.trim()])
-            .stderr(Stdio::null())
-            .status();
-    }
+    drop(steps);
 
     assert!(
         init["result"]["serverInfo"].is_object(),

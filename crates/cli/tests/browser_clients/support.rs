@@ -252,6 +252,9 @@ impl Chromium {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            // Loopback only: a page's outside resources (the Inspector asks for web fonts)
+            // fail at once instead of waiting on a network the tests must not use.
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
             "--remote-debugging-address=127.0.0.1",
             "--remote-debugging-port=0",
         ])

@@ -71,10 +71,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let verifier = JwtVerifier::builder(&issuer, &resource)
         .insecure_allow_http(issuer.starts_with("http://")) // local development only
         .build()?;
-    // 2. Say which scope each request needs; let clients connect before they have a token.
-    let policy = ScopePolicy::new()
-        .default_scopes("hello")
-        .public_handshake();
+    // 2. Say which scope each request needs. Nothing is public: `initialize` is challenged
+    //    with `scope="hello"`, so clients authorize once, at once, for the least scope.
+    let policy = ScopePolicy::new().default_scopes("hello");
     // 3. Publish the protected resource metadata clients discover the issuer from.
     let mut meta = prm::metadata(resource.clone(), [issuer.clone()]);
     meta.scopes_supported = Some(policy.scopes_supported());

@@ -81,7 +81,8 @@ pin_project! {
     pub enum ResponseBody<B> {
         /// The protected service answered.
         Inner { #[pin] body: B },
-        /// The guard answered (401, 403, 400, 413, 503) with a small JSON body.
+        /// The guard answered (401, 403, 400, 405, 413, 415, 429, 503, a preflight) with a small
+        /// JSON body.
         Refusal { #[pin] body: Full<Bytes> },
     }
 }

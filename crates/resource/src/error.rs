@@ -76,6 +76,18 @@ pub enum AuthError {
     /// The request body could not be read (the client went away or sent a broken stream).
     #[error("invalid_request: request body could not be read")]
     BodyUnreadable,
+    /// A body the policy must read is encoded or labelled so that it could only be read by
+    /// guessing (`Content-Encoding`, a media type other than JSON, a charset other than UTF-8):
+    /// `415`. See [`crate::content`].
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// A body the policy must read is not JSON, starts with a byte order mark, is ambiguous, or
+    /// was sent on a method that carries none: `400`.
+    #[error("invalid_request: {0}")]
+    MalformedBody(String),
+    /// A body on a method the MCP transport does not use (`PUT`, `PATCH`): `405`.
+    #[error("method not allowed: {0}")]
+    MethodNotAllowed(String),
 }
 
 /// A configuration the guard refuses to run with, named precisely so that a CLI can say which

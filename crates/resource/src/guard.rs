@@ -4,6 +4,8 @@
 //! refusal to send.
 
 use crate::body::GuardedBody;
+use crate::content;
+use crate::cors::{self, Cors};
 use crate::error::{AuthError, VerifyError};
 use crate::extract;
 use crate::policy::{Need, ScopePolicy};
@@ -11,7 +13,7 @@ use crate::principal::Principal;
 use crate::response;
 use crate::verifier::SharedVerifier;
 use bytes::{Bytes, BytesMut};
-use http::header::{ACCESS_CONTROL_REQUEST_METHOD, CONTENT_LENGTH, ORIGIN};
+use http::header::CONTENT_LENGTH;
 use http::{HeaderMap, Method, Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -27,6 +29,7 @@ pub(crate) struct GuardConfig {
     pub(crate) verifier: SharedVerifier,
     pub(crate) policy: ScopePolicy,
     pub(crate) max_body_bytes: usize,
+    pub(crate) cors: Cors,
 }
 
 impl std::fmt::Debug for GuardConfig {
@@ -36,6 +39,7 @@ impl std::fmt::Debug for GuardConfig {
             .field("resource_metadata", &self.resource_metadata)
             .field("policy", &self.policy)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("cors", &self.cors)
             .finish_non_exhaustive()
     }
 }
@@ -49,6 +53,12 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
+    if cfg.cors.is_preflight(&req) {
+        // Answered here, never handed on: a preflight carries no credentials (and may carry a
+        // body), so forwarding it would reach the service without a token. Its body is dropped
+        // unread.
+        return Err(cors::preflight(cfg.cors.allowed_origin(req.headers())));
+    }
     match decide(&cfg, req).await {
         Ok(req) => Ok(req),
         Err(err) => {
@@ -63,31 +73,18 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    if is_cors_preflight(&req) {
-        // A browser's preflight never carries credentials; refusing it would break CORS for
-        // every browser-based client. It has no body and runs no MCP method.
-        let (parts, body) = req.into_parts();
-        return Ok(Request::from_parts(parts, GuardedBody::streaming(body)));
-    }
     let invalid_request = |e: extract::ExtractError| AuthError::InvalidRequest(e.to_string());
     let (parts, body) = req.into_parts();
     extract::check_query(parts.uri.query()).map_err(invalid_request)?;
     // Borrowed from the headers, which stay in `parts` until the request is rebuilt.
     let token = extract::bearer_token(&parts.headers).map_err(invalid_request)?;
 
-    let is_form = extract::is_form(&parts.headers);
-    let inspect_jsonrpc = parts.method == Method::POST && cfg.policy.inspects_body();
-    let (body, requirement) = if is_form || inspect_jsonrpc {
+    let (body, requirement) = if cfg.policy.inspects_body() {
+        read_for_policy(cfg, &parts, body).await?
+    } else if extract::is_form(&parts.headers) {
         let bytes = read_body(body, &parts.headers, cfg.max_body_bytes).await?;
-        if is_form {
-            extract::check_form_body(&bytes).map_err(invalid_request)?;
-        }
-        let requirement = if inspect_jsonrpc && !is_form {
-            cfg.policy.need_for_body(&bytes)
-        } else {
-            cfg.policy.need_without_body()
-        };
-        (GuardedBody::buffered(bytes), requirement)
+        extract::check_form_body(&bytes).map_err(invalid_request)?;
+        (GuardedBody::buffered(bytes), cfg.policy.need_without_body())
     } else {
         (GuardedBody::streaming(body), cfg.policy.need_without_body())
     };
@@ -100,11 +97,36 @@ where
     Ok(req)
 }
 
-/// `OPTIONS` with `Origin` and `Access-Control-Request-Method`: a CORS preflight.
-fn is_cors_preflight<B>(req: &Request<B>) -> bool {
-    req.method() == Method::OPTIONS
-        && req.headers().contains_key(ORIGIN)
-        && req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD)
+/// Reads what a policy that inspects bodies needs, failing closed ([`crate::content`]): a
+/// `POST` must be plain UTF-8 JSON; any other method may carry no body.
+async fn read_for_policy<'c, B>(
+    cfg: &'c GuardConfig,
+    parts: &http::request::Parts,
+    body: B,
+) -> Result<(GuardedBody<B>, Need<'c>), AuthError>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    if parts.method != Method::POST {
+        if body.is_end_stream() {
+            return Ok((GuardedBody::streaming(body), cfg.policy.need_without_body()));
+        }
+        // A chunked body may still turn out empty; anything in it is refused.
+        let bytes = read_body(body, &parts.headers, cfg.max_body_bytes).await?;
+        if !bytes.is_empty() {
+            return Err(content::body_not_allowed(&parts.method));
+        }
+        return Ok((GuardedBody::buffered(bytes), cfg.policy.need_without_body()));
+    }
+    content::check_json_post(&parts.headers)?;
+    let bytes = read_body(body, &parts.headers, cfg.max_body_bytes).await?;
+    content::check_json_bytes(&bytes)?;
+    let need = cfg
+        .policy
+        .need_for_body(&bytes)
+        .map_err(|e| AuthError::MalformedBody(e.to_string()))?;
+    Ok((GuardedBody::buffered(bytes), need))
 }
 
 /// Verifies the token (if any) and checks it against the requirement. A public request without

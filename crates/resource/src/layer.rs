@@ -7,12 +7,13 @@
 //! [`crate::Principal`] in the request extensions.
 
 use crate::body::{GuardedBody, ResponseBody};
+use crate::cors::{self, Cors};
 use crate::error::ConfigError;
 use crate::guard::{BoxError, GuardConfig, authorize};
 use crate::policy::ScopePolicy;
 use crate::verifier::{SharedVerifier, TokenVerifier};
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use http_body::Body;
 use http_body_util::Full;
 use pin_project_lite::pin_project;
@@ -39,6 +40,7 @@ pub struct RequireBearerBuilder {
     policy: ScopePolicy,
     max_body_bytes: usize,
     resource_metadata: Option<String>,
+    cors: Cors,
 }
 
 impl std::fmt::Debug for RequireBearerBuilder {
@@ -64,6 +66,7 @@ impl RequireBearerLayer {
             policy: ScopePolicy::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             resource_metadata: None,
+            cors: Cors::default(),
         }
     }
 
@@ -113,6 +116,38 @@ impl RequireBearerBuilder {
         self
     }
 
+    /// Also answers CORS for `origin` (`https://app.example`), besides loopback origins. See
+    /// [`crate::cors`]: the guard answers preflights itself, and adds
+    /// `Access-Control-Allow-Origin` and the exposed headers to every response for an allowed
+    /// origin, its refusals included. An unparsable origin is ignored (and logged).
+    pub fn cors_allow_origin(mut self, origin: &str) -> Self {
+        if let Cors::On(policy) = &mut self.cors {
+            policy.add(origin);
+        }
+        self
+    }
+
+    /// Whether loopback origins (any port) get CORS answers. Default: yes (local tools such as
+    /// the MCP Inspector run there).
+    pub fn cors_allow_loopback(mut self, allow: bool) -> Self {
+        if let Cors::On(policy) = &mut self.cors {
+            policy.set_loopback(allow);
+        }
+        self
+    }
+
+    /// Turns the guard's CORS handling off, for an app that has its own CORS layer outside the
+    /// guard. A preflight that reaches the guard is then an ordinary request: without a token it
+    /// is refused with `401`, never handed on. Default: on.
+    pub fn cors(mut self, enabled: bool) -> Self {
+        self.cors = match (enabled, self.cors) {
+            (false, _) => Cors::Off,
+            (true, Cors::Off) => Cors::default(),
+            (true, on) => on,
+        };
+        self
+    }
+
     /// Checks the settings and builds the layer.
     pub fn build(self) -> Result<RequireBearerLayer, ConfigError> {
         mcp_oauth_core::resource::validate(&self.resource)
@@ -133,6 +168,7 @@ impl RequireBearerBuilder {
                 verifier: self.verifier,
                 policy: self.policy,
                 max_body_bytes: self.max_body_bytes,
+                cors: self.cors,
             }),
         })
     }
@@ -182,11 +218,13 @@ where
         // clone stays behind for the next request (tower's documented pattern).
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
+        let cors_origin = self.cfg.cors.allowed_origin(req.headers());
         ResponseFuture {
             state: State::Authorizing {
                 auth: Box::pin(authorize(self.cfg.clone(), req)),
                 inner: Some(inner),
             },
+            cors_origin,
         }
     }
 }
@@ -200,6 +238,8 @@ pin_project! {
     pub struct ResponseFuture<F, S, B> {
         #[pin]
         state: State<F, S, B>,
+        // The request's `Origin` when CORS allows it: every response then gets the CORS headers.
+        cors_origin: Option<HeaderValue>,
     }
 }
 
@@ -240,14 +280,21 @@ where
                             let fut = svc.call(req);
                             this.state.set(State::Calling { fut });
                         }
-                        Err(refusal) => {
+                        Err(mut refusal) => {
                             this.state.set(State::Done);
+                            if let Some(origin) = this.cors_origin.take() {
+                                cors::decorate(refusal.headers_mut(), origin);
+                            }
                             return Poll::Ready(Ok(refusal.map(ResponseBody::refusal)));
                         }
                     }
                 }
                 StateProj::Calling { fut } => {
-                    return fut.poll(cx).map_ok(|r| r.map(ResponseBody::inner));
+                    let mut resp = ready!(fut.poll(cx))?;
+                    if let Some(origin) = this.cors_origin.take() {
+                        cors::decorate(resp.headers_mut(), origin);
+                    }
+                    return Poll::Ready(Ok(resp.map(ResponseBody::inner)));
                 }
                 // Polled after completion: never resolves again (and never panics).
                 StateProj::Done => return Poll::Pending,

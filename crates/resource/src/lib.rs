@@ -8,6 +8,7 @@
 //!   [`IntrospectionVerifier`] (RFC 7662), [`CachedVerifier`], [`MultiIssuerVerifier`].
 //! - [`PrmService`]: the RFC 9728 protected resource metadata at its well-known paths.
 //! - [`OriginGuardLayer`]: the transport's `Origin` check against DNS rebinding.
+//! - [`SessionLimitLayer`]: at most N live MCP sessions per client address.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,7 +16,7 @@
 //!     RequireBearerLayer, ScopePolicy};
 //! let resource = "https://mcp.example.com/mcp";
 //! let verifier = CachedVerifier::new(JwtVerifier::builder("https://auth.example.com", resource).build()?);
-//! let policy = ScopePolicy::new().default_scopes("mcp").tool("delete_file", "files:write").public_handshake();
+//! let policy = ScopePolicy::new().default_scopes("mcp").tool("delete_file", "files:write");
 //! let mut meta = prm::metadata(resource, ["https://auth.example.com"]);
 //! meta.scopes_supported = Some(policy.scopes_supported());
 //! let guard = RequireBearerLayer::builder(resource, verifier).policy(policy).build()?;
@@ -26,17 +27,22 @@
 //!
 //! # Responses
 //!
-//! See [`response`] for the table. Every refusal of the guard carries
-//! `Access-Control-Expose-Headers: WWW-Authenticate`; a CORS layer around the app must still
-//! allow the origin, and should expose `WWW-Authenticate` for the inner service's responses too
-//! (with tower-http: `CorsLayer::new().expose_headers([header::WWW_AUTHENTICATE])`), or a
-//! browser-based client cannot read the challenge and find the metadata. The guard never
+//! See [`response`] for the table. The guard answers CORS preflights itself (never handing one
+//! on: a preflight carries no token) and adds `Access-Control-Allow-Origin` and
+//! `Access-Control-Expose-Headers: WWW-Authenticate, Mcp-Session-Id` to every response for an
+//! allowed origin (loopback ones by default, more with
+//! [`RequireBearerBuilder::cors_allow_origin`]), its refusals included: a browser-based client
+//! can then read the challenge and find the metadata. See [`cors`]. The guard never
 //! answers `500`: an unreachable issuer gives `503` with a JSON body, anything the client did
 //! wrong a `4xx`.
 
 pub mod body;
+pub mod content;
+pub mod cors;
 pub mod error;
 pub mod extract;
+#[cfg(test)]
+mod fuzz;
 mod guard;
 pub mod layer;
 pub mod origin;
@@ -44,6 +50,7 @@ pub mod policy;
 pub mod principal;
 pub mod prm;
 pub mod response;
+pub mod session_limit;
 pub mod verifier;
 
 pub use body::{GuardedBody, ResponseBody};
@@ -53,9 +60,10 @@ pub use layer::{
     DEFAULT_MAX_BODY_BYTES, RequireBearer, RequireBearerBuilder, RequireBearerLayer, ResponseFuture,
 };
 pub use origin::{OriginGuard, OriginGuardLayer};
-pub use policy::{Requirement, ScopePolicy};
+pub use policy::{BodyError, Requirement, ScopePolicy};
 pub use principal::{Principal, PrincipalData};
 pub use prm::PrmService;
+pub use session_limit::{SessionLimitLayer, SessionRegistry};
 pub use verifier::{
     CachedVerifier, HttpOptions, IntrospectionVerifier, JwtVerifier, MultiIssuerVerifier,
     SharedVerifier, TokenVerifier,

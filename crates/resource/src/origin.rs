@@ -14,7 +14,7 @@ use crate::body::ResponseBody;
 use crate::response::jsonrpc_error;
 use bytes::Bytes;
 use http::header::ORIGIN;
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use mcp_oauth_core::uri::{UriParts, is_loopback_host};
 use pin_project_lite::pin_project;
@@ -31,8 +31,10 @@ pub struct OriginGuardLayer {
     policy: Arc<OriginPolicy>,
 }
 
+/// A set of allowed browser origins: loopback ones (any port) and a list. Shared by the
+/// `Origin` check here and the guard's CORS answers ([`crate::cors`]).
 #[derive(Debug, Clone, Default)]
-struct OriginPolicy {
+pub(crate) struct OriginPolicy {
     loopback: bool,
     /// Normalised `scheme://host[:port]` (scheme and host lower-cased).
     allowed: BTreeSet<String>,
@@ -48,10 +50,7 @@ impl OriginGuardLayer {
     /// Allows loopback origins only: the safe default for a server bound to localhost.
     pub fn localhost() -> Self {
         Self {
-            policy: Arc::new(OriginPolicy {
-                loopback: true,
-                allowed: BTreeSet::new(),
-            }),
+            policy: Arc::new(OriginPolicy::loopback()),
         }
     }
 
@@ -77,20 +76,13 @@ impl OriginGuardLayer {
 
     /// Also allows `origin`. An unparsable value is ignored (and logged).
     pub fn allow(mut self, origin: &str) -> Self {
-        match normalise(origin) {
-            Some(n) => {
-                Arc::make_mut(&mut self.policy).allowed.insert(n);
-            }
-            None => {
-                tracing::warn!(target: "mcp_oauth::resource", origin, "ignoring unparsable allowed origin");
-            }
-        }
+        Arc::make_mut(&mut self.policy).add(origin);
         self
     }
 
     /// Whether loopback origins (any port) are allowed.
     pub fn allow_loopback(mut self, allow: bool) -> Self {
-        Arc::make_mut(&mut self.policy).loopback = allow;
+        Arc::make_mut(&mut self.policy).set_loopback(allow);
         self
     }
 
@@ -117,6 +109,36 @@ fn normalise(origin: &str) -> Option<String> {
 }
 
 impl OriginPolicy {
+    /// Loopback origins only.
+    pub(crate) fn loopback() -> Self {
+        Self {
+            loopback: true,
+            allowed: BTreeSet::new(),
+        }
+    }
+
+    /// Also `origin` (ignored, and logged, when it does not parse).
+    #[cfg(test)]
+    pub(crate) fn with(mut self, origin: &str) -> Self {
+        self.add(origin);
+        self
+    }
+
+    pub(crate) fn add(&mut self, origin: &str) {
+        match normalise(origin) {
+            Some(n) => {
+                self.allowed.insert(n);
+            }
+            None => {
+                tracing::warn!(target: "mcp_oauth::resource", origin, "ignoring unparsable allowed origin");
+            }
+        }
+    }
+
+    pub(crate) fn set_loopback(&mut self, allow: bool) {
+        self.loopback = allow;
+    }
+
     fn allows(&self, headers: &HeaderMap) -> bool {
         let mut values = headers.get_all(ORIGIN).iter();
         let Some(value) = values.next() else {
@@ -125,6 +147,11 @@ impl OriginPolicy {
         if values.next().is_some() {
             return false;
         }
+        self.allows_value(value)
+    }
+
+    /// Whether one `Origin` value is allowed.
+    pub(crate) fn allows_value(&self, value: &HeaderValue) -> bool {
         let Some(origin) = value.to_str().ok().and_then(normalise) else {
             return false;
         };
@@ -229,7 +256,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     fn with_origin(values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -9,16 +9,20 @@
 //! | token lacks scopes | 403 | `error="insufficient_scope", scope="…"` |
 //! | issuer unreachable | 503 | none; `Retry-After` |
 //! | body too large | 413 | none; JSON-RPC error body without `id` |
+//! | body encoded, not JSON-typed, not UTF-8 ([`crate::content`]) | 415 | none; `invalid_request` JSON |
+//! | body not JSON, a byte order mark, ambiguous; a body on `GET`/`DELETE` | 400 | none; `invalid_request` JSON |
+//! | a body on `PUT`, `PATCH`, ... | 405 | none; `Allow: GET, POST, DELETE` |
+//! | CORS preflight ([`crate::cors`]) | 204, or 403 for an origin not allowed | none |
 //!
 //! Every refusal carries `Access-Control-Expose-Headers: WWW-Authenticate`: a browser-based MCP
 //! client can only read the challenge (and so find the metadata) when the header is exposed.
-//! An outer CORS layer must still add `Access-Control-Allow-Origin`, and should list
-//! `WWW-Authenticate` in its own exposed headers so that the inner service's 401s work too.
+//! For an allowed origin the layer adds `Access-Control-Allow-Origin` and the full exposed list
+//! ([`crate::cors`]).
 
 use crate::error::AuthError;
 use bytes::Bytes;
 use http::header::{
-    ACCESS_CONTROL_EXPOSE_HEADERS, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER,
     WWW_AUTHENTICATE,
 };
 use http::{Response, StatusCode};
@@ -94,6 +98,18 @@ pub fn refusal(err: &AuthError, resource_metadata: &str) -> Response<Full<Bytes>
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("request body larger than {limit} bytes"),
         ),
+        AuthError::UnsupportedMediaType(description) => {
+            body_refusal(StatusCode::UNSUPPORTED_MEDIA_TYPE, description)
+        }
+        AuthError::MalformedBody(description) => body_refusal(StatusCode::BAD_REQUEST, description),
+        AuthError::MethodNotAllowed(description) => {
+            let mut resp = body_refusal(StatusCode::METHOD_NOT_ALLOWED, description);
+            resp.headers_mut().insert(
+                ALLOW,
+                HeaderValue::from_static(crate::content::ALLOWED_METHODS),
+            );
+            resp
+        }
         AuthError::BodyUnreadable => oauth(
             StatusCode::BAD_REQUEST,
             challenge(
@@ -114,6 +130,16 @@ pub fn jsonrpc_error(status: StatusCode, message: &str) -> Response<Full<Bytes>>
     let body = json!({
         "jsonrpc": "2.0",
         "error": { "code": JSONRPC_INVALID_REQUEST, "message": message },
+    });
+    json_response(status, &body)
+}
+
+/// A refusal of a body the policy cannot read with certainty: `invalid_request` with a
+/// description, and no challenge (nothing is wrong with the token).
+fn body_refusal(status: StatusCode, description: &str) -> Response<Full<Bytes>> {
+    let body = json!({
+        "error": ErrorCode::InvalidRequest.as_str(),
+        "error_description": description,
     });
     json_response(status, &body)
 }

@@ -3,11 +3,14 @@
 //!
 //! The stack for `/mcp`, outermost first: [`OriginGuardLayer`] (DNS rebinding, loopback origins)
 //! → [`RequireBearerLayer`] (JWT verified against the issuer's JWKS, cached; the scope policy of
-//! [`policy`]) → rmcp's `StreamableHttpService` running [`DemoServer`]. The protected resource
+//! [`policy`]; CORS for loopback origins) → [`SessionLimitLayer`] (at most
+//! [`MAX_SESSIONS_PER_CLIENT`] live sessions per address, freed when rmcp closes one) → rmcp's
+//! `StreamableHttpService` running [`DemoServer`]. The protected resource
 //! metadata is served at `/.well-known/oauth-protected-resource/mcp` and at the root.
 
 mod fixtures;
 pub mod server;
+pub mod sessions;
 
 pub use server::{DemoServer, Shared};
 
@@ -17,34 +20,43 @@ use axum::body::Body;
 use axum::extract::Request;
 use http::header::AUTHORIZATION;
 use mcp_oauth_resource::{
-    CachedVerifier, JwtVerifier, OriginGuardLayer, PrmService, RequireBearerLayer, ScopePolicy, prm,
+    CachedVerifier, JwtVerifier, OriginGuardLayer, PrmService, RequireBearerLayer, ScopePolicy,
+    SessionLimitLayer, SessionRegistry, prm,
 };
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use sessions::{CountedSessions, MAX_SESSIONS_PER_CLIENT};
 use std::sync::Arc;
 use tower::{Layer, ServiceExt};
 
 /// What each request to the demo needs: tools `mcp:tools` (`system_info` also `system:read`,
 /// `reset_counter` also `mcp:admin`), resources `mcp:resources`, prompts and completions
-/// `mcp:prompts`; the handshake (`initialize`, `ping`, notifications) is public so that a client
-/// can connect before it has a token; anything else (the SSE `GET`, `DELETE`,
-/// `logging/setLevel`) needs any valid token.
+/// `mcp:prompts`; anything else (`initialize`, `ping`, notifications, the SSE `GET`, `DELETE`,
+/// `logging/setLevel`) the default, `mcp:tools`.
+///
+/// Nothing is public: the very first request (`initialize`) is answered `401` with
+/// `scope="mcp:tools"`, so a client starts authorization once, at once, asking for the least
+/// scope, and steps up later (`403 insufficient_scope`). With a public handshake, clients
+/// connect without a token and then get two 401s at the same moment (their `POST` and their
+/// `GET` stream), start two authorizations and register twice (issue 11). `--demo-public`
+/// (the conformance harness) bypasses the guard for token-less requests instead.
 pub fn policy() -> ScopePolicy {
     ScopePolicy::new()
+        .default_scopes("mcp:tools")
         .method("tools/*", "mcp:tools")
         .method("resources/*", "mcp:resources")
         .method("prompts/*", "mcp:prompts")
         .method("completion/complete", "mcp:prompts")
         .tool("system_info", "mcp:tools system:read")
         .tool("reset_counter", "mcp:tools mcp:admin")
-        .public_handshake()
 }
 
-/// The rmcp service running the demo server (sessions in memory, SSE responses).
+/// The rmcp service running the demo server (sessions in memory, reported to `registry` when
+/// they end; SSE responses).
 pub fn mcp_service(
     shared: Arc<Shared>,
     issuer_host: Option<&str>,
-) -> StreamableHttpService<DemoServer, LocalSessionManager> {
+    registry: Arc<SessionRegistry>,
+) -> StreamableHttpService<DemoServer, CountedSessions> {
     let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
     if let Some(h) = issuer_host {
         hosts.push(h.trim_start_matches('[').trim_end_matches(']').to_owned());
@@ -52,7 +64,7 @@ pub fn mcp_service(
     let config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts);
     StreamableHttpService::new(
         move || Ok(DemoServer::new(shared.clone())),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(CountedSessions::new(registry)),
         config,
     )
 }
@@ -68,7 +80,10 @@ pub fn router(issuer: &str, public: bool) -> anyhow::Result<(Router, String)> {
     let url = url::Url::parse(&resource).with_context(|| format!("invalid resource {resource}"))?;
     let path = url.path().to_owned();
     let shared = Shared::new(public);
-    let mcp = mcp_service(shared, url.host_str());
+    // At most MAX_SESSIONS_PER_CLIENT live sessions per address; rmcp reports the ends.
+    let registry = SessionRegistry::new(MAX_SESSIONS_PER_CLIENT, None);
+    let limit = SessionLimitLayer::new(registry.clone());
+    let mcp = limit.layer(mcp_service(shared, url.host_str(), registry));
     let policy = policy();
     let mut meta = prm::metadata(resource.clone(), [issuer.to_owned()]);
     meta.scopes_supported = Some(policy.scopes_supported());
@@ -114,7 +129,9 @@ mod tests {
     use serde_json::{Value, json};
 
     fn need(v: Value) -> (bool, String) {
-        let r = policy().requirement_for_body(v.to_string().as_bytes());
+        let r = policy()
+            .requirement_for_body(v.to_string().as_bytes())
+            .unwrap();
         (r.public, r.scopes.to_string())
     }
 
@@ -132,12 +149,16 @@ mod tests {
         let get = json!({"jsonrpc": "2.0", "id": 1, "method": "prompts/get",
                          "params": {"name": "system_report"}});
         assert_eq!(need(get), needs("mcp:prompts"));
+        // Nothing is public: the handshake needs the default, the least scope.
         for m in ["initialize", "ping", "notifications/initialized"] {
-            assert!(
-                need(json!({"jsonrpc": "2.0", "id": 1, "method": m})).0,
+            assert_eq!(
+                need(json!({"jsonrpc": "2.0", "id": 1, "method": m})),
+                needs("mcp:tools"),
                 "{m}"
             );
         }
+        assert!(policy().public.is_empty());
+        assert_eq!(policy().requirement_without_body().scopes.to_string(), "mcp:tools");
         assert_eq!(
             policy().scopes_supported(),
             [

@@ -227,9 +227,29 @@ async fn step_up_and_challenges() {
         demo.proc.base
     );
 
-    // The handshake is public; tools are not. No token: 401 without `error`.
+    // Nothing is public: the very first request, `initialize`, and the GET stream are
+    // challenged, each with the least scope (the policy's default), never without one.
+    let r = send(post(&demo.mcp, None, &init)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    let c = r.challenge();
+    assert_eq!(c.error, None);
+    assert_eq!(c.scope.as_deref(), Some("mcp:tools"));
+    assert_eq!(c.resource_metadata.as_deref(), Some(rm.as_str()));
+    let r = send(
+        reqwest::Client::new()
+            .get(&demo.mcp)
+            .header("accept", "text/event-stream"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.challenge().scope.as_deref(), Some("mcp:tools"));
+    for m in ["ping", "notifications/initialized"] {
+        let r = send(post(&demo.mcp, None, &json!({"jsonrpc": "2.0", "method": m}))).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{m}");
+    }
+    // With a token, the handshake passes.
     assert_eq!(
-        send(post(&demo.mcp, None, &init)).await.status,
+        send(post(&demo.mcp, Some(&tools_token), &init)).await.status,
         StatusCode::OK
     );
     let r = send(post(&demo.mcp, None, &echo)).await;
@@ -308,11 +328,35 @@ async fn step_up_and_challenges() {
     // A huge body is refused before it is read in full.
     assert_eq!(post_declaring(&demo.mcp, &tools_token, 2 << 20).await, 413);
 
-    // DNS rebinding: a foreign Origin is refused, a loopback one passes.
+    // DNS rebinding: a foreign Origin is refused, a loopback one passes, and can read the
+    // challenge (CORS).
     let r = send(post(&demo.mcp, None, &init).header("origin", "https://evil.example")).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = send(post(&demo.mcp, None, &init).header("origin", demo.proc.base.as_str())).await;
+    let origin = demo.proc.base.as_str();
+    let r = send(post(&demo.mcp, None, &init).header("origin", origin)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers["access-control-allow-origin"], origin);
+    assert_eq!(
+        r.headers["access-control-expose-headers"],
+        "WWW-Authenticate, Mcp-Session-Id"
+    );
+    let r = send(post(&demo.mcp, Some(&tools_token), &init).header("origin", origin)).await;
     assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["access-control-allow-origin"], origin);
+    // The preflight of the MCP Inspector's direct connection, answered by the guard.
+    let r = send(
+        reqwest::Client::new()
+            .request(reqwest::Method::OPTIONS, &demo.mcp)
+            .header("origin", "http://localhost:6274")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "http://localhost:6274"
+    );
 
     // The protected resource metadata, at the path-inserted URL and at the root.
     for url in [

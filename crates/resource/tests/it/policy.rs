@@ -1,4 +1,5 @@
-//! The MCP scope policy over HTTP: per-tool scopes, batches, public handshake, body limit.
+//! The MCP scope policy over HTTP: per-tool scopes, batches, public handshake, body limit,
+//! bodies it cannot read, CORS preflights.
 
 use crate::support::*;
 use axum::http::StatusCode;
@@ -125,30 +126,122 @@ async fn handshake_can_be_public() {
 }
 
 #[tokio::test]
-async fn malformed_json_needs_a_token_then_reaches_the_server() {
+async fn bodies_the_policy_cannot_read_are_refused_with_or_without_a_token() {
     let (issuer, g) = setup(None).await;
     let client = reqwest::Client::new();
     let url = format!("{}/mcp", g.base);
-    let r = send(
-        client
-            .post(&url)
+    let token = issuer.token(&g.resource, "mcp");
+    let post = |ctype: Option<&str>, body: &'static str| {
+        let mut r = client.post(&url).body(body);
+        if let Some(t) = ctype {
+            r = r.header("content-type", t);
+        }
+        r
+    };
+    for (t, auth) in [(None, false), (Some(token.as_str()), true)] {
+        let cases = [
+            (post(Some("application/json"), "{oops"), 400),
+            (post(Some("application/json"), "\u{feff}{}"), 400),
+            (
+                post(
+                    Some("application/json"),
+                    r#"{"method":"tools/call","params":{"name":"read_file","name":"write_file"}}"#,
+                ),
+                400,
+            ),
+            (post(Some("text/plain"), "{}"), 415),
+            (post(None, "{}"), 415),
+            (post(Some("application/json; charset=latin1"), "{}"), 415),
+            (
+                post(Some("application/json"), "{}").header("content-encoding", "br"),
+                415,
+            ),
+            (client.put(&url).body("{}"), 405),
+            (client.get(&url).body("{}"), 400),
+        ];
+        for (i, (req, status)) in cases.into_iter().enumerate() {
+            let req = match t {
+                Some(t) => req.bearer_auth(t),
+                None => req,
+            };
+            let r = send(req).await;
+            assert_eq!(r.status.as_u16(), status, "case {i}, token: {auth}");
+            assert_eq!(r.body["error"], "invalid_request", "case {i}");
+            // Never the echo service's answer: nothing was handed on.
+            assert!(r.body.get("body").is_none(), "case {i}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn cors_preflights_are_answered_and_never_handed_on() {
+    let issuer = Issuer::start().await;
+    let clock = test_clock();
+    let layer = |cors: bool| {
+        let issuer = issuer.url.clone();
+        let clock = clock.clone();
+        move |resource: &str| {
+            let v = JwtVerifier::builder(issuer, resource)
+                .insecure_allow_http(true)
+                .clock(Arc::new(clock))
+                .build()
+                .unwrap();
+            RequireBearerLayer::builder(resource, v)
+                .policy(policy())
+                .cors_allow_origin("https://app.example")
+                .cors(cors)
+                .build()
+                .unwrap()
+        }
+    };
+    let g = guarded(layer(true)).await;
+    let url = format!("{}/mcp", g.base);
+    let preflight = |origin: &str| {
+        reqwest::Client::new()
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
             .header("content-type", "application/json")
-            .body("{oops"),
+            .body(serde_json::to_vec(&tool_call(1, "write_file")).unwrap())
+    };
+    for origin in ["http://localhost:6274", "https://app.example"] {
+        let r = send(preflight(origin)).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{origin}");
+        assert_eq!(r.headers["access-control-allow-origin"], origin);
+        assert_eq!(r.body, serde_json::Value::Null, "not the echo service");
+    }
+    let r = send(preflight("https://evil.example")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.headers.get("access-control-allow-origin").is_none());
+
+    // Refusals and answers for an allowed origin carry the CORS headers.
+    let r = send(
+        reqwest::Client::new()
+            .post(&url)
+            .header("origin", "https://app.example")
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&tools_list()).unwrap()),
     )
     .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(r.challenge().scope.as_deref(), Some("mcp"));
-    let token = issuer.token(&g.resource, "mcp");
+    assert_eq!(r.headers["access-control-allow-origin"], "https://app.example");
+    assert_eq!(
+        r.headers["access-control-expose-headers"],
+        "WWW-Authenticate, Mcp-Session-Id"
+    );
+    assert_eq!(r.headers["vary"], "Origin");
+
+    // With the guard's CORS off (an outer CORS layer's job), a preflight is an ordinary
+    // request: refused without a token, never handed on.
+    let off = guarded(layer(false)).await;
     let r = send(
-        client
-            .post(&url)
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body("{oops"),
+        reqwest::Client::new()
+            .request(reqwest::Method::OPTIONS, format!("{}/mcp", off.base))
+            .header("origin", "http://localhost:6274")
+            .header("access-control-request-method", "POST"),
     )
     .await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["body"], "{oops");
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -1,8 +1,11 @@
 //! `mcp-oauth guard`: a reverse proxy that makes an existing MCP server (any language) an OAuth
 //! 2.1 resource server without touching its code.
 //!
-//! Outermost first: [`OriginGuardLayer`] → [`RequireBearerLayer`] (JWTs of the trusted issuers,
-//! cached; the `--scopes-file` policy) → the proxy, which forwards method, path, query, headers
+//! Outermost first: the path normaliser ([`path`]: dot segments resolved, ambiguous paths
+//! refused) → the router (the resource path and below, the PRM) → [`OriginGuardLayer`] →
+//! [`RequireBearerLayer`] (JWTs of the trusted issuers, cached; the `--scopes-file` policy, failing
+//! closed on bodies it cannot read; CORS preflights answered here) → [`SessionLimitLayer`] (live
+//! `Mcp-Session-Id`s per client address) → the proxy, which forwards method, path, query, headers
 //! and body (streamed) to the upstream and streams the response back unbuffered (SSE included).
 //!
 //! What the upstream never sees: the `Authorization` header (no token passthrough: the token is
@@ -10,6 +13,8 @@
 //! `X-MCP-OAuth-*` header. What it sees instead: `X-MCP-OAuth-Subject`, `X-MCP-OAuth-Client-Id`,
 //! `X-MCP-OAuth-Scope` and `X-MCP-OAuth-Issuer`, set from the verified token (absent for public
 //! requests without one), and `X-Forwarded-Host` / `X-Forwarded-Proto` of the original request.
+
+mod path;
 
 use anyhow::{Context, bail};
 use axum::Router;
@@ -22,7 +27,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use mcp_oauth_resource::{
     CachedVerifier, GuardedBody, JwtVerifier, MultiIssuerVerifier, OriginGuardLayer, Principal,
-    PrmService, RequireBearerLayer, ScopePolicy, prm,
+    PrmService, RequireBearerLayer, ScopePolicy, SessionLimitLayer, SessionRegistry, prm,
 };
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -51,8 +56,10 @@ pub struct GuardArgs {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     #[arg(long, env = "MCP_OAUTH_GUARD_ADDR", default_value = "127.0.0.1:8090")]
     addr: String,
-    /// A browser origin allowed besides loopback ones (repeatable).
-    #[arg(long = "allow-origin")]
+    /// A browser origin allowed besides loopback ones (repeatable; comma-separated in the
+    /// environment): it passes the `Origin` check and gets CORS answers (preflights, exposed
+    /// `WWW-Authenticate` and `Mcp-Session-Id`).
+    #[arg(long = "allow-origin", env = "MCP_OAUTH_GUARD_ALLOW_ORIGIN", value_delimiter = ',')]
     allow_origins: Vec<String>,
     /// Allow `http://` issuers (local development and tests only).
     #[arg(long)]
@@ -60,6 +67,19 @@ pub struct GuardArgs {
     /// The largest request body the guard reads to apply the scope policy (bytes).
     #[arg(long, default_value_t = mcp_oauth_resource::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// At most this many live MCP sessions (`Mcp-Session-Id`s the upstream handed out) per
+    /// client address (IPv4, or IPv6 /64); one more is refused with 429 and Retry-After.
+    /// 0: no limit.
+    #[arg(
+        long,
+        env = "MCP_OAUTH_GUARD_MAX_SESSIONS_PER_CLIENT",
+        default_value_t = 64
+    )]
+    max_sessions_per_client: usize,
+    /// A session without a request for this many seconds (and no open stream) no longer counts
+    /// against its client's limit; set it to the upstream's own session timeout.
+    #[arg(long, env = "MCP_OAUTH_GUARD_SESSION_IDLE_TIMEOUT", default_value_t = 600)]
+    session_idle_timeout: u64,
 }
 
 /// Headers the guard sets for the upstream; a client's own values are dropped.
@@ -125,7 +145,11 @@ pub async fn run(args: GuardArgs) -> anyhow::Result<()> {
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app)
+    // The path is normalised before the router sees it (a layer on the router would run after
+    // routing); the peer address is what sessions are counted by.
+    let app = tower::service_fn(move |req: Request<Body>| normalized(app.clone(), req));
+    use axum::ServiceExt as _;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the guard stopped")
@@ -155,11 +179,13 @@ fn app(args: &GuardArgs) -> anyhow::Result<Router> {
     let prm_routes = PrmService::new(meta)
         .context("invalid protected resource metadata (check --resource and --issuer)")?
         .router();
-    let guard = RequireBearerLayer::builder(args.resource.clone(), verifier)
+    let mut guard = RequireBearerLayer::builder(args.resource.clone(), verifier)
         .policy(policy)
-        .max_body_bytes(args.max_body_bytes)
-        .build()
-        .context("invalid guard settings")?;
+        .max_body_bytes(args.max_body_bytes);
+    for o in &args.allow_origins {
+        guard = guard.cors_allow_origin(o);
+    }
+    let guard = guard.build().context("invalid guard settings")?;
     let mut connector = HttpConnector::new();
     connector.set_connect_timeout(Some(Duration::from_secs(5)));
     connector.set_nodelay(true);
@@ -168,22 +194,69 @@ fn app(args: &GuardArgs) -> anyhow::Result<Router> {
         upstream: Arc::new(upstream),
         prefix: prefix.clone().into(),
     };
-    let service = guard.layer(tower::service_fn(move |req| {
+    let forward = tower::service_fn(move |req| {
         let proxy = proxy.clone();
         async move { Ok::<_, Infallible>(proxy.forward(req).await) }
-    }));
+    });
+    let service = if args.max_sessions_per_client > 0 {
+        let registry = SessionRegistry::new(
+            args.max_sessions_per_client,
+            Some(Duration::from_secs(args.session_idle_timeout.max(1))),
+        );
+        let limited = SessionLimitLayer::new(registry).layer(forward);
+        axum::routing::any_service(guard.layer(limited))
+    } else {
+        axum::routing::any_service(guard.layer(forward))
+    };
     let mut origins = OriginGuardLayer::localhost();
     for o in &args.allow_origins {
         origins = origins.allow(o);
     }
     let root = if prefix.is_empty() { "/" } else { &prefix };
-    let mut routes = Router::new().route_service(root, service.clone());
+    let mut routes = Router::new().route(root, service.clone());
     routes = if prefix.is_empty() {
-        routes.route_service("/{*rest}", service)
+        routes.route("/{*rest}", service)
     } else {
-        routes.route_service(&format!("{prefix}/{{*rest}}"), service)
+        routes.route(&format!("{prefix}/{{*rest}}"), service)
     };
     Ok(prm_routes.merge(routes.layer(origins)))
+}
+
+/// Routes `req` through `app` with its path normalised, or refuses an ambiguous path (`400`).
+async fn normalized(app: Router, mut req: Request<Body>) -> Result<Response<Body>, Infallible> {
+    use tower::ServiceExt as _;
+    let normal = match path::normalize(req.uri().path()) {
+        Err(why) => return Ok(bad_path(why)),
+        Ok(std::borrow::Cow::Borrowed(_)) => None,
+        Ok(std::borrow::Cow::Owned(p)) => Some(p),
+    };
+    if let Some(p) = normal {
+        let pq = match req.uri().query() {
+            Some(q) => format!("{p}?{q}"),
+            None => p,
+        };
+        let mut parts = req.uri().clone().into_parts();
+        match pq.parse() {
+            Ok(pq) => parts.path_and_query = Some(pq),
+            Err(_) => return Ok(bad_path("the request path cannot be normalised")),
+        }
+        match Uri::from_parts(parts) {
+            Ok(uri) => *req.uri_mut() = uri,
+            Err(_) => return Ok(bad_path("the request path cannot be normalised")),
+        }
+    }
+    app.oneshot(req).await
+}
+
+fn bad_path(why: &str) -> Response<Body> {
+    let body = serde_json::json!({"error": "invalid_request", "error_description": why});
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = StatusCode::BAD_REQUEST;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 /// One JWT verifier per issuer (a multi-issuer router when there are several), cached.

@@ -28,9 +28,69 @@ pub enum RedirectUriError {
     UserInfo,
 }
 
-/// Checks that `uri` may be registered as a redirect URI: https; http only on loopback; or a
-/// private-use scheme with a dot in it (reverse domain name, RFC 8252 §7.1). Never a fragment.
+/// The non-conforming schemes admitted by default: those of known native MCP clients whose
+/// scheme is not a reverse domain name. `cursor`: Cursor registers
+/// `cursor://anysphere.cursor-mcp/oauth/callback`.
+pub const DEFAULT_EXTRA_SCHEMES: &[&str] = &["cursor"];
+
+/// Schemes never admitted as redirect targets, whatever a configuration lists: they would run
+/// code or read local data in the user agent, or are not an application's callback at all.
+const FORBIDDEN_SCHEMES: &[&str] = &[
+    "javascript",
+    "data",
+    "file",
+    "vbscript",
+    "blob",
+    "about",
+    "ftp",
+    "ws",
+    "wss",
+    "filesystem",
+    "view-source",
+];
+
+/// Why a scheme cannot be put on the allow-list of extra redirect URI schemes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExtraSchemeError {
+    /// Not RFC 3986 scheme syntax (`ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`).
+    #[error("`{0}` is not a URI scheme (letters, digits, `+`, `-`, `.`, starting with a letter)")]
+    Syntax(String),
+    /// A scheme that runs code or reads files, or http/https (whose own rules always apply).
+    #[error("`{0}` can never be allowed as a redirect URI scheme")]
+    Forbidden(String),
+}
+
+/// Checks one entry of an allow-list of extra redirect URI schemes and returns it in lower case.
+pub fn normalise_extra_scheme(scheme: &str) -> Result<String, ExtraSchemeError> {
+    let s = scheme.trim().to_ascii_lowercase();
+    let mut bytes = s.bytes();
+    let syntax_ok = bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    if !syntax_ok {
+        return Err(ExtraSchemeError::Syntax(scheme.to_owned()));
+    }
+    if FORBIDDEN_SCHEMES.contains(&s.as_str()) || s == "http" || s == "https" {
+        return Err(ExtraSchemeError::Forbidden(s));
+    }
+    Ok(s)
+}
+
+/// Checks that `uri` may be registered as a redirect URI, strictly: https; http only on
+/// loopback; or a private-use scheme with a dot in it (reverse domain name, RFC 8252 §7.1).
+/// Never a fragment. The same as [`validate_with`] and no extra schemes.
 pub fn validate(uri: &str) -> Result<(), RedirectUriError> {
+    validate_with(uri, &[] as &[&str])
+}
+
+/// Checks that `uri` may be registered as a redirect URI: https; http only on loopback; a
+/// private-use scheme with a dot in it (reverse domain name, RFC 8252 §7.1); or one of
+/// `extra_schemes`, the non-conforming schemes of known clients (compared case-insensitively).
+/// Never a fragment, and never a scheme that runs code or reads files, even when listed.
+pub fn validate_with<S: AsRef<str>>(
+    uri: &str,
+    extra_schemes: &[S],
+) -> Result<(), RedirectUriError> {
     if url::Url::parse(uri).is_err() {
         return Err(RedirectUriError::NotAbsolute);
     }
@@ -50,12 +110,16 @@ pub fn validate(uri: &str) -> Result<(), RedirectUriError> {
             }
             Ok(())
         }
-        // Schemes that would run code or read files in the user agent.
-        "javascript" | "data" | "file" | "vbscript" | "blob" | "about" | "ftp" | "ws" | "wss" => {
-            Err(RedirectUriError::Scheme)
-        }
+        // Schemes that would run code or read files in the user agent: never, whatever is listed.
+        s if FORBIDDEN_SCHEMES.contains(&s) => Err(RedirectUriError::Scheme),
         // RFC 8252 §7.1: private-use schemes are reverse domain names, so they contain a dot.
         s if s.contains('.') => Ok(()),
+        s if extra_schemes
+            .iter()
+            .any(|e| e.as_ref().eq_ignore_ascii_case(s)) =>
+        {
+            Ok(())
+        }
         _ => Err(RedirectUriError::Scheme),
     }
 }
@@ -170,5 +234,82 @@ mod tests {
             validate("https://u:p@app.example/cb"),
             Err(RedirectUriError::UserInfo)
         );
+    }
+
+    #[test]
+    fn known_clients_non_conforming_schemes_by_allow_list() {
+        let cursor = "cursor://anysphere.cursor-mcp/oauth/callback";
+        assert_eq!(validate(cursor), Err(RedirectUriError::Scheme), "strict");
+        assert_eq!(validate_with(cursor, DEFAULT_EXTRA_SCHEMES), Ok(()));
+        assert_eq!(validate_with("CURSOR://x/cb", &["cursor"]), Ok(()));
+        assert_eq!(
+            validate_with("myapp:/cb", DEFAULT_EXTRA_SCHEMES),
+            Err(RedirectUriError::Scheme)
+        );
+        // Reverse-domain schemes need no list.
+        assert_eq!(
+            validate_with("com.example.app:/oauth", &[] as &[&str]),
+            Ok(())
+        );
+        // Never code, files or plain http off loopback, whatever the list says.
+        let reckless = [
+            "javascript",
+            "data",
+            "file",
+            "vbscript",
+            "blob",
+            "http",
+            "JavaScript",
+        ];
+        for uri in [
+            "javascript:alert(1)",
+            "JAVASCRIPT:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "file:///etc/passwd",
+            "vbscript:msgbox(1)",
+            "blob:https://a.example/x",
+        ] {
+            assert_eq!(
+                validate_with(uri, &reckless),
+                Err(RedirectUriError::Scheme),
+                "{uri}"
+            );
+        }
+        assert_eq!(
+            validate_with("http://app.example/cb", &reckless),
+            Err(RedirectUriError::InsecureHttp)
+        );
+    }
+
+    #[test]
+    fn allow_list_entries_are_checked() {
+        assert_eq!(normalise_extra_scheme(" Cursor ").as_deref(), Ok("cursor"));
+        assert_eq!(normalise_extra_scheme("vscode").as_deref(), Ok("vscode"));
+        for bad in ["", "1app", "my app", "app:", "a/b"] {
+            assert!(
+                matches!(
+                    normalise_extra_scheme(bad),
+                    Err(ExtraSchemeError::Syntax(_))
+                ),
+                "{bad}"
+            );
+        }
+        for bad in [
+            "javascript",
+            "DATA",
+            "file",
+            "vbscript",
+            "http",
+            "https",
+            "blob",
+        ] {
+            assert!(
+                matches!(
+                    normalise_extra_scheme(bad),
+                    Err(ExtraSchemeError::Forbidden(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 }

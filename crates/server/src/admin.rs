@@ -238,7 +238,8 @@ pub async fn add_client(
         ));
     }
     for r in &req.redirect_uris {
-        mcp_oauth_core::redirect::validate(r)
+        // The administrator's own clients: the default allow-list of known clients' schemes.
+        mcp_oauth_core::redirect::validate_with(r, mcp_oauth_core::redirect::DEFAULT_EXTRA_SCHEMES)
             .map_err(|e| invalid(format!("redirect URI `{r}`: {e}")))?;
     }
     let client_id = match req.client_id {

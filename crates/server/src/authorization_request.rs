@@ -273,7 +273,7 @@ async fn check_client(
     };
     let redirect_uri = match params.get("redirect_uri") {
         Some(r) => {
-            if redirect::validate(r).is_err()
+            if redirect::validate_with(r, &state.config().redirect_uri_schemes).is_err()
                 || !redirect::matches_any(client.redirect_uris.iter().map(String::as_str), r)
             {
                 return Err(page(

@@ -113,6 +113,19 @@ pub struct ServerConfig {
     /// month, and a rotation costs the resource servers nothing (they see the key published
     /// before it signs).
     pub key_rotation_interval: i64,
+    /// Browser origins allowed to call the metadata, JWKS, registration, token and revocation
+    /// endpoints from a page (CORS, see [`crate::cors`]). Empty (the default): any origin, as
+    /// `Access-Control-Allow-Origin: *`, because those endpoints use no cookies and every request
+    /// carries its own credentials. A list narrows it: only those origins are echoed back.
+    /// `/authorize`, the login and consent pages, introspection and the operator endpoints never
+    /// send CORS headers, whatever this says.
+    pub cors_allowed_origins: Vec<String>,
+    /// URI schemes admitted in redirect URIs besides https, loopback http and reverse-domain
+    /// private-use schemes (RFC 8252 §7.1): the non-conforming schemes of known native clients.
+    /// Default `["cursor"]` (Cursor registers `cursor://anysphere.cursor-mcp/oauth/callback`).
+    /// Schemes that run code or read files (`javascript`, `data`, `file`, `vbscript`, …) and
+    /// `http`/`https` cannot be listed: see [`mcp_oauth_core::redirect`].
+    pub redirect_uri_schemes: Vec<String>,
 }
 
 /// Who may use dynamic client registration.
@@ -197,6 +210,11 @@ impl ServerConfig {
             authorize_rate_limit_per_ip: 6_000,
             login_rate_limit_per_ip: 3_000,
             key_rotation_interval: 30 * 86_400,
+            cors_allowed_origins: Vec::new(),
+            redirect_uri_schemes: mcp_oauth_core::redirect::DEFAULT_EXTRA_SCHEMES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         }
     }
 
@@ -310,6 +328,13 @@ impl ServerConfig {
                     ));
                 }
             }
+        }
+        for o in &mut self.cors_allowed_origins {
+            *o = crate::cors::normalise_origin(o).map_err(|m| err("cors_allowed_origins", m))?;
+        }
+        for s in &mut self.redirect_uri_schemes {
+            *s = mcp_oauth_core::redirect::normalise_extra_scheme(s)
+                .map_err(|e| err("redirect_uri_schemes", &e.to_string()))?;
         }
         if !mcp_oauth_core::jose::SIGNING_ALGORITHMS.contains(&self.signing_alg) {
             return Err(err("signing_alg", "must be ES256, EdDSA, RS256 or PS256"));

@@ -21,6 +21,7 @@ pub mod client_auth;
 pub mod client_keys;
 pub mod clients;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod grants;
 pub mod handlers;
@@ -142,10 +143,14 @@ impl AuthorizationServer {
 
     /// The HTTP routes. Serve with `into_make_service_with_connect_info::<SocketAddr>()` so that
     /// login throttling sees client addresses.
+    ///
+    /// Two groups: the endpoints a browser-based client calls with `fetch` (metadata, JWKS,
+    /// registration, token, revocation) answer CORS preflights and carry CORS headers
+    /// ([`cors`]); the pages (`/authorize`, login, consent), introspection and the operator
+    /// endpoints never do.
     pub fn router(&self) -> Router {
         let base = &self.state.0.base_path;
-        let mut r = Router::new()
-            .route("/readyz", get(handlers::metadata::readyz))
+        let mut browser = Router::new()
             .route(
                 &served_path(OAUTH_AUTHORIZATION_SERVER, base),
                 get(handlers::metadata::oauth),
@@ -154,6 +159,37 @@ impl AuthorizationServer {
                 &served_path(OPENID_CONFIGURATION, base),
                 get(handlers::metadata::openid),
             )
+            .route(
+                &format!("{base}/token"),
+                // The per-address budget is checked inside the handler, before the body is read.
+                post(handlers::token::post),
+            )
+            .route(&format!("{base}/revoke"), post(handlers::revoke::post))
+            .route(&format!("{base}/jwks"), get(handlers::metadata::jwks))
+            .route(
+                &format!("{base}/register/{{client_id}}"),
+                get(handlers::register::read)
+                    .put(handlers::register::update)
+                    .delete(handlers::register::delete),
+            );
+        if self.state.config().registration != RegistrationPolicy::Off {
+            browser = browser.route(
+                &format!("{base}/register"),
+                post(handlers::register::register),
+            );
+        }
+        if !base.is_empty() {
+            // OpenID Discovery's own form appends to the issuer path.
+            browser = browser.route(
+                &format!("{base}/.well-known/{OPENID_CONFIGURATION}"),
+                get(handlers::metadata::openid),
+            );
+        }
+        let browser = browser
+            .layer(cors::layer(&self.state.config().cors_allowed_origins))
+            .layer(axum::middleware::from_fn(cors::preflight_no_content));
+        let r = Router::new()
+            .route("/readyz", get(handlers::metadata::readyz))
             .route(
                 &format!("{base}/authorize"),
                 get(handlers::authorize::get).route_layer(axum::middleware::from_fn_with_state(
@@ -170,37 +206,12 @@ impl AuthorizationServer {
             )
             .route(&format!("{base}/consent"), post(handlers::consent::post))
             .route(
-                &format!("{base}/token"),
-                // The per-address budget is checked inside the handler, before the body is read.
-                post(handlers::token::post),
-            )
-            .route(&format!("{base}/revoke"), post(handlers::revoke::post))
-            .route(
                 &format!("{base}/introspect"),
                 post(handlers::introspect::post),
             )
-            .route(&format!("{base}/jwks"), get(handlers::metadata::jwks))
-            .route(
-                &format!("{base}/register/{{client_id}}"),
-                get(handlers::register::read)
-                    .put(handlers::register::update)
-                    .delete(handlers::register::delete),
-            )
             .route("/healthz", get(handlers::metadata::healthz))
-            .route("/metrics", get(metrics::serve));
-        if self.state.config().registration != RegistrationPolicy::Off {
-            r = r.route(
-                &format!("{base}/register"),
-                post(handlers::register::register),
-            );
-        }
-        if !base.is_empty() {
-            // OpenID Discovery's own form appends to the issuer path.
-            r = r.route(
-                &format!("{base}/.well-known/{OPENID_CONFIGURATION}"),
-                get(handlers::metadata::openid),
-            );
-        }
+            .route("/metrics", get(metrics::serve))
+            .merge(browser);
         r.route_layer(axum::middleware::from_fn_with_state(
             self.state.clone(),
             metrics::track,

@@ -63,11 +63,12 @@ pub fn host_of(client_id: &str) -> String {
 }
 
 /// Validates a fetched document for `client_id`. `check_jwks_uri` applies the fetcher's URL
-/// rules to a `jwks_uri`.
+/// rules to a `jwks_uri`; `redirect_schemes` are the server's extra redirect URI schemes.
 pub fn validate(
     client_id: &str,
     body: &[u8],
     check_jwks_uri: &(dyn Fn(&str) -> Result<(), String> + Sync),
+    redirect_schemes: &[String],
 ) -> Result<Registration, String> {
     let doc: Value =
         serde_json::from_slice(body).map_err(|_| "the document is not valid JSON".to_owned())?;
@@ -87,6 +88,7 @@ pub fn validate(
             allow_client_credentials: false,
             document: true,
             check_jwks_uri,
+            redirect_schemes,
         },
     )
     .map_err(|e| e.description)?;
@@ -109,7 +111,7 @@ mod tests {
     }
 
     fn check(doc: Value) -> Result<Registration, String> {
-        validate(URL, doc.to_string().as_bytes(), &ok)
+        validate(URL, doc.to_string().as_bytes(), &ok, &[])
     }
 
     #[test]
@@ -158,8 +160,8 @@ mod tests {
     #[test]
     fn bad_documents() {
         let cb = json!(["https://app.example/cb"]);
-        assert!(validate(URL, b"<html>", &ok).is_err());
-        assert!(validate(URL, b"[1]", &ok).is_err());
+        assert!(validate(URL, b"<html>", &ok, &[]).is_err());
+        assert!(validate(URL, b"[1]", &ok, &[]).is_err());
         for doc in [
             json!({"redirect_uris": cb}),
             json!({"client_id": "https://evil.example/client.json", "redirect_uris": cb}),

@@ -95,7 +95,13 @@ impl CimdResolver {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         };
-        let reg = document::validate(client_id, &fetched.body, &check).map_err(|e| {
+        let reg = document::validate(
+            client_id,
+            &fetched.body,
+            &check,
+            &state.config().redirect_uri_schemes,
+        )
+        .map_err(|e| {
             tracing::warn!(target: "mcp_oauth::cimd", %client_id, error = %e, "invalid client metadata document");
             state.metrics().cimd_fetch("invalid");
             CimdError::Invalid(e)

@@ -66,15 +66,13 @@ pub async fn document(state: &AppState) -> AuthorizationServerMetadata {
     }
 }
 
+/// A public JSON document. CORS headers come from the router's [`crate::cors`] layer, which
+/// also honours a configured origin list.
 fn json(body: &impl serde::Serialize) -> Response {
     let mut r = axum::Json(body).into_response();
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
-    );
-    r.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
     );
     r
 }
@@ -108,10 +106,6 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),
-    );
-    r.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
     );
     r
 }

@@ -9,7 +9,8 @@
 //! - `grant_types` (default `authorization_code`) and `response_types` (default `code` with the
 //!   code grant) must agree (RFC 7591 §2.1); `refresh_token` only alongside the code grant;
 //! - `redirect_uris` are required for the code grant and each must be https, loopback http or a
-//!   private-use scheme, without a fragment (RFC 8252, `core::redirect::validate`);
+//!   private-use scheme (or a scheme on the server's allow-list of known clients' schemes),
+//!   without a fragment (RFC 8252, `core::redirect::validate_with`);
 //! - `client_credentials` needs a confidential method, and only an authorized registrant (the
 //!   `token` policy) may ask for it: under `open` anyone could register and mint machine tokens
 //!   with no user involved.
@@ -57,6 +58,9 @@ pub struct Rules<'a> {
     pub document: bool,
     /// Checks a `jwks_uri` (the SSRF-safe fetcher's URL rules); the error says why it is refused.
     pub check_jwks_uri: &'a (dyn Fn(&str) -> Result<(), String> + Sync),
+    /// Non-conforming redirect URI schemes admitted besides the RFC 8252 ones (the server's
+    /// `redirect_uri_schemes`).
+    pub redirect_schemes: &'a [String],
 }
 
 impl std::fmt::Debug for Rules<'_> {
@@ -64,6 +68,7 @@ impl std::fmt::Debug for Rules<'_> {
         f.debug_struct("Rules")
             .field("allow_client_credentials", &self.allow_client_credentials)
             .field("document", &self.document)
+            .field("redirect_schemes", &self.redirect_schemes)
             .finish_non_exhaustive()
     }
 }
@@ -256,7 +261,7 @@ pub fn validate(body: &Value, rules: &Rules<'_>) -> Result<Registration, OAuthEr
         ));
     }
     for r in &redirect_uris {
-        mcp_oauth_core::redirect::validate(r)
+        mcp_oauth_core::redirect::validate_with(r, rules.redirect_schemes)
             .map_err(|e| bad_redirect(format!("redirect URI `{r}`: {e}")))?;
     }
 
@@ -329,6 +334,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    static SCHEMES: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| vec!["cursor".to_owned()]);
+
     fn rules(allow_cc: bool) -> Rules<'static> {
         static CHECK: fn(&str) -> Result<(), String> = |u| {
             if u.starts_with("https://") {
@@ -341,6 +349,7 @@ mod tests {
             allow_client_credentials: allow_cc,
             document: false,
             check_jwks_uri: &CHECK,
+            redirect_schemes: &SCHEMES,
         }
     }
 

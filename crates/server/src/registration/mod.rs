@@ -55,6 +55,7 @@ pub async fn register(
             allow_client_credentials: authorized,
             document: false,
             check_jwks_uri: &check,
+            redirect_schemes: &state.config().redirect_uri_schemes,
         },
     )?;
     let now = state.now();
@@ -190,6 +191,7 @@ pub async fn update(
                 || state.config().registration == crate::config::RegistrationPolicy::Token,
             document: false,
             check_jwks_uri: &check,
+            redirect_schemes: &state.config().redirect_uri_schemes,
         },
     )?;
     let mut new_secret = None;

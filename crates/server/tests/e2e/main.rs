@@ -9,6 +9,7 @@ mod authorize;
 mod browser;
 mod cimd;
 mod concurrency;
+mod cors;
 mod metadata;
 mod private_key_jwt;
 mod rate_limits;

@@ -661,3 +661,92 @@ async fn an_unused_registration_expires_and_is_purged() {
         "administrator clients stay"
     );
 }
+
+/// Cursor's redirect URI: not a reverse-domain scheme, admitted by the default allow-list.
+const CURSOR_REDIRECT: &str = "cursor://anysphere.cursor-mcp/oauth/callback";
+
+fn cursor_metadata() -> Value {
+    json!({
+        "client_name": "Cursor",
+        "redirect_uris": [CURSOR_REDIRECT],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none"
+    })
+}
+
+#[tokio::test]
+async fn cursor_registers_by_dcr_and_is_sent_back_to_its_scheme() {
+    let s = TestServer::start().await;
+    let reg = registered(&s, &cursor_metadata()).await;
+    assert_eq!(reg["redirect_uris"], json!([CURSOR_REDIRECT]));
+    let id = reg["client_id"].as_str().unwrap();
+    let loc = s
+        .browser_authorize(&query_for(&s, id, CURSOR_REDIRECT), "alice", "wonderland")
+        .await;
+    assert!(
+        loc.starts_with(&format!("{CURSOR_REDIRECT}?code=")),
+        "{loc}"
+    );
+    let code = query_param(&loc, "code").unwrap();
+    let r = s
+        .post_form(
+            "/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", id),
+                ("code", &code),
+                ("redirect_uri", CURSOR_REDIRECT),
+                ("code_verifier", VERIFIER),
+                ("resource", &s.resource),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn reverse_domain_schemes_need_no_list_and_dangerous_schemes_are_never_admitted() {
+    let s = TestServer::start_with(|c| {
+        // An operator cannot list these; the validation refuses the configuration.
+        c.redirect_uri_schemes = vec!["cursor".into(), "vscode".into()];
+    })
+    .await;
+    let mut m = public_metadata();
+    m["redirect_uris"] = json!(["com.example.app:/oauth2redirect", "vscode://app/cb"]);
+    registered(&s, &m).await;
+    for bad in [
+        "javascript:alert(1)",
+        "JavaScript://x/%0aalert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "file:///etc/passwd",
+        "vbscript:msgbox(1)",
+        "http://app.example/cb",
+        "myapp://cb",
+    ] {
+        let mut m = public_metadata();
+        m["redirect_uris"] = json!([bad]);
+        let r = register(&s, &m, None).await;
+        let (status, code) = error_of(r).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(code, "invalid_redirect_uri", "{bad}");
+    }
+    for listed in [
+        vec!["javascript".to_owned()],
+        vec!["http".to_owned()],
+        vec!["data".to_owned()],
+    ] {
+        let mut c = mcp_oauth_server::ServerConfig::new("https://a.example");
+        c.redirect_uri_schemes = listed;
+        assert_eq!(c.validate().unwrap_err().key, "redirect_uri_schemes");
+    }
+}
+
+#[tokio::test]
+async fn an_empty_allow_list_refuses_cursor() {
+    let s = TestServer::start_with(|c| c.redirect_uri_schemes.clear()).await;
+    let r = register(&s, &cursor_metadata(), None).await;
+    let (status, code) = error_of(r).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(code, "invalid_redirect_uri");
+}

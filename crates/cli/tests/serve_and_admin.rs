@@ -567,6 +567,7 @@ fn roles_restrictions_and_resource_servers_from_the_command_line() {
         None,
     );
     assert!(!ok && err.contains("not registered"), "{err}");
+}
 
 /// The value of the hidden form field `name`, HTML-unescaped.
 fn hidden(body: &str, name: &str) -> String {

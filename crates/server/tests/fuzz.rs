@@ -289,11 +289,13 @@ proptest! {
     ) {
         // Both arbitrary values and objects built from the real vocabulary.
         let obj = Value::Object(top.into_iter().collect());
+        let schemes = default_schemes();
         for body in [&v, &obj] {
             let rules = Rules {
                 allow_client_credentials: allow_cc,
                 document,
                 check_jwks_uri: &no_jwks_fetch,
+                redirect_schemes: &schemes,
             };
             if let Err(e) = metadata::validate(body, &rules) {
                 prop_assert!(e.status.is_client_error(), "{} for {body}", e.status);
@@ -303,14 +305,14 @@ proptest! {
             if let Some(o) = doc.as_object_mut() {
                 o.insert("client_id".into(), id.into());
             }
-            let _ = document::validate(id, doc.to_string().as_bytes(), &no_jwks_fetch);
-            let _ = document::validate(id, body.to_string().as_bytes(), &no_jwks_fetch);
+            let _ = document::validate(id, doc.to_string().as_bytes(), &no_jwks_fetch, &schemes);
+            let _ = document::validate(id, body.to_string().as_bytes(), &no_jwks_fetch, &schemes);
         }
     }
 
     #[test]
     fn cimd_documents_of_arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let _ = document::validate("https://app.example/client.json", &bytes, &no_jwks_fetch);
+        let _ = document::validate("https://app.example/client.json", &bytes, &no_jwks_fetch, &default_schemes());
     }
 }
 
@@ -513,4 +515,12 @@ proptest! {
             }
         }
     }
+}
+
+/// The server's default extra redirect URI schemes (`redirect_uri_schemes`).
+fn default_schemes() -> Vec<String> {
+    mcp_oauth_core::redirect::DEFAULT_EXTRA_SCHEMES
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
 }

@@ -367,7 +367,7 @@ async fn rmcp_client_over_our_transport_signs_in_once_and_calls_a_tool() {
         .build()
         .unwrap(),
     );
-    let transport = OAuthHttpClient::new(manager, &demo.mcp())
+    let transport = OAuthHttpClient::new(manager, demo.mcp())
         .unwrap()
         .into_transport();
     let client = tokio::time::timeout(DEADLINE, ().serve(transport))

@@ -14,6 +14,8 @@
 //!   are refused with `401 invalid_client` unless every rule holds, and an `aud` array is never
 //!   accepted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use mcp_oauth_core::clock::TestClock;
 use mcp_oauth_core::jose::{Algorithm, SigningKey};
 use mcp_oauth_server::admin::{self, NewClient};
@@ -179,7 +181,7 @@ fn check_classifier(s: &str) -> Result<(), TestCaseError> {
                 v4 => v4.to_string(),
             };
             prop_assert!(
-                !trust::host_allowed(&d.host, &[], &[plain.clone()]),
+                !trust::host_allowed(&d.host, &[], std::slice::from_ref(&plain)),
                 "{s:?} ~ {plain}"
             );
             if plain.contains(':') {
@@ -400,7 +402,7 @@ fn claims() -> impl Strategy<Value = Value> {
     (
         field(json!(CLIENT)),
         field(json!(CLIENT)),
-        aud.prop_flat_map(move |a| field(a)),
+        aud.prop_flat_map(field),
         field(json!(h() + 60)),
         field(json!(h())),
         field(json!("jti")),

@@ -12,6 +12,8 @@
 //! running four browsers with their Node servers at once on a small machine only makes them
 //! slower.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod mcp_remote;
 mod support;
 

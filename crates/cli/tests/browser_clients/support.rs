@@ -318,7 +318,7 @@ pub fn drive(args: &[&str], chrome: &Chromium, env: &[(&str, &str)], limit: Dura
     let result = lines
         .into_iter()
         .filter_map(|l| l.strip_prefix("RESULT ").map(str::to_owned))
-        .last()
+        .next_back()
         .and_then(|l| serde_json::from_str(&l).ok())
         .unwrap_or(Value::Null);
     Driven {

@@ -593,20 +593,27 @@ async fn loopback_listener_serves_one_callback_with_a_friendly_page() {
     let l = LoopbackListener::bind().await.unwrap();
     let redirect = l.redirect_uri();
     assert!(redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/callback"));
+    let verdict = l.verdict();
     let wait = tokio::spawn(l.wait(Duration::from_secs(10)));
     let http = reqwest::Client::new();
     let favicon = redirect.replace("/callback", "/favicon.ico");
     assert_eq!(http.get(&favicon).send().await.unwrap().status(), 404);
-    let resp = http
-        .get(format!("{redirect}?code=abc&state=xyz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(resp.text().await.unwrap().contains("close this tab"));
+    // The page answers once the caller reports how the code exchange ended.
+    let page = tokio::spawn({
+        let http = http.clone();
+        let url = format!("{redirect}?code=abc&state=xyz");
+        async move {
+            let resp = http.get(url).send().await.unwrap();
+            (resp.status(), resp.text().await.unwrap())
+        }
+    });
     let params = wait.await.unwrap().unwrap();
     assert_eq!(params.get("code"), Some("abc"));
     assert_eq!(params.get("state"), Some("xyz"));
+    verdict.report(Ok(())).await;
+    let (status, body) = page.await.unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("close this tab"), "{body}");
     // Nobody comes: a clear timeout.
     let l = LoopbackListener::bind().await.unwrap();
     let err = l.wait(Duration::from_millis(50)).await.unwrap_err();

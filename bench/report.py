@@ -188,10 +188,13 @@ w("")
 w("## Commands")
 w("")
 w("```")
-w("# " + env.get("invocation", "bench/run.sh") + "   (everything below is run by it)")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+w("# " + env.get("invocation", "bench/run.sh").replace(REPO + os.sep, "") + "   (everything below is run by it)")
 seen = set()
 for c in open(os.path.join(out, "commands.txt")):
-    c = c.rstrip("\n").replace(os.path.abspath(out), "$OUT")
+    # Paths of this machine never reach the committed report: the output directory is $OUT and
+    # everything under the repository is written relative to its root.
+    c = c.rstrip("\n").replace(os.path.abspath(out), "$OUT").replace(REPO + os.sep, "")
     if c not in seen:
         seen.add(c)
         w(c)

@@ -4,7 +4,7 @@
 Usage: report.py OUT_DIR RESULTS_MD. Medians over the runs of each scenario; the hand-written analysis
 in bench/notes.md (what bounds a missed target, the profile) is appended verbatim.
 """
-import csv, os, statistics, sys
+import csv, os, re, statistics, sys
 
 out, dest = sys.argv[1], sys.argv[2]
 env = dict(l.rstrip("\n").split("=", 1) for l in open(os.path.join(out, "env.txt")) if "=" in l)
@@ -195,6 +195,8 @@ for c in open(os.path.join(out, "commands.txt")):
     # Paths of this machine never reach the committed report: the output directory is $OUT and
     # everything under the repository is written relative to its root.
     c = c.rstrip("\n").replace(os.path.abspath(out), "$OUT").replace(REPO + os.sep, "")
+    # npx's Node for the peer lives under the home directory: name it by what it is.
+    c = re.sub(r"\S*/\.npm/_npx/[^/]+/node_modules/node/bin/node", "node", c)
     if c not in seen:
         seen.add(c)
         w(c)

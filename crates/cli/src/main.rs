@@ -13,6 +13,7 @@ mod logging;
 mod output;
 mod serve;
 mod settings;
+mod signal;
 
 use clap::{CommandFactory, FromArgMatches, Subcommand};
 use std::path::PathBuf;

@@ -168,7 +168,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
                 let _ = tcp.set_nodelay(true);
             });
             axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(crate::signal::shutdown("serve"))
                 .await
                 .context("the server stopped")
         }
@@ -185,7 +185,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             let handle = axum_server::Handle::new();
             let h = handle.clone();
             tokio::spawn(async move {
-                shutdown_signal().await;
+                crate::signal::shutdown("serve").await;
                 h.graceful_shutdown(Some(Duration::from_secs(10)));
             });
             axum_server::from_tcp_rustls(listener, tls)
@@ -220,28 +220,6 @@ async fn serve_metrics(
     Ok(tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     }))
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!(target: "mcp_oauth::serve", "shutting down");
 }
 
 /// `--dev` creates the account `demo`/`demo`, which anyone who can reach the server could use:

@@ -12,8 +12,14 @@
 //! `<!-- readme-test: skip (reason) -->` (not run: the reason is printed),
 //! `<!-- readme-test: server -->` (starts the server: the test's own server stands in for it),
 //! `<!-- readme-test: background -->` (a server that runs until stopped: started, checked to be
-//! still running after two seconds, stopped at the end).
+//! still running after two seconds, stopped at the end),
+//! `<!-- readme-test: browser NAME -->` (the tour's browser step first: the test opens the
+//! authorization URL the server printed, signs in as `demo`, approves, lands on the server's
+//! callback page and runs the block with the code that page shows in `$NAME`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "common/pages.rs"]
+mod pages;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -28,6 +34,8 @@ enum Mode {
     Skip(String),
     Server,
     Background,
+    /// Runs after the browser step of the tour, with the code it got in the named variable.
+    Browser(String),
 }
 
 #[derive(Debug)]
@@ -63,6 +71,9 @@ fn blocks(readme: &str) -> Vec<Block> {
                     None => Mode::Run,
                     Some("server") => Mode::Server,
                     Some("background") => Mode::Background,
+                    Some(m) if m.starts_with("browser ") => {
+                        Mode::Browser(m.trim_start_matches("browser ").trim().to_owned())
+                    }
                     Some(m) if m.starts_with("skip") => {
                         Mode::Skip(m.trim_start_matches("skip").trim().to_owned())
                     }
@@ -163,67 +174,39 @@ fn bash(script: &str, cwd: &Path, envs: &[(String, String)]) -> Command {
     c
 }
 
-fn hidden(body: &str, name: &str) -> String {
-    let needle = format!("name=\"{name}\" value=\"");
-    let start = body
-        .find(&needle)
-        .unwrap_or_else(|| panic!("no {name} in {body}"))
-        + needle.len();
-    let end = body[start..].find('"').unwrap() + start;
-    body[start..end]
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+/// The person at the browser for `mcp-oauth login`: signs in as demo/demo, approves, and follows
+/// the redirect to the command's loopback listener.
+async fn browse(authorization_url: &str) {
+    let location = pages::sign_in(authorization_url, "demo", "demo").await;
+    let page = reqwest::get(&location).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Authorization complete"), "{page}");
 }
 
-/// The person at the browser: signs in as demo/demo, approves, follows the redirect.
-async fn browse(authorization_url: &str) {
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let auth_url = url::Url::parse(authorization_url).unwrap();
-    let origin = auth_url.origin().ascii_serialization();
-    let body = browser
-        .get(auth_url)
+/// The person at the browser for the tour: opens the authorization URL `serve --dev` printed,
+/// signs in as demo/demo, approves, lands on the server's callback page and copies the code it
+/// shows.
+async fn tour_code(authorization_url: &str) -> String {
+    let location = pages::sign_in(authorization_url, "demo", "demo").await;
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap_or_else(|| panic!("no code in {location}"))
+        .1
+        .into_owned();
+    let page = pages::browser()
+        .get(&location)
         .send()
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    let aq = hidden(&body, "authorize_query");
-    let mut r = browser
-        .post(format!("{origin}/login"))
-        .form(&[
-            ("csrf_token", hidden(&body, "csrf_token").as_str()),
-            ("authorize_query", aq.as_str()),
-            ("username", "demo"),
-            ("password", "demo"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    if r.status() == 200 {
-        let body = r.text().await.unwrap();
-        r = browser
-            .post(format!("{origin}/consent"))
-            .form(&[
-                ("csrf_token", hidden(&body, "csrf_token").as_str()),
-                ("authorize_query", aq.as_str()),
-                ("approve", "1"),
-            ])
-            .send()
-            .await
-            .unwrap();
-    }
-    assert_eq!(r.status(), 303, "sign-in as demo");
-    let location = r.headers()["location"].to_str().unwrap().to_owned();
-    let page = reqwest::get(&location).await.unwrap().text().await.unwrap();
-    assert!(page.contains("Authorization complete"), "{page}");
+    assert!(
+        page.contains(&code),
+        "the callback page shows the code: {page}"
+    );
+    code
 }
 
 /// Watches the file `$BROWSER` appends URLs to and signs in at each new one.
@@ -243,6 +226,28 @@ fn drive_browser(opened: PathBuf, stop: std::sync::Arc<std::sync::atomic::Atomic
             rt.block_on(browse(u));
         }
         seen = urls.len();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The authorization URL of the tour, as `serve --dev` printed it (waits up to 10 s for it).
+fn printed_authorization_url(printed: &std::sync::Mutex<Vec<String>>) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(url) = printed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with("http") && l.contains("/authorize?"))
+        {
+            return url.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve --dev printed no authorization URL: {:?}",
+            printed.lock().unwrap()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -273,16 +278,26 @@ fn every_readme_block_runs_as_printed() {
     let mut server = Proc(server.spawn().unwrap());
     let stdout = server.0.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     loop {
         let line = lines
             .next()
             .expect("serve exited before listening")
             .unwrap();
-        if line.starts_with("mcp-oauth listening on") {
+        let listening = line.starts_with("mcp-oauth listening on");
+        printed.lock().unwrap().push(line);
+        if listening {
             break;
         }
     }
-    std::thread::spawn(move || for _ in lines.by_ref() {});
+    {
+        let printed = printed.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                printed.lock().unwrap().push(line);
+            }
+        });
+    }
 
     // $BROWSER: records each URL; a thread plays the person at the browser.
     let opened = cwd.join("browser-urls");
@@ -350,6 +365,17 @@ fn every_readme_block_runs_as_printed() {
                 continue;
             }
             Mode::Run => {}
+            Mode::Browser(_) => {}
+        }
+        let mut block_envs = envs.clone();
+        if let Mode::Browser(name) = &b.mode {
+            let url = printed_authorization_url(&printed);
+            let code = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(tour_code(&url));
+            block_envs.push((name.clone(), code));
         }
         let save: String = assigned(&code)
             .iter()
@@ -365,7 +391,7 @@ fn every_readme_block_runs_as_printed() {
             state.display()
         );
         let start = Instant::now();
-        let mut c = bash(&script, &cwd, &envs);
+        let mut c = bash(&script, &cwd, &block_envs);
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
         let child = c.spawn().unwrap();
         let pid = child.id();
@@ -407,6 +433,12 @@ fn every_readme_block_runs_as_printed() {
             .collect::<Vec<_>>()
             .join(" | ")
     );
+    // The tour's browser step gave live tokens: the resource server's introspection saw the
+    // access token active, for the demo user.
+    assert!(
+        outputs.contains("\"active\":true") && outputs.contains("\"username\":\"demo\""),
+        "the tour's introspection: {outputs}"
+    );
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     driver.join().unwrap();
     drop(background);
@@ -416,7 +448,14 @@ fn every_readme_block_runs_as_printed() {
         blocks.len(),
         skipped.join("; ")
     );
-    assert!(ran >= 6, "too few README blocks ran: {ran}");
+    // Only the two blocks that cannot run inside a test (the CI contract itself, `cargo install`)
+    // are skipped; every other block, the browser steps included, ran.
+    let not_run = blocks
+        .iter()
+        .filter(|b| matches!(b.mode, Mode::Skip(_)))
+        .count();
+    assert!(not_run <= 2, "README blocks skipped: {skipped:?}");
+    assert!(ran >= 10, "too few README blocks ran: {ran}");
 }
 
 #[test]

@@ -16,6 +16,9 @@
 //! `interop/sdk/.venv`). Without them the tests print `SKIPPED`; with
 //! `MCP_OAUTH_REQUIRE_SDK_CLIENTS` set (CI) they fail instead.
 
+#[path = "common/pages.rs"]
+mod pages;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -153,75 +156,15 @@ impl Demo {
     }
 }
 
-fn hidden(body: &str, name: &str) -> String {
-    attr_after(body, &format!("name=\"{name}\" value=\""))
-}
-
-fn attr_after(body: &str, needle: &str) -> String {
-    let start = body
-        .find(needle)
-        .unwrap_or_else(|| panic!("no `{needle}` in {body}"))
-        + needle.len();
-    let end = body[start..].find('"').unwrap() + start;
-    body[start..end]
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
 /// The user's browser: opens `authorization_url`, signs in as demo/demo, approves, and follows
 /// the final redirect to the client's listener. Returns that redirect's URL.
 async fn sign_in(authorization_url: &str) -> String {
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap();
-    let auth_url = url::Url::parse(authorization_url).unwrap();
-    let page = browser.get(auth_url.clone()).send().await.unwrap();
-    assert_eq!(page.status(), 200, "the login page");
-    let body = page.text().await.unwrap();
-    let action = auth_url.join(&attr_after(&body, "action=\"")).unwrap();
-    let aq = hidden(&body, "authorize_query");
-    let r = browser
-        .post(action)
-        .form(&[
-            ("csrf_token", hidden(&body, "csrf_token").as_str()),
-            ("authorize_query", aq.as_str()),
-            ("username", "demo"),
-            ("password", "demo"),
-            ("login", "1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let done = if r.status() == 303 {
-        r
-    } else {
-        assert_eq!(r.status(), 200, "the consent page");
-        let body = r.text().await.unwrap();
-        let action = auth_url.join(&attr_after(&body, "action=\"")).unwrap();
-        browser
-            .post(action)
-            .form(&[
-                ("csrf_token", hidden(&body, "csrf_token").as_str()),
-                ("authorize_query", aq.as_str()),
-                ("approve", "1"),
-            ])
-            .send()
-            .await
-            .unwrap()
-    };
-    assert_eq!(done.status(), 303, "the redirect after consent");
-    let location = done.headers()["location"].to_str().unwrap().to_owned();
+    let location = pages::sign_in(authorization_url, "demo", "demo").await;
     assert!(
         location.starts_with("http://127.0.0.1:") && location.contains("code="),
         "{location}"
     );
-    let landed = browser.get(&location).send().await.unwrap();
+    let landed = pages::browser().get(&location).send().await.unwrap();
     assert_eq!(landed.status(), 200, "the client's listener took the code");
     location
 }

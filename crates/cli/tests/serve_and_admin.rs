@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/pages.rs"]
+mod pages;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -569,25 +572,6 @@ fn roles_restrictions_and_resource_servers_from_the_command_line() {
     assert!(!ok && err.contains("not registered"), "{err}");
 }
 
-/// The value of the hidden form field `name`, HTML-unescaped.
-fn hidden(body: &str, name: &str) -> String {
-    between(body, &format!("name=\"{name}\" value=\""), "\"")
-}
-
-fn between(body: &str, start: &str, end: &str) -> String {
-    let from = body
-        .find(start)
-        .unwrap_or_else(|| panic!("no `{start}` in {body}"))
-        + start.len();
-    let to = body[from..].find(end).unwrap() + from;
-    body[from..to]
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
 #[tokio::test]
 async fn dev_tour_ends_on_the_callback_page_whose_command_redeems_the_code() {
     let tmp = tempfile::tempdir().unwrap();
@@ -610,48 +594,8 @@ async fn dev_tour_ends_on_the_callback_page_whose_command_redeems_the_code() {
         ("code_challenge_method", "S256"),
     ])
     .unwrap();
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let login = browser
-        .get(format!("{issuer}/authorize?{query}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        login.status(),
-        200,
-        "the demo client may use the callback page"
-    );
-    let body = login.text().await.unwrap();
-    let aq = hidden(&body, "authorize_query");
-    let consent = browser
-        .post(format!("{issuer}/login"))
-        .form(&[
-            ("csrf_token", hidden(&body, "csrf_token").as_str()),
-            ("authorize_query", aq.as_str()),
-            ("username", "demo"),
-            ("password", "demo"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(consent.status(), 200);
-    let body = consent.text().await.unwrap();
-    let done = browser
-        .post(format!("{issuer}/consent"))
-        .form(&[
-            ("csrf_token", hidden(&body, "csrf_token").as_str()),
-            ("authorize_query", aq.as_str()),
-            ("approve", "1"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), 303);
-    let location = done.headers()["location"].to_str().unwrap().to_owned();
+    let location = pages::sign_in(&format!("{issuer}/authorize?{query}"), "demo", "demo").await;
+    let browser = pages::browser();
     assert!(
         location.starts_with(&format!("{callback}?code=")),
         "{location}"
@@ -692,7 +636,7 @@ async fn dev_tour_ends_on_the_callback_page_whose_command_redeems_the_code() {
     );
 
     // Its command, run as a user pastes it, redeems the code.
-    let command = between(&body, "<pre>", "</pre>");
+    let command = pages::between(&body, "<pre>", "</pre>");
     assert!(command.starts_with("curl "), "{command}");
     let out = Command::new("sh").arg("-c").arg(&command).output().unwrap();
     assert!(
@@ -720,7 +664,7 @@ async fn dev_tour_ends_on_the_callback_page_whose_command_redeems_the_code() {
     assert!(body.contains("is not this server's issuer"));
     // In the command the value is one shell word, quoted.
     assert!(
-        between(&body, "<pre>", "</pre>").contains("code='<script>alert(1)</script>'"),
+        pages::between(&body, "<pre>", "</pre>").contains("code='<script>alert(1)</script>'"),
         "{body}"
     );
     let error = browser

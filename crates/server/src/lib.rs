@@ -44,8 +44,7 @@ pub use config::{ConfigError, RegistrationPolicy, ServerConfig};
 pub use state::AppState;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use cimd::fetch::{FetchError, SafeFetcher};
 use keys::kek::Kek;
@@ -314,10 +313,8 @@ impl AuthorizationServer {
 }
 
 async fn not_found() -> axum::response::Response {
-    let mut r = (StatusCode::NOT_FOUND, "{\"error\":\"not_found\"}").into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
+    error::no_store_json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"error": "not_found"}),
+    )
 }

@@ -10,9 +10,7 @@
 
 use crate::error::OAuthError;
 use crate::state::AppState;
-use crate::ui::{self, pages};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use mcp_oauth_core::clock::UnixTime;
@@ -179,17 +177,7 @@ pub async fn login_per_ip(State(state): State<AppState>, req: Request, next: Nex
 }
 
 fn too_many_page(wait: u64) -> Response {
-    let mut resp = ui::html(
-        StatusCode::TOO_MANY_REQUESTS,
-        pages::error(
-            "Too many requests",
-            &format!("Too many requests from your address. Try again in {wait} seconds."),
-        ),
-        &[],
-    );
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-    resp
+    crate::ui::PageError::too_many_requests(wait).into_response()
 }
 
 fn refilled(b: &Bucket, now: UnixTime, capacity: f64) -> f64 {

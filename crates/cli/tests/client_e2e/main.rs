@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli_ux;
+#[path = "../common/pages.rs"]
+mod pages;
 /// A private dbus-daemon + gnome-keyring-daemon, shared with the client crate's keychain tests.
 #[path = "../../../client/tests/support/secret_service.rs"]
 mod secret_service;

@@ -257,64 +257,10 @@ pub struct FormPrompt {
     pub logins: AtomicUsize,
 }
 
-fn hidden(body: &str, name: &str) -> String {
-    let needle = format!("name=\"{name}\" value=\"");
-    let start = body
-        .find(&needle)
-        .unwrap_or_else(|| panic!("no {name} in {body}"))
-        + needle.len();
-    let end = body[start..].find('"').unwrap() + start;
-    body[start..end]
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
 /// Signs in as alice on the login page at `authorization_url`, approves the consent page, and
 /// returns the final redirect's `Location`.
 pub async fn sign_in(authorization_url: &str) -> String {
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let auth_url = url::Url::parse(authorization_url).unwrap();
-    let origin = auth_url.origin().ascii_serialization();
-    let page = browser.get(auth_url).send().await.unwrap();
-    assert_eq!(page.status(), 200, "login page");
-    let body = page.text().await.unwrap();
-    let aq = hidden(&body, "authorize_query");
-    let r = browser
-        .post(format!("{origin}/login"))
-        .form(&[
-            ("csrf_token", hidden(&body, "csrf_token").as_str()),
-            ("authorize_query", aq.as_str()),
-            ("username", "alice"),
-            ("password", "wonderland"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let done = if r.status() == 303 {
-        r
-    } else {
-        assert_eq!(r.status(), 200, "consent page");
-        let body = r.text().await.unwrap();
-        browser
-            .post(format!("{origin}/consent"))
-            .form(&[
-                ("csrf_token", hidden(&body, "csrf_token").as_str()),
-                ("authorize_query", aq.as_str()),
-                ("approve", "1"),
-            ])
-            .send()
-            .await
-            .unwrap()
-    };
-    assert_eq!(done.status(), 303, "redirect after consent");
-    done.headers()["location"].to_str().unwrap().to_owned()
+    crate::pages::sign_in(authorization_url, "alice", "wonderland").await
 }
 
 #[async_trait::async_trait]

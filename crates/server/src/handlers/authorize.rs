@@ -5,7 +5,7 @@ use crate::authorization_request::{
 };
 use crate::model::{AuthorizationCode, Session};
 use crate::state::AppState;
-use crate::ui::{self, pages, session};
+use crate::ui::{self, PageError, pages, session};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -166,7 +166,7 @@ pub(crate) fn redirect(location: &str) -> Response {
 pub(crate) fn error_response(state: &AppState, e: AuthorizationError) -> Response {
     match e {
         AuthorizationError::Page { title, message } => {
-            ui::html(StatusCode::BAD_REQUEST, pages::error(title, &message), &[])
+            PageError::bad_request(title, message).into_response()
         }
         AuthorizationError::Redirect {
             redirect_uri,
@@ -190,18 +190,7 @@ pub(crate) fn error_response(state: &AppState, e: AuthorizationError) -> Respons
 
 /// A storage failure on a page: logged, answered 503.
 pub(crate) fn internal_page(e: impl std::fmt::Display) -> Response {
-    tracing::error!(target: "mcp_oauth::server", error = %e, "internal failure on an authorization page");
-    let mut resp = ui::html(
-        StatusCode::SERVICE_UNAVAILABLE,
-        pages::error(
-            "Temporarily unavailable",
-            "The server could not complete the request. Please try again.",
-        ),
-        &[],
-    );
-    resp.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    resp
+    PageError::unavailable(e).into_response()
 }
 
 fn summary(req: &AuthorizationRequest) -> (String, String) {

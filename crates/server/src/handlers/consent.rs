@@ -6,11 +6,11 @@ use crate::authorization_request::AuthorizationError;
 use crate::handlers::authorize::{error_response, internal_page, issue_code, restrict};
 use crate::handlers::page_form::{self, PageForm};
 use crate::state::AppState;
-use crate::ui::{self, pages};
+use crate::ui::PageError;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use mcp_oauth_core::ErrorCode;
 
 /// `POST /consent`.
@@ -84,10 +84,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
                 },
             )
         }
-        _ => ui::html(
-            StatusCode::BAD_REQUEST,
-            pages::error("Invalid request", "Choose either Allow or Deny."),
-            &[],
-        ),
+        _ => PageError::bad_request("Invalid request", "Choose either Allow or Deny.")
+            .into_response(),
     }
 }

@@ -55,8 +55,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
             &username,
             StatusCode::TOO_MANY_REQUESTS,
         );
-        resp.headers_mut()
-            .insert(axum::http::header::RETRY_AFTER, wait.into());
+        crate::ui::error::set_retry_after(&mut resp, wait);
         return resp;
     }
     let user = match state.store().get_user_by_name(&username).await {

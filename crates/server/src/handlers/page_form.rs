@@ -7,11 +7,11 @@ use crate::handlers::authorize::{error_response, internal_page};
 use crate::handlers::form;
 use crate::model::Session;
 use crate::state::AppState;
+use crate::ui::PageError;
 use crate::ui::session::{self, csrf_ok};
-use crate::ui::{self, pages};
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use mcp_oauth_core::form::OAuthParams;
 
 /// A checked form submission.
@@ -33,36 +33,25 @@ pub(crate) async fn read(
 ) -> Result<PageForm, Response> {
     let mut params = form::read(headers, body, state.config().max_body_bytes)
         .await
-        .map_err(|e| {
-            ui::html(
-                e.status,
-                pages::error("Invalid request", &e.description),
-                &[],
-            )
-        })?;
+        .map_err(|e| PageError::new(e.status, "Invalid request", e.description).into_response())?;
     let session = match session::current(state, headers).await {
         Ok(Some(s)) if !require_login || s.user_id.is_some() => s,
         Ok(_) => {
-            return Err(ui::html(
-                StatusCode::BAD_REQUEST,
-                pages::error(
-                    "Session expired",
-                    "Your sign-in session expired or cookies are disabled. Go back to the application and start again.",
-                ),
-                &[],
-            ));
+            return Err(PageError::bad_request(
+                "Session expired",
+                "Your sign-in session expired or cookies are disabled. Go back to the application and start again.",
+            )
+            .into_response());
         }
         Err(e) => return Err(internal_page(e)),
     };
     if !csrf_ok(&session, params.get("csrf_token")) {
-        return Err(ui::html(
+        return Err(PageError::new(
             StatusCode::FORBIDDEN,
-            pages::error(
-                "Invalid request",
-                "The form was not sent from this server's page (CSRF check failed).",
-            ),
-            &[],
-        ));
+            "Invalid request",
+            "The form was not sent from this server's page (CSRF check failed).",
+        )
+        .into_response());
     }
     let raw_query = params.take("authorize_query").unwrap_or_default();
     let request = validate(state, &raw_query)

@@ -6,8 +6,11 @@
 //! client, the client's redirect origin (browsers apply `form-action` to redirects after a form
 //! submission too).
 
+pub mod error;
 pub mod pages;
 pub mod session;
+
+pub use error::PageError;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -468,7 +468,9 @@ fn rules_hold(c: &Value, now: i64) -> bool {
             None | Some(Value::Null) => true,
             Some(i) => i.as_i64().is_some_and(|i| i <= now + 30),
         }
-        && c["jti"].is_string()
+        && c["jti"]
+            .as_str()
+            .is_some_and(|j| (1..=256).contains(&j.len()))
 }
 
 fn verify(assertion: &str) -> Result<(), mcp_oauth_server::error::OAuthError> {

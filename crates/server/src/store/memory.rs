@@ -8,17 +8,12 @@
 //!
 //! For tests, demos and single-process development; nothing survives a restart.
 
+use super::rules::{
+    CodeRow, RedeemDecision, RotateDecision, check_family, decide_redeem, decide_rotate,
+};
 use super::*;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
-
-/// A stored authorization code and what became of it.
-#[derive(Debug, Clone)]
-struct CodeRow {
-    code: AuthorizationCode,
-    used_at: Option<UnixTime>,
-    grant_id: Option<String>,
-}
 
 /// Everything the store holds.
 #[derive(Debug, Default)]
@@ -106,31 +101,6 @@ impl State {
         if let Some(t) = first {
             self.refresh.insert(t.token_hash.clone(), t.clone());
         }
-    }
-}
-
-/// Refuses a refresh token that names another grant than the one it is stored with: a caller bug
-/// that would put the token outside the family revocation covers.
-pub(crate) fn check_family(grant_id: &str, token: &RefreshToken) -> StoreResult<()> {
-    if token.grant_id == grant_id {
-        Ok(())
-    } else {
-        Err(StoreError::Backend(
-            "refresh token does not belong to the grant it is stored with".into(),
-        ))
-    }
-}
-
-/// The grant a code produces: the caller's `grant` with the user, resource, scope and
-/// authentication time the code carries, which the caller cannot know before the code is read in
-/// the same atomic step.
-pub(crate) fn grant_from_code(grant: &Grant, code: &AuthorizationCode) -> Grant {
-    Grant {
-        user_id: Some(code.user_id.clone()),
-        resource: code.resource.clone(),
-        scope: code.scope.clone(),
-        auth_time: Some(code.auth_time),
-        ..grant.clone()
     }
 }
 
@@ -317,19 +287,17 @@ impl CodeStore for MemoryStore {
         let Some(row) = s.codes.get(code_hash).cloned() else {
             return Ok(RedeemOutcome::NotFound);
         };
-        if row.used_at.is_some() {
-            // A replay is answered by revoking what the first use produced, even once the code
-            // has expired: the replay is the signal that the code leaked.
-            let revoked_grant = row.grant_id.filter(|g| s.grants.contains_key(g));
-            if let Some(g) = &revoked_grant {
-                s.revoke(g, now);
+        let grant = match decide_redeem(Some(&row), now, grant, first_refresh)? {
+            RedeemDecision::NotFound => return Ok(RedeemOutcome::NotFound),
+            RedeemDecision::Replay { revoke } => {
+                let revoked_grant = revoke.filter(|g| s.grants.contains_key(g));
+                if let Some(g) = &revoked_grant {
+                    s.revoke(g, now);
+                }
+                return Ok(RedeemOutcome::Replayed { revoked_grant });
             }
-            return Ok(RedeemOutcome::Replayed { revoked_grant });
-        }
-        if row.code.expires_at <= now {
-            return Ok(RedeemOutcome::NotFound);
-        }
-        let grant = grant_from_code(grant, &row.code);
+            RedeemDecision::Redeem { grant } => grant,
+        };
         s.check_new_grant(&grant, first_refresh)?;
         s.put_grant(&grant, first_refresh);
         if let Some(r) = s.codes.get_mut(code_hash) {
@@ -365,44 +333,34 @@ impl GrantStore for MemoryStore {
         grace: i64,
     ) -> StoreResult<RotateOutcome> {
         let mut s = self.lock()?;
-        let Some(token) = s.refresh.get(presented_hash).cloned() else {
-            return Ok(RotateOutcome::Invalid);
-        };
-        let Some(grant) = s.grants.get(&token.grant_id).cloned() else {
-            return Ok(RotateOutcome::Invalid);
-        };
-        if token.expires_at <= now || grant.revoked_at.is_some() || grant.expires_at <= now {
-            return Ok(RotateOutcome::Invalid);
-        }
-        check_family(&grant.id, successor)?;
-        match token.rotated_at {
-            None => {
-                if s.refresh.contains_key(&successor.token_hash) {
-                    return Err(StoreError::Conflict("refresh token".into()));
-                }
+        let token = s.refresh.get(presented_hash).cloned();
+        let grant = token
+            .as_ref()
+            .and_then(|t| s.grants.get(&t.grant_id).cloned());
+        let stored_successor = s.refresh.get(&successor.token_hash).cloned();
+        let decision = decide_rotate(
+            token.as_ref(),
+            grant.as_ref(),
+            successor,
+            stored_successor.as_ref(),
+            now,
+            grace,
+        )?;
+        match (decision, &grant) {
+            (RotateDecision::Rotate, _) => {
                 if let Some(t) = s.refresh.get_mut(presented_hash) {
                     t.rotated_at = Some(now);
                     t.successor_hash = Some(successor.token_hash.clone());
                 }
                 s.refresh
                     .insert(successor.token_hash.clone(), successor.clone());
-                Ok(RotateOutcome::Rotated(grant))
             }
-            Some(rotated_at) => {
-                let same_successor =
-                    token.successor_hash.as_deref() == Some(successor.token_hash.as_str());
-                let successor_unused = s
-                    .refresh
-                    .get(&successor.token_hash)
-                    .is_some_and(|t| t.rotated_at.is_none());
-                if grace > 0 && now - rotated_at <= grace && same_successor && successor_unused {
-                    Ok(RotateOutcome::GraceRetry(grant))
-                } else {
-                    s.revoke(&grant.id, now);
-                    Ok(RotateOutcome::Reused { grant_id: grant.id })
-                }
+            (RotateDecision::RevokeFamily, Some(g)) => {
+                s.revoke(&g.id, now);
             }
+            _ => {}
         }
+        Ok(decision.outcome(grant))
     }
 
     async fn get_refresh(&self, token_hash: &str) -> StoreResult<Option<(RefreshToken, Grant)>> {

@@ -16,6 +16,7 @@ use mcp_oauth_core::clock::UnixTime;
 pub mod memory;
 mod ops;
 pub mod postgres;
+pub(crate) mod rules;
 pub mod sqlite;
 
 #[cfg(any(test, feature = "contract-tests"))]

@@ -2,7 +2,9 @@
 
 use super::{SqliteStore, col, db, finish, scope_col};
 use crate::model::{AuthorizationCode, Grant, RedeemOutcome, RefreshToken, RotateOutcome};
-use crate::store::memory::{check_family, grant_from_code};
+use crate::store::rules::{
+    CodeRow, RedeemDecision, RotateDecision, check_family, decide_redeem, decide_rotate,
+};
 use crate::store::{CodeStore, GrantStore, StoreResult};
 use async_trait::async_trait;
 use mcp_oauth_core::clock::UnixTime;
@@ -190,21 +192,24 @@ async fn redeem_in(
     else {
         return Ok(RedeemOutcome::NotFound);
     };
-    let code = code_from_row(&row)?;
-    let used_at: Option<UnixTime> = col(&row, "used_at")?;
-    if used_at.is_some() {
-        // A replay is answered by revoking what the first use produced, even once the code has
-        // expired. The foreign key nulls `grant_id` when that grant is purged.
-        let revoked_grant: Option<String> = col(&row, "grant_id")?;
-        if let Some(g) = &revoked_grant {
-            revoke_in(conn, g, now).await?;
+    let code = CodeRow {
+        code: code_from_row(&row)?,
+        used_at: col(&row, "used_at")?,
+        grant_id: col(&row, "grant_id")?,
+    };
+    let grant = match decide_redeem(Some(&code), now, grant, first_refresh)? {
+        RedeemDecision::NotFound => return Ok(RedeemOutcome::NotFound),
+        RedeemDecision::Replay { revoke } => {
+            // The foreign key nulls `grant_id` when that grant is purged.
+            if let Some(g) = &revoke {
+                revoke_in(conn, g, now).await?;
+            }
+            return Ok(RedeemOutcome::Replayed {
+                revoked_grant: revoke,
+            });
         }
-        return Ok(RedeemOutcome::Replayed { revoked_grant });
-    }
-    if code.expires_at <= now {
-        return Ok(RedeemOutcome::NotFound);
-    }
-    let grant = grant_from_code(grant, &code);
+        RedeemDecision::Redeem { grant } => grant,
+    };
     insert_grant_in(conn, &grant, first_refresh).await?;
     sqlx::query("UPDATE authorization_codes SET used_at = ?, grant_id = ? WHERE code_hash = ?")
         .bind(now)
@@ -213,7 +218,7 @@ async fn redeem_in(
         .execute(&mut *conn)
         .await
         .map_err(db("spending a code"))?;
-    Ok(RedeemOutcome::Redeemed(code))
+    Ok(RedeemOutcome::Redeemed(code.code))
 }
 
 #[async_trait]
@@ -325,33 +330,34 @@ async fn rotate_in(
     let Some(grant) = fetch_grant(conn, &token.grant_id).await? else {
         return Ok(RotateOutcome::Invalid);
     };
-    if token.expires_at <= now || grant.revoked_at.is_some() || grant.expires_at <= now {
-        return Ok(RotateOutcome::Invalid);
+    let stored_successor = fetch_refresh(conn, &successor.token_hash).await?;
+    let decision = decide_rotate(
+        Some(&token),
+        Some(&grant),
+        successor,
+        stored_successor.as_ref(),
+        now,
+        grace,
+    )?;
+    match decision {
+        RotateDecision::Rotate => {
+            insert_refresh(conn, successor).await?;
+            sqlx::query(
+                "UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ? WHERE token_hash = ?",
+            )
+            .bind(now)
+            .bind(successor.token_hash.as_str())
+            .bind(presented_hash)
+            .execute(&mut *conn)
+            .await
+            .map_err(db("rotating a refresh token"))?;
+        }
+        RotateDecision::RevokeFamily => {
+            revoke_in(conn, &grant.id, now).await?;
+        }
+        RotateDecision::Invalid | RotateDecision::GraceRetry => {}
     }
-    check_family(&grant.id, successor)?;
-    let Some(rotated_at) = token.rotated_at else {
-        insert_refresh(conn, successor).await?;
-        sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ? WHERE token_hash = ?",
-        )
-        .bind(now)
-        .bind(successor.token_hash.as_str())
-        .bind(presented_hash)
-        .execute(&mut *conn)
-        .await
-        .map_err(db("rotating a refresh token"))?;
-        return Ok(RotateOutcome::Rotated(grant));
-    };
-    let same_successor = token.successor_hash.as_deref() == Some(successor.token_hash.as_str());
-    let successor_unused = fetch_refresh(conn, &successor.token_hash)
-        .await?
-        .is_some_and(|t| t.rotated_at.is_none());
-    if grace > 0 && now - rotated_at <= grace && same_successor && successor_unused {
-        Ok(RotateOutcome::GraceRetry(grant))
-    } else {
-        revoke_in(conn, &grant.id, now).await?;
-        Ok(RotateOutcome::Reused { grant_id: grant.id })
-    }
+    Ok(decision.outcome(Some(grant)))
 }
 
 async fn purge_in(conn: &mut SqliteConnection, now: UnixTime) -> StoreResult<u64> {

@@ -242,9 +242,7 @@ fn check_claims(state: &AppState, client_id: &str, c: &Claims) -> Result<(), OAu
         ));
     }
     if c.jti.is_empty() || c.jti.len() > 256 {
-        return Err(refuse(
-            "the client assertion needs a jti of 1 to 256 bytes",
-        ));
+        return Err(refuse("the client assertion needs a jti of 1 to 256 bytes"));
     }
     Ok(())
 }

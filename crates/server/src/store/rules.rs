@@ -96,7 +96,9 @@ impl RotateDecision {
 ///
 /// `token` is the presented token and `grant` its family as read inside the backend's atomic
 /// step (after the family's lock, where there is one); `stored_successor` is the stored row with
-/// the hash of `successor`, if any. `grace` is the retry window in seconds (`0` disables it).
+/// the hash of `successor`, if any (it decides only a retry, so a backend whose insert refuses a
+/// duplicate hash need not read it for a token not yet rotated). `grace` is the retry window in
+/// seconds (`0` disables it).
 pub(crate) fn decide_rotate(
     token: Option<&RefreshToken>,
     grant: Option<&Grant>,

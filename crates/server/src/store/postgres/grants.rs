@@ -347,7 +347,12 @@ async fn rotate_in(
     let Some(token) = fetch_refresh(conn, presented_hash).await? else {
         return Ok(RotateOutcome::Invalid);
     };
-    let stored_successor = fetch_refresh(conn, &successor.token_hash).await?;
+    // The successor's row matters only to a retry; on a first rotation a stored duplicate is the
+    // insert's unique violation (`Conflict`), so the common path reads nothing more.
+    let stored_successor = match token.rotated_at {
+        Some(_) => fetch_refresh(conn, &successor.token_hash).await?,
+        None => None,
+    };
     let decision = decide_rotate(
         Some(&token),
         Some(&grant),

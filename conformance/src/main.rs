@@ -317,8 +317,13 @@ async fn run(url: &str, scenario: &str, ctx: &Value) -> Result<(), AnyError> {
         }
         _ => Handler.serve(transport).await?,
     };
-    if scenario.starts_with("elicitation") {
-        // Bounded: a server without a GET stream answers at once (405), which also signals.
+    // These scenarios' servers answer on the standalone GET stream that rmcp opens after
+    // `initialized`, on its own task. The sse-retry server delivers the pending tool result on
+    // whichever GET arrives next: if that GET is the late standalone one instead of the reconnection
+    // after the POST stream closes, the client never reconnects and the timing cannot be measured
+    // (seen on a loaded machine). So the first request waits until that stream is open. Bounded: a
+    // server without a GET stream answers at once (405), which also signals.
+    if scenario.starts_with("elicitation") || scenario == "sse-retry" {
         let _ = tokio::time::timeout(Duration::from_secs(3), stream_open.notified()).await;
     }
     let result = exercise(&client, scenario).await;

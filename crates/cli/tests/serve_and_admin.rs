@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/bin.rs"]
+mod bin;
 #[path = "common/pages.rs"]
 mod pages;
 
@@ -12,7 +14,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mcp-oauth");
 
 /// A running `serve`, killed (by pid) on drop.
 struct Serve {
@@ -28,7 +29,7 @@ impl Drop for Serve {
 }
 
 fn serve(data: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Serve {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin::mcp_oauth());
     cmd.arg("serve")
         .arg("--addr")
         .arg("127.0.0.1:0")
@@ -58,7 +59,7 @@ fn serve(data: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Serve {
 }
 
 fn cli(data: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin::mcp_oauth())
         .arg("--data-dir")
         .arg(data)
         .args(args)
@@ -286,7 +287,7 @@ fn configuration_errors_name_their_key() {
         None,
     );
     assert!(!ok && err.contains("acces_token_ttl"), "{err}");
-    let out = Command::new(BIN)
+    let out = Command::new(bin::mcp_oauth())
         .args([
             "--data-dir",
             d.to_str().unwrap(),
@@ -384,7 +385,7 @@ async fn serve_https_with_tls_files() {
 /// Runs `serve` expecting it to refuse to start; returns what it printed on stderr. A server
 /// that starts anyway is stopped (by its pid) and the test fails.
 fn serve_refused(data: &Path, args: &[&str]) -> String {
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin::mcp_oauth())
         .arg("--data-dir")
         .arg(data)
         .arg("serve")

@@ -24,7 +24,7 @@ pub struct Out {
 /// still running then is killed by its pid and the test fails.
 pub fn run_in(cwd: &Path, args: &[&str], envs: &[(&str, &str)], limit: Duration) -> Out {
     let start = Instant::now();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-oauth"));
+    let mut cmd = Command::new(crate::bin::mcp_oauth());
     cmd.args(args)
         .current_dir(cwd)
         .env_remove("MCP_OAUTH_CREDENTIALS")
@@ -491,7 +491,7 @@ async fn a_machine_never_gets_the_token_of_a_person() {
     let creds_path = env.dir.path().join("c.json");
     let creds = creds_path.display().to_string();
     // Sign in as alice with --no-browser (the redirect pasted on stdin).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+    let mut child = Command::new(crate::bin::mcp_oauth())
         .args([
             "login",
             &env.mcp_url,

@@ -3,6 +3,8 @@
 //! 127.0.0.1:0; and against servers that hang, lie or answer garbage.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../common/bin.rs"]
+mod bin;
 mod cli_ux;
 #[path = "../common/pages.rs"]
 mod pages;
@@ -336,7 +338,7 @@ async fn cli_token_client_credentials_status_and_logout() {
         let out = Command::new("sh")
             .arg("-c")
             .arg("umask 000; exec \"$0\" \"$@\"")
-            .arg(env!("CARGO_BIN_EXE_mcp-oauth"))
+            .arg(crate::bin::mcp_oauth())
             .args(args)
             .arg("--credentials")
             .arg(&creds2)
@@ -507,7 +509,7 @@ async fn cli_token_status_logout_with_the_keychain_store() {
     let secret = env.m2m_secret.clone();
     let address = ss.address.clone();
     let run = move |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+        let out = Command::new(crate::bin::mcp_oauth())
             .args(args)
             .args(["--store", "keychain"])
             .env("DBUS_SESSION_BUS_ADDRESS", &address)
@@ -611,7 +613,7 @@ async fn cli_login_no_browser_then_tools() {
     use std::io::{BufRead, Write};
     let env = Env::start().await;
     let creds = env.dir.path().join("login").join("credentials.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+    let mut child = Command::new(crate::bin::mcp_oauth())
         .args(["login", &env.mcp_url, "--no-browser", "--credentials"])
         .arg(&creds)
         .env_remove("MCP_OAUTH_CREDENTIALS")
@@ -663,7 +665,7 @@ async fn cli_login_no_browser_then_tools() {
 
     let url = env.mcp_url.clone();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+        Command::new(crate::bin::mcp_oauth())
             .args(["tools", &url, "--credentials"])
             .arg(&creds)
             .env_remove("MCP_OAUTH_CREDENTIALS")
@@ -717,7 +719,7 @@ async fn two_cli_processes_share_one_refresh() {
     std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
     let before = env.refreshes.load(Ordering::SeqCst);
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_mcp-oauth"))
+        Command::new(crate::bin::mcp_oauth())
             .args(["token", &env.mcp_url, "--credentials"])
             .arg(&path)
             .env_remove("MCP_OAUTH_CREDENTIALS")

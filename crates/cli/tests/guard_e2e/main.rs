@@ -3,6 +3,8 @@
 //! server started here is stopped when its handle drops.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../common/bin.rs"]
+mod bin;
 mod demo;
 mod hostile;
 mod proxy;

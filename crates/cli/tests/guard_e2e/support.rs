@@ -16,11 +16,6 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-/// The binary under test: the one this build made, or `MCP_OAUTH_TEST_BIN` (an older build, to
-/// show that these tests fail before the fixes they pin; docs/security.md, "Regression proof").
-pub fn bin() -> String {
-    std::env::var("MCP_OAUTH_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_mcp-oauth").to_owned())
-}
 
 /// A running `mcp-oauth` process, killed (by its pid) on drop.
 pub struct Proc {
@@ -38,7 +33,7 @@ impl Drop for Proc {
 
 /// Runs `mcp-oauth ARGS` and waits for the line `PREFIX http://…`.
 pub fn spawn(args: &[&str], prefix: &str) -> Proc {
-    let mut child = Command::new(bin())
+    let mut child = Command::new(crate::bin::mcp_oauth())
         .args(args)
         .env("MCP_OAUTH_LOG", "warn")
         .stdin(Stdio::null())
@@ -64,7 +59,7 @@ pub fn spawn(args: &[&str], prefix: &str) -> Proc {
 
 /// Runs a short `mcp-oauth` admin command with `--json` and returns its output.
 pub fn admin(args: &[&str]) -> Value {
-    let out = Command::new(bin())
+    let out = Command::new(crate::bin::mcp_oauth())
         .args(args)
         .arg("--json")
         .env("MCP_OAUTH_LOG", "warn")

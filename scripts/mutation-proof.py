@@ -47,7 +47,7 @@ M = [
   "let drop = excess.max(self.capacity / 10).min(map.len());",
   "let drop = { let _ = excess; map.len() };",
   ["--lib", "a_full_table_evicts_the_oldest_not_everyone"]),
- ("also: /metrics public without a token", "crates/server/src/metrics.rs",
+ ("also: /metrics public without a token", "crates/server/src/handlers/metrics.rs",
   "        None if state.config().dev => {}\n        None => return (StatusCode::NOT_FOUND, \"not found\").into_response(),",
   "        None => {}",
   ["--test", "e2e", "metrics_are_not_public_outside_dev"]),

@@ -124,7 +124,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             &issuer,
             server.state().config().issuer_path(),
             DEMO_CLIENT_ID,
-            &demo_resource_uri(&issuer),
+            &crate::demo::resource_uri(&issuer),
         ));
     }
     let mut mcp_url = None;
@@ -244,11 +244,6 @@ fn dev_only_on_loopback(local: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The demo protected resource of `--dev`.
-pub fn demo_resource_uri(issuer: &str) -> String {
-    format!("{issuer}/mcp")
-}
-
 /// Creates the demo user, client and resource unless they exist, and makes sure the demo client
 /// may be sent to this issuer's callback page (the data directory may come from a run with
 /// another issuer).
@@ -259,7 +254,7 @@ async fn seed_demo(store: &dyn Store, issuer: &str, now: i64) -> anyhow::Result<
         admin::add_user_with_roles(store, "demo", Secret::new("demo"), &["admin".into()], now)
             .await?;
     }
-    let uri = demo_resource_uri(issuer);
+    let uri = crate::demo::resource_uri(issuer);
     if store.get_resource(&uri).await?.is_none() {
         let scopes = [
             "mcp:tools=Use the server's tools",
@@ -318,7 +313,7 @@ fn tour_authorization_url(issuer: &str) -> String {
         .append_pair("client_id", DEMO_CLIENT_ID)
         .append_pair("redirect_uri", &crate::dev_callback::url(issuer))
         .append_pair("scope", "mcp:tools")
-        .append_pair("resource", &demo_resource_uri(issuer))
+        .append_pair("resource", &crate::demo::resource_uri(issuer))
         .append_pair("state", "xyz")
         .append_pair("code_challenge", crate::dev_callback::TOUR_CHALLENGE)
         .append_pair("code_challenge_method", "S256")
@@ -327,7 +322,7 @@ fn tour_authorization_url(issuer: &str) -> String {
 }
 
 fn print_tour(issuer: &str) {
-    let resource = demo_resource_uri(issuer);
+    let resource = crate::demo::resource_uri(issuer);
     println!(
         "
 Development mode: demo user `demo` (password `demo`), public client `{DEMO_CLIENT_ID}`, resource {resource}

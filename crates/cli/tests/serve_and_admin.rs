@@ -14,7 +14,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-
 /// A running `serve`, killed (by pid) on drop.
 struct Serve {
     child: Child,

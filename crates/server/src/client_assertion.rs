@@ -141,7 +141,7 @@ async fn client_keys(
     };
     state
         .client_jwks()
-        .get(state, uri, refresh)
+        .get(state.fetcher(), state.config(), state.now(), uri, refresh)
         .await
         .map_err(refuse)
 }

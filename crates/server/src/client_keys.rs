@@ -11,7 +11,8 @@
 //! is not retried within that interval either, so bad assertions cannot make the server fetch
 //! on their behalf.
 
-use crate::state::AppState;
+use crate::config::ServerConfig;
+use crate::fetch::SafeFetcher;
 use mcp_oauth_core::clock::UnixTime;
 use mcp_oauth_core::jose::{JwkSet, decoding_key};
 use serde_json::Value;
@@ -76,11 +77,18 @@ pub struct JwksCache {
 }
 
 impl JwksCache {
-    /// The keys published at `uri`. `refresh`: the caller met an unknown `kid` and wants a fresh
-    /// copy, which it gets if the last fetch is at least `jwks_refetch_interval` old.
-    pub async fn get(&self, state: &AppState, uri: &str, refresh: bool) -> Result<JwkSet, String> {
-        let now = state.now();
-        let interval = state.config().jwks_refetch_interval;
+    /// The keys published at `uri`, fetched with `fetcher`, at the time `now`. `refresh`: the
+    /// caller met an unknown `kid` and wants a fresh copy, which it gets if the last fetch is at
+    /// least `jwks_refetch_interval` old. `config` gives that interval and the cache bounds.
+    pub async fn get(
+        &self,
+        fetcher: &SafeFetcher,
+        config: &ServerConfig,
+        now: UnixTime,
+        uri: &str,
+        refresh: bool,
+    ) -> Result<JwkSet, String> {
+        let interval = config.jwks_refetch_interval;
         let cached = {
             let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
             map.get(uri).cloned()
@@ -100,7 +108,7 @@ impl JwksCache {
                 _ => {}
             }
         }
-        let result = self.fetch(state, uri).await;
+        let result = Self::fetch(fetcher, config, uri).await;
         let previous = cached.and_then(|e| e.keys.map(|k| (k, e.expires_at)));
         let (entry, answer) = match result {
             Ok((keys, ttl)) => (
@@ -143,10 +151,12 @@ impl JwksCache {
         answer
     }
 
-    async fn fetch(&self, state: &AppState, uri: &str) -> Result<(JwkSet, i64), String> {
-        let config = state.config();
-        let fetched = state
-            .fetcher()
+    async fn fetch(
+        fetcher: &SafeFetcher,
+        config: &ServerConfig,
+        uri: &str,
+    ) -> Result<(JwkSet, i64), String> {
+        let fetched = fetcher
             .get_json(uri, MAX_JWKS_BYTES)
             .await
             .map_err(|e| {

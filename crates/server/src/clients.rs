@@ -15,6 +15,7 @@
 //! whatever changes a client here calls [`changed`] or [`used`].
 
 use crate::cimd::{CimdError, document};
+use crate::error::OAuthError;
 use crate::model::{Client, ClientOrigin};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -40,6 +41,17 @@ pub fn is_expired_registration(state: &AppState, client: &Client) -> bool {
         && client.created_at + state.config().unused_registration_ttl <= state.now()
 }
 
+impl From<LookupError> for OAuthError {
+    fn from(e: LookupError) -> Self {
+        match e {
+            LookupError::Store(e) => e.into(),
+            // The client named itself by a document URL that did not work: the client is not
+            // usable (the MCP flow diagram's `invalid_client`).
+            LookupError::Document(e) => Self::invalid_client(e.to_string(), false),
+        }
+    }
+}
+
 /// The client named `client_id`, if it exists and is usable.
 pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Arc<Client>>, LookupError> {
     let stored = stored(state, client_id).await?;
@@ -53,8 +65,16 @@ pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Arc<Client
                 && document::looks_like_url(client_id, config.cimd_allow_loopback) =>
         {
             let stored = stored.map(Arc::unwrap_or_clone);
+            let cx = crate::cimd::Resolving {
+                config,
+                store: state.store().as_ref(),
+                fetcher: state.fetcher(),
+                metrics: state.metrics(),
+                clients: &state.0.clients,
+                now: state.now(),
+            };
             Ok(Some(Arc::new(
-                state.cimd().resolve(state, client_id, stored).await?,
+                state.cimd().resolve(&cx, client_id, stored).await?,
             )))
         }
         // A CIMD client recorded while documents were enabled, or an unknown id.

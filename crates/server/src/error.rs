@@ -118,17 +118,6 @@ impl From<StoreError> for OAuthError {
     }
 }
 
-impl From<crate::clients::LookupError> for OAuthError {
-    fn from(e: crate::clients::LookupError) -> Self {
-        match e {
-            crate::clients::LookupError::Store(e) => e.into(),
-            // The client named itself by a document URL that did not work: the client is not
-            // usable (the MCP flow diagram's `invalid_client`).
-            crate::clients::LookupError::Document(e) => Self::invalid_client(e.to_string(), false),
-        }
-    }
-}
-
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let body = ErrorResponse::new(self.code, self.description);

@@ -19,10 +19,12 @@ pub mod cimd;
 pub mod client_assertion;
 pub mod client_auth;
 pub mod client_keys;
+pub mod client_metadata;
 pub mod clients;
 pub mod config;
 pub mod cors;
 pub mod error;
+pub mod fetch;
 pub mod grants;
 pub mod handlers;
 pub mod keys;
@@ -46,7 +48,7 @@ pub use state::AppState;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use cimd::fetch::{FetchError, SafeFetcher};
+use fetch::{FetchError, SafeFetcher};
 use keys::kek::Kek;
 use keys::{KeyError, KeyManager};
 use mcp_oauth_core::clock::SharedClock;
@@ -194,14 +196,14 @@ impl AuthorizationServer {
                 &format!("{base}/authorize"),
                 get(handlers::authorize::get).route_layer(axum::middleware::from_fn_with_state(
                     self.state.clone(),
-                    rate_limit::authorize_per_ip,
+                    handlers::limits::authorize_per_ip,
                 )),
             )
             .route(
                 &format!("{base}/login"),
                 post(handlers::login::post).route_layer(axum::middleware::from_fn_with_state(
                     self.state.clone(),
-                    rate_limit::login_per_ip,
+                    handlers::limits::login_per_ip,
                 )),
             )
             .route(&format!("{base}/consent"), post(handlers::consent::post))
@@ -210,11 +212,11 @@ impl AuthorizationServer {
                 post(handlers::introspect::post),
             )
             .route("/healthz", get(handlers::metadata::healthz))
-            .route("/metrics", get(metrics::serve_main))
+            .route("/metrics", get(handlers::metrics::serve_main))
             .merge(browser);
         r.route_layer(axum::middleware::from_fn_with_state(
             self.state.clone(),
-            metrics::track,
+            handlers::metrics::track,
         ))
         .fallback(not_found)
         .with_state(self.state.clone())
@@ -224,7 +226,7 @@ impl AuthorizationServer {
     /// (`serve --metrics-addr`).
     pub fn metrics_router(&self) -> Router {
         Router::new()
-            .route("/metrics", get(metrics::serve))
+            .route("/metrics", get(handlers::metrics::serve))
             .with_state(self.state.clone())
     }
 

@@ -4,6 +4,8 @@
 //! registration access tokens are stored as `sha256_b64url` hashes of 256-bit random values;
 //! passwords as Argon2id PHC strings; private keys encrypted under the key-encryption key.
 
+pub mod audit;
+
 use mcp_oauth_core::ScopeSet;
 use mcp_oauth_core::clock::UnixTime;
 use serde::{Deserialize, Serialize};

@@ -8,16 +8,11 @@
 //! tests advance it instead of sleeping. A lookup by a borrowed key (`&str` for a client id)
 //! allocates nothing once the key has a bucket.
 
-use crate::error::OAuthError;
-use crate::state::AppState;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use mcp_oauth_core::clock::UnixTime;
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 /// Buckets beyond this are dropped (full ones first), so a flood of addresses cannot grow memory.
@@ -122,62 +117,6 @@ impl EndpointLimits {
             login_ip: ip(config.login_rate_limit_per_ip),
         }
     }
-}
-
-/// The TCP peer's address. Without connection info (a router served without it) every caller
-/// shares one bucket: stricter, never looser.
-pub fn peer_ip(req: &Request) -> IpAddr {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
-}
-
-/// Middleware of `POST /token`: the per-address budget, answered `429 slow_down` (JSON, with
-/// `Retry-After`) before the body is read. The server's router checks [`token_ip_refusal`] in
-/// the handler itself instead, saving a middleware layer per token request.
-pub async fn token_per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(refused) = token_ip_refusal(&state, &req) {
-        return refused;
-    }
-    next.run(req).await
-}
-
-/// The `POST /token` per-address budget: the `429 slow_down` answer when it is spent.
-pub fn token_ip_refusal(state: &AppState, req: &Request) -> Option<Response> {
-    if let Some(l) = &state.0.limits.token_ip
-        && let Err(wait) = l.take(peer_ip(req), state.now())
-    {
-        tracing::debug!(target: "mcp_oauth::token", ip = %peer_ip(req), "token rate limit (per IP) hit");
-        return Some(OAuthError::rate_limited(wait).into_response());
-    }
-    None
-}
-
-/// Middleware of `GET /authorize`: the per-address budget, answered with a `429` page.
-pub async fn authorize_per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(l) = &state.0.limits.authorize_ip
-        && let Err(wait) = l.take(peer_ip(&req), state.now())
-    {
-        tracing::warn!(target: "mcp_oauth::authorize", ip = %peer_ip(&req), "authorization rate limit (per IP) hit");
-        return too_many_page(wait);
-    }
-    next.run(req).await
-}
-
-/// Middleware of `POST /login`: the per-address budget, answered with a `429` page before the
-/// form is read or a password hashed.
-pub async fn login_per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(l) = &state.0.limits.login_ip
-        && let Err(wait) = l.take(peer_ip(&req), state.now())
-    {
-        tracing::warn!(target: "mcp_oauth::login", ip = %peer_ip(&req), "login rate limit (per IP) hit");
-        return too_many_page(wait);
-    }
-    next.run(req).await
-}
-
-fn too_many_page(wait: u64) -> Response {
-    crate::ui::PageError::too_many_requests(wait).into_response()
 }
 
 fn refilled(b: &Bucket, now: UnixTime, capacity: f64) -> f64 {

@@ -1,9 +1,9 @@
 //! The state every handler shares.
 
 use crate::cimd::CimdResolver;
-use crate::cimd::fetch::SafeFetcher;
 use crate::client_keys::JwksCache;
 use crate::config::ServerConfig;
+use crate::fetch::SafeFetcher;
 use crate::keys::KeyManager;
 use crate::model::{Client, Resource};
 use crate::rate_limit::RateLimiter;

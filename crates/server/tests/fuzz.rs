@@ -19,11 +19,12 @@
 use mcp_oauth_core::clock::TestClock;
 use mcp_oauth_core::jose::{Algorithm, SigningKey};
 use mcp_oauth_server::admin::{self, NewClient};
-use mcp_oauth_server::cimd::fetch::SafeFetcher;
-use mcp_oauth_server::cimd::ip::{AddressClass, classify};
-use mcp_oauth_server::cimd::{document, host, trust};
+use mcp_oauth_server::cimd::{document, trust};
+use mcp_oauth_server::client_metadata::{self as metadata, Rules};
+use mcp_oauth_server::fetch::SafeFetcher;
+use mcp_oauth_server::fetch::host;
+use mcp_oauth_server::fetch::ip::{AddressClass, classify};
 use mcp_oauth_server::keys::kek::Kek;
-use mcp_oauth_server::registration::metadata::{self, Rules};
 use mcp_oauth_server::store::memory::MemoryStore;
 use mcp_oauth_server::{AppState, AuthorizationServer, ServerConfig, client_assertion};
 use proptest::prelude::*;

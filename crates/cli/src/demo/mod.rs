@@ -69,6 +69,11 @@ pub fn mcp_service(
     )
 }
 
+/// The demo protected resource of `--dev`: `/mcp` below the issuer.
+pub fn resource_uri(issuer: &str) -> String {
+    format!("{issuer}/mcp")
+}
+
 /// The demo's routes for `issuer`: `/mcp` (guarded unless `public`) and its metadata. Returns
 /// the router and the MCP URL (the resource URI).
 ///
@@ -76,7 +81,7 @@ pub fn mcp_service(
 /// token: requests without `Authorization` then skip the bearer guard (a sent token is still
 /// verified; the Origin guard stays on), and the harness's fixtures are listed.
 pub fn router(issuer: &str, public: bool) -> anyhow::Result<(Router, String)> {
-    let resource = crate::serve::demo_resource_uri(issuer);
+    let resource = resource_uri(issuer);
     let url = url::Url::parse(&resource).with_context(|| format!("invalid resource {resource}"))?;
     let path = url.path().to_owned();
     let shared = Shared::new(public);

@@ -16,7 +16,6 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
-
 /// A running `mcp-oauth` process, killed (by its pid) on drop.
 pub struct Proc {
     child: Child,

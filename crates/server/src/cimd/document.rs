@@ -8,8 +8,8 @@
 //! token request. `client_name` is optional: the consent page falls back to the URL's host, which
 //! it shows as the verified identity in any case.
 
-use super::{host, ip};
-use crate::registration::metadata::{self, Registration, Rules};
+use crate::client_metadata::{self as metadata, Registration, Rules};
+use crate::fetch::{host, ip};
 use mcp_oauth_core::uri::UriParts;
 use serde_json::Value;
 

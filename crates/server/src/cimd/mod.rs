@@ -2,13 +2,12 @@
 //! a client id that is an `https` URL names a JSON document, fetched from that URL, that says
 //! who the client is and where it may be redirected.
 //!
-//! - `ip`: which addresses the server may connect to;
-//! - `fetch`: the SSRF-safe fetcher (resolve, check, connect to what was checked, no redirects,
-//!   limits), also used for client `jwks_uri`s;
 //! - `document`: URL shape and document validation;
-//! - `host`: the canonical (ASCII, IP-normalised) host every check and page uses;
 //! - `trust`: allow and deny lists of hosts;
 //! - `cache`: validated documents in memory.
+//!
+//! The fetch itself, and the canonical host every check and page uses, are [`crate::fetch`]'s
+//! (client `jwks_uri`s are fetched the same way).
 //!
 //! A document becomes a [`Client`] with [`ClientOrigin::Cimd`]. That client is also written to
 //! the store on every successful fetch (inserted the first time, updated when the document
@@ -19,15 +18,33 @@
 
 pub mod cache;
 pub mod document;
-pub mod fetch;
-pub mod host;
-pub mod ip;
 pub mod trust;
 
+use crate::config::ServerConfig;
+use crate::fetch::{FetchError, SafeFetcher};
+use crate::metrics::Metrics;
 use crate::model::{Client, ClientOrigin};
-use crate::state::AppState;
+use crate::record_cache::RecordCache;
+use crate::store::Store;
 use cache::DocumentCache;
-use fetch::FetchError;
+use mcp_oauth_core::clock::UnixTime;
+
+/// What resolving a document needs of the server, and nothing more: the resolver is part of the
+/// server's state, so it must not take the whole state back (that made an import cycle).
+pub struct Resolving<'a> {
+    /// The `cimd_*` settings and the redirect URI schemes.
+    pub config: &'a ServerConfig,
+    /// Where the client is recorded.
+    pub store: &'a dyn Store,
+    /// The SSRF-safe fetcher.
+    pub fetcher: &'a SafeFetcher,
+    /// Counts fetches by outcome.
+    pub metrics: &'a Metrics,
+    /// The client record cache, whose copy is dropped when the client is recorded.
+    pub clients: &'a RecordCache<Client>,
+    /// The server's clock.
+    pub now: UnixTime,
+}
 
 /// Why a client id URL could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,39 +78,38 @@ impl CimdResolver {
     /// it, if any, whose creation and last-use times are kept.
     pub async fn resolve(
         &self,
-        state: &AppState,
+        cx: &Resolving<'_>,
         client_id: &str,
         stored: Option<Client>,
     ) -> Result<Client, CimdError> {
-        let config = state.config();
+        let config = cx.config;
         // Parsed once: the trust lists, the special-use check and the fetch all see this URL.
         let parsed = document::check_url(client_id).map_err(CimdError::Url)?;
         let host = parsed.host;
         if !trust::host_allowed(&host, &config.cimd_allow_hosts, &config.cimd_deny_hosts) {
             tracing::warn!(target: "mcp_oauth::cimd", %client_id, "refused by the trust policy");
-            state.metrics().cimd_fetch("refused");
+            cx.metrics.cimd_fetch("refused");
             return Err(CimdError::NotTrusted(host));
         }
-        let now = state.now();
+        let now = cx.now;
         if let Some(mut cached) = self.cache.get(client_id, now) {
             if let Some(s) = &stored {
                 cached.created_at = s.created_at;
                 cached.last_used_at = s.last_used_at;
             }
-            state.metrics().cimd_fetch("cached");
+            cx.metrics.cimd_fetch("cached");
             return Ok(cached);
         }
-        let fetched = state
-            .fetcher()
+        let fetched = cx
+            .fetcher
             .get_json_url(parsed.url, document::MAX_DOCUMENT_BYTES)
             .await
             .inspect_err(|e| {
-                state.metrics().cimd_fetch("failed");
+                cx.metrics.cimd_fetch("failed");
                 tracing::warn!(target: "mcp_oauth::cimd", %client_id, error = %e, "fetching a client metadata document failed");
             })?;
         let check = |u: &str| {
-            state
-                .fetcher()
+            cx.fetcher
                 .check_url(u)
                 .map(|_| ())
                 .map_err(|e| e.to_string())
@@ -102,11 +118,11 @@ impl CimdResolver {
             client_id,
             &fetched.body,
             &check,
-            &state.config().redirect_uri_schemes,
+            &config.redirect_uri_schemes,
         )
         .map_err(|e| {
             tracing::warn!(target: "mcp_oauth::cimd", %client_id, error = %e, "invalid client metadata document");
-            state.metrics().cimd_fetch("invalid");
+            cx.metrics.cimd_fetch("invalid");
             CimdError::Invalid(e)
         })?;
         let client = Client {
@@ -128,7 +144,7 @@ impl CimdResolver {
             // A document can never make its client a resource server.
             introspect_resources: Vec::new(),
         };
-        record(state, &client, stored.as_ref()).await?;
+        record(cx, &client, stored.as_ref()).await?;
         if let Some(ttl) = fetched
             .cache
             .ttl(config.cimd_cache_min_ttl, config.cimd_cache_max_ttl)
@@ -136,24 +152,24 @@ impl CimdResolver {
             self.cache.put(client_id, client.clone(), now + ttl, now);
         }
         tracing::info!(target: "mcp_oauth::cimd", %client_id, "client metadata document fetched");
-        state.metrics().cimd_fetch("ok");
+        cx.metrics.cimd_fetch("ok");
         Ok(client)
     }
 }
 
 /// Writes the client to the store: inserted the first time, updated when the document changed.
 async fn record(
-    state: &AppState,
+    cx: &Resolving<'_>,
     client: &Client,
     stored: Option<&Client>,
 ) -> Result<(), CimdError> {
-    let result = write(state, client, stored).await;
-    crate::clients::changed(state, &client.client_id);
+    let result = write(cx, client, stored).await;
+    cx.clients.invalidate(&client.client_id);
     result
 }
 
 async fn write(
-    state: &AppState,
+    cx: &Resolving<'_>,
     client: &Client,
     stored: Option<&Client>,
 ) -> Result<(), CimdError> {
@@ -163,19 +179,19 @@ async fn write(
     };
     match stored {
         Some(s) if s == client => Ok(()),
-        Some(_) => state
-            .store()
+        Some(_) => cx
+            .store
             .update_client(client)
             .await
             .map(|_| ())
             .map_err(failed),
-        None => match state.store().insert_client(client).await {
+        None => match cx.store.insert_client(client).await {
             Ok(()) => {
                 crate::audit::record(
-                    state.store().as_ref(),
+                    cx.store,
                     crate::audit::AuditEvent::new(
                         crate::audit::AuditKind::ClientRegistered,
-                        state.now(),
+                        cx.now,
                     )
                     .client(client.client_id.as_str())
                     .detail(serde_json::json!({"origin": client.origin.as_str()})),
@@ -184,8 +200,8 @@ async fn write(
                 Ok(())
             }
             // Another request recorded it first: bring that row up to date.
-            Err(crate::store::StoreError::Conflict(_)) => state
-                .store()
+            Err(crate::store::StoreError::Conflict(_)) => cx
+                .store
                 .update_client(client)
                 .await
                 .map(|_| ())

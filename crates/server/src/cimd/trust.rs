@@ -6,9 +6,9 @@
 //! wins; an empty allow list allows every host the deny list does not name. A protected server
 //! lists its partners in the allow list; an open one leaves it empty.
 
-use super::host::canonical_text;
+use crate::fetch::host::canonical_text;
 
-/// Whether `pattern` matches `host` (canonical, see [`super::host`]). The pattern is made
+/// Whether `pattern` matches `host` (canonical, see [`crate::fetch::host`]). The pattern is made
 /// canonical the same way, so an entry `127.0.0.1` matches every spelling of that address and
 /// `bücher.example` its punycode form.
 fn matches(pattern: &str, host: &str) -> bool {

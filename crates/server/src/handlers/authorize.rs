@@ -195,7 +195,7 @@ pub(crate) fn internal_page(e: impl std::fmt::Display) -> Response {
 
 fn summary(req: &AuthorizationRequest) -> (String, String) {
     // ASCII (punycode) host and port: a homograph shows as the `xn--` name it is.
-    let host = crate::cimd::host::display_authority(&req.redirect_uri)
+    let host = crate::fetch::host::display_authority(&req.redirect_uri)
         .or_else(|| {
             mcp_oauth_core::uri::UriParts::split(&req.redirect_uri).map(|p| p.authority.to_owned())
         })

@@ -14,7 +14,7 @@ use mcp_oauth_core::token::{GrantType, TokenResponse};
 /// `POST /token`.
 /// The per-address rate limit comes first, before the body is read.
 pub async fn post(State(state): State<AppState>, req: Request) -> Response {
-    if let Some(refused) = crate::rate_limit::token_ip_refusal(&state, &req) {
+    if let Some(refused) = crate::handlers::limits::token_ip_refusal(&state, &req) {
         return refused;
     }
     // The headers are borrowed from the request rather than extracted (a `HeaderMap` extractor

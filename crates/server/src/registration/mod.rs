@@ -8,8 +8,7 @@
 //! [`ClientOrigin::Dcr`]; one that never obtains a token expires after
 //! `unused_registration_ttl` and is then purged (see [`crate::clients`]).
 
-pub mod metadata;
-
+use crate::client_metadata::{self as metadata, Registration, Rules};
 use crate::clients;
 use crate::error::OAuthError;
 use crate::model::{Client, ClientOrigin};
@@ -17,7 +16,6 @@ use crate::state::AppState;
 use crate::store::StoreError;
 use mcp_oauth_core::secret::{Secret, constant_time_eq, random_token, sha256_b64url};
 use mcp_oauth_core::token::grant_type;
-use metadata::{Registration, Rules};
 use serde_json::Value;
 
 /// A registration or update that went through, with the credentials issued by it (if any).

@@ -1,5 +1,5 @@
-//! Validation of RFC 7591 client metadata, for registration (`POST /register`) and update
-//! (`PUT /register/{id}`, RFC 7592).
+//! Validation of RFC 7591 client metadata, for registration (`POST /register`), update
+//! (`PUT /register/{id}`, RFC 7592) and Client ID Metadata Documents (the `cimd` module).
 //!
 //! The rules:
 //! - unknown fields are ignored (RFC 7591 §2), `null` counts as absent, and a known field of the

@@ -5,7 +5,7 @@
 //! - takes `https` URLs only (plain `http` only on a loopback host, and only with the development
 //!   switch), without user information;
 //! - resolves the host itself and refuses the request if *any* resolved address is special-use
-//!   ([`super::ip`]); reqwest then connects to exactly the addresses that were checked, because
+//!   ([`ip`]); reqwest then connects to exactly the addresses that were checked, because
 //!   the check lives in its DNS resolver (no second lookup that a rebinding DNS server could
 //!   answer differently). IP-literal hosts skip DNS, so they are checked before the request;
 //! - never uses a proxy from the environment (a proxy would connect on our behalf, unchecked);
@@ -13,8 +13,13 @@
 //! - accepts only a JSON content type (`application/json` or `…+json`);
 //! - reads at most `max_bytes`, counting what arrives rather than trusting `Content-Length`;
 //! - gives up after the connect and total timeouts.
+//!
+//! `ip` classifies addresses; `host` gives the canonical (ASCII, IP-normalised) form of a host
+//! that every check, trust list and page uses.
 
-use super::ip;
+pub mod host;
+pub mod ip;
+
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -207,7 +212,7 @@ impl SafeFetcher {
         };
         let loopback_host = match (literal, &host) {
             (Some(a), _) => ip::classify(a) == ip::AddressClass::Loopback,
-            (None, Host::Domain(_)) => super::host::canonical(&host) == "localhost",
+            (None, Host::Domain(_)) => host::canonical(&host) == "localhost",
             _ => false,
         };
         match parsed.scheme() {
@@ -232,7 +237,7 @@ impl SafeFetcher {
     }
 
     /// [`Self::get_json`] for a URL parsed already (a client id checked by
-    /// [`super::document::check_url`]): the URL that was checked is the one fetched.
+    /// [`crate::cimd::document::check_url`]): the URL that was checked is the one fetched.
     pub async fn get_json_url(&self, parsed: Url, max_bytes: usize) -> Result<Fetched, FetchError> {
         self.check_parsed(&parsed)?;
         // reqwest's own timeout covers the request; this one also covers DNS and the body.

@@ -54,19 +54,8 @@ async fn consent_is_remembered_per_user_client_resource_and_scopes() {
     let mut b = Browser::new(&s);
     let q = s.authorize_query("mcp:tools");
     let page = b.get(&s.authorize_url(&q)).await;
-    let csrf = page.hidden("csrf_token");
     let aq = page.hidden("authorize_query");
-    let consent = b
-        .post(
-            "/login",
-            &[
-                ("csrf_token", &csrf),
-                ("authorize_query", &aq),
-                ("username", "alice"),
-                ("password", "wonderland"),
-            ],
-        )
-        .await;
+    let consent = b.log_in(&page, "alice", "wonderland").await;
     assert_eq!(consent.status, StatusCode::OK);
     assert!(
         consent.body.contains("Use tools"),
@@ -112,19 +101,8 @@ async fn deny_redirects_access_denied() {
     let mut b = Browser::new(&s);
     let q = s.authorize_query("mcp:tools");
     let page = b.get(&s.authorize_url(&q)).await;
-    let csrf = page.hidden("csrf_token");
     let aq = page.hidden("authorize_query");
-    let consent = b
-        .post(
-            "/login",
-            &[
-                ("csrf_token", &csrf),
-                ("authorize_query", &aq),
-                ("username", "alice"),
-                ("password", "wonderland"),
-            ],
-        )
-        .await;
+    let consent = b.log_in(&page, "alice", "wonderland").await;
     let done = b
         .post(
             "/consent",

@@ -198,15 +198,7 @@ async fn token_as(s: &TestServer, client_id: &str) -> (StatusCode, String) {
 async fn a_document_client_signs_in_through_login_and_consent() {
     let s = cimd_server().await;
     let docs = DocServer::start().await;
-    let m: Value = s
-        .http
-        .get(s.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m: Value = s.get_json("/.well-known/oauth-authorization-server").await;
     assert_eq!(m["client_id_metadata_document_supported"], true);
 
     let id = docs.url("good.json");
@@ -226,19 +218,8 @@ async fn a_document_client_signs_in_through_login_and_consent() {
         "{}",
         login.body
     );
-    let csrf = login.hidden("csrf_token");
     let aq = login.hidden("authorize_query");
-    let consent = b
-        .post(
-            "/login",
-            &[
-                ("csrf_token", &csrf),
-                ("authorize_query", &aq),
-                ("username", "alice"),
-                ("password", "wonderland"),
-            ],
-        )
-        .await;
+    let consent = b.log_in(&login, "alice", "wonderland").await;
     assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
     assert!(
         consent
@@ -507,15 +488,7 @@ async fn documents_can_be_switched_off() {
     })
     .await;
     let docs = DocServer::start().await;
-    let m: Value = s
-        .http
-        .get(s.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m: Value = s.get_json("/.well-known/oauth-authorization-server").await;
     assert!(m.get("client_id_metadata_document_supported").is_none());
     let text = refused_page(&s, &docs.url("good.json")).await;
     assert!(text.contains("not registered"), "{text}");

@@ -186,6 +186,12 @@ impl TestServer {
         format!("{}{}", self.base, path)
     }
 
+    /// `GET path` on this server, its JSON body read as `T` (the test fails otherwise).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        r.json().await.unwrap()
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         self.state.store()
     }
@@ -416,6 +422,19 @@ impl<'a> Browser<'a> {
         }
         let r = req.send().await.unwrap();
         self.read(r).await
+    }
+
+    /// Submits the login form of `page` (its CSRF token and authorization request).
+    pub async fn log_in(&mut self, page: &Page, username: &str, password: &str) -> Page {
+        let csrf = page.hidden("csrf_token");
+        let aq = page.hidden("authorize_query");
+        let form = [
+            ("csrf_token", csrf.as_str()),
+            ("authorize_query", aq.as_str()),
+            ("username", username),
+            ("password", password),
+        ];
+        self.post("/login", &form).await
     }
 
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {

@@ -35,15 +35,7 @@ async fn oauth_and_openid_metadata_advertise_what_is_implemented() {
         // Open registration by default (tests/e2e/registration.rs covers `off`).
         assert_eq!(m["registration_endpoint"], s.url("/register"));
     }
-    let oidc: Value = s
-        .http
-        .get(s.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let oidc: Value = s.get_json("/.well-known/openid-configuration").await;
     assert_eq!(
         oidc["subject_types_supported"],
         serde_json::json!(["public"])
@@ -53,15 +45,7 @@ async fn oauth_and_openid_metadata_advertise_what_is_implemented() {
 #[tokio::test]
 async fn jwks_publishes_the_signing_key() {
     let s = TestServer::start().await;
-    let jwks: JwkSet = s
-        .http
-        .get(s.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = s.get_json("/jwks").await;
     assert_eq!(jwks.keys.len(), 1);
     let tokens = s.tokens("mcp:tools").await;
     let at = tokens["access_token"].as_str().unwrap();

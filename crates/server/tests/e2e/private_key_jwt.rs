@@ -75,15 +75,7 @@ async fn add_jwt_client(s: &TestServer, id: &str, keys: Option<Value>, uri: Opti
 #[tokio::test]
 async fn metadata_advertises_private_key_jwt() {
     let s = TestServer::start().await;
-    let m: Value = s
-        .http
-        .get(s.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m: Value = s.get_json("/.well-known/oauth-authorization-server").await;
     let methods = m["token_endpoint_auth_methods_supported"]
         .as_array()
         .unwrap();

@@ -52,15 +52,7 @@ fn query_for(s: &TestServer, client_id: &str, redirect: &str) -> Vec<(String, St
 #[tokio::test]
 async fn public_client_registers_and_completes_the_code_flow() {
     let s = TestServer::start().await;
-    let m: Value = s
-        .http
-        .get(s.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m: Value = s.get_json("/.well-known/oauth-authorization-server").await;
     assert_eq!(m["registration_endpoint"], s.url("/register"));
 
     let reg = registered(&s, &public_metadata()).await;
@@ -534,15 +526,7 @@ async fn token_policy_requires_an_initial_access_token() {
 #[tokio::test]
 async fn registration_off_is_neither_served_nor_advertised() {
     let s = TestServer::start_with(|c| c.registration = RegistrationPolicy::Off).await;
-    let m: Value = s
-        .http
-        .get(s.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let m: Value = s.get_json("/.well-known/oauth-authorization-server").await;
     assert!(m.get("registration_endpoint").is_none());
     let r = register(&s, &json!({"redirect_uris": [CONF_REDIRECT]}), None).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);

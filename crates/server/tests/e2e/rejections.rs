@@ -52,68 +52,65 @@ async fn authorize_rejections() {
         authorize_error(&s, &without(&q, "code_challenge")).await,
         ("invalid_request".into(), Some("st-123".into()))
     );
-    assert_eq!(
-        authorize_error(&s, &without(&q, "code_challenge_method"))
-            .await
-            .0,
-        "invalid_request",
-        "plain is the default, refused"
-    );
-    assert_eq!(
-        authorize_error(&s, &with(&q, "code_challenge_method", "plain"))
-            .await
-            .0,
-        "invalid_request"
-    );
-    assert_eq!(
-        authorize_error(&s, &with(&q, "code_challenge", "short"))
-            .await
-            .0,
-        "invalid_request"
-    );
-    assert_eq!(
-        authorize_error(&s, &with(&q, "response_type", "token"))
-            .await
-            .0,
-        "unsupported_response_type"
-    );
-    assert_eq!(
-        authorize_error(&s, &without(&q, "response_type")).await.0,
-        "invalid_request"
-    );
-    assert_eq!(
-        authorize_error(&s, &with(&q, "resource", "https://unknown.example/mcp"))
-            .await
-            .0,
-        "invalid_target"
-    );
-    assert_eq!(
-        authorize_error(&s, &with(&q, "resource", "https://x.example/#frag"))
-            .await
-            .0,
-        "invalid_target"
-    );
-    assert_eq!(
-        authorize_error(&s, &without(&q, "resource")).await.0,
-        "invalid_target",
-        "two resources: must choose"
-    );
-    assert_eq!(
-        authorize_error(&s, &with(&q, "scope", "unknown:scope"))
-            .await
-            .0,
-        "invalid_scope"
-    );
-    assert_eq!(
-        authorize_error(&s, &with(&q, "scope", "bad\"scope"))
-            .await
-            .0,
-        "invalid_scope"
-    );
-    assert_eq!(
-        authorize_error(&s, &with(&q, "prompt", "none")).await.0,
-        "invalid_request"
-    );
+    for (query, error, why) in [
+        (
+            without(&q, "code_challenge_method"),
+            "invalid_request",
+            "plain is the default, refused",
+        ),
+        (
+            with(&q, "code_challenge_method", "plain"),
+            "invalid_request",
+            "code_challenge_method = plain",
+        ),
+        (
+            with(&q, "code_challenge", "short"),
+            "invalid_request",
+            "code_challenge = short",
+        ),
+        (
+            with(&q, "response_type", "token"),
+            "unsupported_response_type",
+            "response_type = token",
+        ),
+        (
+            without(&q, "response_type"),
+            "invalid_request",
+            "without response_type",
+        ),
+        (
+            with(&q, "resource", "https://unknown.example/mcp"),
+            "invalid_target",
+            "resource = https://unknown.example/mcp",
+        ),
+        (
+            with(&q, "resource", "https://x.example/#frag"),
+            "invalid_target",
+            "resource = https://x.example/#frag",
+        ),
+        (
+            without(&q, "resource"),
+            "invalid_target",
+            "two resources: must choose",
+        ),
+        (
+            with(&q, "scope", "unknown:scope"),
+            "invalid_scope",
+            "scope = unknown:scope",
+        ),
+        (
+            with(&q, "scope", "bad\"scope"),
+            "invalid_scope",
+            "scope = bad'scope",
+        ),
+        (
+            with(&q, "prompt", "none"),
+            "invalid_request",
+            "prompt = none",
+        ),
+    ] {
+        assert_eq!(authorize_error(&s, &query).await.0, error, "{why}");
+    }
     // Duplicated parameter (not client or redirect): redirected invalid_request.
     let mut dup = q.clone();
     dup.push(("scope".into(), "mcp:admin".into()));

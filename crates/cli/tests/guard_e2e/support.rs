@@ -19,7 +19,8 @@ use std::sync::Arc;
 /// The binary under test: the one this build made, or `MCP_OAUTH_TEST_BIN` (an older build, to
 /// show that these tests fail before the fixes they pin; docs/security.md, "Regression proof").
 pub fn bin() -> String {
-    std::env::var("MCP_OAUTH_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_mcp-oauth").to_owned())
+    std::env::var("MCP_OAUTH_TEST_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_mcp-oauth").to_owned())
 }
 
 /// A running `mcp-oauth` process, killed (by its pid) on drop.

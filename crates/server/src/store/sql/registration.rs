@@ -1,36 +1,41 @@
-//! Initial access tokens and the purge of unused dynamic registrations, in SQLite.
+//! Initial access tokens and the purge of unused dynamic registrations, in SQL (SQLite and PostgreSQL).
 
-use super::{SqliteStore, col, db, finish};
+use super::dialect::{Arg, Dialect, RowsAffected, SqlBackend, SqlRow, formatted};
+use super::error::db;
+use super::row::Columns;
+use super::tx::in_tx;
 use crate::model::{ClientOrigin, RegistrationToken};
 use crate::store::{RegistrationStore, StoreResult};
 use async_trait::async_trait;
 use mcp_oauth_core::clock::UnixTime;
-use sqlx::SqliteConnection;
-use sqlx::sqlite::SqliteRow;
 
-fn token_from_row(row: &SqliteRow) -> StoreResult<RegistrationToken> {
+fn token_from_row(row: &impl SqlRow) -> StoreResult<RegistrationToken> {
     Ok(RegistrationToken {
-        id: col(row, "id")?,
-        token_hash: col(row, "token_hash")?,
-        label: col(row, "label")?,
-        created_at: col(row, "created_at")?,
-        expires_at: col(row, "expires_at")?,
+        id: row.col("id")?,
+        token_hash: row.col("token_hash")?,
+        label: row.col("label")?,
+        created_at: row.col("created_at")?,
+        expires_at: row.col("expires_at")?,
     })
 }
 
 #[async_trait]
-impl RegistrationStore for SqliteStore {
+impl<S, D> RegistrationStore for S
+where
+    S: SqlBackend<Db = D>,
+    D: Dialect,
+{
     async fn insert_registration_token(&self, token: &RegistrationToken) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO registration_tokens (id, token_hash, label, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(token.id.as_str())
-        .bind(token.token_hash.as_str())
-        .bind(token.label.as_str())
-        .bind(token.created_at)
-        .bind(token.expires_at)
-        .execute(&self.pool)
+        .arg(token.id.as_str())
+        .arg(token.token_hash.as_str())
+        .arg(token.label.as_str())
+        .arg(token.created_at)
+        .arg(token.expires_at)
+        .execute(self.on_pool())
         .await
         .map_err(db("registration token"))?;
         Ok(())
@@ -42,12 +47,12 @@ impl RegistrationStore for SqliteStore {
         now: UnixTime,
     ) -> StoreResult<Option<RegistrationToken>> {
         sqlx::query(
-            "SELECT * FROM registration_tokens WHERE token_hash = ? \
-             AND (expires_at IS NULL OR expires_at > ?)",
+            "SELECT * FROM registration_tokens WHERE token_hash = $1 \
+             AND (expires_at IS NULL OR expires_at > $2)",
         )
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
+        .arg(token_hash)
+        .arg(now)
+        .fetch_optional(self.on_pool())
         .await
         .map_err(db("reading a registration token"))?
         .as_ref()
@@ -56,40 +61,42 @@ impl RegistrationStore for SqliteStore {
     }
 
     async fn list_registration_tokens(&self) -> StoreResult<Vec<RegistrationToken>> {
-        sqlx::query("SELECT * FROM registration_tokens ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing registration tokens"))?
-            .iter()
-            .map(token_from_row)
-            .collect()
+        formatted(format!(
+            "SELECT * FROM registration_tokens ORDER BY created_at, id{}",
+            D::BYTE_ORDER
+        ))
+        .fetch_all(self.on_pool())
+        .await
+        .map_err(db("listing registration tokens"))?
+        .iter()
+        .map(token_from_row)
+        .collect()
     }
 
     async fn delete_registration_token(&self, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM registration_tokens WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
+        let done = sqlx::query("DELETE FROM registration_tokens WHERE id = $1")
+            .arg(id)
+            .execute(self.on_pool())
             .await
             .map_err(db("deleting a registration token"))?;
-        Ok(done.rows_affected() > 0)
+        Ok(done.affected() > 0)
     }
 
     async fn purge_unused_registrations(&self, created_before: UnixTime) -> StoreResult<u64> {
-        let mut tx = self.begin().await?;
-        let result = purge_unused_in(&mut tx, created_before).await;
-        finish(tx, result).await
+        in_tx!(self, |tx| purge_unused_in::<D>(tx, created_before))
     }
 }
 
 /// The purge, inside the caller's transaction: what hangs off the doomed clients first, then
 /// the clients (the same statements as deleting one client, over a set).
-async fn purge_unused_in(
-    conn: &mut SqliteConnection,
+async fn purge_unused_in<D: Dialect>(
+    conn: &mut D::Connection,
     created_before: UnixTime,
 ) -> StoreResult<u64> {
     macro_rules! doomed {
         () => {
-            "SELECT client_id FROM clients WHERE origin = ? AND last_used_at IS NULL AND created_at <= ?"
+            "SELECT client_id FROM clients WHERE origin = $1 AND last_used_at IS NULL \
+             AND created_at <= $2"
         };
     }
     const STEPS: [&str; 4] = [
@@ -108,19 +115,19 @@ async fn purge_unused_in(
     ];
     for step in STEPS {
         sqlx::query(step)
-            .bind(ClientOrigin::Dcr.as_str())
-            .bind(created_before)
-            .execute(&mut *conn)
+            .arg(ClientOrigin::Dcr.as_str())
+            .arg(created_before)
+            .execute(D::on(conn))
             .await
             .map_err(db("purging unused registrations"))?;
     }
     let done = sqlx::query(
-        "DELETE FROM clients WHERE origin = ? AND last_used_at IS NULL AND created_at <= ?",
+        "DELETE FROM clients WHERE origin = $1 AND last_used_at IS NULL AND created_at <= $2",
     )
-    .bind(ClientOrigin::Dcr.as_str())
-    .bind(created_before)
-    .execute(&mut *conn)
+    .arg(ClientOrigin::Dcr.as_str())
+    .arg(created_before)
+    .execute(D::on(conn))
     .await
     .map_err(db("purging unused registrations"))?;
-    Ok(done.rows_affected())
+    Ok(done.affected())
 }

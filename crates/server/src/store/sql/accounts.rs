@@ -1,56 +1,57 @@
-//! Clients, resources and users in PostgreSQL.
+//! Clients, resources and users in SQL (SQLite and PostgreSQL).
 
-use super::{PostgresStore, Query, col, db, in_tx, json_col, opt_json_col, opt_scope_col, to_json};
+use super::dialect::{Arg, Dialect, Query, RowsAffected, SqlBackend, SqlRow, formatted};
+use super::error::db;
+use super::row::{Columns, to_json};
+use super::tx::in_tx;
 use crate::model::{Client, ClientOrigin, Resource, User};
 use crate::store::{ClientStore, ResourceStore, StoreError, StoreResult, UserStore};
 use async_trait::async_trait;
 use mcp_oauth_core::clock::UnixTime;
-use sqlx::PgConnection;
-use sqlx::postgres::PgRow;
 
-fn client_from_row(row: &PgRow) -> StoreResult<Client> {
-    let origin: String = col(row, "origin")?;
+fn client_from_row(row: &impl SqlRow) -> StoreResult<Client> {
+    let origin: String = row.col("origin")?;
     Ok(Client {
-        client_id: col(row, "client_id")?,
-        client_name: col(row, "client_name")?,
-        token_endpoint_auth_method: col(row, "token_endpoint_auth_method")?,
-        secret_hash: col(row, "secret_hash")?,
-        secret_expires_at: col(row, "secret_expires_at")?,
-        redirect_uris: json_col(row, "redirect_uris")?,
-        grant_types: json_col(row, "grant_types")?,
-        allowed_scopes: opt_scope_col(row, "allowed_scopes")?,
-        jwks: opt_json_col(row, "jwks")?,
-        jwks_uri: col(row, "jwks_uri")?,
+        client_id: row.col("client_id")?,
+        client_name: row.col("client_name")?,
+        token_endpoint_auth_method: row.col("token_endpoint_auth_method")?,
+        secret_hash: row.col("secret_hash")?,
+        secret_expires_at: row.col("secret_expires_at")?,
+        redirect_uris: row.json("redirect_uris")?,
+        grant_types: row.json("grant_types")?,
+        allowed_scopes: row.opt_scope("allowed_scopes")?,
+        jwks: row.opt_json("jwks")?,
+        jwks_uri: row.col("jwks_uri")?,
         origin: ClientOrigin::parse(&origin)
             .ok_or_else(|| StoreError::Backend(format!("stored client origin `{origin}`")))?,
-        registration_token_hash: col(row, "registration_token_hash")?,
-        metadata: json_col(row, "metadata")?,
-        created_at: col(row, "created_at")?,
-        last_used_at: col(row, "last_used_at")?,
-        introspect_resources: json_col(row, "introspect_resources")?,
+        registration_token_hash: row.col("registration_token_hash")?,
+        metadata: row.json("metadata")?,
+        created_at: row.col("created_at")?,
+        last_used_at: row.col("last_used_at")?,
+        introspect_resources: row.json("introspect_resources")?,
     })
 }
 
 /// Binds every column of a client, `client_id` last (the order of [`INSERT_CLIENT`] and
 /// [`UPDATE_CLIENT`]).
-fn bind_client<'q>(q: Query<'q>, c: &Client) -> StoreResult<Query<'q>> {
+fn bind_client<'q, D: Dialect>(q: Query<'q, D>, c: &Client) -> StoreResult<Query<'q, D>> {
     let jwks = c.jwks.as_ref().map(to_json).transpose()?;
-    Ok(q.bind(c.client_name.as_str())
-        .bind(c.token_endpoint_auth_method.as_str())
-        .bind(c.secret_hash.as_deref())
-        .bind(c.secret_expires_at)
-        .bind(to_json(&c.redirect_uris)?)
-        .bind(to_json(&c.grant_types)?)
-        .bind(c.allowed_scopes.as_ref().map(ToString::to_string))
-        .bind(jwks)
-        .bind(c.jwks_uri.as_deref())
-        .bind(c.origin.as_str())
-        .bind(c.registration_token_hash.as_deref())
-        .bind(to_json(&c.metadata)?)
-        .bind(c.created_at)
-        .bind(c.last_used_at)
-        .bind(to_json(&c.introspect_resources)?)
-        .bind(c.client_id.as_str()))
+    Ok(q.arg(c.client_name.as_str())
+        .arg(c.token_endpoint_auth_method.as_str())
+        .arg(c.secret_hash.as_deref())
+        .arg(c.secret_expires_at)
+        .arg(to_json(&c.redirect_uris)?)
+        .arg(to_json(&c.grant_types)?)
+        .arg(c.allowed_scopes.as_ref().map(ToString::to_string))
+        .arg(jwks)
+        .arg(c.jwks_uri.as_deref())
+        .arg(c.origin.as_str())
+        .arg(c.registration_token_hash.as_deref())
+        .arg(to_json(&c.metadata)?)
+        .arg(c.created_at)
+        .arg(c.last_used_at)
+        .arg(to_json(&c.introspect_resources)?)
+        .arg(c.client_id.as_str()))
 }
 
 const INSERT_CLIENT: &str = "INSERT INTO clients (client_name, token_endpoint_auth_method, \
@@ -65,27 +66,31 @@ const UPDATE_CLIENT: &str = "UPDATE clients SET client_name = $1, token_endpoint
      WHERE client_id = $16";
 
 #[async_trait]
-impl ClientStore for PostgresStore {
+impl<S, D> ClientStore for S
+where
+    S: SqlBackend<Db = D>,
+    D: Dialect,
+{
     async fn insert_client(&self, client: &Client) -> StoreResult<()> {
-        bind_client(sqlx::query(INSERT_CLIENT), client)?
-            .execute(&self.pool)
+        bind_client::<D>(sqlx::query(INSERT_CLIENT), client)?
+            .execute(self.on_pool())
             .await
             .map_err(db("client"))?;
         Ok(())
     }
 
     async fn update_client(&self, client: &Client) -> StoreResult<bool> {
-        let done = bind_client(sqlx::query(UPDATE_CLIENT), client)?
-            .execute(&self.pool)
+        let done = bind_client::<D>(sqlx::query(UPDATE_CLIENT), client)?
+            .execute(self.on_pool())
             .await
             .map_err(db("client"))?;
-        Ok(done.rows_affected() > 0)
+        Ok(done.affected() > 0)
     }
 
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
         sqlx::query("SELECT * FROM clients WHERE client_id = $1")
-            .bind(client_id)
-            .fetch_optional(&self.pool)
+            .arg(client_id)
+            .fetch_optional(self.on_pool())
             .await
             .map_err(db("reading a client"))?
             .as_ref()
@@ -94,24 +99,27 @@ impl ClientStore for PostgresStore {
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        sqlx::query("SELECT * FROM clients ORDER BY created_at, client_id COLLATE \"C\"")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing clients"))?
-            .iter()
-            .map(client_from_row)
-            .collect()
+        formatted(format!(
+            "SELECT * FROM clients ORDER BY created_at, client_id{}",
+            D::BYTE_ORDER
+        ))
+        .fetch_all(self.on_pool())
+        .await
+        .map_err(db("listing clients"))?
+        .iter()
+        .map(client_from_row)
+        .collect()
     }
 
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
-        in_tx!(self, |tx| delete_client_in(tx, client_id))
+        in_tx!(self, |tx| delete_client_in::<D>(tx, client_id))
     }
 
     async fn touch_client(&self, client_id: &str, now: UnixTime) -> StoreResult<()> {
         sqlx::query("UPDATE clients SET last_used_at = $1 WHERE client_id = $2")
-            .bind(now)
-            .bind(client_id)
-            .execute(&self.pool)
+            .arg(now)
+            .arg(client_id)
+            .execute(self.on_pool())
             .await
             .map_err(db("touching a client"))?;
         Ok(())
@@ -119,9 +127,12 @@ impl ClientStore for PostgresStore {
 }
 
 /// Deletes a client and everything issued to it, inside the caller's transaction.
-async fn delete_client_in(conn: &mut PgConnection, client_id: &str) -> StoreResult<bool> {
-    // Lock what goes in the global order (codes, then grants) before changing anything.
-    lock_rows(conn, LOCK_CLIENT_ROWS, client_id).await?;
+async fn delete_client_in<D: Dialect>(
+    conn: &mut D::Connection,
+    client_id: &str,
+) -> StoreResult<bool> {
+    // Lock what goes, in the global order (codes, then grants), before changing anything.
+    lock_rows::<D>(conn, LOCK_CLIENT_ROWS, client_id).await?;
     const STEPS: [&str; 4] = [
         "DELETE FROM authorization_codes WHERE client_id = $1",
         // Explicit rather than left to ON DELETE CASCADE, so the statement list is the same on
@@ -132,17 +143,17 @@ async fn delete_client_in(conn: &mut PgConnection, client_id: &str) -> StoreResu
     ];
     for step in STEPS {
         sqlx::query(step)
-            .bind(client_id)
-            .execute(&mut *conn)
+            .arg(client_id)
+            .execute(D::on(conn))
             .await
             .map_err(db("deleting a client"))?;
     }
     let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
-        .bind(client_id)
-        .execute(&mut *conn)
+        .arg(client_id)
+        .execute(D::on(conn))
         .await
         .map_err(db("deleting a client"))?;
-    Ok(done.rows_affected() > 0)
+    Ok(done.affected() > 0)
 }
 
 /// Row locks taken before deleting a client: its codes, then its grants.
@@ -157,44 +168,53 @@ const LOCK_USER_ROWS: [&str; 2] = [
     "SELECT id FROM grants WHERE user_id = $1 ORDER BY id FOR UPDATE",
 ];
 
-/// Runs each locking `SELECT … FOR UPDATE` of `steps` with `key`.
-async fn lock_rows(
-    conn: &mut PgConnection,
+/// Runs each locking `SELECT … FOR UPDATE` of `steps` with `key`, where the dialect keeps
+/// writers apart by row locks ([`Dialect::ROW_LOCKS`]; elsewhere the transaction already holds
+/// the whole database).
+async fn lock_rows<D: Dialect>(
+    conn: &mut D::Connection,
     steps: [&'static str; 2],
     key: &str,
 ) -> StoreResult<()> {
+    if !D::ROW_LOCKS {
+        return Ok(());
+    }
     for step in steps {
         sqlx::query(step)
-            .bind(key)
-            .fetch_all(&mut *conn)
+            .arg(key)
+            .fetch_all(D::on(conn))
             .await
             .map_err(db("locking rows"))?;
     }
     Ok(())
 }
 
-fn resource_from_row(row: &PgRow) -> StoreResult<Resource> {
+fn resource_from_row(row: &impl SqlRow) -> StoreResult<Resource> {
     Ok(Resource {
-        uri: col(row, "uri")?,
-        name: col(row, "name")?,
-        scopes: json_col(row, "scopes")?,
-        created_at: col(row, "created_at")?,
+        uri: row.col("uri")?,
+        name: row.col("name")?,
+        scopes: row.json("scopes")?,
+        created_at: row.col("created_at")?,
     })
 }
 
 #[async_trait]
-impl ResourceStore for PostgresStore {
+impl<S, D> ResourceStore for S
+where
+    S: SqlBackend<Db = D>,
+    D: Dialect,
+{
     async fn upsert_resource(&self, resource: &Resource) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO resources (uri, name, scopes, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (uri) DO UPDATE SET name = excluded.name, scopes = excluded.scopes, \
              created_at = excluded.created_at",
         )
-        .bind(resource.uri.as_str())
-        .bind(resource.name.as_str())
-        .bind(to_json(&resource.scopes)?)
-        .bind(resource.created_at)
-        .execute(&self.pool)
+        .arg(resource.uri.as_str())
+        .arg(resource.name.as_str())
+        .arg(to_json(&resource.scopes)?)
+        .arg(resource.created_at)
+        .execute(self.on_pool())
         .await
         .map_err(db("resource"))?;
         Ok(())
@@ -202,8 +222,8 @@ impl ResourceStore for PostgresStore {
 
     async fn get_resource(&self, uri: &str) -> StoreResult<Option<Resource>> {
         sqlx::query("SELECT * FROM resources WHERE uri = $1")
-            .bind(uri)
-            .fetch_optional(&self.pool)
+            .arg(uri)
+            .fetch_optional(self.on_pool())
             .await
             .map_err(db("reading a resource"))?
             .as_ref()
@@ -212,48 +232,55 @@ impl ResourceStore for PostgresStore {
     }
 
     async fn list_resources(&self) -> StoreResult<Vec<Resource>> {
-        sqlx::query("SELECT * FROM resources ORDER BY uri COLLATE \"C\"")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing resources"))?
-            .iter()
-            .map(resource_from_row)
-            .collect()
+        formatted(format!(
+            "SELECT * FROM resources ORDER BY uri{}",
+            D::BYTE_ORDER
+        ))
+        .fetch_all(self.on_pool())
+        .await
+        .map_err(db("listing resources"))?
+        .iter()
+        .map(resource_from_row)
+        .collect()
     }
 
     async fn delete_resource(&self, uri: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM resources WHERE uri = $1")
-            .bind(uri)
-            .execute(&self.pool)
+            .arg(uri)
+            .execute(self.on_pool())
             .await
             .map_err(db("deleting a resource"))?;
-        Ok(done.rows_affected() > 0)
+        Ok(done.affected() > 0)
     }
 }
 
-fn user_from_row(row: &PgRow) -> StoreResult<User> {
+fn user_from_row(row: &impl SqlRow) -> StoreResult<User> {
     Ok(User {
-        id: col(row, "id")?,
-        username: col(row, "username")?,
-        password_hash: col(row, "password_hash")?,
-        created_at: col(row, "created_at")?,
-        roles: json_col(row, "roles")?,
+        id: row.col("id")?,
+        username: row.col("username")?,
+        password_hash: row.col("password_hash")?,
+        created_at: row.col("created_at")?,
+        roles: row.json("roles")?,
     })
 }
 
 #[async_trait]
-impl UserStore for PostgresStore {
+impl<S, D> UserStore for S
+where
+    S: SqlBackend<Db = D>,
+    D: Dialect,
+{
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO users (id, username, password_hash, created_at, roles) \
              VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(user.id.as_str())
-        .bind(user.username.as_str())
-        .bind(user.password_hash.as_str())
-        .bind(user.created_at)
-        .bind(to_json(&user.roles)?)
-        .execute(&self.pool)
+        .arg(user.id.as_str())
+        .arg(user.username.as_str())
+        .arg(user.password_hash.as_str())
+        .arg(user.created_at)
+        .arg(to_json(&user.roles)?)
+        .execute(self.on_pool())
         .await
         .map_err(db("user"))?;
         Ok(())
@@ -261,8 +288,8 @@ impl UserStore for PostgresStore {
 
     async fn get_user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
         sqlx::query("SELECT * FROM users WHERE username = $1")
-            .bind(username)
-            .fetch_optional(&self.pool)
+            .arg(username)
+            .fetch_optional(self.on_pool())
             .await
             .map_err(db("reading a user"))?
             .as_ref()
@@ -272,8 +299,8 @@ impl UserStore for PostgresStore {
 
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
         sqlx::query("SELECT * FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
+            .arg(id)
+            .fetch_optional(self.on_pool())
             .await
             .map_err(db("reading a user"))?
             .as_ref()
@@ -282,51 +309,55 @@ impl UserStore for PostgresStore {
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
-        sqlx::query("SELECT * FROM users ORDER BY username COLLATE \"C\"")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db("listing users"))?
-            .iter()
-            .map(user_from_row)
-            .collect()
+        formatted(format!(
+            "SELECT * FROM users ORDER BY username{}",
+            D::BYTE_ORDER
+        ))
+        .fetch_all(self.on_pool())
+        .await
+        .map_err(db("listing users"))?
+        .iter()
+        .map(user_from_row)
+        .collect()
     }
 
     async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE username = $2")
-            .bind(password_hash)
-            .bind(username)
-            .execute(&self.pool)
+            .arg(password_hash)
+            .arg(username)
+            .execute(self.on_pool())
             .await
             .map_err(db("setting a password"))?;
-        Ok(done.rows_affected() > 0)
+        Ok(done.affected() > 0)
     }
 
     async fn set_roles(&self, username: &str, roles: &[String]) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE users SET roles = $1 WHERE username = $2")
-            .bind(to_json(roles)?)
-            .bind(username)
-            .execute(&self.pool)
+            .arg(to_json(roles)?)
+            .arg(username)
+            .execute(self.on_pool())
             .await
             .map_err(db("setting roles"))?;
-        Ok(done.rows_affected() > 0)
+        Ok(done.affected() > 0)
     }
 
     async fn delete_user(&self, username: &str) -> StoreResult<bool> {
-        in_tx!(self, |tx| delete_user_in(tx, username))
+        in_tx!(self, |tx| delete_user_in::<D>(tx, username))
     }
 }
 
 /// Deletes a user and what hangs off them, inside the caller's transaction.
-async fn delete_user_in(conn: &mut PgConnection, username: &str) -> StoreResult<bool> {
-    let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
-        .bind(username)
-        .fetch_optional(&mut *conn)
+async fn delete_user_in<D: Dialect>(conn: &mut D::Connection, username: &str) -> StoreResult<bool> {
+    let Some(row) = sqlx::query("SELECT id FROM users WHERE username = $1")
+        .arg(username)
+        .fetch_optional(D::on(conn))
         .await
-        .map_err(db("deleting a user"))?;
-    let Some(id) = id else {
+        .map_err(db("deleting a user"))?
+    else {
         return Ok(false);
     };
-    lock_rows(conn, LOCK_USER_ROWS, &id).await?;
+    let id: String = row.col("id")?;
+    lock_rows::<D>(conn, LOCK_USER_ROWS, &id).await?;
     const STEPS: [&str; 6] = [
         "DELETE FROM sessions WHERE user_id = $1",
         "DELETE FROM consents WHERE user_id = $1",
@@ -338,8 +369,8 @@ async fn delete_user_in(conn: &mut PgConnection, username: &str) -> StoreResult<
     ];
     for step in STEPS {
         sqlx::query(step)
-            .bind(id.as_str())
-            .execute(&mut *conn)
+            .arg(id.as_str())
+            .execute(D::on(conn))
             .await
             .map_err(db("deleting a user"))?;
     }

@@ -1,0 +1,72 @@
+//! The audit trail in SQL (SQLite and PostgreSQL).
+
+use super::dialect::{Arg, Dialect, RowsAffected, SqlBackend, SqlRow};
+use super::error::db;
+use super::row::{Columns, to_json};
+use crate::audit::{AuditEvent, AuditFilter};
+use crate::store::{AuditStore, StoreError, StoreResult};
+use async_trait::async_trait;
+use mcp_oauth_core::clock::UnixTime;
+
+fn event_from_row(row: &impl SqlRow) -> StoreResult<AuditEvent> {
+    let kind: String = row.col("kind")?;
+    Ok(AuditEvent {
+        id: row.col("id")?,
+        at: row.col("at")?,
+        kind: kind.parse().map_err(StoreError::Backend)?,
+        user_id: row.col("user_id")?,
+        client_id: row.col("client_id")?,
+        ip: row.col("ip")?,
+        detail: row.json("detail")?,
+    })
+}
+
+#[async_trait]
+impl<S, D> AuditStore for S
+where
+    S: SqlBackend<Db = D>,
+    D: Dialect,
+{
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (at, kind, user_id, client_id, ip, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .arg(event.at)
+        .arg(event.kind.as_str())
+        .arg(event.user_id.as_deref())
+        .arg(event.client_id.as_deref())
+        .arg(event.ip.as_deref())
+        .arg(to_json(&event.detail)?)
+        .execute(self.on_pool())
+        .await
+        .map_err(db("appending an audit event"))?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
+        // The casts give PostgreSQL the types of arguments that may be NULL.
+        sqlx::query(
+            "SELECT * FROM audit_events WHERE (CAST($1 AS BIGINT) IS NULL OR at >= $1) \
+             AND (CAST($2 AS TEXT) IS NULL OR kind = $2) ORDER BY at DESC, id DESC LIMIT $3",
+        )
+        .arg(filter.since)
+        .arg(filter.kind.map(|k| k.as_str()))
+        .arg(filter.limit.map(i64::from).or(D::NO_LIMIT))
+        .fetch_all(self.on_pool())
+        .await
+        .map_err(db("listing audit events"))?
+        .iter()
+        .map(event_from_row)
+        .collect()
+    }
+
+    async fn purge_audit(&self, before: UnixTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM audit_events WHERE at < $1")
+            .arg(before)
+            .execute(self.on_pool())
+            .await
+            .map_err(db("purging audit events"))?;
+        Ok(done.affected())
+    }
+}

@@ -1,0 +1,26 @@
+//! [`HealthStore`] of a SQL backend: a ping on a pooled connection, and the pool's gauges.
+
+use super::dialect::{Dialect, SqlBackend};
+use super::error::db;
+use crate::store::{HealthStore, StoreResult};
+use async_trait::async_trait;
+
+#[async_trait]
+impl<S, D> HealthStore for S
+where
+    S: SqlBackend<Db = D>,
+    D: Dialect,
+{
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(self.on_pool())
+            .await
+            .map_err(db("database ping"))?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> Option<(u32, u32)> {
+        let p = self.pool();
+        Some((p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX)))
+    }
+}

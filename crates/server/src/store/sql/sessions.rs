@@ -1,0 +1,275 @@
+//! Consents, signing keys and browser sessions in SQL (SQLite and PostgreSQL).
+
+use super::dialect::{Arg, Dialect, RowsAffected, SqlBackend, SqlRow, formatted};
+use super::error::db;
+use super::row::{Columns, parse_scope, to_json};
+use super::tx::in_tx;
+use crate::model::{Consent, Session, StoredKey};
+use crate::store::{ConsentStore, KeyStore, SessionStore, StoreResult};
+use async_trait::async_trait;
+use mcp_oauth_core::ScopeSet;
+use mcp_oauth_core::clock::UnixTime;
+
+fn consent_from_row(row: &impl SqlRow) -> StoreResult<Consent> {
+    Ok(Consent {
+        user_id: row.col("user_id")?,
+        client_id: row.col("client_id")?,
+        resource: row.col("resource")?,
+        scope: row.scope("scope")?,
+        updated_at: row.col("updated_at")?,
+    })
+}
+
+#[async_trait]
+impl<S, D> ConsentStore for S
+where
+    S: SqlBackend<Db = D>,
+    D: Dialect,
+{
+    async fn get_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        resource: &str,
+    ) -> StoreResult<Option<Consent>> {
+        sqlx::query(
+            "SELECT * FROM consents WHERE user_id = $1 AND client_id = $2 AND resource = $3",
+        )
+        .arg(user_id)
+        .arg(client_id)
+        .arg(resource)
+        .fetch_optional(self.on_pool())
+        .await
+        .map_err(db("reading a consent"))?
+        .as_ref()
+        .map(consent_from_row)
+        .transpose()
+    }
+
+    async fn add_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        resource: &str,
+        scope: &ScopeSet,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        // Read, union, write in one write transaction (under the row's lock where the dialect
+        // locks rows), so concurrent additions lose nothing.
+        in_tx!(self, |tx| add_consent_in::<D>(
+            tx, user_id, client_id, resource, scope, now
+        ))
+    }
+
+    async fn revoke_consent(&self, user_id: &str, client_id: &str) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+            .arg(user_id)
+            .arg(client_id)
+            .execute(self.on_pool())
+            .await
+            .map_err(db("revoking consent"))?;
+        Ok(done.affected())
+    }
+
+    async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>> {
+        formatted(format!(
+            "SELECT * FROM consents WHERE user_id = $1 ORDER BY client_id{c}, resource{c}",
+            c = D::BYTE_ORDER
+        ))
+        .arg(user_id)
+        .fetch_all(self.on_pool())
+        .await
+        .map_err(db("listing consents"))?
+        .iter()
+        .map(consent_from_row)
+        .collect()
+    }
+}
+
+async fn add_consent_in<D: Dialect>(
+    conn: &mut D::Connection,
+    user_id: &str,
+    client_id: &str,
+    resource: &str,
+    scope: &ScopeSet,
+    now: UnixTime,
+) -> StoreResult<()> {
+    if D::ROW_LOCKS {
+        // Make sure the row exists (an empty placeholder, invisible to others until commit; a
+        // concurrent insert of the same key waits for this transaction), so there is a row to
+        // lock. Where the transaction holds the whole database, nobody can come between.
+        sqlx::query(
+            "INSERT INTO consents (user_id, client_id, resource, scope, updated_at) \
+             VALUES ($1, $2, $3, '', $4) ON CONFLICT (user_id, client_id, resource) DO NOTHING",
+        )
+        .arg(user_id)
+        .arg(client_id)
+        .arg(resource)
+        .arg(now)
+        .execute(D::on(conn))
+        .await
+        .map_err(db("recording consent"))?;
+    }
+    let existing = formatted(format!(
+        "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2 AND resource = $3{}",
+        D::FOR_UPDATE
+    ))
+    .arg(user_id)
+    .arg(client_id)
+    .arg(resource)
+    .fetch_optional(D::on(conn))
+    .await
+    .map_err(db("reading a consent"))?;
+    let merged = match existing {
+        Some(row) => parse_scope(&row.col::<String>("scope")?)?.union(scope),
+        None => scope.clone(),
+    };
+    sqlx::query(
+        "INSERT INTO consents (user_id, client_id, resource, scope, updated_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, client_id, resource) \
+         DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at",
+    )
+    .arg(user_id)
+    .arg(client_id)
+    .arg(resource)
+    .arg(merged.to_string())
+    .arg(now)
+    .execute(D::on(conn))
+    .await
+    .map_err(db("recording consent"))?;
+    Ok(())
+}
+
+fn key_from_row(row: &impl SqlRow) -> StoreResult<StoredKey> {
+    Ok(StoredKey {
+        kid: row.col("kid")?,
+        alg: row.col("alg")?,
+        encrypted_private_key: row.col("encrypted_private_key")?,
+        public_jwk: row.json("public_jwk")?,
+        created_at: row.col("created_at")?,
+        activates_at: row.col("activates_at")?,
+        retires_at: row.col("retires_at")?,
+    })
+}
+
+#[async_trait]
+impl<S, D> KeyStore for S
+where
+    S: SqlBackend<Db = D>,
+    D: Dialect,
+{
+    async fn insert_key(&self, key: &StoredKey) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, encrypted_private_key, public_jwk, created_at, \
+             activates_at, retires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .arg(key.kid.as_str())
+        .arg(key.alg.as_str())
+        .arg(key.encrypted_private_key.as_slice())
+        .arg(to_json(&key.public_jwk)?)
+        .arg(key.created_at)
+        .arg(key.activates_at)
+        .arg(key.retires_at)
+        .execute(self.on_pool())
+        .await
+        .map_err(db("signing key"))?;
+        Ok(())
+    }
+
+    async fn list_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        formatted(format!(
+            "SELECT * FROM signing_keys ORDER BY created_at, kid{}",
+            D::BYTE_ORDER
+        ))
+        .fetch_all(self.on_pool())
+        .await
+        .map_err(db("listing signing keys"))?
+        .iter()
+        .map(key_from_row)
+        .collect()
+    }
+
+    async fn retire_key(&self, kid: &str, retires_at: UnixTime) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE signing_keys SET retires_at = $1 WHERE kid = $2")
+            .arg(retires_at)
+            .arg(kid)
+            .execute(self.on_pool())
+            .await
+            .map_err(db("retiring a signing key"))?;
+        Ok(done.affected() > 0)
+    }
+
+    async fn delete_key(&self, kid: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
+            .arg(kid)
+            .execute(self.on_pool())
+            .await
+            .map_err(db("deleting a signing key"))?;
+        Ok(done.affected() > 0)
+    }
+}
+
+fn session_from_row(row: &impl SqlRow) -> StoreResult<Session> {
+    Ok(Session {
+        id_hash: row.col("id_hash")?,
+        user_id: row.col("user_id")?,
+        csrf_token: row.col("csrf_token")?,
+        auth_time: row.col("auth_time")?,
+        created_at: row.col("created_at")?,
+        expires_at: row.col("expires_at")?,
+    })
+}
+
+#[async_trait]
+impl<S, D> SessionStore for S
+where
+    S: SqlBackend<Db = D>,
+    D: Dialect,
+{
+    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, auth_time, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .arg(session.id_hash.as_str())
+        .arg(session.user_id.as_deref())
+        .arg(session.csrf_token.as_str())
+        .arg(session.auth_time)
+        .arg(session.created_at)
+        .arg(session.expires_at)
+        .execute(self.on_pool())
+        .await
+        .map_err(db("session"))?;
+        Ok(())
+    }
+
+    async fn get_session(&self, id_hash: &str, now: UnixTime) -> StoreResult<Option<Session>> {
+        sqlx::query("SELECT * FROM sessions WHERE id_hash = $1 AND expires_at > $2")
+            .arg(id_hash)
+            .arg(now)
+            .fetch_optional(self.on_pool())
+            .await
+            .map_err(db("reading a session"))?
+            .as_ref()
+            .map(session_from_row)
+            .transpose()
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .arg(id_hash)
+            .execute(self.on_pool())
+            .await
+            .map_err(db("deleting a session"))?;
+        Ok(())
+    }
+
+    async fn purge_sessions(&self, now: UnixTime) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .arg(now)
+            .execute(self.on_pool())
+            .await
+            .map_err(db("purging sessions"))?;
+        Ok(done.affected())
+    }
+}

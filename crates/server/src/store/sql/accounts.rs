@@ -1,8 +1,9 @@
-//! Clients, resources and users in SQL (SQLite and PostgreSQL).
+//! Clients, resources and users, in SQL.
 
-use super::dialect::{Arg, Dialect, Query, RowsAffected, SqlBackend, SqlRow, formatted};
+use super::dialect::{Arg, Dialect, Query, SqlBackend, SqlRow, formatted};
 use super::error::db;
 use super::row::{Columns, to_json};
+use super::run::Run;
 use super::tx::in_tx;
 use crate::model::{Client, ClientOrigin, Resource, User};
 use crate::store::{ClientStore, ResourceStore, StoreError, StoreResult, UserStore};
@@ -73,29 +74,22 @@ where
 {
     async fn insert_client(&self, client: &Client) -> StoreResult<()> {
         bind_client::<D>(sqlx::query(INSERT_CLIENT), client)?
-            .execute(self.on_pool())
+            .run(self.on_pool(), "client")
             .await
-            .map_err(db("client"))?;
-        Ok(())
     }
 
     async fn update_client(&self, client: &Client) -> StoreResult<bool> {
-        let done = bind_client::<D>(sqlx::query(UPDATE_CLIENT), client)?
-            .execute(self.on_pool())
-            .await
-            .map_err(db("client"))?;
-        Ok(done.affected() > 0)
+        Ok(bind_client::<D>(sqlx::query(UPDATE_CLIENT), client)?
+            .changed(self.on_pool(), "client")
+            .await?
+            > 0)
     }
 
     async fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
         sqlx::query("SELECT * FROM clients WHERE client_id = $1")
             .arg(client_id)
-            .fetch_optional(self.on_pool())
+            .optional(self.on_pool(), "reading a client", client_from_row)
             .await
-            .map_err(db("reading a client"))?
-            .as_ref()
-            .map(client_from_row)
-            .transpose()
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
@@ -103,12 +97,8 @@ where
             "SELECT * FROM clients ORDER BY created_at, client_id{}",
             D::BYTE_ORDER
         ))
-        .fetch_all(self.on_pool())
+        .all(self.on_pool(), "listing clients", client_from_row)
         .await
-        .map_err(db("listing clients"))?
-        .iter()
-        .map(client_from_row)
-        .collect()
     }
 
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
@@ -119,10 +109,8 @@ where
         sqlx::query("UPDATE clients SET last_used_at = $1 WHERE client_id = $2")
             .arg(now)
             .arg(client_id)
-            .execute(self.on_pool())
+            .run(self.on_pool(), "touching a client")
             .await
-            .map_err(db("touching a client"))?;
-        Ok(())
     }
 }
 
@@ -144,16 +132,14 @@ async fn delete_client_in<D: Dialect>(
     for step in STEPS {
         sqlx::query(step)
             .arg(client_id)
-            .execute(D::on(conn))
-            .await
-            .map_err(db("deleting a client"))?;
+            .run(D::on(conn), "deleting a client")
+            .await?;
     }
-    let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
+    Ok(sqlx::query("DELETE FROM clients WHERE client_id = $1")
         .arg(client_id)
-        .execute(D::on(conn))
-        .await
-        .map_err(db("deleting a client"))?;
-    Ok(done.affected() > 0)
+        .changed(D::on(conn), "deleting a client")
+        .await?
+        > 0)
 }
 
 /// Row locks taken before deleting a client: its codes, then its grants.
@@ -214,21 +200,15 @@ where
         .arg(resource.name.as_str())
         .arg(to_json(&resource.scopes)?)
         .arg(resource.created_at)
-        .execute(self.on_pool())
+        .run(self.on_pool(), "resource")
         .await
-        .map_err(db("resource"))?;
-        Ok(())
     }
 
     async fn get_resource(&self, uri: &str) -> StoreResult<Option<Resource>> {
         sqlx::query("SELECT * FROM resources WHERE uri = $1")
             .arg(uri)
-            .fetch_optional(self.on_pool())
+            .optional(self.on_pool(), "reading a resource", resource_from_row)
             .await
-            .map_err(db("reading a resource"))?
-            .as_ref()
-            .map(resource_from_row)
-            .transpose()
     }
 
     async fn list_resources(&self) -> StoreResult<Vec<Resource>> {
@@ -236,21 +216,16 @@ where
             "SELECT * FROM resources ORDER BY uri{}",
             D::BYTE_ORDER
         ))
-        .fetch_all(self.on_pool())
+        .all(self.on_pool(), "listing resources", resource_from_row)
         .await
-        .map_err(db("listing resources"))?
-        .iter()
-        .map(resource_from_row)
-        .collect()
     }
 
     async fn delete_resource(&self, uri: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM resources WHERE uri = $1")
+        Ok(sqlx::query("DELETE FROM resources WHERE uri = $1")
             .arg(uri)
-            .execute(self.on_pool())
-            .await
-            .map_err(db("deleting a resource"))?;
-        Ok(done.affected() > 0)
+            .changed(self.on_pool(), "deleting a resource")
+            .await?
+            > 0)
     }
 }
 
@@ -280,32 +255,22 @@ where
         .arg(user.password_hash.as_str())
         .arg(user.created_at)
         .arg(to_json(&user.roles)?)
-        .execute(self.on_pool())
+        .run(self.on_pool(), "user")
         .await
-        .map_err(db("user"))?;
-        Ok(())
     }
 
     async fn get_user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
         sqlx::query("SELECT * FROM users WHERE username = $1")
             .arg(username)
-            .fetch_optional(self.on_pool())
+            .optional(self.on_pool(), "reading a user", user_from_row)
             .await
-            .map_err(db("reading a user"))?
-            .as_ref()
-            .map(user_from_row)
-            .transpose()
     }
 
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
         sqlx::query("SELECT * FROM users WHERE id = $1")
             .arg(id)
-            .fetch_optional(self.on_pool())
+            .optional(self.on_pool(), "reading a user", user_from_row)
             .await
-            .map_err(db("reading a user"))?
-            .as_ref()
-            .map(user_from_row)
-            .transpose()
     }
 
     async fn list_users(&self) -> StoreResult<Vec<User>> {
@@ -313,32 +278,30 @@ where
             "SELECT * FROM users ORDER BY username{}",
             D::BYTE_ORDER
         ))
-        .fetch_all(self.on_pool())
+        .all(self.on_pool(), "listing users", user_from_row)
         .await
-        .map_err(db("listing users"))?
-        .iter()
-        .map(user_from_row)
-        .collect()
     }
 
     async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE username = $2")
-            .arg(password_hash)
-            .arg(username)
-            .execute(self.on_pool())
-            .await
-            .map_err(db("setting a password"))?;
-        Ok(done.affected() > 0)
+        Ok(
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE username = $2")
+                .arg(password_hash)
+                .arg(username)
+                .changed(self.on_pool(), "setting a password")
+                .await?
+                > 0,
+        )
     }
 
     async fn set_roles(&self, username: &str, roles: &[String]) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE users SET roles = $1 WHERE username = $2")
-            .arg(to_json(roles)?)
-            .arg(username)
-            .execute(self.on_pool())
-            .await
-            .map_err(db("setting roles"))?;
-        Ok(done.affected() > 0)
+        Ok(
+            sqlx::query("UPDATE users SET roles = $1 WHERE username = $2")
+                .arg(to_json(roles)?)
+                .arg(username)
+                .changed(self.on_pool(), "setting roles")
+                .await?
+                > 0,
+        )
     }
 
     async fn delete_user(&self, username: &str) -> StoreResult<bool> {
@@ -370,9 +333,8 @@ async fn delete_user_in<D: Dialect>(conn: &mut D::Connection, username: &str) ->
     for step in STEPS {
         sqlx::query(step)
             .arg(id.as_str())
-            .execute(D::on(conn))
-            .await
-            .map_err(db("deleting a user"))?;
+            .run(D::on(conn), "deleting a user")
+            .await?;
     }
     Ok(true)
 }

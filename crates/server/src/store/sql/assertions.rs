@@ -1,7 +1,7 @@
-//! Used client assertion ids in SQL (SQLite and PostgreSQL).
+//! Used client assertion ids, in SQL.
 
-use super::dialect::{Arg, Dialect, RowsAffected, SqlBackend};
-use super::error::db;
+use super::dialect::{Arg, Dialect, SqlBackend};
+use super::run::Run;
 use crate::store::{AssertionStore, StoreResult};
 use async_trait::async_trait;
 use mcp_oauth_core::clock::UnixTime;
@@ -22,7 +22,7 @@ where
         // One statement, so atomic without a transaction: the upsert serialises concurrent
         // inserts of one key (on SQLite, one writer at a time anyway), so exactly one of them
         // inserts or replaces an expired record; a live record changes nothing and affects no row.
-        let done = sqlx::query(
+        Ok(sqlx::query(
             "INSERT INTO used_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at \
              WHERE used_assertions.expires_at <= $4",
@@ -31,9 +31,8 @@ where
         .arg(jti)
         .arg(expires_at)
         .arg(now)
-        .execute(self.on_pool())
-        .await
-        .map_err(db("recording a client assertion"))?;
-        Ok(done.affected() == 1)
+        .changed(self.on_pool(), "recording a client assertion")
+        .await?
+            == 1)
     }
 }

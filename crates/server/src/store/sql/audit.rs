@@ -1,8 +1,8 @@
-//! The audit trail in SQL (SQLite and PostgreSQL).
+//! The audit trail, in SQL.
 
-use super::dialect::{Arg, Dialect, RowsAffected, SqlBackend, SqlRow};
-use super::error::db;
+use super::dialect::{Arg, Dialect, SqlBackend, SqlRow};
 use super::row::{Columns, to_json};
+use super::run::Run;
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::store::{AuditStore, StoreError, StoreResult};
 use async_trait::async_trait;
@@ -38,10 +38,8 @@ where
         .arg(event.client_id.as_deref())
         .arg(event.ip.as_deref())
         .arg(to_json(&event.detail)?)
-        .execute(self.on_pool())
+        .run(self.on_pool(), "appending an audit event")
         .await
-        .map_err(db("appending an audit event"))?;
-        Ok(())
     }
 
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEvent>> {
@@ -53,20 +51,14 @@ where
         .arg(filter.since)
         .arg(filter.kind.map(|k| k.as_str()))
         .arg(filter.limit.map(i64::from).or(D::NO_LIMIT))
-        .fetch_all(self.on_pool())
+        .all(self.on_pool(), "listing audit events", event_from_row)
         .await
-        .map_err(db("listing audit events"))?
-        .iter()
-        .map(event_from_row)
-        .collect()
     }
 
     async fn purge_audit(&self, before: UnixTime) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM audit_events WHERE at < $1")
+        sqlx::query("DELETE FROM audit_events WHERE at < $1")
             .arg(before)
-            .execute(self.on_pool())
+            .changed(self.on_pool(), "purging audit events")
             .await
-            .map_err(db("purging audit events"))?;
-        Ok(done.affected())
     }
 }

@@ -1,8 +1,9 @@
-//! Authorization codes, grants, refresh tokens and revoked access tokens in SQL (SQLite and PostgreSQL).
+//! Authorization codes, grants, refresh tokens and revoked access tokens, in SQL.
 
-use super::dialect::{Arg, Dialect, RowsAffected, SqlBackend, SqlRow, formatted};
+use super::dialect::{Arg, Dialect, SqlBackend, SqlRow, formatted};
 use super::error::db;
 use super::row::Columns;
+use super::run::Run;
 use super::tx::{begin_snapshot, finish, in_tx};
 use crate::model::{AuthorizationCode, Grant, RedeemOutcome, RefreshToken, RotateOutcome};
 use crate::store::rules::{
@@ -52,30 +53,25 @@ fn refresh_from_row(row: &impl SqlRow) -> StoreResult<RefreshToken> {
     })
 }
 
-async fn fetch_grant<D: Dialect>(conn: &mut D::Connection, id: &str) -> StoreResult<Option<Grant>> {
-    sqlx::query("SELECT * FROM grants WHERE id = $1")
+/// Reads a grant; with `lock`, where the dialect locks rows, also locks its row until the
+/// transaction ends.
+async fn fetch_grant<D: Dialect>(
+    conn: &mut D::Connection,
+    id: &str,
+    lock: bool,
+) -> StoreResult<Option<Grant>> {
+    let query = if lock {
+        formatted(format!(
+            "SELECT * FROM grants WHERE id = $1{}",
+            D::FOR_UPDATE
+        ))
+    } else {
+        sqlx::query("SELECT * FROM grants WHERE id = $1")
+    };
+    query
         .arg(id)
-        .fetch_optional(D::on(conn))
+        .optional(D::on(conn), "reading a grant", grant_from_row)
         .await
-        .map_err(db("reading a grant"))?
-        .as_ref()
-        .map(grant_from_row)
-        .transpose()
-}
-
-/// Reads a grant and, where the dialect locks rows, locks its row until the transaction ends.
-async fn lock_grant<D: Dialect>(conn: &mut D::Connection, id: &str) -> StoreResult<Option<Grant>> {
-    formatted(format!(
-        "SELECT * FROM grants WHERE id = $1{}",
-        D::FOR_UPDATE
-    ))
-    .arg(id)
-    .fetch_optional(D::on(conn))
-    .await
-    .map_err(db("reading a grant"))?
-    .as_ref()
-    .map(grant_from_row)
-    .transpose()
 }
 
 async fn fetch_refresh<D: Dialect>(
@@ -84,12 +80,8 @@ async fn fetch_refresh<D: Dialect>(
 ) -> StoreResult<Option<RefreshToken>> {
     sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1")
         .arg(hash)
-        .fetch_optional(D::on(conn))
+        .optional(D::on(conn), "reading a refresh token", refresh_from_row)
         .await
-        .map_err(db("reading a refresh token"))?
-        .as_ref()
-        .map(refresh_from_row)
-        .transpose()
 }
 
 async fn insert_refresh<D: Dialect>(conn: &mut D::Connection, t: &RefreshToken) -> StoreResult<()> {
@@ -104,10 +96,8 @@ async fn insert_refresh<D: Dialect>(conn: &mut D::Connection, t: &RefreshToken) 
     .arg(t.expires_at)
     .arg(t.rotated_at)
     .arg(t.successor_hash.as_deref())
-    .execute(D::on(conn))
+    .run(D::on(conn), "refresh token")
     .await
-    .map_err(db("refresh token"))?;
-    Ok(())
 }
 
 /// Inserts a grant and its first refresh token (which must belong to it).
@@ -132,9 +122,8 @@ async fn insert_grant_in<D: Dialect>(
     .arg(g.created_at)
     .arg(g.expires_at)
     .arg(g.revoked_at)
-    .execute(D::on(conn))
-    .await
-    .map_err(db("grant"))?;
+    .run(D::on(conn), "grant")
+    .await?;
     if let Some(t) = first {
         insert_refresh::<D>(conn, t).await?;
     }
@@ -147,14 +136,14 @@ async fn revoke_in<D: Dialect>(
     grant_id: &str,
     now: UnixTime,
 ) -> StoreResult<bool> {
-    let done =
+    Ok(
         sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .arg(now)
             .arg(grant_id)
-            .execute(D::on(conn))
-            .await
-            .map_err(db("revoking a grant"))?;
-    Ok(done.affected() > 0)
+            .changed(D::on(conn), "revoking a grant")
+            .await?
+            > 0,
+    )
 }
 
 #[async_trait]
@@ -179,10 +168,8 @@ where
         .arg(code.auth_time)
         .arg(code.created_at)
         .arg(code.expires_at)
-        .execute(self.on_pool())
+        .run(self.on_pool(), "authorization code")
         .await
-        .map_err(db("authorization code"))?;
-        Ok(())
     }
 
     async fn redeem_code(
@@ -244,9 +231,8 @@ async fn redeem_in<D: Dialect>(
         .arg(now)
         .arg(grant.id.as_str())
         .arg(code_hash)
-        .execute(D::on(conn))
-        .await
-        .map_err(db("spending a code"))?;
+        .run(D::on(conn), "spending a code")
+        .await?;
     Ok(RedeemOutcome::Redeemed(code.code))
 }
 
@@ -266,7 +252,7 @@ where
 
     async fn get_grant(&self, grant_id: &str) -> StoreResult<Option<Grant>> {
         let mut conn = self.pool().acquire().await.map_err(db("reading a grant"))?;
-        fetch_grant::<D>(&mut conn, grant_id).await
+        fetch_grant::<D>(&mut conn, grant_id, false).await
     }
 
     async fn rotate_refresh(
@@ -292,7 +278,7 @@ where
             let Some(token) = fetch_refresh::<D>(&mut tx, token_hash).await? else {
                 return Ok(None);
             };
-            Ok(fetch_grant::<D>(&mut tx, &token.grant_id)
+            Ok(fetch_grant::<D>(&mut tx, &token.grant_id, false)
                 .await?
                 .map(|g| (token, g)))
         }
@@ -319,10 +305,8 @@ where
         )
         .arg(jti)
         .arg(expires_at)
-        .execute(self.on_pool())
+        .run(self.on_pool(), "revoking an access token")
         .await
-        .map_err(db("revoking an access token"))?;
-        Ok(())
     }
 
     async fn is_access_token_revoked(&self, jti: &str) -> StoreResult<bool> {
@@ -340,12 +324,8 @@ where
             D::BYTE_ORDER
         ))
         .arg(user_id)
-        .fetch_all(self.on_pool())
+        .all(self.on_pool(), "listing grants", grant_from_row)
         .await
-        .map_err(db("listing grants"))?
-        .iter()
-        .map(grant_from_row)
-        .collect()
     }
 
     async fn purge_expired(&self, now: UnixTime) -> StoreResult<u64> {
@@ -365,7 +345,7 @@ async fn rotate_in<D: Dialect>(
     let Some(found) = fetch_refresh::<D>(conn, presented_hash).await? else {
         return Ok(RotateOutcome::Invalid);
     };
-    let Some(grant) = lock_grant::<D>(conn, &found.grant_id).await? else {
+    let Some(grant) = fetch_grant::<D>(conn, &found.grant_id, true).await? else {
         return Ok(RotateOutcome::Invalid);
     };
     // Under a row lock, read the token again as the last committed change to the family left it
@@ -400,9 +380,7 @@ async fn rotate_in<D: Dialect>(
                 .arg(now)
                 .arg(successor.token_hash.as_str())
                 .arg(presented_hash)
-                .execute(D::on(conn))
-                .await
-                .map_err(db("rotating a refresh token"))?;
+                .run(D::on(conn), "rotating a refresh token").await?;
         }
         RotateDecision::RevokeFamily => {
             revoke_in::<D>(conn, &grant.id, now).await?;
@@ -427,10 +405,8 @@ async fn purge_in<D: Dialect>(conn: &mut D::Connection, now: UnixTime) -> StoreR
     for step in STEPS {
         purged += sqlx::query(step)
             .arg(now)
-            .execute(D::on(conn))
-            .await
-            .map_err(db("purging"))?
-            .affected();
+            .changed(D::on(conn), "purging")
+            .await?;
     }
     Ok(purged)
 }

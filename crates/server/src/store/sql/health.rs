@@ -1,7 +1,7 @@
 //! [`HealthStore`] of a SQL backend: a ping on a pooled connection, and the pool's gauges.
 
 use super::dialect::{Dialect, SqlBackend};
-use super::error::db;
+use super::run::Run;
 use crate::store::{HealthStore, StoreResult};
 use async_trait::async_trait;
 
@@ -13,10 +13,8 @@ where
 {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
-            .execute(self.on_pool())
+            .run(self.on_pool(), "database ping")
             .await
-            .map_err(db("database ping"))?;
-        Ok(())
     }
 
     fn pool_stats(&self) -> Option<(u32, u32)> {

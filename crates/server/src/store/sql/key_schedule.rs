@@ -1,8 +1,10 @@
-//! The scheduled key rotation's guarded insert, in SQL (SQLite and PostgreSQL).
+//! The scheduled key rotation's guarded insert, in SQL.
 
 use super::dialect::{Arg, Dialect, SqlBackend};
 use super::error::db;
-use super::row::{Columns, to_json};
+use super::row::Columns;
+use super::run::Run;
+use super::sessions::insert_key_on;
 use super::tx::in_tx;
 use crate::model::StoredKey;
 use crate::store::{KeyRotationStore, StoreResult};
@@ -25,9 +27,8 @@ async fn insert_if_none_since<D: Dialect>(
     if let Some(lock) = D::TRANSACTION_LOCK {
         sqlx::query(lock)
             .arg(KEY_ROTATION_LOCK)
-            .execute(D::on(tx))
-            .await
-            .map_err(db("taking the key rotation lock"))?;
+            .run(D::on(tx), "taking the key rotation lock")
+            .await?;
     }
     let recent: i64 =
         sqlx::query("SELECT COUNT(*) AS recent FROM signing_keys WHERE created_at > $1")
@@ -39,29 +40,15 @@ async fn insert_if_none_since<D: Dialect>(
     if recent > 0 {
         return Ok(false);
     }
-    sqlx::query(
-        "INSERT INTO signing_keys (kid, alg, encrypted_private_key, public_jwk, created_at, \
-         activates_at, retires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .arg(key.kid.as_str())
-    .arg(key.alg.as_str())
-    .arg(key.encrypted_private_key.as_slice())
-    .arg(to_json(&key.public_jwk)?)
-    .arg(key.created_at)
-    .arg(key.activates_at)
-    .arg(key.retires_at)
-    .execute(D::on(tx))
-    .await
-    .map_err(db("signing key"))?;
+    insert_key_on(D::on(tx), key).await?;
     sqlx::query(
         "UPDATE signing_keys SET retires_at = $1 WHERE kid <> $2 \
          AND (retires_at IS NULL OR retires_at > $1)",
     )
     .arg(key.activates_at)
     .arg(key.kid.as_str())
-    .execute(D::on(tx))
-    .await
-    .map_err(db("retiring signing keys"))?;
+    .run(D::on(tx), "retiring signing keys")
+    .await?;
     Ok(true)
 }
 

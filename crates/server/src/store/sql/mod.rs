@@ -28,6 +28,7 @@ mod health;
 mod key_schedule;
 mod registration;
 mod row;
+mod run;
 mod sessions;
 pub(crate) mod tx;
 

@@ -1,8 +1,8 @@
-//! Initial access tokens and the purge of unused dynamic registrations, in SQL (SQLite and PostgreSQL).
+//! Initial access tokens and the purge of unused dynamic registrations, in SQL.
 
-use super::dialect::{Arg, Dialect, RowsAffected, SqlBackend, SqlRow, formatted};
-use super::error::db;
+use super::dialect::{Arg, Dialect, SqlBackend, SqlRow, formatted};
 use super::row::Columns;
+use super::run::Run;
 use super::tx::in_tx;
 use crate::model::{ClientOrigin, RegistrationToken};
 use crate::store::{RegistrationStore, StoreResult};
@@ -35,10 +35,8 @@ where
         .arg(token.label.as_str())
         .arg(token.created_at)
         .arg(token.expires_at)
-        .execute(self.on_pool())
+        .run(self.on_pool(), "registration token")
         .await
-        .map_err(db("registration token"))?;
-        Ok(())
     }
 
     async fn find_registration_token(
@@ -52,12 +50,12 @@ where
         )
         .arg(token_hash)
         .arg(now)
-        .fetch_optional(self.on_pool())
+        .optional(
+            self.on_pool(),
+            "reading a registration token",
+            token_from_row,
+        )
         .await
-        .map_err(db("reading a registration token"))?
-        .as_ref()
-        .map(token_from_row)
-        .transpose()
     }
 
     async fn list_registration_tokens(&self) -> StoreResult<Vec<RegistrationToken>> {
@@ -65,21 +63,20 @@ where
             "SELECT * FROM registration_tokens ORDER BY created_at, id{}",
             D::BYTE_ORDER
         ))
-        .fetch_all(self.on_pool())
+        .all(
+            self.on_pool(),
+            "listing registration tokens",
+            token_from_row,
+        )
         .await
-        .map_err(db("listing registration tokens"))?
-        .iter()
-        .map(token_from_row)
-        .collect()
     }
 
     async fn delete_registration_token(&self, id: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM registration_tokens WHERE id = $1")
+        Ok(sqlx::query("DELETE FROM registration_tokens WHERE id = $1")
             .arg(id)
-            .execute(self.on_pool())
-            .await
-            .map_err(db("deleting a registration token"))?;
-        Ok(done.affected() > 0)
+            .changed(self.on_pool(), "deleting a registration token")
+            .await?
+            > 0)
     }
 
     async fn purge_unused_registrations(&self, created_before: UnixTime) -> StoreResult<u64> {
@@ -117,17 +114,14 @@ async fn purge_unused_in<D: Dialect>(
         sqlx::query(step)
             .arg(ClientOrigin::Dcr.as_str())
             .arg(created_before)
-            .execute(D::on(conn))
-            .await
-            .map_err(db("purging unused registrations"))?;
+            .run(D::on(conn), "purging unused registrations")
+            .await?;
     }
-    let done = sqlx::query(
+    sqlx::query(
         "DELETE FROM clients WHERE origin = $1 AND last_used_at IS NULL AND created_at <= $2",
     )
     .arg(ClientOrigin::Dcr.as_str())
     .arg(created_before)
-    .execute(D::on(conn))
+    .changed(D::on(conn), "purging unused registrations")
     .await
-    .map_err(db("purging unused registrations"))?;
-    Ok(done.affected())
 }

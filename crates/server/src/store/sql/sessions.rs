@@ -1,14 +1,16 @@
-//! Consents, signing keys and browser sessions in SQL (SQLite and PostgreSQL).
+//! Consents, signing keys and browser sessions, in SQL.
 
-use super::dialect::{Arg, Dialect, RowsAffected, SqlBackend, SqlRow, formatted};
+use super::dialect::{Arg, Dialect, SqlBackend, SqlRow, formatted};
 use super::error::db;
 use super::row::{Columns, parse_scope, to_json};
+use super::run::Run;
 use super::tx::in_tx;
 use crate::model::{Consent, Session, StoredKey};
 use crate::store::{ConsentStore, KeyStore, SessionStore, StoreResult};
 use async_trait::async_trait;
 use mcp_oauth_core::ScopeSet;
 use mcp_oauth_core::clock::UnixTime;
+use sqlx::Executor;
 
 fn consent_from_row(row: &impl SqlRow) -> StoreResult<Consent> {
     Ok(Consent {
@@ -38,12 +40,8 @@ where
         .arg(user_id)
         .arg(client_id)
         .arg(resource)
-        .fetch_optional(self.on_pool())
+        .optional(self.on_pool(), "reading a consent", consent_from_row)
         .await
-        .map_err(db("reading a consent"))?
-        .as_ref()
-        .map(consent_from_row)
-        .transpose()
     }
 
     async fn add_consent(
@@ -62,13 +60,13 @@ where
     }
 
     async fn revoke_consent(&self, user_id: &str, client_id: &str) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
-            .arg(user_id)
-            .arg(client_id)
-            .execute(self.on_pool())
-            .await
-            .map_err(db("revoking consent"))?;
-        Ok(done.affected())
+        Ok(
+            sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+                .arg(user_id)
+                .arg(client_id)
+                .changed(self.on_pool(), "revoking consent")
+                .await?,
+        )
     }
 
     async fn list_consents(&self, user_id: &str) -> StoreResult<Vec<Consent>> {
@@ -77,12 +75,8 @@ where
             c = D::BYTE_ORDER
         ))
         .arg(user_id)
-        .fetch_all(self.on_pool())
+        .all(self.on_pool(), "listing consents", consent_from_row)
         .await
-        .map_err(db("listing consents"))?
-        .iter()
-        .map(consent_from_row)
-        .collect()
     }
 }
 
@@ -106,9 +100,8 @@ async fn add_consent_in<D: Dialect>(
         .arg(client_id)
         .arg(resource)
         .arg(now)
-        .execute(D::on(conn))
-        .await
-        .map_err(db("recording consent"))?;
+        .run(D::on(conn), "recording consent")
+        .await?;
     }
     let existing = formatted(format!(
         "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2 AND resource = $3{}",
@@ -134,10 +127,28 @@ async fn add_consent_in<D: Dialect>(
     .arg(resource)
     .arg(merged.to_string())
     .arg(now)
-    .execute(D::on(conn))
+    .run(D::on(conn), "recording consent")
     .await
-    .map_err(db("recording consent"))?;
-    Ok(())
+}
+
+/// Stores a signing key, on the pool or inside the caller's transaction.
+pub(super) async fn insert_key_on<'c, D: Dialect>(
+    on: impl Executor<'c, Database = D>,
+    key: &StoredKey,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, encrypted_private_key, public_jwk, created_at, \
+         activates_at, retires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .arg(key.kid.as_str())
+    .arg(key.alg.as_str())
+    .arg(key.encrypted_private_key.as_slice())
+    .arg(to_json(&key.public_jwk)?)
+    .arg(key.created_at)
+    .arg(key.activates_at)
+    .arg(key.retires_at)
+    .run(on, "signing key")
+    .await
 }
 
 fn key_from_row(row: &impl SqlRow) -> StoreResult<StoredKey> {
@@ -159,21 +170,7 @@ where
     D: Dialect,
 {
     async fn insert_key(&self, key: &StoredKey) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, alg, encrypted_private_key, public_jwk, created_at, \
-             activates_at, retires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .arg(key.kid.as_str())
-        .arg(key.alg.as_str())
-        .arg(key.encrypted_private_key.as_slice())
-        .arg(to_json(&key.public_jwk)?)
-        .arg(key.created_at)
-        .arg(key.activates_at)
-        .arg(key.retires_at)
-        .execute(self.on_pool())
-        .await
-        .map_err(db("signing key"))?;
-        Ok(())
+        insert_key_on(self.on_pool(), key).await
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<StoredKey>> {
@@ -181,31 +178,27 @@ where
             "SELECT * FROM signing_keys ORDER BY created_at, kid{}",
             D::BYTE_ORDER
         ))
-        .fetch_all(self.on_pool())
+        .all(self.on_pool(), "listing signing keys", key_from_row)
         .await
-        .map_err(db("listing signing keys"))?
-        .iter()
-        .map(key_from_row)
-        .collect()
     }
 
     async fn retire_key(&self, kid: &str, retires_at: UnixTime) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE signing_keys SET retires_at = $1 WHERE kid = $2")
-            .arg(retires_at)
-            .arg(kid)
-            .execute(self.on_pool())
-            .await
-            .map_err(db("retiring a signing key"))?;
-        Ok(done.affected() > 0)
+        Ok(
+            sqlx::query("UPDATE signing_keys SET retires_at = $1 WHERE kid = $2")
+                .arg(retires_at)
+                .arg(kid)
+                .changed(self.on_pool(), "retiring a signing key")
+                .await?
+                > 0,
+        )
     }
 
     async fn delete_key(&self, kid: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
+        Ok(sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
             .arg(kid)
-            .execute(self.on_pool())
-            .await
-            .map_err(db("deleting a signing key"))?;
-        Ok(done.affected() > 0)
+            .changed(self.on_pool(), "deleting a signing key")
+            .await?
+            > 0)
     }
 }
 
@@ -237,39 +230,29 @@ where
         .arg(session.auth_time)
         .arg(session.created_at)
         .arg(session.expires_at)
-        .execute(self.on_pool())
+        .run(self.on_pool(), "session")
         .await
-        .map_err(db("session"))?;
-        Ok(())
     }
 
     async fn get_session(&self, id_hash: &str, now: UnixTime) -> StoreResult<Option<Session>> {
         sqlx::query("SELECT * FROM sessions WHERE id_hash = $1 AND expires_at > $2")
             .arg(id_hash)
             .arg(now)
-            .fetch_optional(self.on_pool())
+            .optional(self.on_pool(), "reading a session", session_from_row)
             .await
-            .map_err(db("reading a session"))?
-            .as_ref()
-            .map(session_from_row)
-            .transpose()
     }
 
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .arg(id_hash)
-            .execute(self.on_pool())
+            .run(self.on_pool(), "deleting a session")
             .await
-            .map_err(db("deleting a session"))?;
-        Ok(())
     }
 
     async fn purge_sessions(&self, now: UnixTime) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .arg(now)
-            .execute(self.on_pool())
+            .changed(self.on_pool(), "purging sessions")
             .await
-            .map_err(db("purging sessions"))?;
-        Ok(done.affected())
     }
 }

@@ -67,11 +67,7 @@ const UPDATE_CLIENT: &str = "UPDATE clients SET client_name = $1, token_endpoint
      WHERE client_id = $16";
 
 #[async_trait]
-impl<S, D> ClientStore for S
-where
-    S: SqlBackend<Db = D>,
-    D: Dialect,
-{
+impl<S: SqlBackend<Db = D>, D: Dialect> ClientStore for S {
     async fn insert_client(&self, client: &Client) -> StoreResult<()> {
         bind_client::<D>(sqlx::query(INSERT_CLIENT), client)?
             .run(self.on_pool(), "client")
@@ -185,11 +181,7 @@ fn resource_from_row(row: &impl SqlRow) -> StoreResult<Resource> {
 }
 
 #[async_trait]
-impl<S, D> ResourceStore for S
-where
-    S: SqlBackend<Db = D>,
-    D: Dialect,
-{
+impl<S: SqlBackend<Db = D>, D: Dialect> ResourceStore for S {
     async fn upsert_resource(&self, resource: &Resource) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO resources (uri, name, scopes, created_at) VALUES ($1, $2, $3, $4) \
@@ -240,11 +232,7 @@ fn user_from_row(row: &impl SqlRow) -> StoreResult<User> {
 }
 
 #[async_trait]
-impl<S, D> UserStore for S
-where
-    S: SqlBackend<Db = D>,
-    D: Dialect,
-{
+impl<S: SqlBackend<Db = D>, D: Dialect> UserStore for S {
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO users (id, username, password_hash, created_at, roles) \

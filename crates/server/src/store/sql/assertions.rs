@@ -7,11 +7,7 @@ use async_trait::async_trait;
 use mcp_oauth_core::clock::UnixTime;
 
 #[async_trait]
-impl<S, D> AssertionStore for S
-where
-    S: SqlBackend<Db = D>,
-    D: Dialect,
-{
+impl<S: SqlBackend<Db = D>, D: Dialect> AssertionStore for S {
     async fn use_jti(
         &self,
         client_id: &str,

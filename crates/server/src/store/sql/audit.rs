@@ -22,11 +22,7 @@ fn event_from_row(row: &impl SqlRow) -> StoreResult<AuditEvent> {
 }
 
 #[async_trait]
-impl<S, D> AuditStore for S
-where
-    S: SqlBackend<Db = D>,
-    D: Dialect,
-{
+impl<S: SqlBackend<Db = D>, D: Dialect> AuditStore for S {
     async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO audit_events (at, kind, user_id, client_id, ip, detail) \

@@ -147,11 +147,7 @@ async fn revoke_in<D: Dialect>(
 }
 
 #[async_trait]
-impl<S, D> CodeStore for S
-where
-    S: SqlBackend<Db = D>,
-    D: Dialect,
-{
+impl<S: SqlBackend<Db = D>, D: Dialect> CodeStore for S {
     async fn insert_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, code_challenge, \
@@ -237,11 +233,7 @@ async fn redeem_in<D: Dialect>(
 }
 
 #[async_trait]
-impl<S, D> GrantStore for S
-where
-    S: SqlBackend<Db = D>,
-    D: Dialect,
-{
+impl<S: SqlBackend<Db = D>, D: Dialect> GrantStore for S {
     async fn insert_grant(
         &self,
         grant: &Grant,

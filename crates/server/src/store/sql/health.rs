@@ -6,11 +6,7 @@ use crate::store::{HealthStore, StoreResult};
 use async_trait::async_trait;
 
 #[async_trait]
-impl<S, D> HealthStore for S
-where
-    S: SqlBackend<Db = D>,
-    D: Dialect,
-{
+impl<S: SqlBackend<Db = D>, D: Dialect> HealthStore for S {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
             .run(self.on_pool(), "database ping")

@@ -53,11 +53,7 @@ async fn insert_if_none_since<D: Dialect>(
 }
 
 #[async_trait]
-impl<S, D> KeyRotationStore for S
-where
-    S: SqlBackend<Db = D>,
-    D: Dialect,
-{
+impl<S: SqlBackend<Db = D>, D: Dialect> KeyRotationStore for S {
     async fn insert_key_if_none_since(
         &self,
         key: &StoredKey,

@@ -20,11 +20,7 @@ fn token_from_row(row: &impl SqlRow) -> StoreResult<RegistrationToken> {
 }
 
 #[async_trait]
-impl<S, D> RegistrationStore for S
-where
-    S: SqlBackend<Db = D>,
-    D: Dialect,
-{
+impl<S: SqlBackend<Db = D>, D: Dialect> RegistrationStore for S {
     async fn insert_registration_token(&self, token: &RegistrationToken) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO registration_tokens (id, token_hash, label, created_at, expires_at) \

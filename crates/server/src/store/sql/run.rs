@@ -12,57 +12,43 @@ pub(crate) type Record<D, T> = fn(&<D as sqlx::Database>::Row) -> StoreResult<T>
 /// The ways of running a [`Query`]; `what` names the operation in an error.
 pub(crate) trait Run<'q, D: Dialect>: Sized {
     /// The record of the one row read, if any.
-    fn optional<'c, T>(
+    fn optional<T: 'q>(
         self,
-        on: impl Executor<'c, Database = D> + 'q,
+        on: impl Executor<'q, Database = D> + 'q,
         what: &'static str,
         record: Record<D, T>,
-    ) -> impl Future<Output = StoreResult<Option<T>>> + Send + 'q
-    where
-        'c: 'q,
-        T: 'q;
+    ) -> impl Future<Output = StoreResult<Option<T>>> + Send + 'q;
 
     /// The records of every row read, in order.
-    fn all<'c, T>(
+    fn all<T: 'q>(
         self,
-        on: impl Executor<'c, Database = D> + 'q,
+        on: impl Executor<'q, Database = D> + 'q,
         what: &'static str,
         record: Record<D, T>,
-    ) -> impl Future<Output = StoreResult<Vec<T>>> + Send + 'q
-    where
-        'c: 'q,
-        T: 'q;
+    ) -> impl Future<Output = StoreResult<Vec<T>>> + Send + 'q;
 
     /// How many rows the statement inserted, updated or deleted.
-    fn changed<'c>(
+    fn changed(
         self,
-        on: impl Executor<'c, Database = D> + 'q,
+        on: impl Executor<'q, Database = D> + 'q,
         what: &'static str,
-    ) -> impl Future<Output = StoreResult<u64>> + Send + 'q
-    where
-        'c: 'q;
+    ) -> impl Future<Output = StoreResult<u64>> + Send + 'q;
 
     /// Runs the statement for its effect.
-    fn run<'c>(
+    fn run(
         self,
-        on: impl Executor<'c, Database = D> + 'q,
+        on: impl Executor<'q, Database = D> + 'q,
         what: &'static str,
-    ) -> impl Future<Output = StoreResult<()>> + Send + 'q
-    where
-        'c: 'q;
+    ) -> impl Future<Output = StoreResult<()>> + Send + 'q;
 }
 
 impl<'q, D: Dialect> Run<'q, D> for Query<'q, D> {
-    async fn optional<'c, T>(
+    async fn optional<T: 'q>(
         self,
-        on: impl Executor<'c, Database = D> + 'q,
+        on: impl Executor<'q, Database = D> + 'q,
         what: &'static str,
         record: Record<D, T>,
-    ) -> StoreResult<Option<T>>
-    where
-        'c: 'q,
-        T: 'q,
-    {
+    ) -> StoreResult<Option<T>> {
         self.fetch_optional(on)
             .await
             .map_err(db(what))?
@@ -71,16 +57,12 @@ impl<'q, D: Dialect> Run<'q, D> for Query<'q, D> {
             .transpose()
     }
 
-    async fn all<'c, T>(
+    async fn all<T: 'q>(
         self,
-        on: impl Executor<'c, Database = D> + 'q,
+        on: impl Executor<'q, Database = D> + 'q,
         what: &'static str,
         record: Record<D, T>,
-    ) -> StoreResult<Vec<T>>
-    where
-        'c: 'q,
-        T: 'q,
-    {
+    ) -> StoreResult<Vec<T>> {
         self.fetch_all(on)
             .await
             .map_err(db(what))?
@@ -89,25 +71,19 @@ impl<'q, D: Dialect> Run<'q, D> for Query<'q, D> {
             .collect()
     }
 
-    async fn changed<'c>(
+    async fn changed(
         self,
-        on: impl Executor<'c, Database = D> + 'q,
+        on: impl Executor<'q, Database = D> + 'q,
         what: &'static str,
-    ) -> StoreResult<u64>
-    where
-        'c: 'q,
-    {
+    ) -> StoreResult<u64> {
         Ok(self.execute(on).await.map_err(db(what))?.affected())
     }
 
-    async fn run<'c>(
+    async fn run(
         self,
-        on: impl Executor<'c, Database = D> + 'q,
+        on: impl Executor<'q, Database = D> + 'q,
         what: &'static str,
-    ) -> StoreResult<()>
-    where
-        'c: 'q,
-    {
+    ) -> StoreResult<()> {
         self.execute(on).await.map_err(db(what))?;
         Ok(())
     }

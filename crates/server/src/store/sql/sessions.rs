@@ -23,11 +23,7 @@ fn consent_from_row(row: &impl SqlRow) -> StoreResult<Consent> {
 }
 
 #[async_trait]
-impl<S, D> ConsentStore for S
-where
-    S: SqlBackend<Db = D>,
-    D: Dialect,
-{
+impl<S: SqlBackend<Db = D>, D: Dialect> ConsentStore for S {
     async fn get_consent(
         &self,
         user_id: &str,
@@ -133,7 +129,7 @@ async fn add_consent_in<D: Dialect>(
 
 /// Stores a signing key, on the pool or inside the caller's transaction.
 pub(super) async fn insert_key_on<'c, D: Dialect>(
-    on: impl Executor<'c, Database = D>,
+    on: impl Executor<'c, Database = D> + 'c,
     key: &StoredKey,
 ) -> StoreResult<()> {
     sqlx::query(
@@ -164,11 +160,7 @@ fn key_from_row(row: &impl SqlRow) -> StoreResult<StoredKey> {
 }
 
 #[async_trait]
-impl<S, D> KeyStore for S
-where
-    S: SqlBackend<Db = D>,
-    D: Dialect,
-{
+impl<S: SqlBackend<Db = D>, D: Dialect> KeyStore for S {
     async fn insert_key(&self, key: &StoredKey) -> StoreResult<()> {
         insert_key_on(self.on_pool(), key).await
     }
@@ -214,11 +206,7 @@ fn session_from_row(row: &impl SqlRow) -> StoreResult<Session> {
 }
 
 #[async_trait]
-impl<S, D> SessionStore for S
-where
-    S: SqlBackend<Db = D>,
-    D: Dialect,
-{
+impl<S: SqlBackend<Db = D>, D: Dialect> SessionStore for S {
     async fn insert_session(&self, session: &Session) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO sessions (id_hash, user_id, csrf_token, auth_time, created_at, \

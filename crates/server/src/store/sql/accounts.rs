@@ -1,6 +1,6 @@
 //! Clients, resources and users, in SQL.
 
-use super::dialect::{Arg, Dialect, Query, SqlBackend, SqlRow, formatted};
+use super::dialect::{Arg, Column, Dialect, Query, SqlBackend, SqlRow, formatted};
 use super::error::db;
 use super::row::{Columns, to_json};
 use super::run::Run;
@@ -299,15 +299,15 @@ impl<S: SqlBackend<Db = D>, D: Dialect> UserStore for S {
 
 /// Deletes a user and what hangs off them, inside the caller's transaction.
 async fn delete_user_in<D: Dialect>(conn: &mut D::Connection, username: &str) -> StoreResult<bool> {
-    let Some(row) = sqlx::query("SELECT id FROM users WHERE username = $1")
+    let id: Option<String> = sqlx::query("SELECT id FROM users WHERE username = $1")
         .arg(username)
         .fetch_optional(D::on(conn))
         .await
-        .map_err(db("deleting a user"))?
-    else {
+        .and_then(|row| row.map(|row| row.column("id")).transpose())
+        .map_err(db("deleting a user"))?;
+    let Some(id) = id else {
         return Ok(false);
     };
-    let id: String = row.col("id")?;
     lock_rows::<D>(conn, LOCK_USER_ROWS, &id).await?;
     const STEPS: [&str; 6] = [
         "DELETE FROM sessions WHERE user_id = $1",

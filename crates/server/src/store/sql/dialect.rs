@@ -135,8 +135,8 @@ where
     }
 }
 
-/// A row of a [`Dialect`]: every column type the stored records use. Its readers are in
-/// [`super::row`].
+/// A row of a [`Dialect`]: every column type the stored records use (the readers of stored
+/// records are in `row.rs`).
 pub trait SqlRow:
     Row + Column<i64> + Column<Option<i64>> + Column<String> + Column<Option<String>> + Column<Vec<u8>>
 {

@@ -1,8 +1,7 @@
 //! The scheduled key rotation's guarded insert, in SQL.
 
-use super::dialect::{Arg, Dialect, SqlBackend};
+use super::dialect::{Arg, Column, Dialect, SqlBackend};
 use super::error::db;
-use super::row::Columns;
 use super::run::Run;
 use super::sessions::insert_key_on;
 use super::tx::in_tx;
@@ -35,8 +34,8 @@ async fn insert_if_none_since<D: Dialect>(
             .arg(created_after)
             .fetch_one(D::on(tx))
             .await
-            .map_err(db("checking recent signing keys"))?
-            .col("recent")?;
+            .and_then(|row| row.column("recent"))
+            .map_err(db("checking recent signing keys"))?;
     if recent > 0 {
         return Ok(false);
     }

@@ -1,6 +1,6 @@
 //! Consents, signing keys and browser sessions, in SQL.
 
-use super::dialect::{Arg, Dialect, SqlBackend, SqlRow, formatted};
+use super::dialect::{Arg, Column, Dialect, SqlBackend, SqlRow, formatted};
 use super::error::db;
 use super::row::{Columns, parse_scope, to_json};
 use super::run::Run;
@@ -99,7 +99,7 @@ async fn add_consent_in<D: Dialect>(
         .run(D::on(conn), "recording consent")
         .await?;
     }
-    let existing = formatted(format!(
+    let existing: Option<String> = formatted(format!(
         "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2 AND resource = $3{}",
         D::FOR_UPDATE
     ))
@@ -108,9 +108,10 @@ async fn add_consent_in<D: Dialect>(
     .arg(resource)
     .fetch_optional(D::on(conn))
     .await
+    .and_then(|row| row.map(|row| row.column("scope")).transpose())
     .map_err(db("reading a consent"))?;
     let merged = match existing {
-        Some(row) => parse_scope(&row.col::<String>("scope")?)?.union(scope),
+        Some(s) => parse_scope(&s)?.union(scope),
         None => scope.clone(),
     };
     sqlx::query(

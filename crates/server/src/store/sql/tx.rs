@@ -53,7 +53,8 @@ pub(crate) async fn finish<D: Dialect, T>(
     }
 }
 
-/// Whether a transaction that failed with `e` on its `attempt`-th try is tried again.
+/// Whether a transaction that failed with `e` on its `attempt`-th try is tried again (`_pool`
+/// only names the dialect, for [`in_tx!`]).
 pub(crate) fn retry<D: Dialect>(
     _pool: &Pool<D>,
     e: &crate::store::StoreError,

@@ -17,6 +17,7 @@ pub mod memory;
 mod ops;
 pub mod postgres;
 pub(crate) mod rules;
+mod sql;
 pub mod sqlite;
 
 #[cfg(any(test, feature = "contract-tests"))]

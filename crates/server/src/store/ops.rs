@@ -1,5 +1,5 @@
-//! Operations on the embedded backends: [`HealthStore`] (PostgreSQL's is beside its other
-//! traits) and the online backup of a SQLite database.
+//! Operations on the embedded backends: the memory store's [`HealthStore`] (the SQL backends'
+//! is in `sql/health.rs`) and the online backup of a SQLite database.
 
 use super::memory::MemoryStore;
 use super::sqlite::SqliteStore;
@@ -28,22 +28,6 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Backend(format!("writing the backup: {e}")))?;
         Ok(())
-    }
-}
-
-#[async_trait]
-impl HealthStore for SqliteStore {
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(self.pool())
-            .await
-            .map_err(|e| StoreError::Backend(format!("database ping: {e}")))?;
-        Ok(())
-    }
-
-    fn pool_stats(&self) -> Option<(u32, u32)> {
-        let p = self.pool();
-        Some((p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX)))
     }
 }
 

@@ -27,27 +27,26 @@
 //! - `add_consent` inserts an empty placeholder row (`ON CONFLICT DO NOTHING`) and then reads it
 //!   `FOR UPDATE`, so concurrent unions never lose a scope;
 //! - `delete_client` and `delete_user` lock the codes and grants they remove before removing
-//!   them, in the same order.
+//!   them, in the same order;
+//! - `insert_key_if_none_since` takes a transaction-scoped advisory lock
+//!   (`pg_advisory_xact_lock`) before its check, since the key it may insert has no row to lock.
 //!
 //! Should PostgreSQL still abort a transaction with a deadlock or serialization failure
 //! (SQLSTATE `40P01` / `40001`, e.g. a purge meeting a rotation), the whole transaction is
 //! retried, up to [`MAX_ATTEMPTS`] times.
+//!
+//! The statements are the shared SQL implementation's (`store/sql`), the same as SQLite's;
+//! this module connects, migrates and says how PostgreSQL speaks that SQL (`dialect`: the
+//! `FOR UPDATE` suffix, `COLLATE "C"` on text sort keys, the snapshot of a read transaction,
+//! the advisory lock and the retry).
 
-mod accounts;
-mod assertions;
-mod audit;
-mod grants;
-mod key_schedule;
-mod registration;
-mod sessions;
+mod dialect;
 
+use super::sql::{SqlBackend, db};
 use super::{StoreError, StoreResult};
-use mcp_oauth_core::ScopeSet;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use sqlx::Postgres;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -65,12 +64,6 @@ const POOL_SIZE: u32 = 10;
 
 /// How long a request waits for a free connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Marks a backend error message as a transient failure worth retrying.
-const TRANSIENT: &str = "transient";
-
-/// A query with its arguments, as the helpers build them.
-type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
 /// A store in one PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -103,14 +96,6 @@ impl PostgresStore {
     /// The connection pool (for administration, health checks and tests).
     pub fn pool(&self) -> &PgPool {
         &self.pool
-    }
-
-    /// Begins a `READ COMMITTED` transaction (the row locks make it safe; see the module docs).
-    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        self.pool
-            .begin()
-            .await
-            .map_err(db("beginning a transaction"))
     }
 }
 
@@ -147,118 +132,12 @@ async fn migrate(options: &PgConnectOptions) -> StoreResult<()> {
     result
 }
 
-/// Runs `$body` (an expression using the transaction `$tx: &mut PgConnection`) in a transaction,
-/// committing on success and rolling back on error; retries the whole transaction when
-/// PostgreSQL aborted it with a deadlock or serialization failure.
-macro_rules! in_tx {
-    ($store:expr, |$tx:ident| $body:expr) => {{
-        let mut attempt = 1u32;
-        loop {
-            let mut tx = $store.begin().await?;
-            let result = {
-                let $tx: &mut sqlx::PgConnection = &mut tx;
-                $body.await
-            };
-            match $crate::store::postgres::finish(tx, result).await {
-                Err(e) if $crate::store::postgres::is_transient(&e)
-                    && attempt < $crate::store::postgres::MAX_ATTEMPTS =>
-                {
-                    tracing::debug!(target: "mcp_oauth::store", error = %e, attempt, "retrying a transaction");
-                    attempt += 1;
-                }
-                other => break other,
-            }
-        }
-    }};
-}
-pub(crate) use in_tx;
+impl SqlBackend for PostgresStore {
+    type Db = Postgres;
 
-/// Commits `tx` if `result` is a success and rolls it back otherwise, so that a refused operation
-/// leaves no trace.
-pub(crate) async fn finish<T>(
-    tx: Transaction<'static, Postgres>,
-    result: StoreResult<T>,
-) -> StoreResult<T> {
-    match result {
-        Ok(v) => {
-            tx.commit().await.map_err(db("committing"))?;
-            Ok(v)
-        }
-        Err(e) => {
-            if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(target: "mcp_oauth::store", error = %rollback, "rollback failed");
-            }
-            Err(e)
-        }
+    fn pool(&self) -> &PgPool {
+        &self.pool
     }
-}
-
-/// Whether an error is a deadlock or serialization failure, after which the transaction can
-/// simply be run again.
-pub(crate) fn is_transient(e: &StoreError) -> bool {
-    matches!(e, StoreError::Backend(m) if m.starts_with(TRANSIENT))
-}
-
-/// Maps a database error: a uniqueness violation is a `Conflict` on `what`; a deadlock or
-/// serialization failure a `Backend` error marked transient; anything else a `Backend` error.
-/// sqlx's messages carry PostgreSQL's text, which for a uniqueness violation may quote the key;
-/// that text never leaves the store (a `Conflict` carries only `what`).
-fn db(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what.into()),
-        sqlx::Error::Database(d)
-            if matches!(d.code().as_deref(), Some("40001") | Some("40P01")) =>
-        {
-            StoreError::Backend(format!("{TRANSIENT}: {what}: {e}"))
-        }
-        _ => StoreError::Backend(format!("{what}: {e}")),
-    }
-}
-
-/// Reads a column.
-fn col<'r, T>(row: &'r PgRow, name: &str) -> StoreResult<T>
-where
-    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
-{
-    row.try_get(name).map_err(db("decoding a row"))
-}
-
-/// Reads a scope set stored as its space-delimited string.
-fn scope_col(row: &PgRow, name: &str) -> StoreResult<ScopeSet> {
-    let s: String = col(row, name)?;
-    parse_scope(&s)
-}
-
-/// Reads an optional scope set.
-fn opt_scope_col(row: &PgRow, name: &str) -> StoreResult<Option<ScopeSet>> {
-    col::<Option<String>>(row, name)?
-        .map(|s| parse_scope(&s))
-        .transpose()
-}
-
-fn parse_scope(s: &str) -> StoreResult<ScopeSet> {
-    ScopeSet::parse(s).map_err(|e| StoreError::Backend(format!("stored scope: {e}")))
-}
-
-/// Reads a value stored as JSON text.
-fn json_col<T: DeserializeOwned>(row: &PgRow, name: &str) -> StoreResult<T> {
-    let s: String = col(row, name)?;
-    serde_json::from_str(&s).map_err(|e| StoreError::Backend(format!("stored JSON in {name}: {e}")))
-}
-
-/// Reads an optional value stored as JSON text.
-fn opt_json_col<T: DeserializeOwned>(row: &PgRow, name: &str) -> StoreResult<Option<T>> {
-    col::<Option<String>>(row, name)?
-        .map(|s| {
-            serde_json::from_str(&s)
-                .map_err(|e| StoreError::Backend(format!("stored JSON in {name}: {e}")))
-        })
-        .transpose()
-}
-
-/// Serializes a value for a JSON text column.
-fn to_json<T: Serialize + ?Sized>(v: &T) -> StoreResult<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encoding JSON: {e}")))
 }
 
 #[cfg(any(test, feature = "contract-tests"))]

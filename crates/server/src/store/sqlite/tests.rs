@@ -1,0 +1,126 @@
+//! The store contract and SQLite-specific checks.
+
+use super::SqliteStore;
+use crate::store::AssertionStore;
+use crate::store::contract;
+use crate::store::{ClientStore, GrantStore};
+use std::sync::Arc;
+
+async fn fresh() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("auth.db"))
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_passes_the_contract() {
+    let (_dir, store) = fresh().await;
+    contract::run_all(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_is_atomic_under_concurrency() {
+    let (_dir, store) = fresh().await;
+    contract::run_concurrency(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_use_the_documented_settings() {
+    let (_dir, store) = fresh().await;
+    let mut conn = store.pool().acquire().await.unwrap();
+    let pragma = |name: &'static str| sqlx::query_scalar::<_, String>(name);
+    assert_eq!(
+        pragma("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap(),
+        "wal"
+    );
+    let int = |name: &'static str| sqlx::query_scalar::<_, i64>(name);
+    // NORMAL is 1.
+    assert_eq!(
+        int("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        int("PRAGMA foreign_keys")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        int("PRAGMA busy_timeout")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap(),
+        5_000
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, store) = fresh().await;
+    // Write something so that the WAL file exists too.
+    store
+        .insert_client(&contract::bare_client("perm", 1))
+        .await
+        .unwrap();
+    let mode = |name: &str| {
+        std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("auth.db"), 0o600);
+    assert_eq!(mode("auth.db-wal"), 0o600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn data_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.db");
+    let client = contract::full_client("persisted", 42);
+    {
+        let store = SqliteStore::open(&path).await.unwrap();
+        store.insert_client(&client).await.unwrap();
+        store
+            .revoke_access_token("jti-persisted", 99)
+            .await
+            .unwrap();
+        store.pool().close().await;
+    }
+    // Reopening runs the migrations again, which must be a no-op.
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(store.get_client("persisted").await.unwrap(), Some(client));
+    assert!(
+        store
+            .is_access_token_revoked("jti-persisted")
+            .await
+            .unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_used_assertion_stays_used_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.db");
+    {
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert!(store.use_jti("c", "j", 200, 100).await.unwrap());
+        store.pool().close().await;
+    }
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert!(
+        !store.use_jti("c", "j", 200, 150).await.unwrap(),
+        "replay after restart"
+    );
+}

@@ -1569,7 +1569,7 @@ pub async fn concurrent_assertions<S: Store>(store: Arc<S>) {
 /// Appends, filters (time, kind, limit), orders newest first, round-trips every field, purges
 /// by age.
 pub async fn audit<S: Store>(store: &S) {
-    use crate::audit::{AuditEvent, AuditFilter, AuditKind};
+    use crate::model::audit::{AuditEvent, AuditFilter, AuditKind};
     let base: UnixTime = 500_000;
     let full = AuditEvent::new(AuditKind::LoginFailed, base)
         .user("u-audit")

@@ -37,7 +37,7 @@ struct State {
     /// Used client assertion ids by (client, jti), with their expiry.
     used_assertions: HashMap<(String, String), UnixTime>,
     /// The audit trail, oldest first, and the last id given out.
-    audit: Vec<crate::audit::AuditEvent>,
+    audit: Vec<crate::model::audit::AuditEvent>,
     audit_seq: i64,
 }
 
@@ -656,11 +656,11 @@ impl KeyRotationStore for MemoryStore {
 
 #[async_trait]
 impl AuditStore for MemoryStore {
-    async fn append_audit(&self, event: &crate::audit::AuditEvent) -> StoreResult<()> {
+    async fn append_audit(&self, event: &crate::model::audit::AuditEvent) -> StoreResult<()> {
         let mut s = self.lock()?;
         s.audit_seq += 1;
         let id = s.audit_seq;
-        s.audit.push(crate::audit::AuditEvent {
+        s.audit.push(crate::model::audit::AuditEvent {
             id,
             ..event.clone()
         });
@@ -669,8 +669,8 @@ impl AuditStore for MemoryStore {
 
     async fn list_audit(
         &self,
-        filter: &crate::audit::AuditFilter,
-    ) -> StoreResult<Vec<crate::audit::AuditEvent>> {
+        filter: &crate::model::audit::AuditFilter,
+    ) -> StoreResult<Vec<crate::model::audit::AuditEvent>> {
         let s = self.lock()?;
         let mut v: Vec<_> = s
             .audit

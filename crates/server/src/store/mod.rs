@@ -247,12 +247,12 @@ pub trait AssertionStore: Send + Sync {
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Appends an event (its `id` is ignored; the store assigns an increasing one).
-    async fn append_audit(&self, event: &crate::audit::AuditEvent) -> StoreResult<()>;
+    async fn append_audit(&self, event: &crate::model::audit::AuditEvent) -> StoreResult<()>;
     /// Events matching `filter`, newest first (by time, then id).
     async fn list_audit(
         &self,
-        filter: &crate::audit::AuditFilter,
-    ) -> StoreResult<Vec<crate::audit::AuditEvent>>;
+        filter: &crate::model::audit::AuditFilter,
+    ) -> StoreResult<Vec<crate::model::audit::AuditEvent>>;
     /// Deletes events older than `before`; returns how many went.
     async fn purge_audit(&self, before: UnixTime) -> StoreResult<u64>;
 }

@@ -3,7 +3,7 @@
 use super::dialect::{Arg, Dialect, SqlBackend, SqlRow};
 use super::row::{Columns, to_json};
 use super::run::Run;
-use crate::audit::{AuditEvent, AuditFilter};
+use crate::model::audit::{AuditEvent, AuditFilter};
 use crate::store::{AuditStore, StoreError, StoreResult};
 use async_trait::async_trait;
 use mcp_oauth_core::clock::UnixTime;

@@ -156,12 +156,28 @@ async fn client_output_in_a_pipe_has_no_log_lines_and_no_colour() {
 
 /// A server whose PRM names a resource the authorization server does not know.
 async fn unregistered_resource(env: &Env) -> (String, tokio::task::JoinHandle<()>) {
+    challenging_resource(env, &[], None).await
+}
+
+/// A resource server at `/mcp` that challenges every request (with `challenge_scope`, if any) and
+/// publishes its PRM (`scopes_supported` when `scopes` is not empty), naming `env`'s issuer.
+async fn challenging_resource(
+    env: &Env,
+    scopes: &[&str],
+    challenge_scope: Option<&str>,
+) -> (String, tokio::task::JoinHandle<()>) {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", l.local_addr().unwrap());
     let mcp = format!("{base}/mcp");
-    let prm = json!({"resource": mcp, "authorization_servers": [env.base]});
-    let challenge =
+    let mut prm = json!({"resource": mcp, "authorization_servers": [env.base]});
+    if !scopes.is_empty() {
+        prm["scopes_supported"] = json!(scopes);
+    }
+    let mut challenge =
         format!("Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\"");
+    if let Some(scope) = challenge_scope {
+        challenge.push_str(&format!(", scope=\"{scope}\""));
+    }
     let app = Router::new()
         .route(
             "/mcp",
@@ -307,32 +323,8 @@ async fn unattended_runs_fail_fast_and_the_wait_has_a_timeout() {
 #[tokio::test]
 async fn login_asks_for_the_scope_of_the_challenge() {
     let env = Env::start().await;
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
-    let mcp = format!("{base}/mcp");
-    let prm = json!({"resource": mcp, "authorization_servers": [env.base],
-                     "scopes_supported": ["mcp:tools", "mcp:admin"]});
-    let challenge = format!(
-        "Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\", scope=\"mcp:tools\""
-    );
-    let app = Router::new()
-        .route(
-            "/mcp",
-            post(move || {
-                let c = challenge.clone();
-                async move { (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, c)]) }
-            }),
-        )
-        .route(
-            "/.well-known/oauth-protected-resource/mcp",
-            get(move || {
-                let prm = prm.clone();
-                async move { axum::Json(prm) }
-            }),
-        );
-    let _task = tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
+    let (mcp, _task) =
+        challenging_resource(&env, &["mcp:tools", "mcp:admin"], Some("mcp:tools")).await;
     let (browser, opened) = recording_browser(env.dir.path());
     let creds = env.dir.path().join("c.json").display().to_string();
     let dir = env.dir.path().to_path_buf();

@@ -353,23 +353,26 @@ async fn cli_token_client_credentials_status_and_logout() {
         )
     };
     let url = env.mcp_url.clone();
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking({
+    // The command runs on a blocking thread: it waits for its process.
+    let cli = |args: Vec<&str>| {
         let run = run.clone();
-        let url = url.clone();
-        move || {
-            run(&[
-                "token",
-                &url,
-                "--client-credentials",
-                "--client-id",
-                M2M_CLIENT,
-                "--client-secret-env",
-                "M2M_SECRET",
-            ])
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            })
+            .await
+            .unwrap()
         }
-    })
-    .await
-    .unwrap();
+    };
+    let m2m = [
+        "--client-credentials",
+        "--client-id",
+        M2M_CLIENT,
+        "--client-secret-env",
+        "M2M_SECRET",
+    ];
+    let (ok, stdout, stderr) = cli([&["token", url.as_str()][..], &m2m].concat()).await;
     assert!(ok, "{stderr}");
     let token = stdout.trim().to_owned();
     assert_eq!(token.split('.').count(), 3, "a JWT on stdout: {stdout}");
@@ -389,32 +392,11 @@ async fn cli_token_client_credentials_status_and_logout() {
     }
 
     // The stored token is reused (no second token request is needed to print it).
-    let (ok, again, stderr) = tokio::task::spawn_blocking({
-        let run = run.clone();
-        let url = url.clone();
-        move || {
-            run(&[
-                "token",
-                &url,
-                "--client-credentials",
-                "--client-id",
-                M2M_CLIENT,
-                "--client-secret-env",
-                "M2M_SECRET",
-            ])
-        }
-    })
-    .await
-    .unwrap();
+    let (ok, again, stderr) = cli([&["token", url.as_str()][..], &m2m].concat()).await;
     assert!(ok, "{stderr}");
     assert_eq!(again.trim(), token);
 
-    let (ok, status, stderr) = tokio::task::spawn_blocking({
-        let run = run.clone();
-        move || run(&["status", "--json"])
-    })
-    .await
-    .unwrap();
+    let (ok, status, stderr) = cli(vec!["status", "--json"]).await;
     assert!(ok, "{stderr}");
     assert!(!status.contains(&token), "status must not print the token");
     assert!(!status.contains(&env.m2m_secret));
@@ -425,70 +407,29 @@ async fn cli_token_client_credentials_status_and_logout() {
     assert_eq!(v["tokens"][0]["access_token"], "[redacted]");
 
     // tools and call act as an MCP client with the stored token.
-    let m2m = [
-        "--client-credentials",
-        "--client-id",
-        M2M_CLIENT,
-        "--client-secret-env",
-        "M2M_SECRET",
-    ];
-    let (ok, out, stderr) = tokio::task::spawn_blocking({
-        let run = run.clone();
-        let url = url.clone();
-        move || run(&[&["tools", url.as_str(), "--json"][..], &m2m[..]].concat())
-    })
-    .await
-    .unwrap();
+    let (ok, out, stderr) = cli([&["tools", url.as_str(), "--json"][..], &m2m].concat()).await;
     assert!(ok, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[0]["name"], "echo", "{out}");
-    let (ok, out, stderr) = tokio::task::spawn_blocking({
-        let run = run.clone();
-        let url = url.clone();
-        move || {
-            run(&[
-                &[
-                    "call",
-                    url.as_str(),
-                    "echo",
-                    "--args",
-                    r#"{"text":"from the cli"}"#,
-                ][..],
-                &m2m[..],
-            ]
-            .concat())
-        }
-    })
-    .await
-    .unwrap();
+    let echo = [
+        "call",
+        url.as_str(),
+        "echo",
+        "--args",
+        r#"{"text":"from the cli"}"#,
+    ];
+    let (ok, out, stderr) = cli([&echo[..], &m2m].concat()).await;
     assert!(ok, "{stderr}");
     assert_eq!(out.trim(), "from the cli");
     assert!(!stderr.contains(&token) && !out.contains(&token));
 
-    let (ok, out, stderr) = tokio::task::spawn_blocking({
-        let run = run.clone();
-        let url = url.clone();
-        move || {
-            run(&[
-                "logout",
-                &url,
-                "--json",
-                "--client-id",
-                M2M_CLIENT,
-                "--client-secret-env",
-                "M2M_SECRET",
-            ])
-        }
-    })
-    .await
-    .unwrap();
+    let logout = ["logout", url.as_str(), "--json"];
+    let (ok, out, stderr) = cli([&logout[..], &m2m[1..]].concat()).await;
     assert!(ok, "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["forgotten"][0]["revoked"], true, "{out}");
     assert_eq!(env.introspect(&token).await["active"], false);
-    let (_, status, _) = tokio::task::spawn_blocking(move || run(&["status", "--json"]))
-        .await
-        .unwrap();
+    let (_, status, _) = cli(vec!["status", "--json"]).await;
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(v["tokens"].as_array().unwrap().len(), 0);
 }

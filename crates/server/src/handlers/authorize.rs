@@ -193,20 +193,40 @@ pub(crate) fn internal_page(e: impl std::fmt::Display) -> Response {
     PageError::unavailable(e).into_response()
 }
 
-fn summary(req: &AuthorizationRequest) -> (String, String) {
-    // ASCII (punycode) host and port: a homograph shows as the `xn--` name it is.
-    let host = crate::fetch::host::display_authority(&req.redirect_uri)
-        .or_else(|| {
-            mcp_oauth_core::uri::UriParts::split(&req.redirect_uri).map(|p| p.authority.to_owned())
-        })
-        .unwrap_or_else(|| req.redirect_uri.clone());
-    (host, req.resource.name.clone())
+/// What the login and consent pages show of a request, beyond the client's and the resource's
+/// names: the redirect host and, for a client identified by a metadata document, that document's
+/// host (the identity this server verified).
+struct Shown {
+    /// ASCII (punycode) host and port: a homograph shows as the `xn--` name it is.
+    redirect_host: String,
+    verified_by: Option<String>,
 }
 
-/// The host of the client's metadata document, for a client identified by one.
-fn verified_host(req: &AuthorizationRequest) -> Option<String> {
-    (req.client.origin == crate::model::ClientOrigin::Cimd)
-        .then(|| crate::cimd::document::host_of(&req.client.client_id))
+impl Shown {
+    fn of(req: &AuthorizationRequest) -> Self {
+        let redirect_host = crate::fetch::host::display_authority(&req.redirect_uri)
+            .or_else(|| {
+                mcp_oauth_core::uri::UriParts::split(&req.redirect_uri)
+                    .map(|p| p.authority.to_owned())
+            })
+            .unwrap_or_else(|| req.redirect_uri.clone());
+        let verified_by = (req.client.origin == crate::model::ClientOrigin::Cimd)
+            .then(|| crate::cimd::document::host_of(&req.client.client_id));
+        Self {
+            redirect_host,
+            verified_by,
+        }
+    }
+
+    fn summary<'a>(&'a self, req: &'a AuthorizationRequest) -> pages::RequestSummary<'a> {
+        pages::RequestSummary {
+            client_name: &req.client.client_name,
+            redirect_host: &self.redirect_host,
+            resource_name: &req.resource.name,
+            resource_uri: &req.resource.uri,
+            verified_by: self.verified_by.as_deref(),
+        }
+    }
 }
 
 /// Renders the login form.
@@ -219,19 +239,12 @@ pub(crate) fn login_page(
     username: &str,
     status: StatusCode,
 ) -> Response {
-    let (host, _) = summary(req);
-    let verified_host = verified_host(req);
+    let shown = Shown::of(req);
     let body = pages::login(
         &format!("{}/login", state.0.base_path),
         &s.csrf_token,
         &req.raw_query,
-        &pages::RequestSummary {
-            client_name: &req.client.client_name,
-            redirect_host: &host,
-            resource_name: &req.resource.name,
-            resource_uri: &req.resource.uri,
-            verified_by: verified_host.as_deref(),
-        },
+        &shown.summary(req),
         error,
         username,
     );
@@ -249,8 +262,7 @@ async fn consent_page(
     s: &Session,
     unavailable: &[crate::roles::Unavailable],
 ) -> Response {
-    let (host, _) = summary(req);
-    let verified_host = verified_host(req);
+    let shown = Shown::of(req);
     let username = match s.user_id.as_deref() {
         Some(id) => match state.store().get_user(id).await {
             Ok(Some(u)) => u.username,
@@ -277,13 +289,7 @@ async fn consent_page(
         &format!("{}/consent", state.0.base_path),
         &s.csrf_token,
         &req.raw_query,
-        &pages::RequestSummary {
-            client_name: &req.client.client_name,
-            redirect_host: &host,
-            resource_name: &req.resource.name,
-            resource_uri: &req.resource.uri,
-            verified_by: verified_host.as_deref(),
-        },
+        &shown.summary(req),
         &username,
         &scopes,
         unavailable,

@@ -52,64 +52,34 @@ async fn authorize_rejections() {
         authorize_error(&s, &without(&q, "code_challenge")).await,
         ("invalid_request".into(), Some("st-123".into()))
     );
-    for (query, error, why) in [
+    // Each parameter set to a value (or left out, `None`): the error redirected to the client.
+    for (name, value, error) in [
+        ("code_challenge_method", None, "invalid_request"), // plain is the default: refused
+        ("code_challenge_method", Some("plain"), "invalid_request"),
+        ("code_challenge", Some("short"), "invalid_request"),
+        ("response_type", Some("token"), "unsupported_response_type"),
+        ("response_type", None, "invalid_request"),
         (
-            without(&q, "code_challenge_method"),
-            "invalid_request",
-            "plain is the default, refused",
-        ),
-        (
-            with(&q, "code_challenge_method", "plain"),
-            "invalid_request",
-            "code_challenge_method = plain",
-        ),
-        (
-            with(&q, "code_challenge", "short"),
-            "invalid_request",
-            "code_challenge = short",
-        ),
-        (
-            with(&q, "response_type", "token"),
-            "unsupported_response_type",
-            "response_type = token",
-        ),
-        (
-            without(&q, "response_type"),
-            "invalid_request",
-            "without response_type",
-        ),
-        (
-            with(&q, "resource", "https://unknown.example/mcp"),
+            "resource",
+            Some("https://unknown.example/mcp"),
             "invalid_target",
-            "resource = https://unknown.example/mcp",
         ),
         (
-            with(&q, "resource", "https://x.example/#frag"),
+            "resource",
+            Some("https://x.example/#frag"),
             "invalid_target",
-            "resource = https://x.example/#frag",
         ),
-        (
-            without(&q, "resource"),
-            "invalid_target",
-            "two resources: must choose",
-        ),
-        (
-            with(&q, "scope", "unknown:scope"),
-            "invalid_scope",
-            "scope = unknown:scope",
-        ),
-        (
-            with(&q, "scope", "bad\"scope"),
-            "invalid_scope",
-            "scope = bad'scope",
-        ),
-        (
-            with(&q, "prompt", "none"),
-            "invalid_request",
-            "prompt = none",
-        ),
+        ("resource", None, "invalid_target"), // two resources: the client must choose
+        ("scope", Some("unknown:scope"), "invalid_scope"),
+        ("scope", Some("bad\"scope"), "invalid_scope"),
+        ("prompt", Some("none"), "invalid_request"),
     ] {
-        assert_eq!(authorize_error(&s, &query).await.0, error, "{why}");
+        let query = match value {
+            Some(v) => with(&q, name, v),
+            None => without(&q, name),
+        };
+        let got = authorize_error(&s, &query).await.0;
+        assert_eq!(got, error, "{name} = {value:?}");
     }
     // Duplicated parameter (not client or redirect): redirected invalid_request.
     let mut dup = q.clone();

@@ -284,43 +284,32 @@ pub trait HealthStore: Send + Sync {
     }
 }
 
-/// Everything the server needs from storage.
-pub trait Store:
-    ClientStore
-    + ResourceStore
-    + UserStore
-    + CodeStore
-    + GrantStore
-    + ConsentStore
-    + KeyStore
-    + SessionStore
-    + RegistrationStore
-    + AssertionStore
-    + AuditStore
-    + KeyRotationStore
-    + HealthStore
-    + Send
-    + Sync
-    + 'static
-{
+/// Declares `Store` as the sum of the aggregate traits and implements it for every type that has
+/// them all, so the list of aggregates is written once: a new aggregate trait is one more name
+/// here, and a backend that lacks it is not a `Store`.
+macro_rules! store_of {
+    ($(#[$attr:meta])* pub trait $name:ident: $($aggregate:ident),+ $(,)?) => {
+        $(#[$attr])*
+        pub trait $name: $($aggregate +)+ Send + Sync + 'static {}
+
+        impl<T> $name for T where T: $($aggregate +)+ Send + Sync + 'static {}
+    };
 }
 
-impl<T> Store for T where
-    T: ClientStore
-        + ResourceStore
-        + UserStore
-        + CodeStore
-        + GrantStore
-        + ConsentStore
-        + KeyStore
-        + SessionStore
-        + RegistrationStore
-        + AssertionStore
-        + AuditStore
-        + KeyRotationStore
-        + HealthStore
-        + Send
-        + Sync
-        + 'static
-{
+store_of! {
+    /// Everything the server needs from storage.
+    pub trait Store:
+        ClientStore,
+        ResourceStore,
+        UserStore,
+        CodeStore,
+        GrantStore,
+        ConsentStore,
+        KeyStore,
+        SessionStore,
+        RegistrationStore,
+        AssertionStore,
+        AuditStore,
+        KeyRotationStore,
+        HealthStore,
 }

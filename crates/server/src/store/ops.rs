@@ -1,17 +1,8 @@
-//! Operations on the embedded backends: the memory store's [`HealthStore`] (the SQL backends'
-//! is in `sql/health.rs`) and the online backup of a SQLite database.
+//! Operations on the embedded backends: the online backup of a SQLite database (the health
+//! checks are `memory/health.rs` and `sql/health.rs`).
 
-use super::memory::MemoryStore;
 use super::sqlite::SqliteStore;
-use super::{HealthStore, StoreError, StoreResult};
-use async_trait::async_trait;
-
-#[async_trait]
-impl HealthStore for MemoryStore {
-    async fn ping(&self) -> StoreResult<()> {
-        Ok(())
-    }
-}
+use super::{StoreError, StoreResult};
 
 impl SqliteStore {
     /// Writes a consistent copy of the database to `target` with `VACUUM INTO`, while other
@@ -34,6 +25,8 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::HealthStore;
+    use crate::store::memory::MemoryStore;
 
     #[tokio::test]
     async fn a_sqlite_backup_is_a_complete_database() {

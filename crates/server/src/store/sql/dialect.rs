@@ -43,9 +43,6 @@ pub trait Dialect:
     /// first statement, so that there is nothing to lock row by row.
     const ROW_LOCKS: bool;
 
-    /// The suffix that makes a `SELECT` lock the rows it reads, where [`Self::ROW_LOCKS`].
-    const FOR_UPDATE: &'static str = if Self::ROW_LOCKS { " FOR UPDATE" } else { "" };
-
     /// What follows each text key of an `ORDER BY`, so that lists come in byte order.
     const BYTE_ORDER: &'static str;
 
@@ -178,3 +175,16 @@ pub trait SqlBackend: Send + Sync + 'static {
 pub(crate) fn formatted<D: Database>(text: String) -> Query<'static, D> {
     sqlx::query(sqlx::AssertSqlSafe(text))
 }
+
+/// `$sql`, with ` FOR UPDATE` where the dialect `$d` locks rows ([`Dialect::ROW_LOCKS`]). Both
+/// texts are static: the locking reads of redeem, rotate and consent allocate no query string.
+macro_rules! for_update {
+    ($d:ty, $sql:literal) => {
+        if <$d as $crate::store::sql::Dialect>::ROW_LOCKS {
+            concat!($sql, " FOR UPDATE")
+        } else {
+            $sql
+        }
+    };
+}
+pub(crate) use for_update;

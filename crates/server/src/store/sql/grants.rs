@@ -2,6 +2,7 @@
 
 use super::dialect::{Arg, Dialect, SqlBackend, SqlRow, formatted};
 use super::error::db;
+use super::for_update;
 use super::row::Columns;
 use super::run::Run;
 use super::tx::{begin_snapshot, finish, in_tx};
@@ -61,10 +62,7 @@ async fn fetch_grant<D: Dialect>(
     lock: bool,
 ) -> StoreResult<Option<Grant>> {
     let query = if lock {
-        formatted(format!(
-            "SELECT * FROM grants WHERE id = $1{}",
-            D::FOR_UPDATE
-        ))
+        sqlx::query(for_update!(D, "SELECT * FROM grants WHERE id = $1"))
     } else {
         sqlx::query("SELECT * FROM grants WHERE id = $1")
     };
@@ -193,9 +191,9 @@ async fn redeem_in<D: Dialect>(
     first_refresh: Option<&RefreshToken>,
 ) -> StoreResult<RedeemOutcome> {
     // Locks the code where the dialect locks rows: a second redemption waits for this one.
-    let Some(row) = formatted(format!(
-        "SELECT * FROM authorization_codes WHERE code_hash = $1{}",
-        D::FOR_UPDATE
+    let Some(row) = sqlx::query(for_update!(
+        D,
+        "SELECT * FROM authorization_codes WHERE code_hash = $1"
     ))
     .arg(code_hash)
     .fetch_optional(D::on(conn))

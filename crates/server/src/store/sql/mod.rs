@@ -32,5 +32,5 @@ mod run;
 mod sessions;
 pub(crate) mod tx;
 
-pub(crate) use dialect::{Dialect, RowsAffected, SqlBackend};
+pub(crate) use dialect::{Dialect, RowsAffected, SqlBackend, for_update};
 pub(crate) use error::db;

@@ -2,6 +2,7 @@
 
 use super::dialect::{Arg, Column, Dialect, SqlBackend, SqlRow, formatted};
 use super::error::db;
+use super::for_update;
 use super::row::{Columns, parse_scope, to_json};
 use super::run::Run;
 use super::tx::in_tx;
@@ -99,9 +100,9 @@ async fn add_consent_in<D: Dialect>(
         .run(D::on(conn), "recording consent")
         .await?;
     }
-    let existing: Option<String> = formatted(format!(
-        "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2 AND resource = $3{}",
-        D::FOR_UPDATE
+    let existing: Option<String> = sqlx::query(for_update!(
+        D,
+        "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2 AND resource = $3"
     ))
     .arg(user_id)
     .arg(client_id)

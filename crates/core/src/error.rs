@@ -1,6 +1,7 @@
 //! OAuth error codes with their registered strings, and the RFC 6749 §5.2 error body.
 
 use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
 use std::fmt;
 
 /// Every error code this stack sends or understands, each with the RFC that registers it.
@@ -82,15 +83,14 @@ impl fmt::Display for ErrorCode {
 }
 
 /// The JSON error body of RFC 6749 §5.2 (also used by RFC 7591 and RFC 7662 endpoints).
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorResponse {
     /// The error code. Kept as a string when parsing so that unknown codes from peers survive.
     pub error: String,
     /// A human-readable explanation for the developer, never for display to end users as is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
     /// A page about the error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_uri: Option<String>,
 }
 

@@ -6,71 +6,54 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use serde_with::skip_serializing_none;
 
 /// RFC 8414 §2 authorization server metadata (also served as OpenID Discovery).
+#[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuthorizationServerMetadata {
     /// REQUIRED. Must equal the issuer the document was looked up for.
     pub issuer: String,
     /// The authorization endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_endpoint: Option<String>,
     /// The token endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint: Option<String>,
     /// The JWK Set for verifying this server's signatures.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
     /// RFC 7591 registration endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,
     /// Scopes this server knows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes_supported: Option<Vec<String>>,
     /// REQUIRED by RFC 8414; `["code"]` here.
     #[serde(default)]
     pub response_types_supported: Vec<String>,
     /// `["query"]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_modes_supported: Option<Vec<String>>,
     /// Grant types. RFC 8414 default when absent: `authorization_code`, `implicit`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_types_supported: Option<Vec<String>>,
     /// Token endpoint client authentication methods. Default when absent: `client_secret_basic`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
     /// Algorithms for `private_key_jwt` assertions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg_values_supported: Option<Vec<String>>,
     /// RFC 7009.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<String>,
     /// RFC 7009 client authentication methods.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint_auth_methods_supported: Option<Vec<String>>,
     /// RFC 7662.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introspection_endpoint: Option<String>,
     /// RFC 7662 client authentication methods.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub introspection_endpoint_auth_methods_supported: Option<Vec<String>>,
     /// RFC 7636. MCP clients refuse a server that omits this or lacks `S256`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge_methods_supported: Option<Vec<String>>,
     /// RFC 9207.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_response_iss_parameter_supported: Option<bool>,
     /// Client ID Metadata Documents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id_metadata_document_supported: Option<bool>,
     /// A page for developers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_documentation: Option<String>,
     /// OpenID Discovery: subject identifier types (`public`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_types_supported: Option<Vec<String>>,
     /// OpenID Discovery: ID token signing algorithms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signing_alg_values_supported: Option<Vec<String>>,
     /// Anything else the peer sent.
     #[serde(flatten)]
@@ -94,6 +77,7 @@ impl AuthorizationServerMetadata {
 }
 
 /// RFC 9728 §2 protected resource metadata.
+#[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProtectedResourceMetadata {
     /// REQUIRED. The resource identifier (the canonical MCP server URI).
@@ -102,25 +86,18 @@ pub struct ProtectedResourceMetadata {
     #[serde(default)]
     pub authorization_servers: Vec<String>,
     /// RECOMMENDED. The minimal scopes for basic use.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes_supported: Option<Vec<String>>,
     /// `["header"]`: tokens only in the `Authorization` header.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bearer_methods_supported: Option<Vec<String>>,
     /// The resource's own keys, if it signs anything.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
     /// A human-readable name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_name: Option<String>,
     /// A page for developers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_documentation: Option<String>,
     /// Policy page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_policy_uri: Option<String>,
     /// Terms of service.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_tos_uri: Option<String>,
     /// Anything else.
     #[serde(flatten)]
@@ -128,58 +105,42 @@ pub struct ProtectedResourceMetadata {
 }
 
 /// RFC 7591 §2 client metadata; also the shape of a Client ID Metadata Document.
+#[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClientMetadata {
     /// In a Client ID Metadata Document: the document's own URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// Redirect URIs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_uris: Option<Vec<String>>,
     /// `none`, `client_secret_basic`, `client_secret_post`, `private_key_jwt`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_method: Option<String>,
     /// Grant types.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_types: Option<Vec<String>>,
     /// Response types.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_types: Option<Vec<String>>,
     /// Display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_name: Option<String>,
     /// Home page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
     /// Logo.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_uri: Option<String>,
     /// Space-delimited scopes the client may request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// Contacts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contacts: Option<Vec<String>>,
     /// Terms of service.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tos_uri: Option<String>,
     /// Policy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_uri: Option<String>,
     /// URL of the client's JWK Set (for `private_key_jwt`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
     /// The client's JWK Set by value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<Value>,
     /// Software identifier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_id: Option<String>,
     /// Software version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_version: Option<String>,
     /// `native` or `web` (OpenID Dynamic Registration; SEP-837).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_type: Option<String>,
     /// Anything else.
     #[serde(flatten)]

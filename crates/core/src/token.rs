@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use serde_with::skip_serializing_none;
 
 /// The `typ` header of a JWT access token (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_JWT_TYPE: &str = "at+jwt";
@@ -81,6 +82,7 @@ pub mod auth_method {
 
 /// A successful token response (RFC 6749 §5.1). Its `Debug` redacts the tokens, so a `{:?}` in a
 /// log line or an error never prints a live credential.
+#[skip_serializing_none]
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// The access token.
@@ -88,13 +90,10 @@ pub struct TokenResponse {
     /// `Bearer`.
     pub token_type: String,
     /// Lifetime in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<u64>,
     /// The refresh token, if one was issued.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     /// The granted scope (RFC 6749 §3.3: sent when it differs from the request; we always send it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// Anything else.
     #[serde(flatten)]
@@ -152,6 +151,7 @@ impl TokenResponse {
 }
 
 /// The claims of an RFC 9068 JWT access token.
+#[skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
     /// The issuer.
@@ -169,10 +169,8 @@ pub struct AccessTokenClaims {
     /// The client the token was issued to.
     pub client_id: String,
     /// Granted scopes, space-delimited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// Time of user authentication, when a user was involved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
     /// Anything else.
     #[serde(flatten)]
@@ -201,42 +199,32 @@ impl Audience {
 }
 
 /// An RFC 7662 introspection response.
+#[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IntrospectionResponse {
     /// Whether the token is currently active. Nothing else is sent when it is not.
     pub active: bool,
     /// Granted scopes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// The client the token was issued to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     /// A human-readable identifier of the resource owner.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
     /// Expiry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
     /// Issued at.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
     /// Not before.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
     /// Subject.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     /// Audience.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<Audience>,
     /// Issuer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     /// Token id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
     /// Anything else.
     #[serde(flatten)]

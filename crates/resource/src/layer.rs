@@ -12,6 +12,7 @@ use crate::error::ConfigError;
 use crate::guard::{BoxError, GuardConfig, authorize};
 use crate::policy::ScopePolicy;
 use crate::verifier::{SharedVerifier, TokenVerifier};
+use crate::wrap::layer_service;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use http_body::Body;
@@ -21,7 +22,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use tower::{Layer, Service};
+use tower::Service;
 
 /// The default limit on a JSON-RPC body the guard reads: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -174,22 +175,9 @@ impl RequireBearerBuilder {
     }
 }
 
-impl<S> Layer<S> for RequireBearerLayer {
-    type Service = RequireBearer<S>;
-
-    fn layer(&self, inner: S) -> RequireBearer<S> {
-        RequireBearer {
-            inner,
-            cfg: self.cfg.clone(),
-        }
-    }
-}
-
-/// The guarded service made by [`RequireBearerLayer`].
-#[derive(Debug, Clone)]
-pub struct RequireBearer<S> {
-    inner: S,
-    cfg: Arc<GuardConfig>,
+layer_service! {
+    /// The guarded service made by [`RequireBearerLayer`].
+    RequireBearerLayer => RequireBearer { cfg: GuardConfig }
 }
 
 impl<S> RequireBearer<S> {

@@ -52,6 +52,7 @@ pub mod prm;
 pub mod response;
 pub mod session_limit;
 pub mod verifier;
+mod wrap;
 
 pub use body::{GuardedBody, ResponseBody};
 pub use error::{AuthError, ConfigError, VerifyError};

@@ -12,6 +12,7 @@
 
 use crate::body::ResponseBody;
 use crate::response::jsonrpc_error;
+use crate::wrap::layer_service;
 use bytes::Bytes;
 use http::header::ORIGIN;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
@@ -23,7 +24,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tower::{Layer, Service};
+use tower::Service;
 
 /// Refuses requests whose `Origin` is not allowed.
 #[derive(Debug, Clone)]
@@ -162,22 +163,9 @@ impl OriginPolicy {
     }
 }
 
-impl<S> Layer<S> for OriginGuardLayer {
-    type Service = OriginGuard<S>;
-
-    fn layer(&self, inner: S) -> OriginGuard<S> {
-        OriginGuard {
-            inner,
-            policy: self.policy.clone(),
-        }
-    }
-}
-
-/// The service made by [`OriginGuardLayer`].
-#[derive(Debug, Clone)]
-pub struct OriginGuard<S> {
-    inner: S,
-    policy: Arc<OriginPolicy>,
+layer_service! {
+    /// The service made by [`OriginGuardLayer`].
+    OriginGuardLayer => OriginGuard { policy: OriginPolicy }
 }
 
 impl<S, B, ResBody> Service<Request<B>> for OriginGuard<S>

@@ -21,6 +21,7 @@
 
 use crate::body::ResponseBody;
 use crate::response::jsonrpc_error;
+use crate::wrap::layer_service;
 use http::header::{HeaderValue, RETRY_AFTER};
 use http::{Method, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
@@ -32,7 +33,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tower::{Layer, Service};
+use tower::Service;
 
 /// The session header of the MCP Streamable HTTP transport.
 pub const MCP_SESSION_ID: &str = "mcp-session-id";
@@ -231,22 +232,9 @@ impl SessionLimitLayer {
     }
 }
 
-impl<S> Layer<S> for SessionLimitLayer {
-    type Service = SessionLimit<S>;
-
-    fn layer(&self, inner: S) -> SessionLimit<S> {
-        SessionLimit {
-            inner,
-            registry: self.registry.clone(),
-        }
-    }
-}
-
-/// The service made by [`SessionLimitLayer`].
-#[derive(Debug, Clone)]
-pub struct SessionLimit<S> {
-    inner: S,
-    registry: Arc<SessionRegistry>,
+layer_service! {
+    /// The service made by [`SessionLimitLayer`].
+    SessionLimitLayer => SessionLimit { registry: SessionRegistry }
 }
 
 fn peer<B>(req: &Request<B>) -> ClientKey {

@@ -9,7 +9,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TokenLabels {
@@ -67,49 +67,49 @@ impl Metrics {
     /// Registers every metric.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("mcp_oauth");
-        let tokens = Family::<TokenLabels, Counter>::default();
-        registry.register(
+        let tokens = registered(
+            &mut registry,
             "token_requests",
             "Token endpoint requests by grant type and outcome (ok or the OAuth error code)",
-            tokens.clone(),
+            Family::<TokenLabels, Counter>::default(),
         );
-        let latency = Family::<EndpointLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-            latency_histogram,
-        );
-        registry.register(
+        let latency = registered(
+            &mut registry,
             "http_request_duration_seconds",
             "Request latency per endpoint",
-            latency.clone(),
+            Family::<EndpointLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            ),
         );
-        let login_failures = Counter::default();
-        registry.register(
+        let login_failures = registered(
+            &mut registry,
             "login_failures",
             "Failed or throttled login attempts",
-            login_failures.clone(),
+            Counter::default(),
         );
-        let refresh_reuse = Counter::default();
-        registry.register(
+        let refresh_reuse = registered(
+            &mut registry,
             "refresh_token_reuse",
             "Rotated refresh tokens presented again (the family was revoked)",
-            refresh_reuse.clone(),
+            Counter::default(),
         );
-        let cimd_fetches = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
+        let cimd_fetches = registered(
+            &mut registry,
             "client_metadata_fetches",
             "Client ID Metadata Document fetches by outcome",
-            cimd_fetches.clone(),
+            Family::<OutcomeLabels, Counter>::default(),
         );
-        let pool_connections = Gauge::default();
-        registry.register(
+        let pool_connections = registered(
+            &mut registry,
             "db_pool_connections",
             "Open connections of the database pool",
-            pool_connections.clone(),
+            Gauge::default(),
         );
-        let pool_idle = Gauge::default();
-        registry.register(
+        let pool_idle = registered(
+            &mut registry,
             "db_pool_idle_connections",
             "Idle connections of the database pool",
-            pool_idle.clone(),
+            Gauge::default(),
         );
         Self {
             registry,
@@ -190,6 +190,17 @@ pub(crate) fn endpoint_name(path: &str) -> &'static str {
         .find(|n| **n == last)
         .copied()
         .unwrap_or("other")
+}
+
+/// Registers `metric` under `name` and hands it back, for the field that records into it.
+fn registered<M: Metric + Clone>(
+    registry: &mut Registry,
+    name: &'static str,
+    help: &'static str,
+    metric: M,
+) -> M {
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 #[cfg(test)]

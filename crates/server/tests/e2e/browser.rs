@@ -62,16 +62,10 @@ async fn run_flow(dev: bool, shot: &str) {
     assert_eq!(query_param(&url, "iss").as_deref(), Some(s.base.as_str()));
     let code = query_param(&url, "code").unwrap();
     let r = s
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", PUBLIC_CLIENT),
-                ("code", &code),
-                ("redirect_uri", &format!("http://127.0.0.1:{port}/callback")),
-                ("code_verifier", VERIFIER),
-                ("resource", &s.resource),
-            ],
+        .exchange_as(
+            PUBLIC_CLIENT,
+            &code,
+            &format!("http://127.0.0.1:{port}/callback"),
         )
         .await;
     assert_eq!(r.status(), 200);

@@ -245,19 +245,7 @@ async fn a_document_client_signs_in_through_login_and_consent() {
     let loc = done.location.unwrap();
     assert!(loc.starts_with(redirect));
     let code = query_param(&loc, "code").unwrap();
-    let r = s
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", &id),
-                ("code", &code),
-                ("redirect_uri", redirect),
-                ("code_verifier", VERIFIER),
-                ("resource", &s.resource),
-            ],
-        )
-        .await;
+    let r = s.exchange_as(&id, &code, redirect).await;
     assert_eq!(r.status(), StatusCode::OK);
     let t: Value = r.json().await.unwrap();
     assert_eq!(claims(t["access_token"].as_str().unwrap())["client_id"], id);

@@ -314,13 +314,23 @@ impl TestServer {
 
     /// Exchanges a public-client code.
     pub async fn exchange(&self, code: &str) -> reqwest::Response {
+        self.exchange_as(PUBLIC_CLIENT, code, PUBLIC_REDIRECT).await
+    }
+
+    /// Exchanges a code of the public client `client_id`, with PKCE and the test resource.
+    pub async fn exchange_as(
+        &self,
+        client_id: &str,
+        code: &str,
+        redirect: &str,
+    ) -> reqwest::Response {
         self.post_form(
             "/token",
             &[
                 ("grant_type", "authorization_code"),
-                ("client_id", PUBLIC_CLIENT),
+                ("client_id", client_id),
                 ("code", code),
-                ("redirect_uri", PUBLIC_REDIRECT),
+                ("redirect_uri", redirect),
                 ("code_verifier", VERIFIER),
                 ("resource", &self.resource),
             ],

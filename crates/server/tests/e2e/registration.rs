@@ -93,19 +93,7 @@ async fn public_client_registers_and_completes_the_code_flow() {
         .browser_authorize(&query_for(&s, id, redirect), "alice", "wonderland")
         .await;
     let code = query_param(&loc, "code").unwrap();
-    let r = s
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", id),
-                ("code", &code),
-                ("redirect_uri", redirect),
-                ("code_verifier", VERIFIER),
-                ("resource", &s.resource),
-            ],
-        )
-        .await;
+    let r = s.exchange_as(id, &code, redirect).await;
     assert_eq!(r.status(), StatusCode::OK);
     let t: Value = r.json().await.unwrap();
     assert!(t["refresh_token"].is_string());
@@ -673,19 +661,7 @@ async fn cursor_registers_by_dcr_and_is_sent_back_to_its_scheme() {
         "{loc}"
     );
     let code = query_param(&loc, "code").unwrap();
-    let r = s
-        .post_form(
-            "/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", id),
-                ("code", &code),
-                ("redirect_uri", CURSOR_REDIRECT),
-                ("code_verifier", VERIFIER),
-                ("resource", &s.resource),
-            ],
-        )
-        .await;
+    let r = s.exchange_as(id, &code, CURSOR_REDIRECT).await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 

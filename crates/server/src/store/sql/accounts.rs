@@ -2,6 +2,7 @@
 
 use super::dialect::{Arg, Column, Dialect, Query, SqlBackend, SqlRow, formatted};
 use super::error::db;
+use super::row::record;
 use super::row::{Columns, to_json};
 use super::run::Run;
 use super::tx::in_tx;
@@ -12,25 +13,12 @@ use mcp_oauth_core::clock::UnixTime;
 
 fn client_from_row(row: &impl SqlRow) -> StoreResult<Client> {
     let origin: String = row.col("origin")?;
-    Ok(Client {
-        client_id: row.col("client_id")?,
-        client_name: row.col("client_name")?,
-        token_endpoint_auth_method: row.col("token_endpoint_auth_method")?,
-        secret_hash: row.col("secret_hash")?,
-        secret_expires_at: row.col("secret_expires_at")?,
-        redirect_uris: row.json("redirect_uris")?,
-        grant_types: row.json("grant_types")?,
-        allowed_scopes: row.opt_scope("allowed_scopes")?,
-        jwks: row.opt_json("jwks")?,
-        jwks_uri: row.col("jwks_uri")?,
-        origin: ClientOrigin::parse(&origin)
-            .ok_or_else(|| StoreError::Backend(format!("stored client origin `{origin}`")))?,
-        registration_token_hash: row.col("registration_token_hash")?,
-        metadata: row.json("metadata")?,
-        created_at: row.col("created_at")?,
-        last_used_at: row.col("last_used_at")?,
-        introspect_resources: row.json("introspect_resources")?,
-    })
+    let origin = ClientOrigin::parse(&origin)
+        .ok_or_else(|| StoreError::Backend(format!("stored client origin `{origin}`")))?;
+    record![row => Client { client_id, client_name, token_endpoint_auth_method, secret_hash,
+        secret_expires_at, redirect_uris: json, grant_types: json, allowed_scopes: opt_scope,
+        jwks: opt_json, jwks_uri, origin = origin, registration_token_hash, metadata: json,
+        created_at, last_used_at, introspect_resources: json }]
 }
 
 /// Binds every column of a client, `client_id` last (the order of [`INSERT_CLIENT`] and
@@ -172,12 +160,7 @@ async fn lock_rows<D: Dialect>(
 }
 
 fn resource_from_row(row: &impl SqlRow) -> StoreResult<Resource> {
-    Ok(Resource {
-        uri: row.col("uri")?,
-        name: row.col("name")?,
-        scopes: row.json("scopes")?,
-        created_at: row.col("created_at")?,
-    })
+    record![row => Resource { uri, name, scopes: json, created_at }]
 }
 
 #[async_trait]
@@ -222,13 +205,7 @@ impl<S: SqlBackend<Db = D>, D: Dialect> ResourceStore for S {
 }
 
 fn user_from_row(row: &impl SqlRow) -> StoreResult<User> {
-    Ok(User {
-        id: row.col("id")?,
-        username: row.col("username")?,
-        password_hash: row.col("password_hash")?,
-        created_at: row.col("created_at")?,
-        roles: row.json("roles")?,
-    })
+    record![row => User { id, username, password_hash, created_at, roles: json }]
 }
 
 #[async_trait]

@@ -1,6 +1,7 @@
 //! The audit trail, in SQL.
 
 use super::dialect::{Arg, Dialect, SqlBackend, SqlRow};
+use super::row::record;
 use super::row::{Columns, to_json};
 use super::run::Run;
 use crate::model::audit::{AuditEvent, AuditFilter};
@@ -10,15 +11,8 @@ use mcp_oauth_core::clock::UnixTime;
 
 fn event_from_row(row: &impl SqlRow) -> StoreResult<AuditEvent> {
     let kind: String = row.col("kind")?;
-    Ok(AuditEvent {
-        id: row.col("id")?,
-        at: row.col("at")?,
-        kind: kind.parse().map_err(StoreError::Backend)?,
-        user_id: row.col("user_id")?,
-        client_id: row.col("client_id")?,
-        ip: row.col("ip")?,
-        detail: row.json("detail")?,
-    })
+    let kind = kind.parse().map_err(StoreError::Backend)?;
+    record![row => AuditEvent { id, at, kind = kind, user_id, client_id, ip, detail: json }]
 }
 
 #[async_trait]

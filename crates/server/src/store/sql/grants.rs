@@ -4,6 +4,7 @@ use super::dialect::{Arg, Dialect, SqlBackend, SqlRow, formatted};
 use super::error::db;
 use super::for_update;
 use super::row::Columns;
+use super::row::record;
 use super::run::Run;
 use super::tx::{begin_snapshot, finish, in_tx};
 use crate::model::{AuthorizationCode, Grant, RedeemOutcome, RefreshToken, RotateOutcome};
@@ -15,43 +16,18 @@ use async_trait::async_trait;
 use mcp_oauth_core::clock::UnixTime;
 
 fn code_from_row(row: &impl SqlRow) -> StoreResult<AuthorizationCode> {
-    Ok(AuthorizationCode {
-        code_hash: row.col("code_hash")?,
-        client_id: row.col("client_id")?,
-        redirect_uri: row.col("redirect_uri")?,
-        code_challenge: row.col("code_challenge")?,
-        resource: row.col("resource")?,
-        scope: row.scope("scope")?,
-        user_id: row.col("user_id")?,
-        auth_time: row.col("auth_time")?,
-        created_at: row.col("created_at")?,
-        expires_at: row.col("expires_at")?,
-    })
+    record![row => AuthorizationCode { code_hash, client_id, redirect_uri, code_challenge,
+        resource, scope: scope, user_id, auth_time, created_at, expires_at }]
 }
 
 fn grant_from_row(row: &impl SqlRow) -> StoreResult<Grant> {
-    Ok(Grant {
-        id: row.col("id")?,
-        client_id: row.col("client_id")?,
-        user_id: row.col("user_id")?,
-        resource: row.col("resource")?,
-        scope: row.scope("scope")?,
-        auth_time: row.col("auth_time")?,
-        created_at: row.col("created_at")?,
-        expires_at: row.col("expires_at")?,
-        revoked_at: row.col("revoked_at")?,
-    })
+    record![row => Grant { id, client_id, user_id, resource, scope: scope, auth_time, created_at,
+        expires_at, revoked_at }]
 }
 
 fn refresh_from_row(row: &impl SqlRow) -> StoreResult<RefreshToken> {
-    Ok(RefreshToken {
-        token_hash: row.col("token_hash")?,
-        grant_id: row.col("grant_id")?,
-        created_at: row.col("created_at")?,
-        expires_at: row.col("expires_at")?,
-        rotated_at: row.col("rotated_at")?,
-        successor_hash: row.col("successor_hash")?,
-    })
+    record![row => RefreshToken { token_hash, grant_id, created_at, expires_at, rotated_at,
+        successor_hash }]
 }
 
 /// Reads a grant; with `lock`, where the dialect locks rows, also locks its row until the

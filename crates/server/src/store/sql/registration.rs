@@ -2,6 +2,7 @@
 
 use super::dialect::{Arg, Dialect, SqlBackend, SqlRow, formatted};
 use super::row::Columns;
+use super::row::record;
 use super::run::Run;
 use super::tx::in_tx;
 use crate::model::{ClientOrigin, RegistrationToken};
@@ -10,13 +11,7 @@ use async_trait::async_trait;
 use mcp_oauth_core::clock::UnixTime;
 
 fn token_from_row(row: &impl SqlRow) -> StoreResult<RegistrationToken> {
-    Ok(RegistrationToken {
-        id: row.col("id")?,
-        token_hash: row.col("token_hash")?,
-        label: row.col("label")?,
-        created_at: row.col("created_at")?,
-        expires_at: row.col("expires_at")?,
-    })
+    record![row => RegistrationToken { id, token_hash, label, created_at, expires_at }]
 }
 
 #[async_trait]

@@ -58,3 +58,17 @@ fn from_json<T: DeserializeOwned>(name: &str, s: &str) -> StoreResult<T> {
 pub(crate) fn to_json<T: Serialize + ?Sized>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encoding JSON: {e}")))
 }
+
+/// Reads a stored record out of a row, every field from the column of its own name: `field` with
+/// [`Columns::col`], `field: reader` with another reader of [`Columns`] (`scope`, `json`, …),
+/// `field = expr` from an expression (a column parsed further). One list per record, so a field
+/// and its column cannot drift apart.
+macro_rules! record {
+    ($row:ident => $ty:ident { $($field:ident $(: $reader:ident)? $(= $value:expr)?),* $(,)? }) => {
+        Ok($ty { $($field: record!(@field $row, $field $(: $reader)? $(= $value)?)),* })
+    };
+    (@field $row:ident, $field:ident) => { $row.col(stringify!($field))? };
+    (@field $row:ident, $field:ident : $reader:ident) => { $row.$reader(stringify!($field))? };
+    (@field $row:ident, $field:ident = $value:expr) => { $value };
+}
+pub(crate) use record;

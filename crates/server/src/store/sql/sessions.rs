@@ -3,6 +3,7 @@
 use super::dialect::{Arg, Column, Dialect, SqlBackend, SqlRow, formatted};
 use super::error::db;
 use super::for_update;
+use super::row::record;
 use super::row::{Columns, parse_scope, to_json};
 use super::run::Run;
 use super::tx::in_tx;
@@ -14,13 +15,7 @@ use mcp_oauth_core::clock::UnixTime;
 use sqlx::Executor;
 
 fn consent_from_row(row: &impl SqlRow) -> StoreResult<Consent> {
-    Ok(Consent {
-        user_id: row.col("user_id")?,
-        client_id: row.col("client_id")?,
-        resource: row.col("resource")?,
-        scope: row.scope("scope")?,
-        updated_at: row.col("updated_at")?,
-    })
+    record![row => Consent { user_id, client_id, resource, scope: scope, updated_at }]
 }
 
 #[async_trait]
@@ -150,15 +145,8 @@ pub(super) async fn insert_key_on<'c, D: Dialect>(
 }
 
 fn key_from_row(row: &impl SqlRow) -> StoreResult<StoredKey> {
-    Ok(StoredKey {
-        kid: row.col("kid")?,
-        alg: row.col("alg")?,
-        encrypted_private_key: row.col("encrypted_private_key")?,
-        public_jwk: row.json("public_jwk")?,
-        created_at: row.col("created_at")?,
-        activates_at: row.col("activates_at")?,
-        retires_at: row.col("retires_at")?,
-    })
+    record![row => StoredKey { kid, alg, encrypted_private_key, public_jwk: json, created_at,
+        activates_at, retires_at }]
 }
 
 #[async_trait]
@@ -197,14 +185,7 @@ impl<S: SqlBackend<Db = D>, D: Dialect> KeyStore for S {
 }
 
 fn session_from_row(row: &impl SqlRow) -> StoreResult<Session> {
-    Ok(Session {
-        id_hash: row.col("id_hash")?,
-        user_id: row.col("user_id")?,
-        csrf_token: row.col("csrf_token")?,
-        auth_time: row.col("auth_time")?,
-        created_at: row.col("created_at")?,
-        expires_at: row.col("expires_at")?,
-    })
+    record![row => Session { id_hash, user_id, csrf_token, auth_time, created_at, expires_at }]
 }
 
 #[async_trait]

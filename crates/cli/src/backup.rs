@@ -20,7 +20,7 @@ pub struct BackupArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: BackupArgs) -> anyhow::Result<()> {
-    let file = settings::read_file(global.config.as_deref())?;
+    let file = settings::read_file(global.config.as_deref())?.own;
     if let Some(url) = data::database(global.database.as_deref(), file.database.as_deref()) {
         bail!(
             "the database is PostgreSQL ({}): back it up with PostgreSQL's own tools, e.g. \

@@ -96,7 +96,7 @@ pub async fn open_store(dir: &Path, database: Option<&str>) -> anyhow::Result<Ar
 /// elsewhere). So when the SQLite file does not exist and no data directory was named (flag,
 /// `MCP_OAUTH_DATA_DIR` or the config file), it asks first on a terminal and refuses otherwise.
 pub async fn open_admin_store(global: &crate::GlobalArgs) -> anyhow::Result<Arc<dyn Store>> {
-    let file = crate::settings::read_file(global.config.as_deref())?;
+    let file = crate::settings::read_file(global.config.as_deref())?.own;
     let explicit_dir = global.data_dir.is_some() || file.data_dir.is_some();
     let dir = dir(global.data_dir.as_deref(), file.data_dir.as_deref());
     let database = database(global.database.as_deref(), file.database.as_deref());

@@ -6,9 +6,9 @@ use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use mcp_oauth_core::clock::{Clock, SystemClock};
 use mcp_oauth_core::secret::Secret;
+use mcp_oauth_server::AuthorizationServer;
 use mcp_oauth_server::admin::{self, NewClient};
 use mcp_oauth_server::store::Store;
-use mcp_oauth_server::{AuthorizationServer, ServerConfig};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,7 +55,8 @@ pub struct ServeArgs {
 pub const DEMO_CLIENT_ID: &str = "demo-client";
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
-    let file = settings::read_file(global.config.as_deref())?;
+    let settings = settings::read_file(global.config.as_deref())?;
+    let file = &settings.own;
     let addr = args
         .addr
         .or(file.addr.clone())
@@ -81,14 +82,19 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let issuer = match args.issuer.or(file.issuer.clone()) {
-        Some(i) => i,
-        None if local.ip().is_unspecified() => bail!(
-            "invalid configuration `issuer`: listening on {local} needs an explicit --issuer (the URL clients use)"
-        ),
-        None => format!("{scheme}://{local}"),
-    };
-    let mut config = settings::apply(&file, ServerConfig::new(issuer))?;
+    // Defaults ← file ← MCP_OAUTH_* variables (ServerConfig's own keys), then the flags.
+    let mut config = settings.server_config()?;
+    if let Some(issuer) = args.issuer {
+        config.issuer = issuer;
+    }
+    if config.issuer.trim().is_empty() {
+        if local.ip().is_unspecified() {
+            bail!(
+                "invalid configuration `issuer`: listening on {local} needs an explicit --issuer (the URL clients use)"
+            );
+        }
+        config.issuer = format!("{scheme}://{local}");
+    }
     config.dev = dev;
     if let Some(policy) = &args.registration {
         config.registration = policy
@@ -141,7 +147,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let app = router.into_make_service_with_connect_info::<SocketAddr>();
-    let key_reload = server.spawn_key_reload(settings::key_reload_interval(&file)?);
+    let key_reload = server.spawn_key_reload(server.state().config().key_reload_period());
     println!("mcp-oauth listening on {scheme}://{local}");
     println!("issuer: {issuer}");
     println!("data directory: {}", dir.display());

@@ -8,7 +8,7 @@ use mcp_oauth_core::clock::{Clock, SystemClock};
 use mcp_oauth_core::secret::Secret;
 use mcp_oauth_server::AuthorizationServer;
 use mcp_oauth_server::admin::{self, NewClient};
-use mcp_oauth_server::store::Store;
+use mcp_oauth_server::store::{Location, Store};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -110,7 +110,8 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     }
     let dir = data::dir(global.data_dir.as_deref(), file.data_dir.as_deref());
     let database = data::database(global.database.as_deref(), file.database.as_deref());
-    let store = data::open_store(&dir, database).await?;
+    let location = Location::new(database, &dir)?;
+    let store = location.open().await?;
     if database.is_some() && std::env::var_os("MCP_OAUTH_KEK").is_none() {
         tracing::warn!(target: "mcp_oauth::serve", "PostgreSQL without MCP_OAUTH_KEK: every instance on this database needs the same key-encryption key (set MCP_OAUTH_KEK on all of them)");
     }
@@ -151,8 +152,8 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     println!("mcp-oauth listening on {scheme}://{local}");
     println!("issuer: {issuer}");
     println!("data directory: {}", dir.display());
-    if let Some(url) = database {
-        println!("database: {}", data::redacted(url));
+    if let Location::Postgres(_) = location {
+        println!("database: {location}");
     }
     if dev {
         print_tour(&issuer);

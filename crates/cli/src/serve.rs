@@ -32,6 +32,7 @@ pub struct ServeArgs {
     demo: bool,
     /// Conformance testing ONLY: requests to the demo MCP server without a token skip the bearer
     /// guard (the Origin guard stays on); the harness's fixtures are listed (implies --demo).
+    /// Needs a binary built with `--features conformance`.
     #[arg(long, env = "MCP_OAUTH_DEMO_PUBLIC")]
     demo_public: bool,
     /// Serve HTTPS with this certificate chain (PEM).
@@ -55,6 +56,11 @@ pub struct ServeArgs {
 pub const DEMO_CLIENT_ID: &str = "demo-client";
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
+    if args.demo_public && !cfg!(feature = "conformance") {
+        bail!(
+            "--demo-public serves the conformance harness's fixtures, which this binary was built without: build it with `cargo build -p mcp-oauth --features conformance`"
+        );
+    }
     let settings = settings::read_file(global.config.as_deref())?;
     let file = &settings.own;
     let addr = args

@@ -110,15 +110,13 @@ impl Layers {
     /// the server's. No variables here: such a program reads its own (its flags' `env`). The
     /// keys left are the server's ([`Layers::deserialize`]).
     pub fn split_file<T: DeserializeOwned>(&mut self) -> Result<T, LayerError> {
-        T::deserialize(Split {
-            file: &mut self.file,
-        })
+        T::deserialize(Fields(|fields| split(&mut self.file, fields)))
     }
 
     /// Deserializes `T` from the file's keys with the variables of `T`'s keys over them. A key
     /// neither sets keeps `T`'s serde default.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, LayerError> {
-        T::deserialize(Overlay { layers: self })
+        T::deserialize(Fields(|fields| overlay(self, fields)))
     }
 }
 
@@ -128,22 +126,18 @@ enum Entry {
     Env { variable: String, text: String },
 }
 
-/// The deserializer of [`Layers::deserialize`].
-struct Overlay<'a> {
-    layers: &'a Layers,
-}
+/// A struct's deserializer: the closure picks the keys and values from the struct's field names
+/// (anything else than a struct gets the entries of no field).
+struct Fields<F>(F);
 
-impl<'de> de::Deserializer<'de> for Overlay<'_> {
+impl<'de, F> de::Deserializer<'de> for Fields<F>
+where
+    F: FnOnce(&'static [&'static str]) -> Vec<(String, Entry)>,
+{
     type Error = LayerError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-        let entries = self
-            .layers
-            .file
-            .iter()
-            .map(|(k, v)| (k.clone(), Entry::File(v.clone())))
-            .collect();
-        visitor.visit_map(Entries::new(entries))
+        visitor.visit_map(Entries::new((self.0)(&[])))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -152,33 +146,7 @@ impl<'de> de::Deserializer<'de> for Overlay<'_> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        let mut entries: Vec<(String, Entry)> = Vec::new();
-        for (k, v) in &self.layers.file {
-            let over = fields
-                .contains(&k.as_str())
-                .then(|| env_name(k))
-                .and_then(|var| self.layers.env.get(&var).map(|t| (var, t.clone())));
-            entries.push(match over {
-                Some((variable, text)) => (k.clone(), Entry::Env { variable, text }),
-                None => (k.clone(), Entry::File(v.clone())),
-            });
-        }
-        for key in fields {
-            if self.layers.file.contains_key(*key) {
-                continue;
-            }
-            let variable = env_name(key);
-            if let Some(text) = self.layers.env.get(&variable) {
-                entries.push((
-                    (*key).to_owned(),
-                    Entry::Env {
-                        variable,
-                        text: text.clone(),
-                    },
-                ));
-            }
-        }
-        visitor.visit_map(Entries::new(entries))
+        visitor.visit_map(Entries::new((self.0)(fields)))
     }
 
     serde::forward_to_deserialize_any! {
@@ -188,42 +156,36 @@ impl<'de> de::Deserializer<'de> for Overlay<'_> {
     }
 }
 
-/// The deserializer of [`Layers::split_file`].
-struct Split<'a> {
-    file: &'a mut toml::Table,
+/// [`Layers::deserialize`]: every file key (an unknown one is refused by the struct), each
+/// field's variable over its file value, and the variables of fields the file lacks.
+fn overlay(layers: &Layers, fields: &'static [&'static str]) -> Vec<(String, Entry)> {
+    let variable = |key: &str| {
+        fields
+            .contains(&key)
+            .then(|| env_name(key))
+            .and_then(|var| layers.env.get(&var).map(|text| (var, text.clone())))
+    };
+    let mut entries: Vec<(String, Entry)> = Vec::new();
+    for (k, v) in &layers.file {
+        entries.push(match variable(k) {
+            Some((variable, text)) => (k.clone(), Entry::Env { variable, text }),
+            None => (k.clone(), Entry::File(v.clone())),
+        });
+    }
+    for key in fields.iter().filter(|k| !layers.file.contains_key(**k)) {
+        if let Some((variable, text)) = variable(key) {
+            entries.push(((*key).to_owned(), Entry::Env { variable, text }));
+        }
+    }
+    entries
 }
 
-impl<'de> de::Deserializer<'de> for Split<'_> {
-    type Error = LayerError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
-        Err(LayerError::Other(
-            "only a struct's keys can be split off".into(),
-        ))
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
-        let entries = fields
-            .iter()
-            .filter_map(|k| {
-                self.file
-                    .remove(*k)
-                    .map(|v| ((*k).to_owned(), Entry::File(v)))
-            })
-            .collect();
-        visitor.visit_map(Entries::new(entries))
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
-        ignored_any
-    }
+/// [`Layers::split_file`]: the file keys that are fields, taken out of the file.
+fn split(file: &mut toml::Table, fields: &'static [&'static str]) -> Vec<(String, Entry)> {
+    fields
+        .iter()
+        .filter_map(|k| file.remove(*k).map(|v| ((*k).to_owned(), Entry::File(v))))
+        .collect()
 }
 
 /// The keys and values handed to a struct's visitor; each value's error names its key.

@@ -76,7 +76,7 @@ if [ -n "${BENCH_BIN:-}" ]; then
   log "using BENCH_BIN=$BIN (no build)"
 else
   log "building (release)"
-  (cd "$ROOT" && cargo build --release -p mcp-oauth)
+  (cd "$ROOT" && cargo build --release -p mcp-oauth --features conformance)
   TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
   BIN=$TARGET_DIR/release/mcp-oauth
 fi

@@ -24,8 +24,9 @@ if ! command -v npx >/dev/null 2>&1; then
 fi
 
 echo "== building mcp-oauth"
-cargo build -q -p mcp-oauth
-BIN="$PWD/target/debug/mcp-oauth"
+cargo build -q -p mcp-oauth --features conformance
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+BIN="$TARGET_DIR/debug/mcp-oauth"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""

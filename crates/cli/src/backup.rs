@@ -20,17 +20,17 @@ pub struct BackupArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: BackupArgs) -> anyhow::Result<()> {
-    let file = settings::read_file(global.config.as_deref())?;
+    let file = settings::read_file(global.config.as_deref())?.own;
     if let Some(url) = data::database(global.database.as_deref(), file.database.as_deref()) {
         bail!(
             "the database is PostgreSQL ({}): back it up with PostgreSQL's own tools, e.g. \
              `pg_dump --format=custom --file=FILE '<url>'` (restore with pg_restore), or your \
              provider's snapshots; keep the KEK (MCP_OAUTH_KEK) with the backup",
-            data::redacted(url)
+            mcp_oauth_server::store::redacted(url)
         );
     }
     let dir = data::dir(global.data_dir.as_deref(), file.data_dir.as_deref());
-    let source = data::sqlite_path(&dir);
+    let source = dir.join(mcp_oauth_server::store::SQLITE_FILE);
     if !source.exists() {
         bail!("no database at {}", source.display());
     }

@@ -6,9 +6,9 @@ use anyhow::{Context, bail};
 use axum::serve::ListenerExt;
 use mcp_oauth_core::clock::{Clock, SystemClock};
 use mcp_oauth_core::secret::Secret;
+use mcp_oauth_server::AuthorizationServer;
 use mcp_oauth_server::admin::{self, NewClient};
-use mcp_oauth_server::store::Store;
-use mcp_oauth_server::{AuthorizationServer, ServerConfig};
+use mcp_oauth_server::store::{Location, Store};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,6 +32,7 @@ pub struct ServeArgs {
     demo: bool,
     /// Conformance testing ONLY: requests to the demo MCP server without a token skip the bearer
     /// guard (the Origin guard stays on); the harness's fixtures are listed (implies --demo).
+    /// Needs a binary built with `--features conformance`.
     #[arg(long, env = "MCP_OAUTH_DEMO_PUBLIC")]
     demo_public: bool,
     /// Serve HTTPS with this certificate chain (PEM).
@@ -55,7 +56,13 @@ pub struct ServeArgs {
 pub const DEMO_CLIENT_ID: &str = "demo-client";
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
-    let file = settings::read_file(global.config.as_deref())?;
+    if args.demo_public && !cfg!(feature = "conformance") {
+        bail!(
+            "--demo-public serves the conformance harness's fixtures, which this binary was built without: build it with `cargo build -p mcp-oauth --features conformance`"
+        );
+    }
+    let settings = settings::read_file(global.config.as_deref())?;
+    let file = &settings.own;
     let addr = args
         .addr
         .or(file.addr.clone())
@@ -81,14 +88,19 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let issuer = match args.issuer.or(file.issuer.clone()) {
-        Some(i) => i,
-        None if local.ip().is_unspecified() => bail!(
-            "invalid configuration `issuer`: listening on {local} needs an explicit --issuer (the URL clients use)"
-        ),
-        None => format!("{scheme}://{local}"),
-    };
-    let mut config = settings::apply(&file, ServerConfig::new(issuer))?;
+    // Defaults ← file ← MCP_OAUTH_* variables (ServerConfig's own keys), then the flags.
+    let mut config = settings.server_config()?;
+    if let Some(issuer) = args.issuer {
+        config.issuer = issuer;
+    }
+    if config.issuer.trim().is_empty() {
+        if local.ip().is_unspecified() {
+            bail!(
+                "invalid configuration `issuer`: listening on {local} needs an explicit --issuer (the URL clients use)"
+            );
+        }
+        config.issuer = format!("{scheme}://{local}");
+    }
     config.dev = dev;
     if let Some(policy) = &args.registration {
         config.registration = policy
@@ -104,7 +116,8 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     }
     let dir = data::dir(global.data_dir.as_deref(), file.data_dir.as_deref());
     let database = data::database(global.database.as_deref(), file.database.as_deref());
-    let store = data::open_store(&dir, database).await?;
+    let location = Location::new(database, &dir)?;
+    let store = location.open().await?;
     if database.is_some() && std::env::var_os("MCP_OAUTH_KEK").is_none() {
         tracing::warn!(target: "mcp_oauth::serve", "PostgreSQL without MCP_OAUTH_KEK: every instance on this database needs the same key-encryption key (set MCP_OAUTH_KEK on all of them)");
     }
@@ -141,12 +154,12 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let app = router.into_make_service_with_connect_info::<SocketAddr>();
-    let key_reload = server.spawn_key_reload(settings::key_reload_interval(&file)?);
+    let key_reload = server.spawn_key_reload(server.state().config().key_reload_period());
     println!("mcp-oauth listening on {scheme}://{local}");
     println!("issuer: {issuer}");
     println!("data directory: {}", dir.display());
-    if let Some(url) = database {
-        println!("database: {}", data::redacted(url));
+    if let Location::Postgres(_) = location {
+        println!("database: {location}");
     }
     if dev {
         print_tour(&issuer);

@@ -54,7 +54,7 @@ pub async fn run(global: &GlobalArgs, cmd: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Rotate { prepublish, alg } => {
             let alg = mcp_oauth_core::jose::parse_signing_algorithm(&alg)
                 .ok_or_else(|| anyhow::anyhow!("`{alg}` is not ES256, EdDSA, RS256 or PS256"))?;
-            let file = settings::read_file(global.config.as_deref())?;
+            let file = settings::read_file(global.config.as_deref())?.own;
             let dir = data::dir(global.data_dir.as_deref(), file.data_dir.as_deref());
             let kek = Arc::new(data::load_kek(&dir)?);
             let manager = KeyManager::load(store.clone(), kek, alg, now()).await?;

@@ -8,6 +8,10 @@
 //! `StreamableHttpService` running [`DemoServer`]. The protected resource
 //! metadata is served at `/.well-known/oauth-protected-resource/mcp` and at the root.
 
+#[cfg(feature = "conformance")]
+mod fixtures;
+#[cfg(not(feature = "conformance"))]
+#[path = "no_fixtures.rs"]
 mod fixtures;
 pub mod server;
 pub mod sessions;

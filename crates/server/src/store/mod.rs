@@ -14,6 +14,7 @@ use mcp_oauth_core::ScopeSet;
 use mcp_oauth_core::clock::UnixTime;
 
 pub mod memory;
+mod open;
 mod ops;
 pub mod postgres;
 pub(crate) mod rules;
@@ -22,6 +23,9 @@ pub mod sqlite;
 
 #[cfg(any(test, feature = "contract-tests"))]
 pub mod contract;
+
+pub(crate) use open::create_private_dir;
+pub use open::{Location, OpenError, SQLITE_FILE, open_url, redacted};
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]

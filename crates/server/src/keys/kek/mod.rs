@@ -1,6 +1,7 @@
 //! The key-encryption key (KEK): AES-256-GCM over private signing keys at rest.
 //!
-//! The KEK comes from `MCP_OAUTH_KEK` or a 0600 file in the data directory (the CLI decides);
+//! The KEK comes from `MCP_OAUTH_KEK` or a 0600 file in the data directory
+//! ([`Kek::load_or_create`], `file.rs`);
 //! the database alone is therefore not enough to forge tokens. It also derives the HMAC key
 //! that makes refresh-token successors reproducible within the grace window without storing any
 //! refresh token in the clear.
@@ -11,6 +12,10 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use zeroize::Zeroizing;
+
+mod file;
+
+pub use file::{KEK_FILE, KekFileError};
 
 /// A 256-bit key-encryption key.
 pub struct Kek {

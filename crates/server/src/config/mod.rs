@@ -1,15 +1,28 @@
 //! The server's typed configuration. The library never reads files or the environment; the CLI
-//! builds this from flags, TOML and `MCP_OAUTH_*` variables.
+//! hands it a TOML file's text and the `MCP_OAUTH_*` variables ([`layers`]), then its flags.
+
+pub mod layers;
 
 use mcp_oauth_core::jose::Algorithm;
 use mcp_oauth_core::uri::{UriParts, is_loopback_host};
+use serde::Deserialize;
+
+pub use layers::{LayerError, Layers};
 
 /// Settings of one authorization server. Every field documents its default and why.
-#[derive(Debug, Clone)]
+///
+/// It deserializes itself (each field a key of the configuration file, `MCP_OAUTH_<KEY>` in the
+/// environment, see [`ServerConfig::from_layers`]); a key not given keeps its default, an
+/// unknown key is refused. `dev`, `issue_refresh_tokens` and `metrics_token` are not keys:
+/// a program sets them (the token never sits in a file; `serve` reads it from a file named by
+/// `metrics_token_file`, or from `MCP_OAUTH_METRICS_TOKEN`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default = "ServerConfig::unset")]
 pub struct ServerConfig {
     /// The issuer identifier: `https://…` (no query, no fragment, no trailing slash). `http://`
     /// only on a loopback host (127.0.0.0/8, `[::1]`, `localhost`), where traffic never leaves the
-    /// machine; any other `http://` issuer is refused.
+    /// machine; any other `http://` issuer is refused. Deserialized, empty means not given (the
+    /// program picks one, `serve` its listen address).
     pub issuer: String,
     /// Access token lifetime in seconds. Default 900 (15 minutes): short, because a JWT cannot be
     /// recalled from a resource server that does not introspect.
@@ -27,10 +40,12 @@ pub struct ServerConfig {
     /// Browser session lifetime in seconds. Default 8 hours.
     pub session_ttl: i64,
     /// Signing algorithm for access tokens. Default ES256.
+    #[serde(deserialize_with = "signing_alg")]
     pub signing_alg: Algorithm,
     /// Development mode: on a plain-http loopback issuer, sends the session cookie without the
     /// `__Host-` prefix and `Secure` (which some browsers refuse over http). Default false:
     /// outside it the cookie is always `__Host-…; Secure`.
+    #[serde(skip)]
     pub dev: bool,
     /// Largest request body accepted by the form endpoints, in bytes. Default 64 KiB.
     pub max_body_bytes: usize,
@@ -39,6 +54,7 @@ pub struct ServerConfig {
     /// Longest login back-off in seconds. Default 900.
     pub login_max_backoff: u64,
     /// Whether refresh tokens are issued to clients registered for the refresh grant. Default true.
+    #[serde(skip)]
     pub issue_refresh_tokens: bool,
     /// Who may register clients at `/register` (RFC 7591). Default [`RegistrationPolicy::Open`]:
     /// MCP clients meet servers they have never seen, and an open registration only yields a
@@ -113,11 +129,17 @@ pub struct ServerConfig {
     /// month, and a rotation costs the resource servers nothing (they see the key published
     /// before it signs).
     pub key_rotation_interval: i64,
+    /// Seconds between two re-reads of the signing keys from the store
+    /// ([`crate::AuthorizationServer::spawn_key_reload`]), so that keys another instance or
+    /// `mcp-oauth keys rotate` created or retired are published and accepted here. Default 60;
+    /// at least 1.
+    pub key_reload_interval: u64,
     /// A bearer token `GET /metrics` requires on the main listener (compared in constant time).
     /// Default `None`: then the main listener serves `/metrics` only in `dev`, and a deployment
     /// exposes metrics on a separate, private listener ([`crate::AuthorizationServer::metrics_router`],
     /// `serve --metrics-addr`) or sets a token. Request counts, latencies and login failures
     /// tell an attacker what works; they are not for the public internet.
+    #[serde(skip)]
     pub metrics_token: Option<String>,
     /// Browser origins allowed to call the metadata, JWKS, registration, token and revocation
     /// endpoints from a page (CORS, see [`crate::cors`]). Empty (the default): any origin, as
@@ -155,6 +177,21 @@ impl RegistrationPolicy {
             Self::Off => "off",
         }
     }
+}
+
+impl<'de> Deserialize<'de> for RegistrationPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// `signing_alg` by its JOSE name, any case.
+fn signing_alg<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Algorithm, D::Error> {
+    let name = String::deserialize(d)?;
+    mcp_oauth_core::jose::parse_signing_algorithm(&name).ok_or_else(|| {
+        serde::de::Error::custom(format!("`{name}` is not ES256, EdDSA, RS256 or PS256"))
+    })
 }
 
 impl std::str::FromStr for RegistrationPolicy {
@@ -216,6 +253,7 @@ impl ServerConfig {
             authorize_rate_limit_per_ip: 6_000,
             login_rate_limit_per_ip: 3_000,
             key_rotation_interval: 30 * 86_400,
+            key_reload_interval: 60,
             metrics_token: None,
             cors_allowed_origins: Vec::new(),
             redirect_uri_schemes: mcp_oauth_core::redirect::DEFAULT_EXTRA_SCHEMES
@@ -223,6 +261,23 @@ impl ServerConfig {
                 .map(|s| (*s).to_owned())
                 .collect(),
         }
+    }
+
+    /// The defaults with no issuer yet: what a deserialized configuration starts from.
+    fn unset() -> Self {
+        Self::new("")
+    }
+
+    /// The configuration `layers` give: the file's keys, the `MCP_OAUTH_*` variables over
+    /// them, the defaults for the rest (issuer empty if neither names one). Not yet validated:
+    /// a program applies its flags, then calls [`ServerConfig::validate`].
+    pub fn from_layers(layers: &Layers) -> Result<Self, LayerError> {
+        layers.deserialize()
+    }
+
+    /// The interval of [`crate::AuthorizationServer::spawn_key_reload`].
+    pub fn key_reload_period(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.key_reload_interval)
     }
 
     /// Checks the configuration and normalises the issuer (a lone trailing `/` is removed).
@@ -305,6 +360,9 @@ impl ServerConfig {
                 "key_rotation_interval",
                 "must be 0 (off) or at least two access-token lifetimes",
             ));
+        }
+        if self.key_reload_interval == 0 {
+            return Err(err("key_reload_interval", "must be at least 1 second"));
         }
         if self.jwks_refetch_interval < 0 {
             return Err(err("jwks_refetch_interval", "must not be negative"));
@@ -439,6 +497,86 @@ mod tests {
         let mut c = ServerConfig::new("https://a.example");
         c.fetch_timeout_ms = 0;
         assert_eq!(c.validate().unwrap_err().key, "fetch_timeout_ms");
+    }
+
+    fn from_toml(text: &str) -> Result<ServerConfig, LayerError> {
+        ServerConfig::from_layers(&Layers::from_toml(text).unwrap())
+    }
+
+    #[test]
+    fn keys_deserialize_over_the_defaults() {
+        let c = from_toml("access_token_ttl = 300\nsigning_alg = \"EdDSA\"").unwrap();
+        assert_eq!(c.access_token_ttl, 300);
+        assert_eq!(c.signing_alg, Algorithm::EdDSA);
+        assert_eq!(c.code_ttl, 60, "a key not given keeps its default");
+        assert!(c.issue_refresh_tokens && !c.dev && c.metrics_token.is_none());
+        assert_eq!(c.issuer, "", "no issuer given");
+        let c = from_toml(
+            "registration = \"token\"\ncimd_deny_hosts = [\"*.evil.example\"]\ncimd_allow_loopback = true",
+        )
+        .unwrap();
+        assert_eq!(c.registration, RegistrationPolicy::Token);
+        assert_eq!(c.cimd_deny_hosts, vec!["*.evil.example"]);
+        assert!(c.cimd_allow_loopback);
+        let c = from_toml(
+            "cors_allowed_origins = [\"http://localhost:6274\"]\nredirect_uri_schemes = []",
+        )
+        .unwrap();
+        assert_eq!(c.cors_allowed_origins, vec!["http://localhost:6274"]);
+        assert!(c.redirect_uri_schemes.is_empty());
+        assert_eq!(
+            ServerConfig::new("https://a.example").redirect_uri_schemes,
+            vec!["cursor"]
+        );
+        assert_eq!(from_toml("").unwrap().redirect_uri_schemes, vec!["cursor"]);
+    }
+
+    #[test]
+    fn bad_keys_and_values_are_named() {
+        let e = from_toml("registration = \"maybe\"").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration `registration`: `maybe` is not open, token or off"
+        );
+        let e = from_toml("signing_alg = \"HS256\"").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration `signing_alg`: `HS256` is not ES256, EdDSA, RS256 or PS256"
+        );
+        for key in [
+            "acces_token_ttl",
+            "dev",
+            "metrics_token",
+            "issue_refresh_tokens",
+        ] {
+            let e = from_toml(&format!("{key} = 5")).unwrap_err();
+            assert_eq!(e, LayerError::UnknownKey(key.into()));
+        }
+        let layers = Layers::new().with_env([
+            ("MCP_OAUTH_SIGNING_ALG", "ps256"),
+            ("MCP_OAUTH_REGISTRATION", "off"),
+            ("MCP_OAUTH_CIMD_ALLOW_HOSTS", "a.example,b.example"),
+            ("MCP_OAUTH_REFRESH_GRACE", "0"),
+            ("MCP_OAUTH_DEV", "true"),
+        ]);
+        let c = ServerConfig::from_layers(&layers).unwrap();
+        assert_eq!(c.signing_alg, Algorithm::PS256);
+        assert_eq!(c.registration, RegistrationPolicy::Off);
+        assert_eq!(c.cimd_allow_hosts, vec!["a.example", "b.example"]);
+        assert_eq!(c.refresh_grace, 0);
+        assert!(!c.dev, "dev is the program's, not a key");
+        let e = ServerConfig::from_layers(
+            &Layers::new().with_env([("MCP_OAUTH_ACCESS_TOKEN_TTL", "soon")]),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid value for MCP_OAUTH_ACCESS_TOKEN_TTL (`access_token_ttl`)"),
+            "{e}"
+        );
+        let mut c = ServerConfig::new("https://a.example");
+        c.key_reload_interval = 0;
+        assert_eq!(c.validate().unwrap_err().key, "key_reload_interval");
     }
 
     #[test]

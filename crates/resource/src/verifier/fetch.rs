@@ -126,9 +126,10 @@ impl Http {
             .header(http::header::ACCEPT, "application/json")
             .form(form);
         if let Some((id, secret)) = basic {
-            let enc =
-                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            req = req.basic_auth(enc(id), Some(enc(secret)));
+            let mut value = http::HeaderValue::from_str(&mcp_oauth_core::basic::encode(id, secret))
+                .map_err(|_| FetchError::Url("client credentials cannot be sent".into()))?;
+            value.set_sensitive(true);
+            req = req.header(http::header::AUTHORIZATION, value);
         }
         let resp = req
             .send()

@@ -19,6 +19,7 @@ pub mod form;
 pub mod jose;
 pub mod json;
 pub mod metadata;
+pub mod outbound;
 pub mod pkce;
 pub mod redirect;
 pub mod resource;

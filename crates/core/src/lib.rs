@@ -18,6 +18,7 @@ pub mod error;
 pub mod form;
 pub mod jose;
 pub mod json;
+pub mod jws;
 pub mod metadata;
 pub mod outbound;
 pub mod pkce;

@@ -20,13 +20,9 @@ use super::fetch::{Http, HttpOptions};
 use crate::error::{ConfigError, VerifyError};
 use crate::principal::{Principal, PrincipalData, client_id_from_claims, scopes_from_claims};
 use async_trait::async_trait;
-use jsonwebtoken::jwk::PublicKeyUse;
-use jsonwebtoken::{Validation, errors::ErrorKind};
 use mcp_oauth_core::clock::{SharedClock, SystemClock, UnixTime};
-use mcp_oauth_core::jose::{
-    Algorithm, DecodingKey, Jwk, JwkSet, VERIFY_ALGORITHMS, algorithm_name, decoding_key,
-    key_fits_algorithm,
-};
+use mcp_oauth_core::jose::{Algorithm, Jwk, JwkSet, VERIFY_ALGORITHMS, algorithm_name};
+use mcp_oauth_core::jws::{JwkKey, Jws, JwsError, KidRule, VerifyingKey};
 use mcp_oauth_core::resource::audience_matches;
 use mcp_oauth_core::token::Audience;
 use serde::Deserialize;
@@ -72,24 +68,12 @@ struct Remote {
 
 #[derive(Debug, Default)]
 struct KeyState {
-    keys: Arc<Vec<KeyEntry>>,
+    keys: Arc<Vec<JwkKey>>,
     loaded: bool,
     fetched_at: Option<UnixTime>,
     last_kid_refetch: Option<UnixTime>,
     last_failure: Option<UnixTime>,
     discovered_jwks_uri: Option<String>,
-}
-
-struct KeyEntry {
-    kid: Option<String>,
-    jwk: Jwk,
-    key: DecodingKey,
-}
-
-impl std::fmt::Debug for KeyEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyEntry").field("kid", &self.kid).finish()
-    }
 }
 
 /// Builds a [`JwtVerifier`]. Every setting names its default.
@@ -287,65 +271,31 @@ fn typ_is_access_token(typ: &str) -> bool {
 
 impl Inner {
     async fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| {
-            VerifyError::invalid("the access token is not a well-formed JWS with an accepted alg")
+        let jws = Jws::parse(token, &self.algorithms).map_err(|e| {
+            VerifyError::invalid(match e {
+                JwsError::Algorithm(_) => "the access token's signing algorithm is not accepted",
+                JwsError::Critical => {
+                    "the access token uses unsupported critical header parameters"
+                }
+                _ => "the access token is not a well-formed JWS with an accepted alg",
+            })
         })?;
-        let alg = header.alg;
-        if !self.algorithms.contains(&alg) {
-            return Err(VerifyError::invalid(
-                "the access token's signing algorithm is not accepted",
-            ));
-        }
-        if self.require_typ && !header.typ.as_deref().is_some_and(typ_is_access_token) {
+        if self.require_typ && !jws.typ().is_some_and(typ_is_access_token) {
             return Err(VerifyError::invalid(
                 "the token is not a JWT access token (typ must be at+jwt)",
             ));
         }
-        if header.crit.as_ref().is_some_and(|c| !c.is_empty()) {
-            return Err(VerifyError::invalid(
-                "the access token uses unsupported critical header parameters",
-            ));
-        }
-        let kid = header.kid.as_deref();
-        let keys = self.keys_for(kid).await?;
+        let keys = self.keys_for(jws.kid()).await?;
         // The keys with the token's `kid`; failing that, keys published without a `kid` (some
         // issuers omit it). Without a `kid` in the token, every key is a candidate.
-        let mut candidates: Vec<&KeyEntry> = keys
-            .iter()
-            .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
-            .collect();
-        if candidates.is_empty() {
-            candidates = keys.iter().filter(|k| k.kid.is_none()).collect();
-        }
-        if candidates.is_empty() {
-            return Err(VerifyError::invalid(
-                "the access token is signed with an unknown key",
-            ));
-        }
-        let mut validation = Validation::new(alg);
-        validation.required_spec_claims.clear();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        let mut claims = None;
-        for entry in candidates
-            .into_iter()
-            .filter(|k| key_fits_algorithm(&k.jwk, alg))
-        {
-            match jsonwebtoken::decode::<Value>(token, &entry.key, &validation) {
-                Ok(data) => {
-                    claims = Some(data.claims);
-                    break;
-                }
-                Err(e) => {
-                    if !matches!(e.kind(), ErrorKind::InvalidSignature) {
-                        tracing::debug!(target: "mcp_oauth::resource", error = %e, "JWT rejected");
-                    }
-                }
+        let claims: Value = jws.verify(&keys, KidRule::OrUnnamed).map_err(|e| {
+            if e != JwsError::Signature {
+                tracing::debug!(target: "mcp_oauth::resource", error = %e, "JWT rejected");
             }
-        }
-        let claims = claims.ok_or_else(|| {
-            VerifyError::invalid("the access token signature could not be verified")
+            VerifyError::invalid(match e {
+                JwsError::UnknownKey => "the access token is signed with an unknown key",
+                _ => "the access token signature could not be verified",
+            })
         })?;
         check_claims(
             &claims,
@@ -366,7 +316,7 @@ impl Inner {
 
     /// The keys to try for a token with `kid`: loads them if needed, and refetches once (rate
     /// limited) when the `kid` is unknown.
-    async fn keys_for(&self, kid: Option<&str>) -> Result<Arc<Vec<KeyEntry>>, VerifyError> {
+    async fn keys_for(&self, kid: Option<&str>) -> Result<Arc<Vec<JwkKey>>, VerifyError> {
         let now = self.clock.now();
         let (keys, loaded, stale) = {
             let s = self.read_state();
@@ -383,7 +333,7 @@ impl Inner {
             (keys, false)
         };
         match kid {
-            Some(kid) if !just_loaded && !keys.iter().any(|k| k.kid.as_deref() == Some(kid)) => {
+            Some(kid) if !just_loaded && !keys.iter().any(|k| k.kid() == Some(kid)) => {
                 Ok(self.refetch_for_unknown_kid(kid).await)
             }
             _ => Ok(keys),
@@ -391,7 +341,7 @@ impl Inner {
     }
 
     /// Loads keys when there are none (or when `force`d), waiting for a fetch in progress.
-    async fn load(&self, force: bool) -> Result<Arc<Vec<KeyEntry>>, VerifyError> {
+    async fn load(&self, force: bool) -> Result<Arc<Vec<JwkKey>>, VerifyError> {
         let Some(remote) = &self.remote else {
             return Ok(self.read_state().keys.clone());
         };
@@ -429,7 +379,7 @@ impl Inner {
 
     /// Refreshes an expired key set without making requests wait: if another request is already
     /// fetching, the current keys are used. A failed refresh keeps the old keys.
-    async fn refresh_stale(&self, current: Arc<Vec<KeyEntry>>) -> Arc<Vec<KeyEntry>> {
+    async fn refresh_stale(&self, current: Arc<Vec<JwkKey>>) -> Arc<Vec<JwkKey>> {
         let Some(remote) = &self.remote else {
             return current;
         };
@@ -462,7 +412,7 @@ impl Inner {
 
     /// One refetch for an unknown `kid`, at most once per `refetch_interval`. Requests that
     /// arrive during the fetch wait for it and then see the new keys.
-    async fn refetch_for_unknown_kid(&self, kid: &str) -> Arc<Vec<KeyEntry>> {
+    async fn refetch_for_unknown_kid(&self, kid: &str) -> Arc<Vec<JwkKey>> {
         let Some(remote) = &self.remote else {
             return self.read_state().keys.clone();
         };
@@ -470,7 +420,7 @@ impl Inner {
         let now = self.clock.now();
         {
             let mut s = self.write_state();
-            if s.keys.iter().any(|k| k.kid.as_deref() == Some(kid)) {
+            if s.keys.iter().any(|k| k.kid() == Some(kid)) {
                 return s.keys.clone();
             }
             if s.last_kid_refetch
@@ -490,7 +440,7 @@ impl Inner {
         }
     }
 
-    fn store(&self, entries: Vec<KeyEntry>, now: UnixTime) -> Arc<Vec<KeyEntry>> {
+    fn store(&self, entries: Vec<JwkKey>, now: UnixTime) -> Arc<Vec<JwkKey>> {
         let keys = Arc::new(entries);
         let mut s = self.write_state();
         s.keys = keys.clone();
@@ -500,7 +450,7 @@ impl Inner {
         keys
     }
 
-    async fn fetch(&self, remote: &Remote) -> Result<Vec<KeyEntry>, String> {
+    async fn fetch(&self, remote: &Remote) -> Result<Vec<JwkKey>, String> {
         let discovered = self.read_state().discovered_jwks_uri.clone();
         let uri = match remote.jwks_uri.clone().or(discovered) {
             Some(u) => u,
@@ -542,26 +492,11 @@ impl Inner {
     }
 }
 
-/// Usable verification keys of a set: signature keys (no `use`, or `use: sig`) that are not
-/// symmetric. Keys of unknown type were already dropped when the set was read.
-fn key_entries(jwks: &[Jwk]) -> Vec<KeyEntry> {
-    jwks.iter()
-        .take(MAX_KEYS)
-        .filter(|jwk| {
-            matches!(
-                jwk.common.public_key_use,
-                None | Some(PublicKeyUse::Signature)
-            )
-        })
-        .filter_map(|jwk| {
-            let key = decoding_key(jwk).ok()?;
-            Some(KeyEntry {
-                kid: jwk.common.key_id.clone(),
-                jwk: jwk.clone(),
-                key,
-            })
-        })
-        .collect()
+/// Usable verification keys of a set (at most [`MAX_KEYS`]): signature keys (no `use`, or
+/// `use: sig`) that are not symmetric. Keys of unknown type were already dropped when the set
+/// was read.
+fn key_entries(jwks: &[Jwk]) -> Vec<JwkKey> {
+    JwkKey::set(jwks, MAX_KEYS)
 }
 
 /// A NumericDate claim: absent, or a number (fractions truncated).
@@ -828,7 +763,7 @@ mod tests {
     fn symmetric_and_encryption_keys_are_skipped() {
         let sig = SigningKey::generate(Algorithm::ES256).unwrap();
         let mut enc = sig.public_jwk().clone();
-        enc.common.public_key_use = Some(PublicKeyUse::Encryption);
+        enc.common.public_key_use = Some(jsonwebtoken::jwk::PublicKeyUse::Encryption);
         let oct: Jwk =
             serde_json::from_value(json!({"kty":"oct","k":"c2VjcmV0","kid":"h"})).unwrap();
         let entries = key_entries(&[sig.public_jwk().clone(), enc, oct]);

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
 use crate::registration::{ClientAuth, ClientRegistration};
 use mcp_oauth_core::ErrorResponse;
+use mcp_oauth_core::metadata::AuthorizationServerMetadata;
 use mcp_oauth_core::secret::Secret;
 use mcp_oauth_core::token::{TokenResponse, auth_method};
 use reqwest::header::HeaderValue;
@@ -122,6 +123,40 @@ pub async fn revoke(
             Err(e) => e,
         },
     )
+}
+
+/// A grant request at the token endpoint of `metadata` (the AS `issuer`): the grant's own
+/// `params`, then `resource` and, when given, `scope`; the client authenticates as its
+/// registration and the metadata choose. The client credentials and JWT-bearer grants share it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn grant_request(
+    fetcher: &Fetcher,
+    issuer: &str,
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    mut params: Vec<(String, String)>,
+    resource: &str,
+    scope: Option<&str>,
+    now: i64,
+) -> Result<IssuedToken> {
+    let url = metadata
+        .token_endpoint
+        .as_deref()
+        .ok_or_else(|| Error::MissingEndpoint {
+            issuer: issuer.to_owned(),
+            endpoint: "token_endpoint",
+        })?;
+    params.push(("resource".into(), resource.to_owned()));
+    if let Some(s) = scope {
+        params.push(("scope".into(), s.to_owned()));
+    }
+    let endpoint = TokenEndpoint {
+        url,
+        issuer,
+        client,
+        method: client.auth.method(Some(metadata)),
+    };
+    request(fetcher, endpoint, params, now, true).await
 }
 
 /// POSTs `params` to the token endpoint with client authentication and parses the answer.

@@ -6,7 +6,7 @@
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
 use crate::registration::{ClientAuth, ClientRegistration};
-use crate::token::{self, IssuedToken, TokenEndpoint};
+use crate::token::{self, IssuedToken};
 use mcp_oauth_core::metadata::AuthorizationServerMetadata;
 use mcp_oauth_core::token::grant_type;
 
@@ -25,31 +25,9 @@ pub async fn request_token(
             "the client credentials grant needs a client secret or a private key".into(),
         ));
     }
-    let url = metadata
-        .token_endpoint
-        .as_deref()
-        .ok_or_else(|| Error::MissingEndpoint {
-            issuer: issuer.to_owned(),
-            endpoint: "token_endpoint",
-        })?;
-    let mut params = vec![
-        ("grant_type".into(), grant_type::CLIENT_CREDENTIALS.into()),
-        ("resource".into(), resource.to_owned()),
-    ];
-    if let Some(s) = scope {
-        params.push(("scope".into(), s.to_owned()));
-    }
-    token::request(
-        fetcher,
-        TokenEndpoint {
-            url,
-            issuer,
-            client,
-            method: client.auth.method(Some(metadata)),
-        },
-        params,
-        now,
-        true,
+    let params = vec![("grant_type".into(), grant_type::CLIENT_CREDENTIALS.into())];
+    token::grant_request(
+        fetcher, issuer, metadata, client, params, resource, scope, now,
     )
     .await
 }

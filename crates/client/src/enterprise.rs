@@ -121,32 +121,12 @@ pub async fn redeem_id_jag(
     now: i64,
 ) -> Result<IssuedToken> {
     let issuer = metadata.issuer.as_str();
-    let url = metadata
-        .token_endpoint
-        .as_deref()
-        .ok_or_else(|| Error::MissingEndpoint {
-            issuer: issuer.to_owned(),
-            endpoint: "token_endpoint",
-        })?;
-    let mut params = vec![
+    let params = vec![
         ("grant_type".into(), grant_type::JWT_BEARER.into()),
         ("assertion".into(), id_jag.expose().to_owned()),
-        ("resource".into(), resource.to_owned()),
     ];
-    if let Some(s) = scope {
-        params.push(("scope".into(), s.to_owned()));
-    }
-    token::request(
-        fetcher,
-        TokenEndpoint {
-            url,
-            issuer,
-            client,
-            method: client.auth.method(Some(metadata)),
-        },
-        params,
-        now,
-        true,
+    token::grant_request(
+        fetcher, issuer, metadata, client, params, resource, scope, now,
     )
     .await
 }

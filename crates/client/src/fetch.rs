@@ -7,7 +7,7 @@
 //! URL that redirects counts as "not found here" and the next candidate is tried.
 
 use crate::error::{Error, Result};
-use mcp_oauth_core::uri::{UriParts, is_loopback_host};
+use mcp_oauth_core::outbound::UrlPolicy;
 use reqwest::header::{HeaderMap, HeaderValue};
 use std::time::Duration;
 
@@ -41,35 +41,16 @@ impl Default for HttpSettings {
     }
 }
 
-/// Checks `url` against the URL policy: `https`, or `http` on a loopback host when
-/// `allow_insecure_http` is set; never user information. Returns the parsed URL for sending (the
-/// original string stays the one compared and stored).
+/// Checks `url` against the URL policy ([`UrlPolicy`]): `https`, or `http` on a loopback host
+/// when `allow_insecure_http` is set; never user information. Returns the parsed URL for sending
+/// (the original string stays the one compared and stored).
 pub fn check_url(url: &str, allow_insecure_http: bool) -> Result<url::Url> {
-    let refuse = |reason: &str| Error::UrlRefused {
-        url: url.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let parsed = url::Url::parse(url).map_err(|e| refuse(&format!("not a URL ({e})")))?;
-    let parts = UriParts::split(url).ok_or_else(|| refuse("not an absolute URL"))?;
-    if parts.has_userinfo() {
-        return Err(refuse("user information in a URL is not allowed"));
-    }
-    match parsed.scheme() {
-        "https" => Ok(parsed),
-        "http" if is_loopback_host(parts.host()) => {
-            if allow_insecure_http {
-                Ok(parsed)
-            } else {
-                Err(refuse(
-                    "plain http is refused without the insecure-http switch",
-                ))
-            }
-        }
-        "http" => Err(refuse(
-            "plain http is only ever allowed on a loopback address",
-        )),
-        _ => Err(refuse("scheme is not https")),
-    }
+    UrlPolicy::loopback_http(allow_insecure_http)
+        .check(url)
+        .map_err(|refusal| Error::UrlRefused {
+            url: url.to_owned(),
+            reason: refusal.to_string(),
+        })
 }
 
 /// A response read in full (up to the size limit). Its `Debug` omits the body, which may hold

@@ -8,6 +8,17 @@ use crate::manager::TokenManager;
 use mcp_oauth_core::challenge::find_bearer;
 use std::sync::Arc;
 
+/// The default HTTP client of the bearer clients ([`AuthorizedClient`] and the rmcp
+/// transport): redirects off, so a token never follows a redirect to another host; the connect
+/// timeout from the manager's settings.
+pub(crate) fn bearer_http_client(manager: &TokenManager) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(manager.config().http_settings().timeout)
+        .build()
+        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+}
+
 /// A `reqwest::Client` bound to one MCP server and a [`TokenManager`].
 #[derive(Debug, Clone)]
 pub struct AuthorizedClient {
@@ -20,11 +31,7 @@ impl AuthorizedClient {
     /// A client for `server_url` with a default HTTP client (redirects off: a token must not
     /// follow a redirect to another host; connect timeout from the manager's settings).
     pub fn new(manager: Arc<TokenManager>, server_url: impl Into<String>) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(manager.config().http_settings().timeout)
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let http = bearer_http_client(&manager)?;
         Ok(Self::with_http_client(manager, server_url, http))
     }
 

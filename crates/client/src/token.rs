@@ -13,8 +13,8 @@ use crate::assertion::client_assertion;
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
 use crate::registration::{ClientAuth, ClientRegistration};
-use base64::Engine;
 use mcp_oauth_core::ErrorResponse;
+use mcp_oauth_core::metadata::AuthorizationServerMetadata;
 use mcp_oauth_core::secret::Secret;
 use mcp_oauth_core::token::{TokenResponse, auth_method};
 use reqwest::header::HeaderValue;
@@ -49,19 +49,10 @@ pub struct TokenEndpoint<'a> {
     pub method: &'a str,
 }
 
-/// `application/x-www-form-urlencoded` encoding of one value (RFC 6749 Appendix B).
-pub fn form_urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// The `Authorization` value for `client_secret_basic` (RFC 6749 §2.3.1).
-pub fn basic_authorization(client_id: &str, secret: &str) -> String {
-    let raw = format!("{}:{}", form_urlencode(client_id), form_urlencode(secret));
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(raw)
-    )
-}
+/// `form_urlencode`: one value as `application/x-www-form-urlencoded` (RFC 6749 Appendix B);
+/// `basic_authorization`: the `client_secret_basic` header value (RFC 6749 §2.3.1). Both are the
+/// one codec in [`mcp_oauth_core::basic`], which the server decodes with.
+pub use mcp_oauth_core::basic::{encode as basic_authorization, form_urlencode};
 
 /// Adds client authentication for `endpoint.method` to `params`; returns the `Authorization`
 /// header value for `client_secret_basic`.
@@ -134,6 +125,40 @@ pub async fn revoke(
     )
 }
 
+/// A grant request at the token endpoint of `metadata` (the AS `issuer`): the grant's own
+/// `params`, then `resource` and, when given, `scope`; the client authenticates as its
+/// registration and the metadata choose. The client credentials and JWT-bearer grants share it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn grant_request(
+    fetcher: &Fetcher,
+    issuer: &str,
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    mut params: Vec<(String, String)>,
+    resource: &str,
+    scope: Option<&str>,
+    now: i64,
+) -> Result<IssuedToken> {
+    let url = metadata
+        .token_endpoint
+        .as_deref()
+        .ok_or_else(|| Error::MissingEndpoint {
+            issuer: issuer.to_owned(),
+            endpoint: "token_endpoint",
+        })?;
+    params.push(("resource".into(), resource.to_owned()));
+    if let Some(s) = scope {
+        params.push(("scope".into(), s.to_owned()));
+    }
+    let endpoint = TokenEndpoint {
+        url,
+        issuer,
+        client,
+        method: client.auth.method(Some(metadata)),
+    };
+    request(fetcher, endpoint, params, now, true).await
+}
+
 /// POSTs `params` to the token endpoint with client authentication and parses the answer.
 /// `require_bearer` refuses any `token_type` but `Bearer` (off for token exchange).
 pub async fn request(
@@ -195,16 +220,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn basic_encodes_before_base64() {
-        // RFC 6749 §2.3.1: a space becomes '+', ':' becomes %3A, then base64.
-        let h = basic_authorization("my client:1", "p@ss w/rd+");
-        let b64 = h.strip_prefix("Basic ").unwrap();
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .unwrap();
-        assert_eq!(
-            String::from_utf8(raw).unwrap(),
-            "my+client%3A1:p%40ss+w%2Frd%2B"
+    fn basic_header_is_sent_with_form_encoded_credentials() {
+        // The header carries the core codec's encoding; the body gets no client_id or secret.
+        let client = ClientRegistration::pre_registered(
+            "my client:1",
+            ClientAuth::SecretBasic(Secret::new("p@ss w/rd+")),
         );
+        let endpoint = TokenEndpoint {
+            url: "https://as.example/token",
+            issuer: "https://as.example",
+            client: &client,
+            method: auth_method::CLIENT_SECRET_BASIC,
+        };
+        let mut params = Vec::new();
+        let header = authenticate(endpoint, &mut params, 0).unwrap().unwrap();
+        assert!(header.is_sensitive());
+        assert_eq!(
+            mcp_oauth_core::basic::decode(header.to_str().unwrap()),
+            Some(("my client:1".into(), "p@ss w/rd+".into()))
+        );
+        assert_eq!(header, basic_authorization("my client:1", "p@ss w/rd+"));
+        assert!(params.is_empty());
     }
 }

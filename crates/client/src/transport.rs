@@ -63,11 +63,7 @@ impl OAuthHttpClient {
     /// A client for the MCP server at `server_url` with a default HTTP client (redirects off:
     /// a bearer token never follows a redirect).
     pub fn new(manager: Arc<TokenManager>, server_url: impl Into<String>) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(manager.config().http_settings().timeout)
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        let http = crate::http::bearer_http_client(&manager)?;
         Ok(Self::with_http_client(manager, server_url, http))
     }
 

@@ -24,11 +24,12 @@ use crate::model::Client;
 use crate::state::AppState;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Validation;
-use mcp_oauth_core::jose::{Algorithm, JwkSet, decoding_key, key_fits_algorithm};
+use mcp_oauth_core::jose::Algorithm;
+use mcp_oauth_core::jws::{JwkKey, Jws, JwsError, KidRule};
 use mcp_oauth_core::token::{Audience, auth_method};
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// The algorithms a client assertion may be signed with (advertised as
 /// `token_endpoint_auth_signing_alg_values_supported`).
@@ -76,19 +77,21 @@ pub async fn verify(
     state: &AppState,
     assertion: &str,
     body_client_id: Option<&str>,
-) -> Result<std::sync::Arc<Client>, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     if assertion.len() > MAX_ASSERTION_BYTES {
         return Err(refuse("the client assertion is too large"));
     }
-    let header = jsonwebtoken::decode_header(assertion).map_err(|_| {
-        refuse("the client assertion is not a signed JWT with a supported algorithm (never none)")
-    })?;
-    let alg = header.alg;
-    if !ASSERTION_ALGORITHMS.contains(&alg) {
-        return Err(refuse(format!(
+    let jws = Jws::parse(assertion, &ASSERTION_ALGORITHMS).map_err(|e| match e {
+        JwsError::Algorithm(alg) => refuse(format!(
             "client assertions must be signed with ES256, RS256, PS256 or EdDSA, not {alg:?}"
-        )));
-    }
+        )),
+        JwsError::Critical => {
+            refuse("the client assertion uses unsupported critical header parameters")
+        }
+        _ => refuse(
+            "the client assertion is not a signed JWT with a supported algorithm (never none)",
+        ),
+    })?;
     let client_id = unverified_subject(assertion)
         .ok_or_else(|| refuse("the client assertion has no sub naming the client"))?;
     if body_client_id.is_some_and(|b| b != client_id) {
@@ -105,7 +108,7 @@ pub async fn verify(
     if client.token_endpoint_auth_method != auth_method::PRIVATE_KEY_JWT {
         return Err(refuse("this client is not registered for private_key_jwt"));
     }
-    let claims = verify_signature(state, &client, assertion, alg, header.kid.as_deref()).await?;
+    let claims = verify_signature(state, &client, &jws).await?;
     check_claims(state, &client_id, &claims)?;
     // Recorded until the last moment it could still be accepted.
     let first = state
@@ -129,9 +132,10 @@ async fn client_keys(
     state: &AppState,
     client: &Client,
     refresh: bool,
-) -> Result<JwkSet, OAuthError> {
+) -> Result<Arc<Vec<JwkKey>>, OAuthError> {
     if let Some(jwks) = &client.jwks {
-        return crate::client_keys::parse_public_jwks(jwks)
+        return crate::client_keys::public_keys(jwks)
+            .map(Arc::new)
             .map_err(|e| refuse(format!("the client's registered keys are unusable: {e}")));
     }
     let Some(uri) = &client.jwks_uri else {
@@ -146,53 +150,28 @@ async fn client_keys(
         .map_err(refuse)
 }
 
+/// The signature, by the core JWS verification: a `kid` selects the keys with that `kid` only
+/// (an unknown one refetches a `jwks_uri` first); without a `kid`, every key that fits the `alg`.
 async fn verify_signature(
     state: &AppState,
     client: &Client,
-    assertion: &str,
-    alg: Algorithm,
-    kid: Option<&str>,
+    jws: &Jws<'_>,
 ) -> Result<Claims, OAuthError> {
     let mut keys = client_keys(state, client, false).await?;
-    let named = |set: &JwkSet| {
-        kid.is_none_or(|k| {
-            set.keys
-                .iter()
-                .any(|j| j.common.key_id.as_deref() == Some(k))
-        })
-    };
-    if !named(&keys) && client.jwks.is_none() {
+    if !jws.names_a_key_of(&keys) && client.jwks.is_none() {
         keys = client_keys(state, client, true).await?;
     }
-    let mut validation = Validation::new(alg);
-    // Times and audience are checked below against the server's clock and URLs.
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    validation.leeway = 0;
-    let candidates = keys.keys.iter().filter(|j| {
-        kid.is_none_or(|k| j.common.key_id.as_deref() == Some(k))
-            && key_fits_algorithm(j, alg)
-            && j.common.public_key_use != Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
-    });
-    let mut any = false;
-    for jwk in candidates {
-        any = true;
-        let Ok(key) = decoding_key(jwk) else {
-            continue;
-        };
-        if let Ok(data) = jsonwebtoken::decode::<Value>(assertion, &key, &validation) {
-            return serde_json::from_value(data.claims).map_err(|_| {
-                refuse("the client assertion lacks a required claim (iss, sub, aud, exp, jti) or has one of the wrong type")
-            });
-        }
-    }
-    Err(refuse(if any {
-        "the client assertion's signature does not verify with the client's registered keys"
-    } else {
-        "none of the client's registered keys matches the assertion's kid and alg"
-    }))
+    jws.verify(&keys, KidRule::Exact).map_err(|e| {
+        refuse(match e {
+            JwsError::Signature => {
+                "the client assertion's signature does not verify with the client's registered keys"
+            }
+            JwsError::Claims => {
+                "the client assertion lacks a required claim (iss, sub, aud, exp, jti) or has one of the wrong type"
+            }
+            _ => "none of the client's registered keys matches the assertion's kid and alg",
+        })
+    })
 }
 
 fn check_claims(state: &AppState, client_id: &str, c: &Claims) -> Result<(), OAuthError> {

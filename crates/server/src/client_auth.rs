@@ -13,8 +13,6 @@ use crate::error::OAuthError;
 use crate::model::Client;
 use crate::state::AppState;
 use axum::http::{HeaderMap, header};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use mcp_oauth_core::form::OAuthParams;
 use mcp_oauth_core::secret::{constant_time_eq, sha256_b64url};
 use mcp_oauth_core::token::auth_method;
@@ -42,44 +40,29 @@ pub struct AuthenticatedClient {
     pub method: AuthMethod,
 }
 
-/// Basic credentials: `base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
-fn parse_basic(value: &str) -> Option<(String, String)> {
-    let (scheme, rest) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
+/// The `client_secret_basic` credentials of the one `Authorization` header, decoded by
+/// [`mcp_oauth_core::basic::decode`]; `None` when the header is absent or of another scheme.
+/// A malformed Basic value is an `invalid_client` with a Basic challenge (RFC 6749 §5.2).
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let mut auth_headers = headers.get_all(header::AUTHORIZATION).iter();
+    let auth = auth_headers.next();
+    if auth_headers.next().is_some() {
+        return Err(OAuthError::invalid_request(
+            "more than one Authorization header",
+        ));
     }
-    let raw = STANDARD.decode(rest.trim()).ok()?;
-    let mut raw = String::from_utf8(raw).ok()?;
-    let colon = raw.find(':')?;
-    if !raw.contains(['+', '%']) {
-        // Nothing to decode: split the buffer instead of copying both halves.
-        let secret = raw[colon + 1..].to_owned();
-        raw.truncate(colon);
-        return Some((raw, secret));
+    let Some(value) = auth.and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let is_basic = value
+        .get(..6)
+        .is_some_and(|p| p.eq_ignore_ascii_case("basic "));
+    if !is_basic {
+        return Ok(None);
     }
-    let (id, secret) = raw.split_at(colon);
-    Some((form_decode(id)?, form_decode(&secret[1..])?))
-}
-
-/// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, `%XX` a byte.
-/// Done by hand because a raw `&` or `=` from a lax client must not split the value.
-fn form_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    mcp_oauth_core::basic::decode(value)
+        .map(Some)
+        .ok_or_else(|| OAuthError::invalid_client("malformed HTTP Basic credentials", true))
 }
 
 /// Authenticates the client of a request, removing `client_id` and `client_secret` from
@@ -90,25 +73,8 @@ pub async fn authenticate(
     params: &mut OAuthParams,
     allow_public: bool,
 ) -> Result<AuthenticatedClient, OAuthError> {
-    let mut auth_headers = headers.get_all(header::AUTHORIZATION).iter();
-    let auth = auth_headers.next();
-    if auth_headers.next().is_some() {
-        return Err(OAuthError::invalid_request(
-            "more than one Authorization header",
-        ));
-    }
-    let basic_attempted = auth
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.len() >= 6 && v[..6].eq_ignore_ascii_case("basic "));
-    let basic =
-        if basic_attempted {
-            let v = auth.and_then(|v| v.to_str().ok()).unwrap_or_default();
-            Some(parse_basic(v).ok_or_else(|| {
-                OAuthError::invalid_client("malformed HTTP Basic credentials", true)
-            })?)
-        } else {
-            None
-        };
+    let basic = basic_credentials(headers)?;
+    let basic_attempted = basic.is_some();
     let body_id = params.take("client_id");
     let body_secret = params.take("client_secret");
     let assertion_type = params.take("client_assertion_type");
@@ -205,19 +171,38 @@ pub async fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
+    use mcp_oauth_core::ErrorCode;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
 
     #[test]
-    fn basic_is_form_decoded() {
-        // id "a b" and secret "p:w%" encoded per RFC 6749 §2.3.1.
-        let v = format!("Basic {}", STANDARD.encode("a+b:p%3Aw%25"));
-        assert_eq!(parse_basic(&v), Some(("a b".into(), "p:w%".into())));
-        assert_eq!(parse_basic("Bearer x"), None);
-        assert_eq!(parse_basic("Basic !!!"), None);
+    fn basic_header_is_accepted_form_decoded() {
+        // What the client sends (the core encoder) is what the server reads.
+        let sent = mcp_oauth_core::basic::encode("a b:c", "p:w%+");
+        let got = basic_credentials(&headers(&[&sent])).unwrap();
+        assert_eq!(got, Some(("a b:c".into(), "p:w%+".into())));
+        let lower = sent.replacen("Basic", "basic", 1);
+        assert!(basic_credentials(&headers(&[&lower])).unwrap().is_some());
+    }
+
+    #[test]
+    fn other_schemes_absent_and_malformed_basic() {
+        assert_eq!(basic_credentials(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(basic_credentials(&headers(&["Bearer x"])).unwrap(), None);
+        assert_eq!(basic_credentials(&headers(&["Basic"])).unwrap(), None);
+        let e = basic_credentials(&headers(&["Basic !!!"])).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidClient);
+        let two = headers(&["Basic YTpi", "Basic YTpi"]);
         assert_eq!(
-            parse_basic(&format!("basic {}", STANDARD.encode("nocolon"))),
-            None
+            basic_credentials(&two).unwrap_err().code,
+            ErrorCode::InvalidRequest
         );
-        assert_eq!(form_decode("a&b=c%2"), None);
-        assert_eq!(form_decode("a&b=c"), Some("a&b=c".into()));
     }
 }

@@ -15,9 +15,10 @@ use crate::config::ServerConfig;
 use crate::fetch::SafeFetcher;
 use mcp_oauth_core::clock::UnixTime;
 use mcp_oauth_core::jose::{JwkSet, decoding_key};
+use mcp_oauth_core::jws::JwkKey;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The largest JWK Set fetched, in bytes (ten RSA-4096 keys fit).
 pub const MAX_JWKS_BYTES: usize = 32 * 1024;
@@ -60,10 +61,16 @@ pub fn parse_public_jwks(v: &Value) -> Result<JwkSet, String> {
     Ok(set)
 }
 
+/// The verification keys of a JWK Set given by value, checked by [`parse_public_jwks`].
+pub fn public_keys(v: &Value) -> Result<Vec<JwkKey>, String> {
+    let set = parse_public_jwks(v)?;
+    Ok(JwkKey::set(&set.keys, MAX_KEYS))
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
-    /// The set, if the last fetch succeeded.
-    keys: Option<JwkSet>,
+    /// The set's verification keys, if the last fetch succeeded.
+    keys: Option<Arc<Vec<JwkKey>>>,
     /// When it was last fetched (or tried).
     fetched_at: UnixTime,
     /// Until when the set may be used without fetching again.
@@ -87,7 +94,7 @@ impl JwksCache {
         now: UnixTime,
         uri: &str,
         refresh: bool,
-    ) -> Result<JwkSet, String> {
+    ) -> Result<Arc<Vec<JwkKey>>, String> {
         let interval = config.jwks_refetch_interval;
         let cached = {
             let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
@@ -155,7 +162,7 @@ impl JwksCache {
         fetcher: &SafeFetcher,
         config: &ServerConfig,
         uri: &str,
-    ) -> Result<(JwkSet, i64), String> {
+    ) -> Result<(Arc<Vec<JwkKey>>, i64), String> {
         let fetched = fetcher
             .get_json(uri, MAX_JWKS_BYTES)
             .await
@@ -165,14 +172,14 @@ impl JwksCache {
             })?;
         let value: Value = serde_json::from_slice(&fetched.body)
             .map_err(|_| "the client's jwks_uri is not valid JSON".to_owned())?;
-        let keys = parse_public_jwks(&value).map_err(|e| format!("the client's jwks_uri: {e}"))?;
+        let keys = public_keys(&value).map_err(|e| format!("the client's jwks_uri: {e}"))?;
         // `no-store` still keeps the set for the refetch interval: every request fetching it
         // would let anyone with a bad assertion drive the server's fetches.
         let ttl = fetched
             .cache
             .ttl(config.cimd_cache_min_ttl, config.cimd_cache_max_ttl)
             .unwrap_or(config.jwks_refetch_interval);
-        Ok((keys, ttl))
+        Ok((Arc::new(keys), ttl))
     }
 }
 

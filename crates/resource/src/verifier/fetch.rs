@@ -6,6 +6,7 @@
 
 use crate::error::ConfigError;
 use mcp_oauth_core::metadata::AuthorizationServerMetadata;
+use mcp_oauth_core::outbound::{PlainHttp, UrlPolicy};
 use mcp_oauth_core::wellknown::authorization_server_metadata_urls;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -126,9 +127,10 @@ impl Http {
             .header(http::header::ACCEPT, "application/json")
             .form(form);
         if let Some((id, secret)) = basic {
-            let enc =
-                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            req = req.basic_auth(enc(id), Some(enc(secret)));
+            let mut value = http::HeaderValue::from_str(&mcp_oauth_core::basic::encode(id, secret))
+                .map_err(|_| FetchError::Url("client credentials cannot be sent".into()))?;
+            value.set_sensitive(true);
+            req = req.header(http::header::AUTHORIZATION, value);
         }
         let resp = req
             .send()
@@ -192,14 +194,22 @@ impl Http {
     }
 }
 
-/// Checks that `url` parses and is HTTPS (or HTTP when `allow_http`).
+/// Checks `url` against the outbound-URL policy of `mcp_oauth_core::outbound`: HTTPS, or plain
+/// HTTP to any host when `allow_http` (`insecure_allow_http`: a development issuer may sit under
+/// a service name, not only on loopback); never user information. A plain-HTTP refusal is
+/// [`ConfigError::InsecureUrl`], every other one [`ConfigError::InvalidUrl`].
 pub(crate) fn check_url(url: &str, allow_http: bool) -> Result<(), ConfigError> {
-    let parsed = url::Url::parse(url).map_err(|_| ConfigError::InvalidUrl(url.to_owned()))?;
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if allow_http => Ok(()),
-        "http" => Err(ConfigError::InsecureUrl(url.to_owned())),
-        _ => Err(ConfigError::InvalidUrl(url.to_owned())),
+    let policy = UrlPolicy {
+        plain_http: if allow_http {
+            PlainHttp::Any
+        } else {
+            PlainHttp::Never
+        },
+    };
+    match policy.check(url) {
+        Ok(_) => Ok(()),
+        Err(r) if r.is_plain_http() => Err(ConfigError::InsecureUrl(url.to_owned())),
+        Err(_) => Err(ConfigError::InvalidUrl(url.to_owned())),
     }
 }
 
@@ -221,6 +231,11 @@ mod tests {
         ));
         assert!(matches!(
             check_url("nope", true),
+            Err(ConfigError::InvalidUrl(_))
+        ));
+        assert!(check_url("http://as.example/jwks", true).is_ok());
+        assert!(matches!(
+            check_url("https://user:pw@as.example/jwks", true),
             Err(ConfigError::InvalidUrl(_))
         ));
     }

@@ -20,6 +20,7 @@
 pub mod host;
 pub mod ip;
 
+use mcp_oauth_core::outbound::{Refusal, UrlPolicy};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -30,9 +31,10 @@ use url::{Host, Url};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
-    /// The URL may not be fetched at all (scheme, user information, no host).
+    /// The URL may not be fetched at all: the outbound-URL policy of `mcp_oauth_core::outbound`
+    /// refuses it (scheme, user information, no host).
     #[error("the URL cannot be fetched: {0}")]
-    Url(&'static str),
+    Url(Refusal),
     /// The host resolves to, or is, an address the server does not connect to.
     #[error("the host resolves to a private or special-use address")]
     ForbiddenAddress,
@@ -189,41 +191,40 @@ impl SafeFetcher {
         self.allow_loopback
     }
 
-    /// Checks that `url` may be fetched, without fetching it: scheme, user information, and an
-    /// IP-literal host's class. Host names are checked when they are resolved.
+    /// The outbound-URL policy this fetcher applies before any DNS lookup.
+    fn policy(&self) -> UrlPolicy {
+        UrlPolicy::loopback_http(self.allow_loopback)
+    }
+
+    /// Checks that `url` may be fetched, without fetching it: the outbound-URL policy (scheme,
+    /// user information, a host), then an IP-literal host's class. Host names are checked when
+    /// they are resolved.
     pub fn check_url(&self, url: &str) -> Result<Url, FetchError> {
-        let parsed = Url::parse(url).map_err(|_| FetchError::Url("not an absolute URL"))?;
-        self.check_parsed(&parsed)?;
+        let parsed = self.policy().check(url).map_err(FetchError::Url)?;
+        self.check_literal(&parsed)?;
         Ok(parsed)
     }
 
     /// [`Self::check_url`] for a URL parsed already. The host is WHATWG's, so `127.1` and
     /// `0x7f000001` are the loopback address here as they are to the connection.
     pub fn check_parsed(&self, parsed: &Url) -> Result<(), FetchError> {
-        let url = parsed.as_str();
-        if !parsed.username().is_empty() || parsed.password().is_some() {
-            return Err(FetchError::Url("it contains user information"));
-        }
-        let host = parsed.host().ok_or(FetchError::Url("it has no host"))?;
-        let literal: Option<IpAddr> = match host {
-            Host::Ipv4(a) => Some(IpAddr::V4(a)),
-            Host::Ipv6(a) => Some(IpAddr::V6(a)),
-            Host::Domain(_) => None,
+        self.policy()
+            .check_parsed(parsed)
+            .map_err(FetchError::Url)?;
+        self.check_literal(parsed)
+    }
+
+    /// Refuses an IP-literal host of a special-use class (loopback passes with the switch).
+    fn check_literal(&self, parsed: &Url) -> Result<(), FetchError> {
+        let literal: Option<IpAddr> = match parsed.host() {
+            Some(Host::Ipv4(a)) => Some(IpAddr::V4(a)),
+            Some(Host::Ipv6(a)) => Some(IpAddr::V6(a)),
+            Some(Host::Domain(_)) | None => None,
         };
-        let loopback_host = match (literal, &host) {
-            (Some(a), _) => ip::classify(a) == ip::AddressClass::Loopback,
-            (None, Host::Domain(_)) => host::canonical(&host) == "localhost",
-            _ => false,
-        };
-        match parsed.scheme() {
-            "https" => {}
-            "http" if self.allow_loopback && loopback_host => {}
-            "http" => return Err(FetchError::Url("it must use https")),
-            _ => return Err(FetchError::Url("it must use https")),
-        }
         if let Some(a) = literal
             && !ip::is_allowed(a, self.allow_loopback)
         {
+            let url = parsed.as_str();
             tracing::warn!(target: "mcp_oauth::fetch", %url, "refused: special-use IP literal");
             return Err(FetchError::ForbiddenAddress);
         }
@@ -373,18 +374,22 @@ mod tests {
         assert!(f.check_url("https://app.example/client.json").is_ok());
         assert_eq!(
             f.check_url("http://app.example/c").unwrap_err(),
-            FetchError::Url("it must use https")
+            FetchError::Url(Refusal::HttpNotLoopback)
         );
         assert_eq!(
             f.check_url("http://127.0.0.1:8/c").unwrap_err(),
-            FetchError::Url("it must use https")
+            FetchError::Url(Refusal::HttpWithoutSwitch)
+        );
+        assert_eq!(
+            f.check_url("https://u:p@app.example/c").unwrap_err(),
+            FetchError::Url(Refusal::UserInfo)
         );
         assert!(matches!(
-            f.check_url("https://u:p@app.example/c"),
+            f.check_url("file:///etc/passwd"),
             Err(FetchError::Url(_))
         ));
         assert!(matches!(
-            f.check_url("file:///etc/passwd"),
+            f.check_url("ftp://app.example/c"),
             Err(FetchError::Url(_))
         ));
         for forbidden in [
@@ -412,7 +417,7 @@ mod tests {
         );
         assert_eq!(
             dev.check_url("http://app.example/c").unwrap_err(),
-            FetchError::Url("it must use https")
+            FetchError::Url(Refusal::HttpNotLoopback)
         );
     }
 

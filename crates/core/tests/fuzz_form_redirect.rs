@@ -9,23 +9,15 @@
 //! - `redirect::matches`: accepts nothing that exact string comparison rejects, except a
 //!   loopback `http` URI that differs from the registered one only in its port.
 
+mod common;
+
 use mcp_oauth_core::form::{FormError, OAuthParams};
 use mcp_oauth_core::redirect;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed};
 use std::collections::BTreeMap;
 
-fn config() -> Config {
-    let cases = std::env::var("MCP_OAUTH_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000);
-    Config {
-        cases,
-        failure_persistence: None,
-        rng_seed: RngSeed::Fixed(0x6d63_702d_6f61_7574),
-        ..Config::default()
-    }
+fn config() -> proptest::test_runner::Config {
+    common::config(2_000, 0x6d63_702d_6f61_7574)
 }
 
 /// Bytes that look like a form: names and values from a small alphabet (so repeats happen),

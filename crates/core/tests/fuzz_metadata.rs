@@ -16,28 +16,21 @@
 //!   two different issuers in one document); an unknown member written twice is kept once, as
 //!   `Value` keeps it (the last);
 //! - what parses, serialises and parses back to the same document.
+
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
 
 use mcp_oauth_core::metadata::{
     AuthorizationServerMetadata, ClientMetadata, ProtectedResourceMetadata,
 };
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-fn config() -> Config {
-    let cases = std::env::var("MCP_OAUTH_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000);
-    Config {
-        cases,
-        failure_persistence: None,
-        rng_seed: RngSeed::Fixed(0x6d63_702d_6d65_7461),
-        ..Config::default()
-    }
+fn config() -> proptest::test_runner::Config {
+    common::config(1_000, 0x6d63_702d_6d65_7461)
 }
 
 /// Member names: the known ones of all three documents, look-alikes, and arbitrary text.

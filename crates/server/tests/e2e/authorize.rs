@@ -195,61 +195,19 @@ async fn wrong_password_and_throttling() {
     let page = b
         .get(&s.authorize_url(&s.authorize_query("mcp:tools")))
         .await;
-    let aq = page.hidden("authorize_query");
-    let csrf = page.hidden("csrf_token");
     for _ in 0..2 {
-        let r = b
-            .post(
-                "/login",
-                &[
-                    ("csrf_token", &csrf),
-                    ("authorize_query", &aq),
-                    ("username", "alice"),
-                    ("password", "nope"),
-                ],
-            )
-            .await;
+        let r = b.log_in(&page, "alice", "nope").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert!(r.body.contains("incorrect"));
     }
-    let r = b
-        .post(
-            "/login",
-            &[
-                ("csrf_token", &csrf),
-                ("authorize_query", &aq),
-                ("username", "alice"),
-                ("password", "nope"),
-            ],
-        )
-        .await;
+    let r = b.log_in(&page, "alice", "nope").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // Now backed off: even the right password waits.
-    let r = b
-        .post(
-            "/login",
-            &[
-                ("csrf_token", &csrf),
-                ("authorize_query", &aq),
-                ("username", "alice"),
-                ("password", "wonderland"),
-            ],
-        )
-        .await;
+    let r = b.log_in(&page, "alice", "wonderland").await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers.contains_key("retry-after"));
     s.clock.advance(3);
-    let r = b
-        .post(
-            "/login",
-            &[
-                ("csrf_token", &csrf),
-                ("authorize_query", &aq),
-                ("username", "alice"),
-                ("password", "wonderland"),
-            ],
-        )
-        .await;
+    let r = b.log_in(&page, "alice", "wonderland").await;
     assert_eq!(
         r.status,
         StatusCode::OK,

@@ -217,19 +217,7 @@ impl TestServer {
 
     /// POSTs a form and asserts the server did not fail.
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let r = self
-            .http
-            .post(self.url(path))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            r.status().as_u16() < 500,
-            "server error on {path}: {}",
-            r.status()
-        );
-        r
+        self.post(path, None, form).await
     }
 
     /// POSTs to a token-like endpoint with HTTP Basic.
@@ -240,14 +228,20 @@ impl TestServer {
         secret: &str,
         form: &[(&str, &str)],
     ) -> reqwest::Response {
-        let r = self
-            .http
-            .post(self.url(path))
-            .basic_auth(id, Some(secret))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
+        self.post(path, Some((id, secret)), form).await
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        basic: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.http.post(self.url(path)).form(form);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        let r = req.send().await.unwrap();
         assert!(
             r.status().as_u16() < 500,
             "server error on {path}: {}",

@@ -49,6 +49,8 @@ pub mod origin;
 pub mod policy;
 pub mod principal;
 pub mod prm;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 pub mod response;
 pub mod session_limit;
 pub mod verifier;

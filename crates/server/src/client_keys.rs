@@ -11,14 +11,14 @@
 //! is not retried within that interval either, so bad assertions cannot make the server fetch
 //! on their behalf.
 
+use crate::bounded::BoundedMap;
 use crate::config::ServerConfig;
 use crate::fetch::SafeFetcher;
 use mcp_oauth_core::clock::UnixTime;
 use mcp_oauth_core::jose::{JwkSet, decoding_key};
 use mcp_oauth_core::jws::JwkKey;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The largest JWK Set fetched, in bytes (ten RSA-4096 keys fit).
 pub const MAX_JWKS_BYTES: usize = 32 * 1024;
@@ -78,9 +78,17 @@ struct Entry {
 }
 
 /// Fetched JWK Sets by URL.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JwksCache {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: BoundedMap<Entry>,
+}
+
+impl Default for JwksCache {
+    fn default() -> Self {
+        Self {
+            entries: BoundedMap::new(MAX_ENTRIES),
+        }
+    }
 }
 
 impl JwksCache {
@@ -96,10 +104,7 @@ impl JwksCache {
         refresh: bool,
     ) -> Result<Arc<Vec<JwkKey>>, String> {
         let interval = config.jwks_refetch_interval;
-        let cached = {
-            let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            map.get(uri).cloned()
-        };
+        let cached = self.entries.read(uri, |e| Some(e.clone()));
         if let Some(e) = &cached {
             let may_refetch = now - e.fetched_at >= interval;
             match &e.keys {
@@ -147,14 +152,9 @@ impl JwksCache {
                 ),
             },
         };
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_ENTRIES && !map.contains_key(uri) {
-            map.retain(|_, e| e.expires_at > now || now - e.fetched_at < interval);
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
-            }
-        }
-        map.insert(uri.to_owned(), entry);
+        self.entries.insert(uri, entry, |e| {
+            e.expires_at > now || now - e.fetched_at < interval
+        });
         answer
     }
 

@@ -15,6 +15,7 @@
 pub mod admin;
 pub mod audit;
 pub(crate) mod authorization_request;
+pub(crate) mod bounded;
 pub mod cimd;
 pub mod client_assertion;
 pub(crate) mod client_auth;

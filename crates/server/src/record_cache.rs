@@ -16,15 +16,15 @@
 //! with a queue of identical reads (a latency spike measured in the benchmarks' p99).
 //!
 //! Absent records are cached too, so a flood of unknown client ids costs one read per id per
-//! TTL. The map is bounded: when full, expired entries are dropped, and if none are, the whole
-//! map is, so memory stays bounded under any key pattern. Access tokens' revocation is not
+//! TTL. The map is bounded (`bounded::BoundedMap`): when full, expired entries are dropped, and if
+//! none are, the whole map is, so memory stays bounded under any key pattern. Access tokens' revocation is not
 //! cached: it is checked against the store on every introspection.
 //!
 //! Time is `std::time::Instant`, not the server's clock: the TTL is about how stale a copy may
 //! be, which a test clock moved by days must not stretch.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use crate::bounded::BoundedMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Entries per cache before expired ones are swept.
@@ -40,7 +40,7 @@ struct Entry<T> {
 /// A TTL cache of `Option<Arc<T>>` by string key. A TTL of zero turns it off.
 pub struct RecordCache<T> {
     ttl: Duration,
-    map: RwLock<HashMap<Box<str>, Entry<T>>>,
+    map: BoundedMap<Entry<T>>,
 }
 
 impl<T> RecordCache<T> {
@@ -48,7 +48,7 @@ impl<T> RecordCache<T> {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            map: RwLock::new(HashMap::new()),
+            map: BoundedMap::new(CAPACITY),
         }
     }
 
@@ -61,25 +61,25 @@ impl<T> RecordCache<T> {
         if self.ttl.is_zero() {
             return None;
         }
-        {
-            let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-            let entry = map.get(key)?;
-            if entry.fetched.elapsed() < self.ttl {
-                return Some(entry.value.clone());
-            }
+        let ttl = self.ttl;
+        let fresh = |e: &Entry<T>| (e.fetched.elapsed() < ttl).then(|| e.value.clone());
+        if let Some(hit) = self.map.read(key, fresh) {
+            return Some(hit);
         }
-        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        let entry = map.get_mut(key)?;
-        if entry.fetched.elapsed() < self.ttl {
-            return Some(entry.value.clone()); // refreshed meanwhile
-        }
-        match entry.refreshing {
-            Some(since) if since.elapsed() < self.ttl => Some(entry.value.clone()),
-            _ => {
-                entry.refreshing = Some(Instant::now());
-                None
-            }
-        }
+        self.map
+            .modify(key, |entry| {
+                if let Some(hit) = fresh(entry) {
+                    return Some(hit); // refreshed meanwhile
+                }
+                match entry.refreshing {
+                    Some(since) if since.elapsed() < ttl => Some(entry.value.clone()),
+                    _ => {
+                        entry.refreshing = Some(Instant::now());
+                        None
+                    }
+                }
+            })
+            .flatten()
     }
 
     /// Records the store's answer for `key`, read at `fetched` (taken before the read, so that
@@ -88,22 +88,13 @@ impl<T> RecordCache<T> {
         if self.ttl.is_zero() {
             return;
         }
-        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= CAPACITY && !map.contains_key(key) {
-            let ttl = self.ttl;
-            map.retain(|_, e| e.fetched.elapsed() < ttl);
-            if map.len() >= CAPACITY {
-                map.clear();
-            }
-        }
-        map.insert(
-            key.into(),
-            Entry {
-                fetched,
-                value,
-                refreshing: None,
-            },
-        );
+        let ttl = self.ttl;
+        let entry = Entry {
+            fetched,
+            value,
+            refreshing: None,
+        };
+        self.map.insert(key, entry, |e| e.fetched.elapsed() < ttl);
     }
 
     /// Replaces a cached record in place (keeping its age), if there is one.
@@ -111,23 +102,21 @@ impl<T> RecordCache<T> {
     where
         T: Clone,
     {
-        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(Entry { value: Some(v), .. }) = map.get_mut(key) {
-            f(Arc::make_mut(v));
-        }
+        self.map.modify(key, |entry| {
+            if let Some(v) = &mut entry.value {
+                f(Arc::make_mut(v));
+            }
+        });
     }
 
     /// Forgets `key`.
     pub fn invalidate(&self, key: &str) {
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+        self.map.remove(key);
     }
 
     /// Forgets everything.
     pub fn clear(&self) {
-        self.map.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.map.clear();
     }
 }
 
@@ -188,7 +177,7 @@ mod tests {
         for i in 0..CAPACITY * 3 {
             c.put(&i.to_string(), None, Instant::now());
         }
-        let len = c.map.read().unwrap().len();
+        let len = c.map.len();
         assert!(len <= CAPACITY, "{len} entries");
         assert_eq!(c.get(&(CAPACITY * 3 - 1).to_string()), Some(None));
     }

@@ -4,10 +4,9 @@
 //! configured bounds; `no-store` documents are not cached; failures never are (CIMD §4.3). The
 //! cache is per instance and bounded: beyond [`MAX_ENTRIES`] expired entries go first, then all.
 
+use crate::bounded::BoundedMap;
 use crate::model::Client;
 use mcp_oauth_core::clock::UnixTime;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 /// Most documents kept at once.
 pub const MAX_ENTRIES: usize = 10_000;
@@ -19,36 +18,35 @@ struct Entry {
 }
 
 /// Validated documents by URL.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DocumentCache {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: BoundedMap<Entry>,
+}
+
+impl Default for DocumentCache {
+    fn default() -> Self {
+        Self {
+            entries: BoundedMap::new(MAX_ENTRIES),
+        }
+    }
 }
 
 impl DocumentCache {
     /// The cached client for `url`, if still fresh at `now`.
     pub fn get(&self, url: &str, now: UnixTime) -> Option<Client> {
-        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(url)
-            .filter(|e| e.expires_at > now)
-            .map(|e| e.client.clone())
+        self.entries
+            .read(url, |e| (e.expires_at > now).then(|| e.client.clone()))
     }
 
     /// Keeps `client` for `url` until `expires_at`.
     pub fn put(&self, url: &str, client: Client, expires_at: UnixTime, now: UnixTime) {
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_ENTRIES && !map.contains_key(url) {
-            map.retain(|_, e| e.expires_at > now);
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
-            }
-        }
-        map.insert(url.to_owned(), Entry { client, expires_at });
+        let entry = Entry { client, expires_at };
+        self.entries.insert(url, entry, |e| e.expires_at > now);
     }
 
     /// Forgets `url` (its document changed hands or failed).
     pub fn remove(&self, url: &str) {
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(url);
+        self.entries.remove(url);
     }
 }
 

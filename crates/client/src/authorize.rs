@@ -150,13 +150,7 @@ impl AuthorizationRequest {
         code: &Secret,
         now: i64,
     ) -> Result<IssuedToken> {
-        let url = metadata
-            .token_endpoint
-            .as_deref()
-            .ok_or_else(|| Error::MissingEndpoint {
-                issuer: self.issuer.clone(),
-                endpoint: "token_endpoint",
-            })?;
+        let url = token::endpoint(metadata, &self.issuer)?;
         let params = vec![
             ("grant_type".into(), grant_type::AUTHORIZATION_CODE.into()),
             ("code".into(), code.expose().to_owned()),

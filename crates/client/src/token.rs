@@ -125,6 +125,20 @@ pub async fn revoke(
     )
 }
 
+/// The issuer's `token_endpoint`, or the error that names it missing.
+pub(crate) fn endpoint<'m>(
+    metadata: &'m AuthorizationServerMetadata,
+    issuer: &str,
+) -> Result<&'m str> {
+    metadata
+        .token_endpoint
+        .as_deref()
+        .ok_or_else(|| Error::MissingEndpoint {
+            issuer: issuer.to_owned(),
+            endpoint: "token_endpoint",
+        })
+}
+
 /// A grant request at the token endpoint of `metadata` (the AS `issuer`): the grant's own
 /// `params`, then `resource` and, when given, `scope`; the client authenticates as its
 /// registration and the metadata choose. The client credentials and JWT-bearer grants share it.
@@ -139,13 +153,7 @@ pub(crate) async fn grant_request(
     scope: Option<&str>,
     now: i64,
 ) -> Result<IssuedToken> {
-    let url = metadata
-        .token_endpoint
-        .as_deref()
-        .ok_or_else(|| Error::MissingEndpoint {
-            issuer: issuer.to_owned(),
-            endpoint: "token_endpoint",
-        })?;
+    let url = endpoint(metadata, issuer)?;
     params.push(("resource".into(), resource.to_owned()));
     if let Some(s) = scope {
         params.push(("scope".into(), s.to_owned()));

@@ -345,14 +345,7 @@ impl TokenManager {
             client_id: client.client_id.clone(),
             grant: Some(self.config.grant.key_name().to_owned()),
         };
-        let token_endpoint =
-            d.metadata
-                .token_endpoint
-                .clone()
-                .ok_or_else(|| Error::MissingEndpoint {
-                    issuer: d.issuer.clone(),
-                    endpoint: "token_endpoint",
-                })?;
+        let token_endpoint = token::endpoint(&d.metadata, &d.issuer)?.to_owned();
         let stored = StoredToken {
             server_url: d.server_url.clone(),
             token_endpoint,

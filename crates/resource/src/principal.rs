@@ -106,16 +106,25 @@ impl std::fmt::Debug for Principal {
 /// `scp` as a string or an array (Okta, Entra ID). Tokens outside the RFC 6749 grammar are
 /// ignored rather than failing the whole token: they can never match a policy scope anyway.
 pub(crate) fn scopes_from_claims(claims: &Value) -> ScopeSet {
-    use mcp_oauth_core::scope::is_scope_token;
     let mut out = ScopeSet::new();
+    if let Some(v) = claims.get("scope").or_else(|| claims.get("scp")) {
+        add_scopes(&mut out, v);
+    }
+    out
+}
+
+/// Adds the scopes of one claim value: a space-delimited string, or an array of such strings
+/// (Auth0 `permissions`, Entra ID `roles`, Okta `scp`); anything else adds nothing.
+pub(crate) fn add_scopes(out: &mut ScopeSet, value: &Value) {
+    use mcp_oauth_core::scope::is_scope_token;
     let mut add = |s: &str| {
         for tok in s.split(' ').filter(|t| is_scope_token(t)) {
             out.insert(tok);
         }
     };
-    match claims.get("scope").or_else(|| claims.get("scp")) {
-        Some(Value::String(s)) => add(s),
-        Some(Value::Array(items)) => {
+    match value {
+        Value::String(s) => add(s),
+        Value::Array(items) => {
             for item in items {
                 if let Value::String(s) = item {
                     add(s);
@@ -124,16 +133,6 @@ pub(crate) fn scopes_from_claims(claims: &Value) -> ScopeSet {
         }
         _ => {}
     }
-    out
-}
-
-/// The client id from claims: `client_id` (RFC 9068 §2.2), else `azp` (OpenID, Keycloak, Auth0).
-pub(crate) fn client_id_from_claims(claims: &Value) -> Option<String> {
-    claims
-        .get("client_id")
-        .or_else(|| claims.get("azp"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -178,18 +177,5 @@ mod tests {
             scopes_from_claims(&json!({"scope": "ok bad\"one"})).to_string(),
             "ok"
         );
-    }
-
-    #[test]
-    fn client_id_falls_back_to_azp() {
-        assert_eq!(
-            client_id_from_claims(&json!({"client_id": "c", "azp": "a"})).as_deref(),
-            Some("c")
-        );
-        assert_eq!(
-            client_id_from_claims(&json!({"azp": "a"})).as_deref(),
-            Some("a")
-        );
-        assert_eq!(client_id_from_claims(&json!({})), None);
     }
 }

@@ -11,16 +11,20 @@
 //! (RFC 8707, MCP §Token Audience Binding): a token for another server is never accepted.
 
 mod cache;
+mod discovery;
 mod fetch;
 mod introspection;
 mod jwt;
 mod multi;
+pub mod profile;
 
 pub use cache::{CachedVerifier, DEFAULT_CACHE_CAPACITY};
+pub use discovery::{Attempt, DiscoveryError, discover};
 pub use fetch::HttpOptions;
 pub use introspection::{IntrospectionVerifier, IntrospectionVerifierBuilder};
 pub use jwt::{JwtVerifier, JwtVerifierBuilder};
 pub use multi::MultiIssuerVerifier;
+pub use profile::{Audiences, IssuerForms, Profile};
 
 use crate::error::VerifyError;
 use crate::principal::Principal;

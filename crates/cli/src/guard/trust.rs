@@ -120,6 +120,10 @@ fn secret(source: &SecretSource) -> anyhow::Result<Secret> {
 pub(super) async fn assemble(s: &Settings) -> anyhow::Result<Trust> {
     let profile = profile(s)?;
     let issuers = issuers(s)?;
+    let wants_introspection = s.client_id.is_some() || s.introspection_endpoint.is_some();
+    if !wants_introspection && s.client_secret.is_some() {
+        anyhow::bail!("a client secret without --client-id: introspection needs both");
+    }
     if s.jwks_uri.is_some() && issuers.len() > 1 {
         anyhow::bail!("--jwks-uri names the keys of one issuer; several are configured");
     }
@@ -164,11 +168,7 @@ pub(super) async fn assemble(s: &Settings) -> anyhow::Result<Trust> {
         first_meta.get_or_insert(meta);
     }
     let jwt = CachedVerifier::new(multi);
-    let wants_introspection = s.client_id.is_some() || s.introspection_endpoint.is_some();
     if !wants_introspection {
-        if s.client_secret.is_some() {
-            anyhow::bail!("a client secret without --client-id: introspection needs both");
-        }
         return Ok(Trust {
             verifier: Arc::new(jwt),
             issuers: discovered,

@@ -56,6 +56,41 @@ pub fn spawn(args: &[&str], prefix: &str) -> Proc {
     Proc { child, base }
 }
 
+/// Like [`spawn`], with each stderr line handed to `on_line` (on a thread of its own).
+pub fn spawn_with_stderr(
+    args: &[&str],
+    prefix: &str,
+    mut on_line: impl FnMut(String) + Send + 'static,
+) -> Proc {
+    let mut child = Command::new(crate::bin::mcp_oauth())
+        .args(args)
+        .env("MCP_OAUTH_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mcp-oauth");
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            on_line(line);
+        }
+    });
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("mcp-oauth exited before printing its address")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix(prefix) {
+            break rest.trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    Proc { child, base }
+}
+
 /// Runs a short `mcp-oauth` admin command with `--json` and returns its output.
 pub fn admin(args: &[&str]) -> Value {
     let out = Command::new(crate::bin::mcp_oauth())

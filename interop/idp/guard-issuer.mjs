@@ -25,6 +25,7 @@ const make = (issuer) => new Provider(issuer, {
       response_types: [],
       redirect_uris: [],
       token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
       scope: SCOPES.join(' '),
     },
     {
@@ -35,6 +36,7 @@ const make = (issuer) => new Provider(issuer, {
       response_types: [],
       redirect_uris: [],
       token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'ES256',
     },
   ],
   jwks: { keys: [jwk] },

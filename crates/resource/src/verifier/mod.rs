@@ -7,8 +7,13 @@
 //! - [`CachedVerifier`]: a bounded cache of verified tokens in front of any verifier.
 //! - [`MultiIssuerVerifier`]: several trusted issuers at once.
 //!
+//! - [`Profile`]: how one identity provider's tokens are read (Auth0, Okta, Entra ID, Cognito,
+//!   Keycloak, RFC 9068, generic); [`discover`]: issuer metadata with each URL's outcome.
+//!
 //! Every verifier checks the audience against this server's canonical resource URI
-//! (RFC 8707, MCP §Token Audience Binding): a token for another server is never accepted.
+//! (RFC 8707, MCP §Token Audience Binding), or the audience aliases configured where a provider
+//! cannot name it: a token for another server is never accepted, and no setting turns the check
+//! off.
 
 mod cache;
 mod discovery;

@@ -6,14 +6,15 @@
 //! `refetch_interval` when a token names an unknown `kid` (so an issuer's key rotation is picked
 //! up at once, while a flood of junk `kid`s cannot make us hammer the issuer).
 //!
-//! Checks, in order: JWS header (`alg` on the allow-list, never `none` or HMAC; `typ` `at+jwt`
-//! unless disabled; no `crit`), a key with the `kid` that fits the `alg`, the signature, then
-//! `iss` (exact), `aud` (names this resource), `exp` (required), `nbf` and `iat`, with a small
-//! leeway, against the injected clock.
+//! Checks, in order: JWS header (`alg` on the allow-list, never `none` or HMAC; `typ` one of the
+//! profile's, `at+jwt` by default; no `crit`), a key with the `kid` that fits the `alg`, the
+//! signature, then `iss` (one of the issuer's forms, exact), the audience (the profile's claim
+//! names this resource or an alias), `exp` (required), `nbf` and `iat`, with a small leeway,
+//! against the injected clock, then the profile's required claims.
 //!
-//! Claims are read leniently beyond that (`sub` may be absent, `client_id` falls back to `azp`,
-//! scopes may come as `scp`) rather than as the strict [`mcp_oauth_core::token::AccessTokenClaims`],
-//! because common IdPs (Keycloak, Auth0, Entra ID, Okta) do not send every RFC 9068 claim.
+//! Claims are read by the provider's [`Profile`] (scope, audience and client claims) rather than
+//! as the strict [`mcp_oauth_core::token::AccessTokenClaims`], because common IdPs (Keycloak,
+//! Auth0, Entra ID, Okta, Cognito) do not send every RFC 9068 claim; `sub` may be absent.
 //!
 //! `mod.rs` holds the verifier, its builder and the check of one token; `keys.rs` the issuer's
 //! key set (discovery, JWKS fetch, refetch on an unknown `kid`); `claims.rs` the claim checks.

@@ -8,7 +8,8 @@
 //! org authorization server (issuer `https://{yourOktaDomain}`) mints tokens for Okta's own APIs
 //! whose format may change; Okta says they must not be validated locally
 //! (<https://support.okta.com/help/s/article/Signature-Validation-Failed-on-Access-Token>), so
-//! that issuer is refused. Discovery: `{issuer}/.well-known/oauth-authorization-server`.
+//! that issuer is refused. Metadata: `{issuer}/.well-known/openid-configuration` (and
+//! `{issuer}/.well-known/oauth-authorization-server`), keys `{issuer}/v1/keys`.
 
 use super::{IssuerRule, Profile};
 

@@ -442,6 +442,22 @@ mod tests {
     }
 
     #[test]
+    fn audience_aliases_are_exact() {
+        let aud = Audiences::resource(AUD);
+        let alias = crate::Profile::rfc9068()
+            .audiences(AUD, &["urn:mcp".to_owned()])
+            .unwrap();
+        let with = |a: &str| IntrospectionResponse {
+            aud: Some(Audience::One(a.into())),
+            ..active()
+        };
+        assert!(check_answer(with("urn:mcp"), ISS, &aud, 1000, 60, false).is_err());
+        assert!(check_answer(with("urn:mcp"), ISS, &alias, 1000, 60, false).is_ok());
+        assert!(check_answer(with("URN:MCP"), ISS, &alias, 1000, 60, false).is_err());
+        assert!(check_answer(with(AUD), ISS, &alias, 1000, 60, false).is_ok());
+    }
+
+    #[test]
     fn build_refuses_plain_http() {
         let b = || IntrospectionVerifier::builder("http://as.example", AUD, "rs", Secret::new("s"));
         assert!(matches!(b().build(), Err(ConfigError::InsecureUrl(_))));

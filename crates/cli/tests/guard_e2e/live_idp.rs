@@ -39,8 +39,9 @@ impl Drop for Idp {
     }
 }
 
-/// The provider, or `None` (after saying why) when it is not installed and not required.
-fn start_idp() -> Option<Idp> {
+/// The provider issuing JWTs for `jwt` and opaque tokens for `opaque`, or `None` (after saying
+/// why) when it is not installed and not required.
+fn start_idp(jwt: &str, opaque: &str) -> Option<Idp> {
     let node = repo().join("interop/browser/node_modules/node/bin/node");
     let lib = repo().join("interop/idp/node_modules/oidc-provider/package.json");
     let missing: Vec<String> = [&node, &lib]
@@ -60,8 +61,8 @@ fn start_idp() -> Option<Idp> {
     }
     let mut child = Command::new(node)
         .arg(repo().join("interop/idp/guard-issuer.mjs"))
-        .env("GUARD_JWT_RESOURCE", JWT_RESOURCE)
-        .env("GUARD_OPAQUE_RESOURCE", OPAQUE_RESOURCE)
+        .env("GUARD_JWT_RESOURCE", jwt)
+        .env("GUARD_OPAQUE_RESOURCE", opaque)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -98,6 +99,29 @@ async fn token(idp: &Idp, resource: &str, scope: &str) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
+/// The real MCP server: the demo without its own guard, as an unprotected server would be.
+fn real_mcp_server(dir: &tempfile::TempDir) -> Proc {
+    spawn(
+        &[
+            "serve",
+            "--demo-public",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        "mcp-oauth listening on",
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The rmcp client lists the tools and calls `echo` through the guard at `mcp`.
 async fn mcp_session(mcp: &str, token: &str) {
     let config = StreamableHttpClientTransportConfig::with_uri(mcp).auth_header(token);
@@ -121,19 +145,11 @@ async fn mcp_session(mcp: &str, token: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_oidc_provider_jwt_and_introspection() {
-    let Some(idp) = start_idp() else { return };
+    let Some(idp) = start_idp(JWT_RESOURCE, OPAQUE_RESOURCE) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
-    let upstream = spawn(
-        &[
-            "serve",
-            "--demo-public",
-            "--addr",
-            "127.0.0.1:0",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-        ],
-        "mcp-oauth listening on",
-    );
+    let upstream = real_mcp_server(&dir);
     let upstream_mcp = format!("{}/mcp", upstream.base);
     let jwt_guard = spawn(
         &[
@@ -211,4 +227,86 @@ async fn node_oidc_provider_jwt_and_introspection() {
         r.challenge().error_description.as_deref(),
         Some("the access token is not active")
     );
+}
+
+/// Our own client, as a user runs it: `mcp-oauth call URL echo --client-credentials`. It meets
+/// the guard's 401, reads the guard's protected resource metadata, discovers node-oidc-provider
+/// from it, gets a token for the guard's resource (RFC 8707) and calls the tool; once with a JWT
+/// (verified by the guard) and once with an opaque token (introspected, the guard's secret from
+/// the environment).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_client_discovers_the_provider_through_the_guard() {
+    let (p, q) = (free_port(), free_port());
+    let jwt_url = format!("http://127.0.0.1:{p}/mcp");
+    let opaque_url = format!("http://127.0.0.1:{q}/mcp");
+    let Some(idp) = start_idp(&jwt_url, &opaque_url) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = real_mcp_server(&dir);
+    let upstream_mcp = format!("{}/mcp", upstream.base);
+    let (jwt_addr, opaque_addr) = (format!("127.0.0.1:{p}"), format!("127.0.0.1:{q}"));
+    let _jwt_guard = spawn(
+        &[
+            "guard",
+            "--upstream",
+            &upstream_mcp,
+            "--resource",
+            &jwt_url,
+            "--issuer",
+            &idp.issuer,
+            "--addr",
+            &jwt_addr,
+            "--insecure-http",
+        ],
+        "mcp-oauth guard listening on",
+    );
+    let _opaque_guard = spawn_with_env(
+        &[
+            "guard",
+            "--upstream",
+            &upstream_mcp,
+            "--resource",
+            &opaque_url,
+            "--issuer",
+            &idp.issuer,
+            "--addr",
+            &opaque_addr,
+            "--insecure-http",
+            "--client-id",
+            "guard",
+            "--client-secret-env",
+            "GUARD_SECRET",
+        ],
+        &[("GUARD_SECRET", GUARD_SECRET)],
+        "mcp-oauth guard listening on",
+    );
+    for url in [&jwt_url, &opaque_url] {
+        let out = Command::new(crate::bin::mcp_oauth())
+            .args([
+                "call",
+                url,
+                "echo",
+                "--args",
+                r#"{"message":"hello"}"#,
+                "--client-credentials",
+                "--client-id",
+                CLIENT.0,
+                "--client-secret-env",
+                "MCP_CLIENT_SECRET",
+                "--store",
+                "memory",
+            ])
+            .env("MCP_CLIENT_SECRET", CLIENT.1)
+            .env("MCP_OAUTH_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("hello (echoed for anonymous)"),
+            "{url}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

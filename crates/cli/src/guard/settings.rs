@@ -214,3 +214,115 @@ impl Settings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        guard: GuardArgs,
+    }
+
+    fn resolve(args: &[&str], file: Option<&str>) -> anyhow::Result<Settings> {
+        let dir = tempfile::tempdir()?;
+        let mut argv = vec!["guard"];
+        argv.extend_from_slice(args);
+        let path = dir.path().join("guard.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text)?;
+        }
+        let cli = Cli::try_parse_from(argv)?;
+        Settings::resolve(cli.guard, file.map(|_| path))
+    }
+
+    const FILE: &str = r#"
+[serve]
+addr = "0.0.0.0:1"
+
+[guard]
+upstream = "http://127.0.0.1:9000/mcp"
+resource = "https://mcp.example.com/mcp"
+issuer = "https://id.example.com/realms/mcp"
+profile = "keycloak"
+audience = "mcp-guard"
+tenant = ["a", "b"]
+addr = "127.0.0.1:7000"
+max_sessions_per_client = 8
+client_id = "guard"
+client_secret_file = "/run/secret"
+"#;
+
+    #[test]
+    fn flags_win_over_the_file_over_the_defaults() {
+        let s = resolve(&[], Some(FILE)).unwrap();
+        assert_eq!(s.profile, "keycloak");
+        assert_eq!(s.audiences, ["mcp-guard"]);
+        assert_eq!(s.tenants, ["a", "b"]);
+        assert_eq!(s.addr, "127.0.0.1:7000");
+        assert_eq!(s.max_sessions_per_client, 8);
+        assert_eq!(s.session_idle_timeout, 600);
+        assert!(matches!(s.client_secret, Some(SecretSource::File(_))));
+        let s = resolve(
+            &[
+                "--addr",
+                "127.0.0.1:0",
+                "--audience",
+                "x",
+                "--audience",
+                "y",
+                "--profile",
+                "okta",
+            ],
+            Some(FILE),
+        )
+        .unwrap();
+        assert_eq!(s.addr, "127.0.0.1:0");
+        assert_eq!(s.audiences, ["x", "y"], "a flag list replaces the file's");
+        assert_eq!(s.profile, "okta");
+        assert_eq!(s.issuers, ["https://id.example.com/realms/mcp"]);
+    }
+
+    #[test]
+    fn refusals_name_the_setting() {
+        let e = resolve(&["--resource", "https://r"], None).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("--upstream is required (or `upstream` in [guard])")
+        );
+        let e = resolve(&[], Some("[guard]\nupstrem = \"x\"\n")).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("unknown field `upstrem`"),
+            "{e:#}"
+        );
+        let e = resolve(&[], Some(&format!("{FILE}scope_claims = [\"perms\"]\n"))).unwrap_err();
+        assert!(
+            e.to_string().contains("`generic` profile's settings"),
+            "{e}"
+        );
+        let e = resolve(&["--client-secret-env", "S"], Some(FILE)).unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
+    }
+
+    #[test]
+    fn generic_knobs() {
+        let file = "[guard]\nupstream = \"http://127.0.0.1:1/mcp\"\nresource = \"https://r\"\n\
+                    profile = \"generic\"\nscope_claims = \"perms\"\ntyp = [\"JWT\", \"none\"]\n\
+                    required_claims = { token_use = \"access\", ver = 2 }\n";
+        let s = resolve(&[], Some(file)).unwrap();
+        assert_eq!(
+            s.generic.scope_claims.as_deref(),
+            Some(&["perms".to_owned()][..])
+        );
+        assert_eq!(s.generic.typ.as_deref().map(<[String]>::len), Some(2));
+        assert_eq!(
+            s.generic.required_claims,
+            vec![
+                ("token_use".to_owned(), serde_json::json!("access")),
+                ("ver".to_owned(), serde_json::json!(2)),
+            ]
+        );
+    }
+}

@@ -193,3 +193,74 @@ fn settings_that_contradict() {
     let err = guard_refuses(&["--resource", RESOURCE, "--issuer", "http://127.0.0.1:9/"]);
     contains_all(&err, &["--upstream is required", "`upstream` in [guard]"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_that_cannot_be_loaded() {
+    let idp = StandIn::start().await;
+    let issuer = idp.publish(Issuer {
+        path: "/realms/mcp",
+        metadata_paths: &["/realms/mcp/.well-known/openid-configuration"],
+        jwks_path: "/realms/mcp/protocol/openid-connect/certs",
+        names: None,
+        no_jwks_uri: false,
+        registration: true,
+    });
+    let missing = format!("{}/no-keys-here", idp.base);
+    let err = refuses(&[
+        "--profile",
+        "keycloak",
+        "--audience",
+        "mcp",
+        "--issuer",
+        &issuer,
+        "--jwks-uri",
+        &missing,
+    ]);
+    contains_all(&err, &["signing keys", "cannot be loaded", "--jwks-uri"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_without_an_endpoint() {
+    let idp = StandIn::start().await;
+    let issuer = idp.publish(Issuer {
+        path: "/realms/mcp",
+        metadata_paths: &["/realms/mcp/.well-known/openid-configuration"],
+        jwks_path: "/realms/mcp/protocol/openid-connect/certs",
+        names: None,
+        no_jwks_uri: false,
+        registration: true,
+    });
+    let base = [
+        "--profile",
+        "keycloak",
+        "--audience",
+        "mcp",
+        "--issuer",
+        &issuer,
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--client-id", "guard", "--client-secret-file", "/dev/null"]);
+    let err = refuses(&args);
+    contains_all(
+        &err,
+        &["has no introspection_endpoint", "--introspection-endpoint"],
+    );
+    let mut args = base.to_vec();
+    args.extend(["--client-id", "guard"]);
+    let err = refuses(&args);
+    contains_all(
+        &err,
+        &["--client-secret-env VAR or --client-secret-file PATH"],
+    );
+    let mut args = base.to_vec();
+    let endpoint = format!("{}/introspect", idp.base);
+    args.extend([
+        "--introspection-endpoint",
+        &endpoint,
+        "--client-id",
+        "guard",
+    ]);
+    args.extend(["--client-secret-file", "/dev/null"]);
+    let err = refuses(&args);
+    contains_all(&err, &["secret is empty"]);
+}

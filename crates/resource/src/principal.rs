@@ -31,9 +31,13 @@ pub struct PrincipalData {
     /// The resource owner (`sub`); for `client_credentials` tokens, usually the client itself.
     /// Absent only when an introspection endpoint does not return `sub`.
     pub subject: Option<String>,
-    /// The client the token was issued to (`client_id`, else `azp`).
+    /// The client the token was issued to: the profile's client claim (`client_id`, else `azp`,
+    /// by default; Okta `cid`, Entra ID `azp` or `appid`), or the introspection answer's
+    /// `client_id`.
     pub client_id: Option<String>,
-    /// The granted scopes (`scope`, else `scp` as used by some IdPs).
+    /// The granted scopes: the union of the profile's scope claims (`scope` and `scp` by default;
+    /// Auth0 adds `permissions`, Entra ID is `scp` and `roles`), or the introspection answer's
+    /// `scope`.
     pub scopes: ScopeSet,
     /// Every audience value of the token; one of them names this resource.
     pub audience: Vec<String>,

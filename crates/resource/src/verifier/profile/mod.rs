@@ -20,6 +20,23 @@
 //!   Entra ID `tid` = the tenant of the issuer).
 //!
 //! One file per provider, each citing the provider's documentation.
+//!
+//! ```
+//! # fn demo() -> Result<(), mcp_oauth_resource::ConfigError> {
+//! use mcp_oauth_resource::{JwtVerifier, Profile};
+//! let resource = "https://mcp.example.com/mcp";
+//! // Keycloak's default `aud` names no resource server: the Audience mapper's value is named.
+//! let verifier = JwtVerifier::builder("https://id.example.com/realms/mcp", resource)
+//!     .profile(Profile::keycloak())
+//!     .audience("mcp-guard")
+//!     .build()?;
+//! assert!(JwtVerifier::builder("https://id.example.com/realms/mcp", resource)
+//!     .profile(Profile::keycloak())
+//!     .build()
+//!     .is_err());
+//! # let _ = verifier; Ok(()) }
+//! # demo().unwrap();
+//! ```
 
 mod auth0;
 mod cognito;

@@ -232,7 +232,7 @@ async fn main() -> ExitCode {
             admin::registration_tokens::run(&global, cmd).await
         }
         Command::Audit { args, .. } => audit::run(&global, args).await,
-        Command::Guard(a) => guard::run(a).await,
+        Command::Guard(a) => guard::run(a, global.config.clone()).await,
         Command::Login(a) => client_cmd::login(&global, a).await,
         Command::Token(a) => client_cmd::token(&global, a).await,
         Command::Logout(a) => client_cmd::logout(&global, a).await,

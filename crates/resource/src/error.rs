@@ -126,4 +126,14 @@ pub enum ConfigError {
     /// `mcp_oauth_core::jose::VERIFY_ALGORITHMS`.
     #[error("algorithm `{0}` is not allowed for access tokens")]
     Algorithm(String),
+    /// A provider profile that does not exist, or whose settings contradict each other.
+    #[error("profile: {0}")]
+    Profile(String),
+    /// The audience could not be checked as configured (a profile whose tokens cannot name the
+    /// resource URI, and no audience alias given): the text says what to configure.
+    #[error("the token audience cannot be checked: {0}")]
+    Audience(String),
+    /// The issuer is not of a form the profile's provider uses; the text says which form.
+    #[error("issuer {0}")]
+    IssuerForm(String),
 }

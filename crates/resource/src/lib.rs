@@ -68,6 +68,6 @@ pub use principal::{Principal, PrincipalData};
 pub use prm::PrmService;
 pub use session_limit::{SessionLimitLayer, SessionRegistry};
 pub use verifier::{
-    CachedVerifier, HttpOptions, IntrospectionVerifier, JwtVerifier, MultiIssuerVerifier,
-    SharedVerifier, TokenVerifier,
+    Audiences, CachedVerifier, HttpOptions, IntrospectionVerifier, JwtVerifier,
+    MultiIssuerVerifier, Profile, SharedVerifier, TokenVerifier,
 };

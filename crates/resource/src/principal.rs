@@ -31,9 +31,13 @@ pub struct PrincipalData {
     /// The resource owner (`sub`); for `client_credentials` tokens, usually the client itself.
     /// Absent only when an introspection endpoint does not return `sub`.
     pub subject: Option<String>,
-    /// The client the token was issued to (`client_id`, else `azp`).
+    /// The client the token was issued to: the profile's client claim (`client_id`, else `azp`,
+    /// by default; Okta `cid`, Entra ID `azp` or `appid`), or the introspection answer's
+    /// `client_id`.
     pub client_id: Option<String>,
-    /// The granted scopes (`scope`, else `scp` as used by some IdPs).
+    /// The granted scopes: the union of the profile's scope claims (`scope` and `scp` by default;
+    /// Auth0 adds `permissions`, Entra ID is `scp` and `roles`), or the introspection answer's
+    /// `scope`.
     pub scopes: ScopeSet,
     /// Every audience value of the token; one of them names this resource.
     pub audience: Vec<String>,
@@ -106,16 +110,25 @@ impl std::fmt::Debug for Principal {
 /// `scp` as a string or an array (Okta, Entra ID). Tokens outside the RFC 6749 grammar are
 /// ignored rather than failing the whole token: they can never match a policy scope anyway.
 pub(crate) fn scopes_from_claims(claims: &Value) -> ScopeSet {
-    use mcp_oauth_core::scope::is_scope_token;
     let mut out = ScopeSet::new();
+    if let Some(v) = claims.get("scope").or_else(|| claims.get("scp")) {
+        add_scopes(&mut out, v);
+    }
+    out
+}
+
+/// Adds the scopes of one claim value: a space-delimited string, or an array of such strings
+/// (Auth0 `permissions`, Entra ID `roles`, Okta `scp`); anything else adds nothing.
+pub(crate) fn add_scopes(out: &mut ScopeSet, value: &Value) {
+    use mcp_oauth_core::scope::is_scope_token;
     let mut add = |s: &str| {
         for tok in s.split(' ').filter(|t| is_scope_token(t)) {
             out.insert(tok);
         }
     };
-    match claims.get("scope").or_else(|| claims.get("scp")) {
-        Some(Value::String(s)) => add(s),
-        Some(Value::Array(items)) => {
+    match value {
+        Value::String(s) => add(s),
+        Value::Array(items) => {
             for item in items {
                 if let Value::String(s) = item {
                     add(s);
@@ -124,16 +137,6 @@ pub(crate) fn scopes_from_claims(claims: &Value) -> ScopeSet {
         }
         _ => {}
     }
-    out
-}
-
-/// The client id from claims: `client_id` (RFC 9068 §2.2), else `azp` (OpenID, Keycloak, Auth0).
-pub(crate) fn client_id_from_claims(claims: &Value) -> Option<String> {
-    claims
-        .get("client_id")
-        .or_else(|| claims.get("azp"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -178,18 +181,5 @@ mod tests {
             scopes_from_claims(&json!({"scope": "ok bad\"one"})).to_string(),
             "ok"
         );
-    }
-
-    #[test]
-    fn client_id_falls_back_to_azp() {
-        assert_eq!(
-            client_id_from_claims(&json!({"client_id": "c", "azp": "a"})).as_deref(),
-            Some("c")
-        );
-        assert_eq!(
-            client_id_from_claims(&json!({"azp": "a"})).as_deref(),
-            Some("a")
-        );
-        assert_eq!(client_id_from_claims(&json!({})), None);
     }
 }

@@ -3,11 +3,13 @@
 //!
 //! Outermost first: the path normaliser ([`proxy::path`]: dot segments resolved, ambiguous paths
 //! refused) → the router (the resource path and below, the PRM) → [`OriginGuardLayer`] →
-//! [`RequireBearerLayer`] (JWTs of the trusted issuers, cached; the `--scopes-file` policy, failing
+//! [`RequireBearerLayer`] (JWTs of the trusted issuers checked by the provider's profile, opaque
+//! tokens by introspection, cached; the `--scopes-file` policy, failing
 //! closed on bodies it cannot read; CORS preflights answered here) → [`SessionLimitLayer`] (live
 //! `Mcp-Session-Id`s per client address) → the proxy ([`mcp_oauth_resource::proxy`], which says
 //! what the upstream sees and never sees). This file only reads the arguments and assembles the
-//! layers.
+//! layers; `settings.rs` merges the flags over `--config`, `trust.rs` builds the verifiers for the
+//! provider's profile, `startup.rs` checks the issuers before the guard listens.
 
 use anyhow::Context;
 use axum::Router;
@@ -16,34 +18,75 @@ use axum::serve::ListenerExt;
 use http::Request;
 use mcp_oauth_resource::proxy::{self, Proxy, Upstream};
 use mcp_oauth_resource::{
-    CachedVerifier, JwtVerifier, MultiIssuerVerifier, OriginGuardLayer, PrmService,
-    RequireBearerLayer, ScopePolicy, SessionLimitLayer, SessionRegistry, prm,
+    OriginGuardLayer, PrmService, RequireBearerLayer, ScopePolicy, SessionLimitLayer,
+    SessionRegistry, prm,
 };
+use settings::Settings;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use tower::Layer;
+use trust::Trust;
 
-/// Options of `guard`.
+mod settings;
+mod startup;
+mod trust;
+
+/// Options of `guard`. Each is also a key of the `[guard]` table of `--config FILE` (the long
+/// name with `_` for `-`); a flag wins over the file.
 #[derive(Debug, clap::Args)]
 pub struct GuardArgs {
+    /// A TOML file whose `[guard]` table holds these settings (flags win over it), plus the
+    /// `generic` profile's `scope_claims`, `audience_claims`, `typ` and `required_claims`.
+    #[arg(long, env = "MCP_OAUTH_GUARD_CONFIG")]
+    config: Option<PathBuf>,
     /// The MCP server to protect (`http://HOST:PORT/PATH`; plain HTTP, usually on loopback).
     #[arg(long, env = "MCP_OAUTH_GUARD_UPSTREAM")]
-    upstream: String,
+    upstream: Option<String>,
     /// The canonical URI clients use for this MCP server: the token audience and the PRM
     /// `resource` (`https://mcp.example.com/mcp`). Its path is where the guard listens.
     #[arg(long, env = "MCP_OAUTH_GUARD_RESOURCE")]
-    resource: String,
-    /// A trusted authorization server (its issuer URL; repeatable for several issuers).
-    #[arg(long = "issuer", env = "MCP_OAUTH_GUARD_ISSUER", required = true)]
+    resource: Option<String>,
+    /// A trusted authorization server (its issuer URL, the tokens' `iss`; repeatable for several
+    /// issuers).
+    #[arg(long = "issuer", env = "MCP_OAUTH_GUARD_ISSUER")]
     issuers: Vec<String>,
+    /// The identity provider's token profile: rfc9068 (default), auth0, okta, entra, cognito,
+    /// keycloak, generic (see docs/identity-providers/).
+    #[arg(long, env = "MCP_OAUTH_GUARD_PROFILE")]
+    profile: Option<String>,
+    /// An accepted token audience besides the resource URI, compared exactly (an Entra ID
+    /// `api://...` or client id, an Auth0 API identifier, a Keycloak Audience mapper's value, a
+    /// Cognito app client id). Repeatable.
+    #[arg(long = "audience")]
+    audiences: Vec<String>,
+    /// Entra ID: a tenant id whose tokens are accepted (repeatable; the allow-list of a
+    /// multi-tenant app).
+    #[arg(long = "tenant")]
+    tenants: Vec<String>,
+    /// The issuer's JWK Set URL, where it is not the `jwks_uri` of its metadata.
+    #[arg(long)]
+    jwks_uri: Option<String>,
+    /// RFC 7662 introspection for opaque tokens at this endpoint (default: the metadata's
+    /// `introspection_endpoint` when --client-id is given).
+    #[arg(long)]
+    introspection_endpoint: Option<String>,
+    /// The guard's client id at the provider, for introspection.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// The environment variable holding the introspection client's secret.
+    #[arg(long)]
+    client_secret_env: Option<String>,
+    /// A file holding the introspection client's secret.
+    #[arg(long)]
+    client_secret_file: Option<PathBuf>,
     /// A TOML scope policy (see the `mcp-oauth-resource` policy docs). Default: any valid
     /// token, nothing public.
     #[arg(long, env = "MCP_OAUTH_GUARD_SCOPES_FILE")]
     scopes_file: Option<PathBuf>,
-    /// Address to listen on (`127.0.0.1:0` picks a free port).
-    #[arg(long, env = "MCP_OAUTH_GUARD_ADDR", default_value = "127.0.0.1:8090")]
-    addr: String,
+    /// Address to listen on (`127.0.0.1:0` picks a free port). Default 127.0.0.1:8090.
+    #[arg(long, env = "MCP_OAUTH_GUARD_ADDR")]
+    addr: Option<String>,
     /// A browser origin allowed besides loopback ones (repeatable; comma-separated in the
     /// environment): it passes the `Origin` check and gets CORS answers (preflights, exposed
     /// `WWW-Authenticate` and `Mcp-Session-Id`).
@@ -56,45 +99,50 @@ pub struct GuardArgs {
     /// Allow `http://` issuers (local development and tests only).
     #[arg(long)]
     insecure_http: bool,
-    /// The largest request body the guard reads to apply the scope policy (bytes).
-    #[arg(long, default_value_t = mcp_oauth_resource::DEFAULT_MAX_BODY_BYTES)]
-    max_body_bytes: usize,
+    /// The largest request body the guard reads to apply the scope policy (bytes). Default
+    /// 1 MiB.
+    #[arg(long)]
+    max_body_bytes: Option<usize>,
     /// At most this many live MCP sessions (`Mcp-Session-Id`s the upstream handed out) per
     /// client address (IPv4, or IPv6 /64); one more is refused with 429 and Retry-After.
-    /// 0: no limit.
-    #[arg(
-        long,
-        env = "MCP_OAUTH_GUARD_MAX_SESSIONS_PER_CLIENT",
-        default_value_t = 64
-    )]
-    max_sessions_per_client: usize,
+    /// 0: no limit. Default 64.
+    #[arg(long, env = "MCP_OAUTH_GUARD_MAX_SESSIONS_PER_CLIENT")]
+    max_sessions_per_client: Option<usize>,
     /// A session without a request for this many seconds (and no open stream) no longer counts
-    /// against its client's limit; set it to the upstream's own session timeout.
-    #[arg(
-        long,
-        env = "MCP_OAUTH_GUARD_SESSION_IDLE_TIMEOUT",
-        default_value_t = 600
-    )]
-    session_idle_timeout: u64,
+    /// against its client's limit; set it to the upstream's own session timeout. Default 600.
+    #[arg(long, env = "MCP_OAUTH_GUARD_SESSION_IDLE_TIMEOUT")]
+    session_idle_timeout: Option<u64>,
 }
 
-pub async fn run(args: GuardArgs) -> anyhow::Result<()> {
-    let addr: SocketAddr = args
+pub async fn run(args: GuardArgs, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let settings = Settings::resolve(args, config)?;
+    let addr: SocketAddr = settings
         .addr
         .parse()
-        .with_context(|| format!("invalid --addr `{}`: not HOST:PORT", args.addr))?;
-    let app = app(&args)?;
+        .with_context(|| format!("invalid --addr `{}`: not HOST:PORT", settings.addr))?;
+    let trust = trust::assemble(&settings).await?;
+    for note in &trust.notes {
+        eprintln!("{note}");
+    }
+    let summary = format!(
+        "protecting {} as {} (trusting {}, profile {}{})",
+        settings.upstream,
+        settings.resource,
+        trust.issuers.join(", "),
+        settings.profile,
+        trust
+            .introspection
+            .as_ref()
+            .map(|e| format!(", opaque tokens introspected at {e}"))
+            .unwrap_or_default()
+    );
+    let app = app(&settings, trust)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     println!("mcp-oauth guard listening on http://{local}");
-    println!(
-        "protecting {} as {} (trusting {})",
-        args.upstream,
-        args.resource,
-        args.issuers.join(", ")
-    );
+    println!("{summary}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
     // TCP_NODELAY, so that an SSE event written after another is not held for the peer's
@@ -116,7 +164,7 @@ pub async fn run(args: GuardArgs) -> anyhow::Result<()> {
 }
 
 /// The guard's app: the proxied resource path and its protected resource metadata.
-fn app(args: &GuardArgs) -> anyhow::Result<Router> {
+fn app(args: &Settings, trust: Trust) -> anyhow::Result<Router> {
     let upstream = Upstream::parse(&args.upstream)
         .with_context(|| format!("invalid --upstream `{}`", args.upstream))?;
     let resource = url::Url::parse(&args.resource)
@@ -131,8 +179,7 @@ fn app(args: &GuardArgs) -> anyhow::Result<Router> {
         }
         None => ScopePolicy::new(),
     };
-    let verifier = verifier(&args.issuers, &args.resource, args.insecure_http)?;
-    let mut meta = prm::metadata(args.resource.clone(), args.issuers.clone());
+    let mut meta = prm::metadata(args.resource.clone(), trust.issuers.clone());
     let supported = policy.scopes_supported();
     if !supported.is_empty() {
         meta.scopes_supported = Some(supported);
@@ -140,7 +187,7 @@ fn app(args: &GuardArgs) -> anyhow::Result<Router> {
     let prm_routes = PrmService::new(meta)
         .context("invalid protected resource metadata (check --resource and --issuer)")?
         .router();
-    let mut guard = RequireBearerLayer::builder(args.resource.clone(), verifier)
+    let mut guard = RequireBearerLayer::builder(args.resource.clone(), trust.verifier)
         .policy(policy)
         .max_body_bytes(args.max_body_bytes);
     for o in &args.allow_origins {
@@ -170,23 +217,4 @@ fn app(args: &GuardArgs) -> anyhow::Result<Router> {
         routes.route(&format!("{prefix}/{{*rest}}"), service)
     };
     Ok(prm_routes.merge(routes.layer(origins)))
-}
-
-/// One JWT verifier per issuer (a multi-issuer router when there are several), cached.
-fn verifier(
-    issuers: &[String],
-    resource: &str,
-    insecure_http: bool,
-) -> anyhow::Result<CachedVerifier<MultiIssuerVerifier>> {
-    let mut multi = MultiIssuerVerifier::new();
-    for issuer in issuers {
-        let v = JwtVerifier::builder(issuer.clone(), resource)
-            .insecure_allow_http(insecure_http)
-            .build()
-            .with_context(|| {
-                format!("cannot trust issuer `{issuer}` (an http:// issuer needs --insecure-http)")
-            })?;
-        multi = multi.with_issuer(issuer.clone(), v)?;
-    }
-    Ok(CachedVerifier::new(multi))
 }

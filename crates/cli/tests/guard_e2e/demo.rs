@@ -98,7 +98,7 @@ fn text(r: &CallToolResult) -> String {
         .to_owned()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rmcp_client_uses_the_demo() {
     let demo = Demo::start().await;
     let token = demo.token("bot-admin", ALL).await;
@@ -197,7 +197,7 @@ async fn rmcp_client_uses_the_demo() {
     client.cancel().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step_up_and_challenges() {
     let demo = Demo::start().await;
     let tools_token = demo.token("bot-tools", "mcp:tools").await;

@@ -195,7 +195,7 @@ fn utf16le(s: &str) -> Vec<u8> {
 
 /// Issue 12 item 1: with a `files:read` token, `tools/call delete_file` is refused in every
 /// disguise, and nothing reaches the upstream.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scope_policy_fails_closed_on_bodies_it_cannot_read() {
     let h = Hostile::start(POLICY, &[]).await;
     let read = h.token("files:read").await;
@@ -365,7 +365,7 @@ async fn the_scope_policy_fails_closed_on_bodies_it_cannot_read() {
 /// Issue 12 item 2 and issue 11: the guard answers CORS preflights itself. The attack of the
 /// issue (a preflight with a `tools/call` body and no token) never reaches the upstream; allowed
 /// origins get the CORS grant, on refusals too; others get none.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_preflights_are_answered_by_the_guard() {
     let h = Hostile::start(POLICY, &["--allow-origin", "https://app.example"]).await;
     let http = reqwest::Client::new();
@@ -491,7 +491,7 @@ async fn raw(
 
 /// Issue 12, "Also": paths are normalised before matching and forwarding; ambiguous ones are
 /// refused. Nothing reaches an upstream path outside the resource, with or without a token.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_are_normalised_and_ambiguous_ones_refused() {
     let h = Hostile::start(POLICY, &[]).await;
     let token = h.token("files:read").await;

@@ -7,6 +7,10 @@
 mod bin;
 mod demo;
 mod hostile;
+mod live_idp;
+mod profiles;
 mod proxy;
 mod sessions;
+mod standin;
+mod startup;
 mod support;

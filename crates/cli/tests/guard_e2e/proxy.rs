@@ -118,7 +118,7 @@ async fn setup() -> Setup {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxies_with_identity_and_without_the_token() {
     let s = setup().await;
     let mcp = format!("{}/mcp", s.guard.base);
@@ -222,7 +222,7 @@ async fn proxies_with_identity_and_without_the_token() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_rotation_is_picked_up_without_a_failed_request() {
     let s = setup().await;
     let mcp = format!("{}/mcp", s.guard.base);
@@ -260,7 +260,7 @@ async fn key_rotation_is_picked_up_without_a_failed_request() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_streams_through_unbuffered() {
     let s = setup().await;
     let t = s.a.token(&s.a_secret, RESOURCE, "mcp:tools").await;
@@ -288,7 +288,7 @@ async fn sse_streams_through_unbuffered() {
     assert!(resp.chunk().await.unwrap().is_none());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upstream_down_is_a_bad_gateway() {
     let (a, secret) = TestAs::start(&[(RESOURCE, "mcp:tools")]).await;
     // A port with nothing listening: bind, note it, close.
@@ -315,7 +315,7 @@ async fn upstream_down_is_a_bad_gateway() {
     assert_eq!(r.status, StatusCode::BAD_GATEWAY);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rmcp_client_through_the_guard_to_an_rmcp_upstream() {
     use rmcp::ServiceExt;
     use rmcp::model::CallToolRequestParams;

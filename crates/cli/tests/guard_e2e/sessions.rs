@@ -57,7 +57,7 @@ fn assert_too_many(r: &Reply) {
     assert!(r.body.get("id").is_none());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guard_bounds_live_sessions_per_client_address() {
     let h = Hostile::start(POLICY, &["--max-sessions-per-client", "2"]).await;
     let token = h.token("files:read").await;
@@ -96,7 +96,7 @@ async fn guard_bounds_live_sessions_per_client_address() {
     assert_too_many(&send(open(&one, &h.mcp, &token)).await);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_bounds_live_sessions_per_client_address() {
     const LIMIT: usize = 64;
     let dir = tempfile::tempdir().unwrap();

@@ -32,14 +32,51 @@ impl Drop for Proc {
 
 /// Runs `mcp-oauth ARGS` and waits for the line `PREFIX http://…`.
 pub fn spawn(args: &[&str], prefix: &str) -> Proc {
+    spawn_with(args, &[], prefix, None)
+}
+
+/// Like [`spawn`], with each stderr line handed to `on_line` (on a thread of its own).
+pub fn spawn_with_stderr(
+    args: &[&str],
+    prefix: &str,
+    on_line: impl FnMut(String) + Send + 'static,
+) -> Proc {
+    spawn_with(args, &[], prefix, Some(Box::new(on_line)))
+}
+
+/// Like [`spawn`], with `envs` set for the process.
+pub fn spawn_with_env(args: &[&str], envs: &[(&str, &str)], prefix: &str) -> Proc {
+    spawn_with(args, envs, prefix, None)
+}
+
+type LineSink = Box<dyn FnMut(String) + Send>;
+
+fn spawn_with(
+    args: &[&str],
+    envs: &[(&str, &str)],
+    prefix: &str,
+    on_stderr: Option<LineSink>,
+) -> Proc {
     let mut child = Command::new(crate::bin::mcp_oauth())
         .args(args)
         .env("MCP_OAUTH_LOG", "warn")
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(if on_stderr.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .spawn()
         .expect("spawn mcp-oauth");
+    if let (Some(mut sink), Some(stderr)) = (on_stderr, child.stderr.take()) {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink(line);
+            }
+        });
+    }
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let base = loop {

@@ -4,6 +4,7 @@
 //! Every failure becomes a [`FetchError`] with text for the log; nothing here panics, and the
 //! caller decides whether a failure means `invalid_token` or `503`.
 
+use super::discovery::{Attempt, DiscoveryError};
 use crate::error::ConfigError;
 use mcp_oauth_core::metadata::AuthorizationServerMetadata;
 use mcp_oauth_core::outbound::{PlainHttp, UrlPolicy};
@@ -169,28 +170,28 @@ impl Http {
     /// Fetches the issuer's metadata from the well-known URLs in the MCP order (RFC 8414
     /// path-insert, OpenID path-insert, OpenID path-append) and returns the first document whose
     /// `issuer` is exactly `issuer` (RFC 8414 §3.3: a document for another issuer must not be
-    /// used).
+    /// used); otherwise what each URL gave.
     pub(crate) async fn discover(
         &self,
         issuer: &str,
-    ) -> Result<AuthorizationServerMetadata, String> {
-        let urls = authorization_server_metadata_urls(issuer)
-            .ok_or_else(|| format!("issuer `{issuer}` is not an absolute URI"))?;
-        let mut failures = Vec::new();
+    ) -> Result<AuthorizationServerMetadata, DiscoveryError> {
+        let fail = |attempts| DiscoveryError {
+            issuer: issuer.to_owned(),
+            attempts,
+        };
+        let urls = authorization_server_metadata_urls(issuer).ok_or_else(|| fail(Vec::new()))?;
+        let mut attempts = Vec::new();
         for url in urls {
-            match self.get_json::<AuthorizationServerMetadata>(&url).await {
+            let outcome = match self.get_json::<AuthorizationServerMetadata>(&url).await {
                 Ok(m) if m.issuer == issuer => return Ok(m),
-                Ok(m) => failures.push(format!(
-                    "{url}: metadata names issuer `{}`, not `{issuer}`",
-                    m.issuer
-                )),
-                Err(e) => failures.push(format!("{url}: {e}")),
-            }
+                Ok(m) => Attempt::OtherIssuer(m.issuer),
+                Err(FetchError::Transport(e)) => Attempt::Unreachable(e),
+                Err(FetchError::Status(s)) => Attempt::Status(s),
+                Err(e) => Attempt::Invalid(e.to_string()),
+            };
+            attempts.push((url, outcome));
         }
-        Err(format!(
-            "no usable metadata for issuer `{issuer}`: {}",
-            failures.join("; ")
-        ))
+        Err(fail(attempts))
     }
 }
 

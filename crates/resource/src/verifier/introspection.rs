@@ -14,12 +14,12 @@
 
 use super::cache::{DEFAULT_CACHE_CAPACITY, TokenCache};
 use super::fetch::{FetchError, Http, HttpOptions};
+use super::profile::Audiences;
 use super::{TokenVerifier, cache_lifetime};
 use crate::error::{ConfigError, VerifyError};
 use crate::principal::{Principal, PrincipalData, scopes_from_claims};
 use async_trait::async_trait;
 use mcp_oauth_core::clock::{SharedClock, SystemClock, UnixTime};
-use mcp_oauth_core::resource::audience_matches;
 use mcp_oauth_core::secret::Secret;
 use mcp_oauth_core::token::IntrospectionResponse;
 use std::sync::{Arc, RwLock};
@@ -34,7 +34,7 @@ pub struct IntrospectionVerifier {
 #[derive(Debug)]
 struct Inner {
     issuer: String,
-    audience: String,
+    audiences: Audiences,
     endpoint: RwLock<Option<String>>,
     client_id: String,
     client_secret: Secret,
@@ -51,6 +51,7 @@ struct Inner {
 pub struct IntrospectionVerifierBuilder {
     issuer: String,
     audience: String,
+    aliases: Vec<String>,
     endpoint: Option<String>,
     client_id: String,
     client_secret: Secret,
@@ -75,6 +76,7 @@ impl IntrospectionVerifier {
         IntrospectionVerifierBuilder {
             issuer: issuer.into(),
             audience: audience.into(),
+            aliases: Vec::new(),
             endpoint: None,
             client_id: client_id.into(),
             client_secret,
@@ -99,6 +101,13 @@ impl IntrospectionVerifierBuilder {
     /// discovered on first use.
     pub fn endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint = Some(url.into());
+        self
+    }
+
+    /// An audience value accepted besides the resource URI, compared exactly (as for
+    /// [`super::JwtVerifierBuilder::audience`]). Repeatable.
+    pub fn audience(mut self, alias: impl Into<String>) -> Self {
+        self.aliases.push(alias.into());
         self
     }
 
@@ -164,11 +173,12 @@ impl IntrospectionVerifierBuilder {
         if let Some(e) = &self.endpoint {
             http.check_url(e)?;
         }
+        let audiences = super::Profile::rfc9068().audiences(&self.audience, &self.aliases)?;
         let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         Ok(IntrospectionVerifier {
             inner: Arc::new(Inner {
                 issuer: self.issuer,
-                audience: self.audience,
+                audiences,
                 endpoint: RwLock::new(self.endpoint),
                 client_id: self.client_id,
                 client_secret: self.client_secret,
@@ -211,7 +221,7 @@ impl TokenVerifier for IntrospectionVerifier {
         match check_answer(
             answer,
             &inner.issuer,
-            &inner.audience,
+            &inner.audiences,
             now,
             inner.leeway,
             inner.accept_missing_audience,
@@ -250,7 +260,7 @@ impl Inner {
         }
         let meta = self.http.discover(&self.issuer).await.map_err(|e| {
             tracing::warn!(target: "mcp_oauth::resource", issuer = %self.issuer, error = %e, "issuer discovery failed");
-            VerifyError::unavailable(e)
+            VerifyError::unavailable(e.to_string())
         })?;
         let endpoint = meta.introspection_endpoint.ok_or_else(|| {
             tracing::error!(target: "mcp_oauth::resource", issuer = %self.issuer, "issuer metadata has no introspection_endpoint");
@@ -268,7 +278,7 @@ impl Inner {
 fn check_answer(
     answer: IntrospectionResponse,
     issuer: &str,
-    audience: &str,
+    audiences: &Audiences,
     now: UnixTime,
     leeway: i64,
     accept_missing_audience: bool,
@@ -301,7 +311,7 @@ fn check_answer(
     }
     let audience_values: Vec<String> = match &answer.aud {
         Some(aud) => {
-            if !aud.iter().any(|a| audience_matches(audience, a)) {
+            if !aud.iter().any(|a| audiences.accepts(a)) {
                 return Err(
                     "the access token is not meant for this resource (audience mismatch)".into(),
                 );
@@ -347,7 +357,7 @@ mod tests {
 
     #[test]
     fn active_answer_becomes_principal() {
-        let p = check_answer(active(), ISS, AUD, 1000, 60, false).unwrap();
+        let p = check_answer(active(), ISS, &Audiences::resource(AUD), 1000, 60, false).unwrap();
         assert_eq!(p.subject.as_deref(), Some("alice"));
         assert_eq!(p.scopes.to_string(), "files:read mcp");
         assert_eq!(p.expires_at, Some(1300));
@@ -356,7 +366,8 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let check = |a: IntrospectionResponse| check_answer(a, ISS, AUD, 1000, 60, false);
+        let aud = Audiences::resource(AUD);
+        let check = |a: IntrospectionResponse| check_answer(a, ISS, &aud, 1000, 60, false);
         assert!(check(IntrospectionResponse::inactive()).is_err());
         assert!(
             check(IntrospectionResponse {
@@ -379,7 +390,7 @@ mod tests {
                     ..active()
                 },
                 ISS,
-                AUD,
+                &aud,
                 1000,
                 60,
                 true
@@ -428,6 +439,22 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn audience_aliases_are_exact() {
+        let aud = Audiences::resource(AUD);
+        let alias = crate::Profile::rfc9068()
+            .audiences(AUD, &["urn:mcp".to_owned()])
+            .unwrap();
+        let with = |a: &str| IntrospectionResponse {
+            aud: Some(Audience::One(a.into())),
+            ..active()
+        };
+        assert!(check_answer(with("urn:mcp"), ISS, &aud, 1000, 60, false).is_err());
+        assert!(check_answer(with("urn:mcp"), ISS, &alias, 1000, 60, false).is_ok());
+        assert!(check_answer(with("URN:MCP"), ISS, &alias, 1000, 60, false).is_err());
+        assert!(check_answer(with(AUD), ISS, &alias, 1000, 60, false).is_ok());
     }
 
     #[test]

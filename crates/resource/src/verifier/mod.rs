@@ -7,20 +7,29 @@
 //! - [`CachedVerifier`]: a bounded cache of verified tokens in front of any verifier.
 //! - [`MultiIssuerVerifier`]: several trusted issuers at once.
 //!
+//! - [`Profile`]: how one identity provider's tokens are read (Auth0, Okta, Entra ID, Cognito,
+//!   Keycloak, RFC 9068, generic); [`discover`]: issuer metadata with each URL's outcome.
+//!
 //! Every verifier checks the audience against this server's canonical resource URI
-//! (RFC 8707, MCP §Token Audience Binding): a token for another server is never accepted.
+//! (RFC 8707, MCP §Token Audience Binding), or the audience aliases configured where a provider
+//! cannot name it: a token for another server is never accepted, and no setting turns the check
+//! off.
 
 mod cache;
+mod discovery;
 mod fetch;
 mod introspection;
 mod jwt;
 mod multi;
+pub mod profile;
 
 pub use cache::{CachedVerifier, DEFAULT_CACHE_CAPACITY};
+pub use discovery::{Attempt, DiscoveryError, discover};
 pub use fetch::HttpOptions;
 pub use introspection::{IntrospectionVerifier, IntrospectionVerifierBuilder};
 pub use jwt::{JwtVerifier, JwtVerifierBuilder};
 pub use multi::MultiIssuerVerifier;
+pub use profile::{Audiences, IssuerForms, Profile};
 
 use crate::error::VerifyError;
 use crate::principal::Principal;

@@ -189,7 +189,11 @@ impl Inner {
         let uri = match remote.jwks_uri.clone().or(discovered) {
             Some(u) => u,
             None => {
-                let meta = remote.http.discover(&self.issuer).await?;
+                let meta = remote
+                    .http
+                    .discover(&self.issuer)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let uri = meta
                     .jwks_uri
                     .ok_or_else(|| format!("metadata of `{}` has no jwks_uri", self.issuer))?;

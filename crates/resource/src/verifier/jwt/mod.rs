@@ -6,14 +6,15 @@
 //! `refetch_interval` when a token names an unknown `kid` (so an issuer's key rotation is picked
 //! up at once, while a flood of junk `kid`s cannot make us hammer the issuer).
 //!
-//! Checks, in order: JWS header (`alg` on the allow-list, never `none` or HMAC; `typ` `at+jwt`
-//! unless disabled; no `crit`), a key with the `kid` that fits the `alg`, the signature, then
-//! `iss` (exact), `aud` (names this resource), `exp` (required), `nbf` and `iat`, with a small
-//! leeway, against the injected clock.
+//! Checks, in order: JWS header (`alg` on the allow-list, never `none` or HMAC; `typ` one of the
+//! profile's, `at+jwt` by default; no `crit`), a key with the `kid` that fits the `alg`, the
+//! signature, then `iss` (one of the issuer's forms, exact), the audience (the profile's claim
+//! names this resource or an alias), `exp` (required), `nbf` and `iat`, with a small leeway,
+//! against the injected clock, then the profile's required claims.
 //!
-//! Claims are read leniently beyond that (`sub` may be absent, `client_id` falls back to `azp`,
-//! scopes may come as `scp`) rather than as the strict [`mcp_oauth_core::token::AccessTokenClaims`],
-//! because common IdPs (Keycloak, Auth0, Entra ID, Okta) do not send every RFC 9068 claim.
+//! Claims are read by the provider's [`Profile`] (scope, audience and client claims) rather than
+//! as the strict [`mcp_oauth_core::token::AccessTokenClaims`], because common IdPs (Keycloak,
+//! Auth0, Entra ID, Okta, Cognito) do not send every RFC 9068 claim; `sub` may be absent.
 //!
 //! `mod.rs` holds the verifier, its builder and the check of one token; `keys.rs` the issuer's
 //! key set (discovery, JWKS fetch, refetch on an unknown `kid`); `claims.rs` the claim checks.
@@ -25,9 +26,12 @@ mod tests;
 
 use super::TokenVerifier;
 use super::fetch::{Http, HttpOptions};
+use super::profile::Profile;
 use crate::error::{ConfigError, VerifyError};
 use crate::principal::Principal;
 use async_trait::async_trait;
+use claims::ClaimRules;
+#[cfg(test)]
 use claims::check_claims;
 use keys::{KeyState, Remote, key_entries};
 use mcp_oauth_core::clock::{SharedClock, SystemClock};
@@ -45,10 +49,9 @@ pub struct JwtVerifier {
 
 #[derive(Debug)]
 struct Inner {
+    /// The issuer whose metadata is discovered.
     issuer: String,
-    audience: String,
-    leeway: i64,
-    require_typ: bool,
+    rules: ClaimRules,
     algorithms: Vec<Algorithm>,
     refetch_interval: i64,
     jwks_max_age: i64,
@@ -64,6 +67,8 @@ struct Inner {
 pub struct JwtVerifierBuilder {
     issuer: String,
     audience: String,
+    profile: Profile,
+    aliases: Vec<String>,
     jwks_uri: Option<String>,
     static_jwks: Option<JwkSet>,
     leeway: Duration,
@@ -94,11 +99,34 @@ impl JwtVerifierBuilder {
         self
     }
 
-    /// Whether the header `typ` must be `at+jwt` (or `application/at+jwt`), as RFC 9068 §2.1
-    /// requires; this stops an ID token being replayed as an access token. Default true; turn
-    /// off only for an IdP that does not set it.
+    /// Whether the header `typ` must be one of the profile's (for the default profile `at+jwt`
+    /// or `application/at+jwt`, as RFC 9068 §2.1 requires; this stops an ID token being replayed
+    /// as an access token). Default true; `false` accepts any `typ` or none, for an IdP that sets
+    /// none (prefer [`Self::profile`] with that provider's rule).
     pub fn require_typ(mut self, require: bool) -> Self {
         self.require_typ = require;
+        self
+    }
+
+    /// How this provider's tokens are read and checked: scope, audience and client claims,
+    /// `typ` values, issuer forms, required claims. Default [`Profile::rfc9068`].
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// An audience value accepted besides the resource URI, compared exactly (Entra ID's
+    /// `api://...` Application ID URI or client id, an Auth0 API identifier, a Keycloak Audience
+    /// mapper's value, a Cognito app client id). Repeatable. The audience is always checked: a
+    /// profile whose tokens cannot carry the resource URI refuses to build without one.
+    pub fn audience(mut self, alias: impl Into<String>) -> Self {
+        self.aliases.push(alias.into());
+        self
+    }
+
+    /// Several audience aliases at once (see [`Self::audience`]).
+    pub fn audiences<I: IntoIterator<Item = S>, S: Into<String>>(mut self, aliases: I) -> Self {
+        self.aliases.extend(aliases.into_iter().map(Into::into));
         self
     }
 
@@ -142,9 +170,15 @@ impl JwtVerifierBuilder {
 
     /// Checks the settings and builds the verifier. Nothing is fetched yet: keys are loaded by
     /// the first token (or by [`JwtVerifier::refresh`]).
-    pub fn build(self) -> Result<JwtVerifier, ConfigError> {
+    pub fn build(mut self) -> Result<JwtVerifier, ConfigError> {
         mcp_oauth_core::resource::validate(&self.audience)
             .map_err(|_| ConfigError::InvalidResource(self.audience.clone()))?;
+        let audiences = self.profile.audiences(&self.audience, &self.aliases)?;
+        let forms = self.profile.issuer_forms(&self.issuer)?;
+        self.issuer = forms.discovery;
+        if !self.require_typ {
+            self.profile = self.profile.any_typ();
+        }
         if self.algorithms.is_empty() {
             return Err(ConfigError::Algorithm("(none)".into()));
         }
@@ -186,9 +220,13 @@ impl JwtVerifierBuilder {
         Ok(JwtVerifier {
             inner: Arc::new(Inner {
                 issuer: self.issuer,
-                audience: self.audience,
-                leeway: secs(self.leeway),
-                require_typ: self.require_typ,
+                rules: ClaimRules {
+                    issuers: forms.accepted,
+                    audiences,
+                    profile: self.profile,
+                    required: forms.required_claims,
+                    leeway: secs(self.leeway),
+                },
                 algorithms: self.algorithms,
                 refetch_interval: secs(self.refetch_interval),
                 jwks_max_age: secs(self.jwks_max_age),
@@ -208,6 +246,8 @@ impl JwtVerifier {
         JwtVerifierBuilder {
             issuer: issuer.into(),
             audience: audience.into(),
+            profile: Profile::rfc9068(),
+            aliases: Vec::new(),
             jwks_uri: None,
             static_jwks: None,
             leeway: Duration::from_secs(60),
@@ -229,9 +269,20 @@ impl JwtVerifier {
         Self::builder(issuer, audience).static_jwks(jwks).build()
     }
 
-    /// The issuer whose tokens this verifier accepts.
+    /// The issuer whose tokens this verifier accepts (the one whose metadata is discovered).
     pub fn issuer(&self) -> &str {
         &self.inner.issuer
+    }
+
+    /// Every `iss` value accepted: the issuer, and the other forms its profile knows (Entra ID's
+    /// v1.0 form of a tenant's issuer).
+    pub fn accepted_issuers(&self) -> &[String] {
+        &self.inner.rules.issuers
+    }
+
+    /// The profile its tokens are checked by.
+    pub fn profile(&self) -> &Profile {
+        &self.inner.rules.profile
     }
 
     /// Loads the issuer's keys now (discovery and JWKS), so that a misconfigured issuer is seen
@@ -248,10 +299,6 @@ impl TokenVerifier for JwtVerifier {
     }
 }
 
-fn typ_is_access_token(typ: &str) -> bool {
-    typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")
-}
-
 impl Inner {
     async fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
         let jws = Jws::parse(token, &self.algorithms).map_err(|e| {
@@ -263,10 +310,8 @@ impl Inner {
                 _ => "the access token is not a well-formed JWS with an accepted alg",
             })
         })?;
-        if self.require_typ && !jws.typ().is_some_and(typ_is_access_token) {
-            return Err(VerifyError::invalid(
-                "the token is not a JWT access token (typ must be at+jwt)",
-            ));
+        if !self.rules.profile.accepts_typ(jws.typ()) {
+            return Err(VerifyError::invalid(self.rules.profile.typ_refusal()));
         }
         let keys = self.keys_for(jws.kid()).await?;
         // The keys with the token's `kid`; failing that, keys published without a `kid` (some
@@ -280,12 +325,6 @@ impl Inner {
                 _ => "the access token signature could not be verified",
             })
         })?;
-        check_claims(
-            &claims,
-            &self.issuer,
-            &self.audience,
-            self.clock.now(),
-            self.leeway,
-        )
+        self.rules.check(&claims, self.clock.now())
     }
 }

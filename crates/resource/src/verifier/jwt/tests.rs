@@ -204,3 +204,63 @@ fn symmetric_and_encryption_keys_are_skipped() {
     let entries = key_entries(&[sig.public_jwk().clone(), enc, oct]);
     assert_eq!(entries.len(), 1);
 }
+
+#[test]
+fn a_profile_that_cannot_check_the_audience_is_refused_at_build() {
+    let b = || {
+        JwtVerifier::builder("https://id.example/realms/mcp", AUD)
+            .static_jwks(JwkSet { keys: vec![] })
+    };
+    assert!(matches!(
+        b().profile(Profile::keycloak()).build(),
+        Err(ConfigError::Audience(_))
+    ));
+    assert!(
+        b().profile(Profile::keycloak())
+            .audience("mcp-guard")
+            .build()
+            .is_ok()
+    );
+    assert!(matches!(
+        b().profile(Profile::okta()).build(),
+        Err(ConfigError::IssuerForm(_))
+    ));
+}
+
+#[tokio::test]
+async fn profile_claims_and_aliases() {
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let clock = TestClock::new(NOW);
+    let tid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let iss = format!("https://login.microsoftonline.com/{tid}/v2.0");
+    let v = JwtVerifier::builder(iss.clone(), AUD)
+        .profile(Profile::entra())
+        .audience("api://mcp")
+        .static_jwks(JwkSet {
+            keys: vec![key.public_jwk().clone()],
+        })
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    assert_eq!(
+        v.accepted_issuers(),
+        [iss.clone(), format!("https://sts.windows.net/{tid}/")]
+    );
+    let claims = json!({"iss": format!("https://sts.windows.net/{tid}/"), "aud": "api://mcp",
+        "exp": NOW + 60, "tid": tid, "scp": "Tools.Use", "roles": ["Admin"], "appid": "app"});
+    let p = v.verify(&key.sign("JWT", &claims).unwrap()).await.unwrap();
+    assert_eq!(p.scopes.to_string(), "Admin Tools.Use");
+    assert_eq!(p.client_id.as_deref(), Some("app"));
+    assert!(
+        v.verify(&key.sign("at+jwt", &claims).unwrap())
+            .await
+            .is_err(),
+        "Entra's typ is JWT"
+    );
+    let mut other = claims.clone();
+    other["aud"] = json!("api://MCP");
+    assert!(
+        v.verify(&key.sign("JWT", &other).unwrap()).await.is_err(),
+        "aliases are exact"
+    );
+}

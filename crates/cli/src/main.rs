@@ -8,6 +8,7 @@ mod client_cmd;
 mod data;
 mod demo;
 mod dev_callback;
+mod doctor;
 mod guard;
 mod logging;
 mod output;
@@ -166,6 +167,9 @@ enum Command {
     Tools(client_cmd::ToolsArgs),
     /// Call a tool on an MCP server and print the result.
     Call(client_cmd::CallArgs),
+    /// Diagnose an MCP server's authorization: every link a client walks, what is wrong, how to
+    /// fix it (exit status 1 when something is wrong).
+    Doctor(doctor::DoctorArgs),
 }
 
 impl Command {
@@ -239,6 +243,7 @@ async fn main() -> ExitCode {
         Command::Status(a) => client_cmd::status(&global, a).await,
         Command::Tools(a) => client_cmd::tools(&global, a).await,
         Command::Call(a) => client_cmd::call(&global, a).await,
+        Command::Doctor(a) => doctor::run(&global, a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,7 @@ use super::endpoint::Probe;
 use super::report::Status;
 use mcp_oauth_client::fetch::Fetched;
 use mcp_oauth_core::wellknown::authorization_server_metadata_urls;
-use reqwest::Method;
+use http::Method;
 
 const STEP: &str = "browser clients (CORS)";
 const SPEC: &str = "Fetch Standard §3.2 (CORS protocol); MCP 2025-11-25 §Authorization Server Metadata Discovery (browser clients)";

@@ -30,7 +30,7 @@ pub async fn check(d: &mut Doctor) -> Option<Probe> {
     let resp = send_probe(d).await?;
     let date = resp
         .headers
-        .get(reqwest::header::DATE)
+        .get(http::header::DATE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| httpdate::parse_http_date(v).ok())
         .map(|server| (server, SystemTime::now()));
@@ -246,7 +246,7 @@ fn challenge(d: &mut Doctor, resp: &Fetched) -> Option<BearerChallenge> {
 
 fn location(resp: &Fetched) -> String {
     resp.headers
-        .get(reqwest::header::LOCATION)
+        .get(http::header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .map(|l| format!("Location: {l}"))
         .unwrap_or_else(|| "no Location header".to_owned())

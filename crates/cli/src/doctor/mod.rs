@@ -65,13 +65,20 @@ pub struct Doctor {
     pub origin: String,
 }
 
-/// `doctor`: prints the report; fails (exit status 1) when any check failed.
+/// `doctor`: prints the report; exit status 1 when any check failed (with `--json`, the report
+/// alone on stdout).
 pub async fn run(global: &GlobalArgs, args: DoctorArgs) -> anyhow::Result<()> {
     let report = diagnose(&args).await?;
     if global.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", report.text());
+    }
+    if report.summary.fail > 0 && global.json {
+        // The report is the whole of stdout: no `{"error": …}` object after it.
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        std::process::exit(1);
     }
     if report.summary.fail > 0 {
         return Err(crate::output::explained(

@@ -15,10 +15,8 @@ use mcp_oauth_core::wellknown::{
 
 const STEP: &str = "resource metadata";
 
-/// The document a client would use, and where it was.
+/// The document a client would use.
 pub struct FoundPrm {
-    /// The URL it was fetched from.
-    pub url: String,
     /// The document.
     pub doc: ProtectedResourceMetadata,
 }
@@ -68,10 +66,7 @@ pub async fn check(d: &mut Doctor, challenge: Option<&BearerChallenge>) -> Optio
         if chosen.is_none()
             && let Some(doc) = got
         {
-            chosen = Some(FoundPrm {
-                url: u.clone(),
-                doc,
-            });
+            chosen = Some(FoundPrm { doc });
         }
     }
     if header_failed && chosen.is_some() {

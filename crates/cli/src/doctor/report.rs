@@ -139,11 +139,6 @@ impl Report {
         };
     }
 
-    /// The first check with this id (the tests and the exit status read it).
-    pub fn get(&self, id: &str) -> Option<&Check> {
-        self.checks.iter().find(|c| c.id == id)
-    }
-
     /// The text form: a heading per step, one mark and line per check, the details indented.
     pub fn text(&self) -> String {
         let mut out = format!("mcp-oauth doctor {}\n", self.url);

@@ -57,7 +57,12 @@ async fn issuer_metadata(d: &mut Doctor, issuer: &str) -> Option<AuthorizationSe
     }
     let Some(urls) = authorization_server_metadata_urls(issuer) else {
         d.report
-            .add(STEP, "as.issuer_url", Status::Fail, format!("the issuer {issuer:?} is not an absolute URL"))
+            .add(
+                STEP,
+                "as.issuer_url",
+                Status::Fail,
+                format!("the issuer {issuer:?} is not an absolute URL"),
+            )
             .spec("RFC 8414 §2");
         return None;
     };
@@ -67,7 +72,12 @@ async fn issuer_metadata(d: &mut Doctor, issuer: &str) -> Option<AuthorizationSe
         let Some(m) = fetch(d, u).await else { continue };
         if m.issuer == issuer {
             d.report
-                .add(STEP, "as.fetch", Status::Pass, format!("{u} serves metadata for {issuer}"))
+                .add(
+                    STEP,
+                    "as.fetch",
+                    Status::Pass,
+                    format!("{u} serves metadata for {issuer}"),
+                )
                 .spec(spec_of(u));
             if used.is_none() {
                 used = Some(m);
@@ -114,14 +124,24 @@ async fn fetch(d: &mut Doctor, u: &str) -> Option<AuthorizationServerMetadata> {
         Ok(r) => r,
         Err(e) => {
             d.report
-                .add(STEP, "as.fetch", Status::Info, format!("{u} could not be fetched"))
+                .add(
+                    STEP,
+                    "as.fetch",
+                    Status::Info,
+                    format!("{u} could not be fetched"),
+                )
                 .saw(describe_failure(&e));
             return None;
         }
     };
     if resp.status != 200 {
         d.report
-            .add(STEP, "as.fetch", Status::Info, format!("{u} answered HTTP {}", resp.status))
+            .add(
+                STEP,
+                "as.fetch",
+                Status::Info,
+                format!("{u} answered HTTP {}", resp.status),
+            )
             .spec(spec_of(u));
         return None;
     }
@@ -129,9 +149,16 @@ async fn fetch(d: &mut Doctor, u: &str) -> Option<AuthorizationServerMetadata> {
         Ok(m) => Some(m),
         Err(e) => {
             d.report
-                .add(STEP, "as.fetch", Status::Fail, format!("{u} answered 200 with something that is not metadata"))
+                .add(
+                    STEP,
+                    "as.fetch",
+                    Status::Fail,
+                    format!("{u} answered 200 with something that is not metadata"),
+                )
                 .saw(describe_failure(&e))
-                .spec("RFC 8414 §3.2: a JSON object with issuer, endpoints, response_types_supported")
+                .spec(
+                    "RFC 8414 §3.2: a JSON object with issuer, endpoints, response_types_supported",
+                )
                 .fix("serve the metadata as application/json");
             None
         }
@@ -181,10 +208,15 @@ fn capabilities(d: &mut Doctor, a: &FoundAs, prm: &FoundPrm) {
                     r.add(STEP, "as.endpoints", Status::Pass, format!("{name}: {u}"));
                 }
                 Err(e) => {
-                    r.add(STEP, "as.endpoints", Status::Fail, format!("{name} {u} is refused"))
-                        .saw(describe_failure(&e))
-                        .spec("OAuth 2.1 §1.5: endpoints over https")
-                        .fix("serve the endpoint over https");
+                    r.add(
+                        STEP,
+                        "as.endpoints",
+                        Status::Fail,
+                        format!("{name} {u} is refused"),
+                    )
+                    .saw(describe_failure(&e))
+                    .spec("OAuth 2.1 §1.5: endpoints over https")
+                    .fix("serve the endpoint over https");
                 }
             },
             None => {
@@ -195,10 +227,15 @@ fn capabilities(d: &mut Doctor, a: &FoundAs, prm: &FoundPrm) {
         }
     }
     if !m.response_types_supported.iter().any(|t| t == "code") {
-        r.add(STEP, "as.response_types", Status::Fail, "response_types_supported does not include code")
-            .saw(format!("{:?}", m.response_types_supported))
-            .spec("RFC 8414 §2 (REQUIRED); OAuth 2.1 §4.1")
-            .fix("advertise response_types_supported: [\"code\"]");
+        r.add(
+            STEP,
+            "as.response_types",
+            Status::Fail,
+            "response_types_supported does not include code",
+        )
+        .saw(format!("{:?}", m.response_types_supported))
+        .spec("RFC 8414 §2 (REQUIRED); OAuth 2.1 §4.1")
+        .fix("advertise response_types_supported: [\"code\"]");
     }
     match &m.code_challenge_methods_supported {
         _ if m.supports_s256() => {
@@ -212,10 +249,15 @@ fn capabilities(d: &mut Doctor, a: &FoundAs, prm: &FoundPrm) {
                 .fix("advertise code_challenge_methods_supported: [\"S256\"] (and enforce it)");
         }
         Some(list) => {
-            r.add(STEP, "as.pkce", Status::Fail, "PKCE S256 is not among the advertised methods")
-                .saw(list.join(", "))
-                .spec("OAuth 2.1 §4.1.1 and §7.5.2; RFC 7636 §4.2")
-                .fix("support and advertise S256");
+            r.add(
+                STEP,
+                "as.pkce",
+                Status::Fail,
+                "PKCE S256 is not among the advertised methods",
+            )
+            .saw(list.join(", "))
+            .spec("OAuth 2.1 §4.1.1 and §7.5.2; RFC 7636 §4.2")
+            .fix("support and advertise S256");
         }
     }
     registration(d, m);
@@ -254,7 +296,12 @@ fn registration(d: &mut Doctor, m: &AuthorizationServerMetadata) {
             .fix("set client_id_metadata_document_supported: true, or serve a registration_endpoint; otherwise give each user a client id (`--client-id`)");
     } else {
         d.report
-            .add(STEP, "as.registration", Status::Pass, format!("clients can register by {}", ways.join(" or ")))
+            .add(
+                STEP,
+                "as.registration",
+                Status::Pass,
+                format!("clients can register by {}", ways.join(" or ")),
+            )
             .spec("MCP 2025-11-25 §Client Registration Approaches");
     }
 }
@@ -263,7 +310,12 @@ fn registration(d: &mut Doctor, m: &AuthorizationServerMetadata) {
 fn scopes(d: &mut Doctor, m: &AuthorizationServerMetadata, prm: &FoundPrm) {
     let Some(as_scopes) = &m.scopes_supported else {
         d.report
-            .add(STEP, "as.scopes_supported", Status::Info, "the authorization server does not list scopes_supported")
+            .add(
+                STEP,
+                "as.scopes_supported",
+                Status::Info,
+                "the authorization server does not list scopes_supported",
+            )
             .spec("RFC 8414 §2 (RECOMMENDED)");
         return;
     };
@@ -277,7 +329,12 @@ fn scopes(d: &mut Doctor, m: &AuthorizationServerMetadata, prm: &FoundPrm) {
         .collect();
     if missing.is_empty() {
         d.report
-            .add(STEP, "as.scopes_supported", Status::Pass, format!("scopes_supported: {}", as_scopes.join(" ")))
+            .add(
+                STEP,
+                "as.scopes_supported",
+                Status::Pass,
+                format!("scopes_supported: {}", as_scopes.join(" ")),
+            )
             .spec("RFC 8414 §2");
     } else {
         d.report

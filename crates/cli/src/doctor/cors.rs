@@ -7,9 +7,9 @@ use super::Doctor;
 use super::authz::FoundAs;
 use super::endpoint::Probe;
 use super::report::Status;
+use http::Method;
 use mcp_oauth_client::fetch::Fetched;
 use mcp_oauth_core::wellknown::authorization_server_metadata_urls;
-use http::Method;
 
 const STEP: &str = "browser clients (CORS)";
 const SPEC: &str = "Fetch Standard §3.2 (CORS protocol); MCP 2025-11-25 §Authorization Server Metadata Discovery (browser clients)";
@@ -59,7 +59,12 @@ async fn preflight(d: &mut Doctor, id: &'static str, what: &str, url: &str, head
     };
     if ok {
         d.report
-            .add(STEP, id, Status::Pass, format!("{what}: the preflight from {origin} is allowed"))
+            .add(
+                STEP,
+                id,
+                Status::Pass,
+                format!("{what}: the preflight from {origin} is allowed"),
+            )
             .spec(SPEC);
     } else {
         d.report
@@ -74,20 +79,41 @@ async fn preflight(d: &mut Doctor, id: &'static str, what: &str, url: &str, head
 /// browser may read.
 pub async fn check_resource(d: &mut Doctor, probe: &Probe) {
     let url = d.url.clone();
-    preflight(d, "cors.mcp.preflight", "MCP endpoint", &url, "authorization,content-type,mcp-protocol-version").await;
+    preflight(
+        d,
+        "cors.mcp.preflight",
+        "MCP endpoint",
+        &url,
+        "authorization,content-type,mcp-protocol-version",
+    )
+    .await;
     if probe.challenge.is_none() {
         return;
     }
     let origin = d.origin.clone();
     let resp = d
         .fetcher
-        .request(Method::POST, &url, &[("Origin", origin.as_str()), ("Content-Type", "application/json")])
+        .request(
+            Method::POST,
+            &url,
+            &[
+                ("Origin", origin.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+        )
         .await;
     let Ok(r) = resp else { return };
     let exposed = header(&r, "access-control-expose-headers");
-    if allowed(&r, &origin) && (exposed == "*" || exposed.split(',').any(|h| h.trim() == "www-authenticate")) {
+    if allowed(&r, &origin)
+        && (exposed == "*" || exposed.split(',').any(|h| h.trim() == "www-authenticate"))
+    {
         d.report
-            .add(STEP, "cors.mcp.challenge", Status::Pass, "a browser can read the 401's WWW-Authenticate")
+            .add(
+                STEP,
+                "cors.mcp.challenge",
+                Status::Pass,
+                "a browser can read the 401's WWW-Authenticate",
+            )
             .spec(SPEC);
     } else {
         d.report
@@ -102,30 +128,62 @@ pub async fn check_resource(d: &mut Doctor, probe: &Probe) {
 /// registration endpoints.
 pub async fn check_authorization_server(d: &mut Doctor, a: &FoundAs) {
     let origin = d.origin.clone();
-    if let Some(url) = authorization_server_metadata_urls(&a.issuer).and_then(|u| u.into_iter().next()) {
+    if let Some(url) =
+        authorization_server_metadata_urls(&a.issuer).and_then(|u| u.into_iter().next())
+    {
         let resp = d
             .fetcher
-            .request(Method::GET, &url, &[("Origin", origin.as_str()), ("Accept", "application/json")])
+            .request(
+                Method::GET,
+                &url,
+                &[("Origin", origin.as_str()), ("Accept", "application/json")],
+            )
             .await;
-        if resp.as_ref().is_ok_and(|r| r.status == 200 && allowed(r, &origin)) {
+        if resp
+            .as_ref()
+            .is_ok_and(|r| r.status == 200 && allowed(r, &origin))
+        {
             d.report
-                .add(STEP, "cors.as.metadata", Status::Pass, "a browser can read the authorization server metadata")
+                .add(
+                    STEP,
+                    "cors.as.metadata",
+                    Status::Pass,
+                    "a browser can read the authorization server metadata",
+                )
                 .spec(SPEC);
         } else {
             d.report
-                .add(STEP, "cors.as.metadata", Status::Warn, format!("a browser from {origin} cannot read {url}"))
+                .add(
+                    STEP,
+                    "cors.as.metadata",
+                    Status::Warn,
+                    format!("a browser from {origin} cannot read {url}"),
+                )
                 .saw(match &resp {
-                    Ok(r) => format!("HTTP {}, Access-Control-Allow-Origin: {:?}", r.status, header(r, "access-control-allow-origin")),
+                    Ok(r) => format!(
+                        "HTTP {}, Access-Control-Allow-Origin: {:?}",
+                        r.status,
+                        header(r, "access-control-allow-origin")
+                    ),
                     Err(e) => mcp_oauth_client::fetch::describe_failure(e),
                 })
                 .spec(SPEC)
-                .fix("send Access-Control-Allow-Origin on the metadata (`*` is fine: it is public)");
+                .fix(
+                    "send Access-Control-Allow-Origin on the metadata (`*` is fine: it is public)",
+                );
         }
     }
     if let Some(t) = a.metadata.token_endpoint.clone() {
         preflight(d, "cors.as.token", "token endpoint", &t, "content-type").await;
     }
     if let Some(reg) = a.metadata.registration_endpoint.clone() {
-        preflight(d, "cors.as.registration", "registration endpoint", &reg, "content-type").await;
+        preflight(
+            d,
+            "cors.as.registration",
+            "registration endpoint",
+            &reg,
+            "content-type",
+        )
+        .await;
     }
 }

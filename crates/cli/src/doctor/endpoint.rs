@@ -45,7 +45,12 @@ fn url_shape(d: &mut Doctor) -> bool {
         p.scheme.eq_ignore_ascii_case("https") || p.scheme.eq_ignore_ascii_case("http")
     }) else {
         d.report
-            .add(STEP, "url", Status::Fail, "the URL is not an absolute http(s) URL")
+            .add(
+                STEP,
+                "url",
+                Status::Fail,
+                "the URL is not an absolute http(s) URL",
+            )
             .saw(url)
             .spec("MCP 2025-11-25 §Canonical Server URI")
             .fix("give the full URL clients connect to, e.g. https://mcp.example.com/mcp");
@@ -103,7 +108,10 @@ async fn send_probe(d: &mut Doctor) -> Option<Fetched> {
     ];
     match d.fetcher.post_json(&url, &body, &headers).await {
         Ok(resp) => {
-            if url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://")) {
+            if url
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+            {
                 d.report.add(
                     STEP,
                     "tls",
@@ -129,9 +137,15 @@ async fn send_probe(d: &mut Doctor) -> Option<Fetched> {
 fn unreachable(d: &mut Doctor, url: &str, e: &ClientError) {
     let cause = super::root_cause(e);
     let lower = cause.to_ascii_lowercase();
-    let tls = ["certificate", "tls", "handshake", "unknownissuer", "notvalidforname"]
-        .iter()
-        .any(|w| lower.contains(w));
+    let tls = [
+        "certificate",
+        "tls",
+        "handshake",
+        "unknownissuer",
+        "notvalidforname",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
     if tls {
         d.report
             .add(STEP, "tls", Status::Fail, "TLS: the certificate was refused")
@@ -151,8 +165,13 @@ fn challenge(d: &mut Doctor, resp: &Fetched) -> Option<BearerChallenge> {
     let r = &mut d.report;
     match resp.status {
         401 => {
-            r.add(CHALLENGE, "challenge.status", Status::Pass, "a request without a token is answered 401")
-                .spec("MCP 2025-11-25 §Authorization Flow Steps; RFC 6750 §3");
+            r.add(
+                CHALLENGE,
+                "challenge.status",
+                Status::Pass,
+                "a request without a token is answered 401",
+            )
+            .spec("MCP 2025-11-25 §Authorization Flow Steps; RFC 6750 §3");
         }
         200..=299 => {
             r.add(
@@ -183,18 +202,28 @@ fn challenge(d: &mut Doctor, resp: &Fetched) -> Option<BearerChallenge> {
     }
     let values = resp.www_authenticate();
     if values.is_empty() {
-        r.add(CHALLENGE, "challenge.header", Status::Fail, "the 401 has no WWW-Authenticate header")
-            .spec("RFC 9110 §15.5.2: a 401 MUST carry WWW-Authenticate; RFC 9728 §5.1")
-            .fix("send `WWW-Authenticate: Bearer resource_metadata=\"…\", scope=\"…\"`");
+        r.add(
+            CHALLENGE,
+            "challenge.header",
+            Status::Fail,
+            "the 401 has no WWW-Authenticate header",
+        )
+        .spec("RFC 9110 §15.5.2: a 401 MUST carry WWW-Authenticate; RFC 9728 §5.1")
+        .fix("send `WWW-Authenticate: Bearer resource_metadata=\"…\", scope=\"…\"`");
         return None;
     }
     let joined = values.join(", ");
     let parsed: Vec<_> = values.iter().map(|v| parse(v)).collect();
     if parsed.iter().any(Result::is_err) {
-        r.add(CHALLENGE, "challenge.header", Status::Fail, "WWW-Authenticate does not parse")
-            .saw(joined)
-            .spec("RFC 9110 §11.6.1 (challenge grammar)")
-            .fix("quote parameter values and separate parameters with commas");
+        r.add(
+            CHALLENGE,
+            "challenge.header",
+            Status::Fail,
+            "WWW-Authenticate does not parse",
+        )
+        .saw(joined)
+        .spec("RFC 9110 §11.6.1 (challenge grammar)")
+        .fix("quote parameter values and separate parameters with commas");
         return None;
     }
     let Some(bearer) = parsed
@@ -204,15 +233,25 @@ fn challenge(d: &mut Doctor, resp: &Fetched) -> Option<BearerChallenge> {
         .find(|c| c.is_bearer())
         .map(|c| BearerChallenge::from_challenge(&c))
     else {
-        r.add(CHALLENGE, "challenge.header", Status::Fail, "WWW-Authenticate has no Bearer challenge")
-            .saw(joined)
-            .spec("RFC 6750 §3")
-            .fix("challenge with the Bearer scheme");
+        r.add(
+            CHALLENGE,
+            "challenge.header",
+            Status::Fail,
+            "WWW-Authenticate has no Bearer challenge",
+        )
+        .saw(joined)
+        .spec("RFC 6750 §3")
+        .fix("challenge with the Bearer scheme");
         return None;
     };
-    r.add(CHALLENGE, "challenge.header", Status::Pass, "WWW-Authenticate carries a Bearer challenge")
-        .saw(joined)
-        .spec("RFC 6750 §3");
+    r.add(
+        CHALLENGE,
+        "challenge.header",
+        Status::Pass,
+        "WWW-Authenticate carries a Bearer challenge",
+    )
+    .saw(joined)
+    .spec("RFC 6750 §3");
     if let Some(e) = &bearer.error {
         r.add(CHALLENGE, "challenge.error", Status::Warn, format!("the challenge to a request without a token carries error=\"{e}\""))
             .spec("RFC 6750 §3.1: without authentication information the challenge SHOULD NOT include an error code")
@@ -220,9 +259,16 @@ fn challenge(d: &mut Doctor, resp: &Fetched) -> Option<BearerChallenge> {
     }
     match &bearer.resource_metadata {
         Some(u) => {
-            r.add(CHALLENGE, "challenge.resource_metadata", Status::Pass, "the challenge names the protected resource metadata")
-                .saw(u.clone())
-                .spec("RFC 9728 §5.1; MCP 2025-11-25 §Protected Resource Metadata Discovery Requirements");
+            r.add(
+                CHALLENGE,
+                "challenge.resource_metadata",
+                Status::Pass,
+                "the challenge names the protected resource metadata",
+            )
+            .saw(u.clone())
+            .spec(
+                "RFC 9728 §5.1; MCP 2025-11-25 §Protected Resource Metadata Discovery Requirements",
+            );
         }
         None => {
             r.add(CHALLENGE, "challenge.resource_metadata", Status::Warn, "the challenge has no resource_metadata: clients must guess the well-known URLs")
@@ -232,13 +278,23 @@ fn challenge(d: &mut Doctor, resp: &Fetched) -> Option<BearerChallenge> {
     }
     match &bearer.scope {
         Some(s) => {
-            r.add(CHALLENGE, "challenge.scope", Status::Pass, format!("the challenge says which scope to ask for: {s}"))
-                .spec("MCP 2025-11-25 §Scope Selection Strategy");
+            r.add(
+                CHALLENGE,
+                "challenge.scope",
+                Status::Pass,
+                format!("the challenge says which scope to ask for: {s}"),
+            )
+            .spec("MCP 2025-11-25 §Scope Selection Strategy");
         }
         None => {
-            r.add(CHALLENGE, "challenge.scope", Status::Warn, "the challenge has no scope: clients fall back to scopes_supported or ask for none")
-                .spec("MCP 2025-11-25 §Scope Selection Strategy (SHOULD include scope)")
-                .fix("add scope=\"…\" with the least scope the request needs");
+            r.add(
+                CHALLENGE,
+                "challenge.scope",
+                Status::Warn,
+                "the challenge has no scope: clients fall back to scopes_supported or ask for none",
+            )
+            .spec("MCP 2025-11-25 §Scope Selection Strategy (SHOULD include scope)")
+            .fix("add scope=\"…\" with the least scope the request needs");
         }
     }
     Some(bearer)

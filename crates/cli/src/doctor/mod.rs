@@ -126,16 +126,18 @@ async fn diagnose(args: &DoctorArgs) -> anyhow::Result<Report> {
     if let Some(a) = &authz {
         cors::check_authorization_server(&mut d, a).await;
     }
-    token::check(
-        &mut d,
-        args,
-        token::Found {
-            prm: found.as_ref(),
-            authz: authz.as_ref(),
-            probe: probe.as_ref(),
-        },
-    )
-    .await;
+    if probe.is_some() {
+        token::check(
+            &mut d,
+            args,
+            token::Found {
+                prm: found.as_ref(),
+                authz: authz.as_ref(),
+                probe: probe.as_ref(),
+            },
+        )
+        .await;
+    }
     if probe.is_some() {
         client_agrees(&mut d, challenge.as_ref()).await;
     }
@@ -164,6 +166,20 @@ async fn client_agrees(
                 )
                 .spec("MCP 2025-11-25 §Authorization Server Discovery (the legacy fallback)")
                 .fix("serve protected resource metadata so current clients find the authorization server");
+        }
+        Ok(found) if !found.metadata.supports_s256() => {
+            d.report
+                .add(
+                    step,
+                    "client.discovery",
+                    Status::Fail,
+                    format!(
+                        "mcp-oauth's client finds the authorization server {} but would refuse to sign in there: no PKCE S256",
+                        found.issuer
+                    ),
+                )
+                .spec("MCP 2025-11-25 §Authorization Code Protection")
+                .fix("see the PKCE check above");
         }
         Ok(found) => {
             d.report.add(

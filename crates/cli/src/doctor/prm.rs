@@ -94,7 +94,12 @@ async fn fetch(d: &mut Doctor, source: Source, u: &str) -> Option<ProtectedResou
         Ok(r) => r,
         Err(e) => {
             d.report
-                .add(STEP, id, Status::Warn, format!("{}: {u} could not be fetched", source.label()))
+                .add(
+                    STEP,
+                    id,
+                    Status::Warn,
+                    format!("{}: {u} could not be fetched", source.label()),
+                )
                 .saw(describe_failure(&e));
             return None;
         }
@@ -118,7 +123,12 @@ async fn fetch(d: &mut Doctor, source: Source, u: &str) -> Option<ProtectedResou
     match resp.json::<ProtectedResourceMetadata>("protected resource metadata") {
         Ok(doc) => {
             d.report
-                .add(STEP, id, Status::Pass, format!("{}: {u} serves a document", source.label()))
+                .add(
+                    STEP,
+                    id,
+                    Status::Pass,
+                    format!("{}: {u} serves a document", source.label()),
+                )
                 .spec("RFC 9728 §3");
             Some(doc)
         }
@@ -137,7 +147,11 @@ async fn fetch(d: &mut Doctor, source: Source, u: &str) -> Option<ProtectedResou
 async fn not_found(d: &mut Doctor, url: &str) {
     let expected = protected_resource_metadata_url(url).unwrap_or_default();
     let mut misplaced = None;
-    let base = url.split(['?', '#']).next().unwrap_or(url).trim_end_matches('/');
+    let base = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .trim_end_matches('/');
     for wrong in [
         format!("{base}/.well-known/{OAUTH_PROTECTED_RESOURCE}"),
         format!("{expected}/"),
@@ -166,8 +180,12 @@ async fn not_found(d: &mut Doctor, url: &str) {
     check
         .spec("RFC 9728 §3.1: the well-known segment goes between the host and the path; MCP 2025-11-25 §Protected Resource Metadata Discovery Requirements (servers MUST publish it)")
         .fix(format!("serve it at {expected} (and name it in the challenge's resource_metadata)"));
-    d.report
-        .add(STEP, "prm.rest", Status::Skip, "the authorization server cannot be found without the metadata");
+    d.report.add(
+        STEP,
+        "prm.rest",
+        Status::Skip,
+        "the authorization server cannot be found without the metadata",
+    );
 }
 
 /// The checks of the document a client uses.
@@ -175,13 +193,23 @@ fn document(d: &mut Doctor, url: &str, found: &FoundPrm) {
     let doc = &found.doc;
     let r = &mut d.report;
     if doc.resource.is_empty() || validate(&doc.resource).is_err() {
-        r.add(STEP, "prm.resource", Status::Fail, "the document has no valid resource")
-            .saw(format!("resource: {:?}", doc.resource))
-            .spec("RFC 9728 §2 (REQUIRED), RFC 8707 §2")
-            .fix(format!("set resource to {url}"));
+        r.add(
+            STEP,
+            "prm.resource",
+            Status::Fail,
+            "the document has no valid resource",
+        )
+        .saw(format!("resource: {:?}", doc.resource))
+        .spec("RFC 9728 §2 (REQUIRED), RFC 8707 §2")
+        .fix(format!("set resource to {url}"));
     } else if doc.resource == url || comparison_form(&doc.resource) == comparison_form(url) {
-        r.add(STEP, "prm.resource", Status::Pass, format!("resource is the server URL: {}", doc.resource))
-            .spec("RFC 9728 §3.3; MCP 2025-11-25 §Canonical Server URI");
+        r.add(
+            STEP,
+            "prm.resource",
+            Status::Pass,
+            format!("resource is the server URL: {}", doc.resource),
+        )
+        .spec("RFC 9728 §3.3; MCP 2025-11-25 §Canonical Server URI");
     } else if doc.resource.trim_end_matches('/') == url.trim_end_matches('/') {
         r.add(STEP, "prm.resource", Status::Fail, "resource differs from the server URL by a trailing slash")
             .saw(format!("resource {:?}, server URL {url:?}", doc.resource))
@@ -198,35 +226,58 @@ fn document(d: &mut Doctor, url: &str, found: &FoundPrm) {
             .fix(format!("publish resource {url:?}"));
     }
     if doc.authorization_servers.is_empty() {
-        r.add(STEP, "prm.authorization_servers", Status::Fail, "authorization_servers is missing or empty")
-            .spec("MCP 2025-11-25 §Authorization Server Location: MUST include at least one")
-            .fix("list the issuer of your authorization server");
+        r.add(
+            STEP,
+            "prm.authorization_servers",
+            Status::Fail,
+            "authorization_servers is missing or empty",
+        )
+        .spec("MCP 2025-11-25 §Authorization Server Location: MUST include at least one")
+        .fix("list the issuer of your authorization server");
     } else {
         r.add(
             STEP,
             "prm.authorization_servers",
             Status::Pass,
-            format!("authorization_servers: {}", doc.authorization_servers.join(", ")),
+            format!(
+                "authorization_servers: {}",
+                doc.authorization_servers.join(", ")
+            ),
         )
         .spec("RFC 9728 §2; MCP 2025-11-25 §Authorization Server Location");
     }
     match &doc.scopes_supported {
         Some(s) if !s.is_empty() => {
-            r.add(STEP, "prm.scopes_supported", Status::Pass, format!("scopes_supported: {}", s.join(" ")))
-                .spec("RFC 9728 §2; MCP 2025-11-25 §Scope Selection Strategy");
+            r.add(
+                STEP,
+                "prm.scopes_supported",
+                Status::Pass,
+                format!("scopes_supported: {}", s.join(" ")),
+            )
+            .spec("RFC 9728 §2; MCP 2025-11-25 §Scope Selection Strategy");
         }
         _ => {
-            r.add(STEP, "prm.scopes_supported", Status::Warn, "no scopes_supported: a client without a challenge scope asks for none")
-                .spec("RFC 9728 §2 (RECOMMENDED); MCP 2025-11-25 §Scope Selection Strategy")
-                .fix("list the scopes of the resource");
+            r.add(
+                STEP,
+                "prm.scopes_supported",
+                Status::Warn,
+                "no scopes_supported: a client without a challenge scope asks for none",
+            )
+            .spec("RFC 9728 §2 (RECOMMENDED); MCP 2025-11-25 §Scope Selection Strategy")
+            .fix("list the scopes of the resource");
         }
     }
     if let Some(m) = &doc.bearer_methods_supported
         && !m.iter().any(|x| x == "header")
     {
-        r.add(STEP, "prm.bearer_methods", Status::Fail, "bearer_methods_supported does not include header")
-            .saw(m.join(", "))
-            .spec("MCP 2025-11-25 §Token Requirements: tokens go in the Authorization header only")
-            .fix("advertise [\"header\"] and accept tokens there");
+        r.add(
+            STEP,
+            "prm.bearer_methods",
+            Status::Fail,
+            "bearer_methods_supported does not include header",
+        )
+        .saw(m.join(", "))
+        .spec("MCP 2025-11-25 §Token Requirements: tokens go in the Authorization header only")
+        .fix("advertise [\"header\"] and accept tokens there");
     }
 }

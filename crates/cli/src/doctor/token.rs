@@ -4,11 +4,11 @@
 //! key, and how far apart are the clocks. The token itself is never printed.
 
 use super::Doctor;
+use super::DoctorArgs;
 use super::authz::FoundAs;
 use super::endpoint::Probe;
 use super::prm::FoundPrm;
 use super::report::Status;
-use super::DoctorArgs;
 use crate::client_cmd::{SignInArgs, StoreKind};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -59,14 +59,24 @@ async fn obtain(d: &mut Doctor, args: &DoctorArgs, authz: Option<&FoundAs>) -> O
         let t = if t == "-" {
             let mut line = String::new();
             if std::io::stdin().read_line(&mut line).is_err() {
-                d.report.add(STEP, "token.source", Status::Fail, "--token -: nothing could be read from stdin");
+                d.report.add(
+                    STEP,
+                    "token.source",
+                    Status::Fail,
+                    "--token -: nothing could be read from stdin",
+                );
                 return None;
             }
             line.trim().to_owned()
         } else {
             t.clone()
         };
-        d.report.add(STEP, "token.source", Status::Info, "checking the token given with --token");
+        d.report.add(
+            STEP,
+            "token.source",
+            Status::Info,
+            "checking the token given with --token",
+        );
         return Some(t);
     }
     if args.client_credentials {
@@ -78,7 +88,12 @@ async fn obtain(d: &mut Doctor, args: &DoctorArgs, authz: Option<&FoundAs>) -> O
     };
     match stored {
         Some(t) => {
-            d.report.add(STEP, "token.source", Status::Info, "checking the token `mcp-oauth login` stored for this server");
+            d.report.add(
+                STEP,
+                "token.source",
+                Status::Info,
+                "checking the token `mcp-oauth login` stored for this server",
+            );
             Some(t)
         }
         None => {
@@ -92,12 +107,21 @@ async fn obtain(d: &mut Doctor, args: &DoctorArgs, authz: Option<&FoundAs>) -> O
 
 /// The machine-to-machine path: a client credentials token through the client library (memory
 /// store only: the user's stored credentials are left alone).
-async fn client_credentials(d: &mut Doctor, args: &DoctorArgs, authz: Option<&FoundAs>) -> Option<String> {
+async fn client_credentials(
+    d: &mut Doctor,
+    args: &DoctorArgs,
+    authz: Option<&FoundAs>,
+) -> Option<String> {
     if let Some(a) = authz {
         let grants = a.metadata.grant_types_supported.clone().unwrap_or_default();
         if !grants.iter().any(|g| g == "client_credentials") {
             d.report
-                .add(STEP, "token.m2m.grant", Status::Warn, "the authorization server does not advertise the client_credentials grant")
+                .add(
+                    STEP,
+                    "token.m2m.grant",
+                    Status::Warn,
+                    "the authorization server does not advertise the client_credentials grant",
+                )
                 .saw(format!("grant_types_supported: {}", grants.join(" ")))
                 .spec("MCP OAuth client credentials extension (SEP-1046); RFC 8414 §2")
                 .fix("enable and advertise grant_types_supported: client_credentials");
@@ -119,7 +143,12 @@ async fn client_credentials(d: &mut Doctor, args: &DoctorArgs, authz: Option<&Fo
     match result {
         Ok(t) => {
             d.report
-                .add(STEP, "token.m2m", Status::Pass, "the client credentials grant issued a token")
+                .add(
+                    STEP,
+                    "token.m2m",
+                    Status::Pass,
+                    "the client credentials grant issued a token",
+                )
                 .spec("OAuth 2.1 §4.2; RFC 8707 §2.2 (resource on the token request)");
             Some(t)
         }
@@ -149,17 +178,32 @@ fn decode(token: &str) -> Option<(Value, Value)> {
 
 /// The token's `aud` against the resource, `iss` against the issuer, `exp`. Returns whether
 /// the audience is this resource.
-fn audience(d: &mut Doctor, claims: &Value, resource: &str, authz: Option<&FoundAs>) -> Option<bool> {
+fn audience(
+    d: &mut Doctor,
+    claims: &Value,
+    resource: &str,
+    authz: Option<&FoundAs>,
+) -> Option<bool> {
     let auds: Vec<String> = match &claims["aud"] {
         Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
         _ => Vec::new(),
     };
     let ok = auds.iter().any(|a| audience_matches(resource, a));
     if ok {
         d.report
-            .add(STEP, "token.audience", Status::Pass, format!("the token's audience is this resource ({resource})"))
-            .spec("RFC 8707 §2; RFC 9068 §3; MCP 2025-11-25 §Token Audience Binding and Validation");
+            .add(
+                STEP,
+                "token.audience",
+                Status::Pass,
+                format!("the token's audience is this resource ({resource})"),
+            )
+            .spec(
+                "RFC 8707 §2; RFC 9068 §3; MCP 2025-11-25 §Token Audience Binding and Validation",
+            );
     } else {
         d.report
             .add(STEP, "token.audience", Status::Fail, "the token is for another resource")
@@ -175,12 +219,19 @@ fn audience(d: &mut Doctor, claims: &Value, resource: &str, authz: Option<&Found
             .saw(format!("iss {iss:?}, listed {:?}", a.issuer))
             .spec("RFC 9068 §4 (iss MUST match the issuer the resource trusts)");
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |t| t.as_secs() as i64);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |t| t.as_secs() as i64);
     if let Some(exp) = claims["exp"].as_i64()
         && exp <= now
     {
         d.report
-            .add(STEP, "token.expiry", Status::Fail, format!("the token expired {} s ago", now - exp))
+            .add(
+                STEP,
+                "token.expiry",
+                Status::Fail,
+                format!("the token expired {} s ago", now - exp),
+            )
             .spec("RFC 9068 §4; RFC 7519 §4.1.4")
             .fix("get a fresh token (`mcp-oauth token URL` refreshes)");
     }
@@ -214,7 +265,12 @@ async fn accepted(d: &mut Doctor, token: &str, aud_ok: Option<bool>) {
         Ok(r) => r,
         Err(e) => {
             d.report
-                .add(STEP, "token.accepted", Status::Fail, "the request with the token failed")
+                .add(
+                    STEP,
+                    "token.accepted",
+                    Status::Fail,
+                    "the request with the token failed",
+                )
                 .saw(describe_failure(&e));
             return;
         }
@@ -255,13 +311,25 @@ async fn accepted(d: &mut Doctor, token: &str, aud_ok: Option<bool>) {
         }
         (_, false) if resp.status == 403 => {
             d.report
-                .add(STEP, "token.accepted", Status::Warn, "the token is valid but its scope is not enough for initialize")
+                .add(
+                    STEP,
+                    "token.accepted",
+                    Status::Warn,
+                    "the token is valid but its scope is not enough for initialize",
+                )
                 .saw(said)
-                .spec("RFC 6750 §3.1 (insufficient_scope); MCP 2025-11-25 §Scope Challenge Handling");
+                .spec(
+                    "RFC 6750 §3.1 (insufficient_scope); MCP 2025-11-25 §Scope Challenge Handling",
+                );
         }
         (_, false) => {
             d.report
-                .add(STEP, "token.accepted", Status::Pass, format!("the server accepts the token (HTTP {})", resp.status))
+                .add(
+                    STEP,
+                    "token.accepted",
+                    Status::Pass,
+                    format!("the server accepts the token (HTTP {})", resp.status),
+                )
                 .spec("RFC 6750 §2.1");
         }
     }
@@ -271,7 +339,12 @@ async fn accepted(d: &mut Doctor, token: &str, aud_ok: Option<bool>) {
 async fn jwks(d: &mut Doctor, header: &Value, a: &FoundAs) {
     let Some(uri) = a.metadata.jwks_uri.clone() else {
         d.report
-            .add(STEP, "token.jwks", Status::Warn, "the authorization server has no jwks_uri: resource servers cannot verify its JWTs")
+            .add(
+                STEP,
+                "token.jwks",
+                Status::Warn,
+                "the authorization server has no jwks_uri: resource servers cannot verify its JWTs",
+            )
             .spec("RFC 8414 §2; RFC 9068 §4");
         return;
     };
@@ -279,14 +352,24 @@ async fn jwks(d: &mut Doctor, header: &Value, a: &FoundAs) {
         Ok(r) if r.status == 200 => r,
         Ok(r) => {
             d.report
-                .add(STEP, "token.jwks", Status::Fail, format!("the JWK Set {uri} answered HTTP {}", r.status))
+                .add(
+                    STEP,
+                    "token.jwks",
+                    Status::Fail,
+                    format!("the JWK Set {uri} answered HTTP {}", r.status),
+                )
                 .spec("RFC 7517 §5; RFC 8414 §2")
                 .fix("serve the signing keys at jwks_uri");
             return;
         }
         Err(e) => {
             d.report
-                .add(STEP, "token.jwks", Status::Fail, format!("the JWK Set {uri} could not be fetched"))
+                .add(
+                    STEP,
+                    "token.jwks",
+                    Status::Fail,
+                    format!("the JWK Set {uri} could not be fetched"),
+                )
                 .saw(describe_failure(&e));
             return;
         }
@@ -295,24 +378,46 @@ async fn jwks(d: &mut Doctor, header: &Value, a: &FoundAs) {
     let kids: Vec<String> = keys
         .as_ref()
         .and_then(|k| k["keys"].as_array())
-        .map(|ks| ks.iter().filter_map(|k| k["kid"].as_str().map(str::to_owned)).collect())
+        .map(|ks| {
+            ks.iter()
+                .filter_map(|k| k["kid"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     match header["kid"].as_str() {
         Some(kid) if kids.iter().any(|k| k == kid) => {
             d.report
-                .add(STEP, "token.jwks", Status::Pass, format!("the JWK Set at {uri} holds the token's key ({kid})"))
+                .add(
+                    STEP,
+                    "token.jwks",
+                    Status::Pass,
+                    format!("the JWK Set at {uri} holds the token's key ({kid})"),
+                )
                 .spec("RFC 7517 §5; RFC 7515 §4.1.4");
         }
         Some(kid) => {
             d.report
-                .add(STEP, "token.jwks", Status::Fail, format!("the JWK Set at {uri} does not hold the token's key {kid}"))
+                .add(
+                    STEP,
+                    "token.jwks",
+                    Status::Fail,
+                    format!("the JWK Set at {uri} does not hold the token's key {kid}"),
+                )
                 .saw(format!("kids: {}", kids.join(", ")))
                 .spec("RFC 7517 §5: resource servers refuse a token whose key they cannot find")
                 .fix("publish the signing key before using it (pre-publication on rotation)");
         }
         None => {
             d.report
-                .add(STEP, "token.jwks", Status::Info, format!("the JWK Set at {uri} has {} key(s); the token names no kid", kids.len()))
+                .add(
+                    STEP,
+                    "token.jwks",
+                    Status::Info,
+                    format!(
+                        "the JWK Set at {uri} has {} key(s); the token names no kid",
+                        kids.len()
+                    ),
+                )
                 .spec("RFC 7515 §4.1.4");
         }
     }
@@ -330,7 +435,15 @@ fn clock(d: &mut Doctor, probe: Option<&Probe>) {
     // `Date` has a resolution of one second.
     if skew <= MAX_SKEW {
         d.report
-            .add(STEP, "clock", Status::Pass, format!("the server's clock is within {} s of this machine's", skew.as_secs().max(1)))
+            .add(
+                STEP,
+                "clock",
+                Status::Pass,
+                format!(
+                    "the server's clock is within {} s of this machine's",
+                    skew.as_secs().max(1)
+                ),
+            )
             .spec("RFC 9110 §6.6.1 (Date); RFC 7519 §4.1.4 (small leeway for exp and nbf)");
     } else {
         d.report

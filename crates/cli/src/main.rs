@@ -10,6 +10,7 @@ mod demo;
 mod dev_callback;
 mod doctor;
 mod guard;
+mod init;
 mod logging;
 mod output;
 mod serve;
@@ -170,6 +171,9 @@ enum Command {
     /// Diagnose an MCP server's authorization: every link a client walks, what is wrong, how to
     /// fix it (exit status 1 when something is wrong).
     Doctor(doctor::DoctorArgs),
+    /// Start a new project: a Rust MCP server protected by OAuth (default), or `--template
+    /// guard` to run `mcp-oauth guard` in front of a server in any language.
+    Init(init::InitArgs),
 }
 
 impl Command {
@@ -244,6 +248,7 @@ async fn main() -> ExitCode {
         Command::Tools(a) => client_cmd::tools(&global, a).await,
         Command::Call(a) => client_cmd::call(&global, a).await,
         Command::Doctor(a) => doctor::run(&global, a).await,
+        Command::Init(a) => init::run(&global, a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

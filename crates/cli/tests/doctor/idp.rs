@@ -146,7 +146,11 @@ async fn node_oidc_provider_as_the_authorization_server() {
     d.expect("as.registration", "pass", "dynamic registration");
     d.expect("client.discovery", "pass", &provider.issuer);
     // Its registration endpoint answers no CORS preflight: browser clients cannot register.
-    d.expect("cors.as.registration", "warn", "browser-based clients cannot call");
+    d.expect(
+        "cors.as.registration",
+        "warn",
+        "browser-based clients cannot call",
+    );
 
     let d = doctor(
         &mcp,

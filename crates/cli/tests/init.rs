@@ -109,16 +109,17 @@ fn the_server_template_builds_and_passes_its_test() {
     std::fs::copy(workspace().join("Cargo.lock"), project.join("Cargo.lock")).unwrap();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut cmd = Command::new(cargo);
-    cmd.args(["test", "--tests", "--manifest-path"])
-        .arg(project.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", target_dir())
-        .current_dir(&project);
-    // Only the outer build's own variables go: the nested build is a separate package.
+    // The outer build's variables go (the nested build is another package); then the shared
+    // target directory.
     for (k, _) in std::env::vars() {
         if k.starts_with("CARGO_") && !matches!(k.as_str(), "CARGO_HOME" | "CARGO_NET_OFFLINE") {
             cmd.env_remove(k);
         }
     }
+    cmd.args(["test", "--tests", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", target_dir())
+        .current_dir(&project);
     let started = Instant::now();
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -234,7 +234,11 @@ fn init_refuses_a_used_directory_and_a_bad_name() {
     std::fs::write(dir.path().join("keep.txt"), "mine").unwrap();
     let out = init(&[dir.path().to_str().unwrap(), "--name", "x"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is not empty"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not empty"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(names.len(), 1, "nothing written");
 

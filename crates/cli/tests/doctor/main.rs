@@ -11,48 +11,14 @@ mod broken;
 mod idp;
 #[path = "../common/pages.rs"]
 mod pages;
+/// The `mcp-oauth` processes of the guard tests (`spawn`, `Proc`: killed by pid on drop).
+#[path = "../guard_e2e/support.rs"]
+mod support;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-
-/// A running `mcp-oauth` process, killed (by its pid) on drop.
-pub struct Proc {
-    child: Child,
-    /// The URL after the awaited prefix.
-    pub base: String,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `mcp-oauth ARGS` and waits for the line `PREFIX URL`.
-pub fn spawn(args: &[&str], prefix: &str) -> Proc {
-    let mut child = Command::new(bin::mcp_oauth())
-        .args(args)
-        .env("MCP_OAUTH_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn mcp-oauth");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("mcp-oauth exited before printing its address")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix(prefix) {
-            break rest.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    Proc { child, base }
-}
+use std::process::{Command, Stdio};
+pub use support::{Proc, spawn};
 
 /// What one doctor run said.
 pub struct Diagnosis {
@@ -259,23 +225,21 @@ async fn our_server_is_all_right() {
     assert!(text.contains(" 0 failures, 1 skipped\n"), "{text}");
 }
 
+/// The flags of the machine-to-machine path for the client `bot`, its secret in `BOT_SECRET`.
+const AS_BOT: &[&str] = &[
+    "--client-credentials",
+    "--client-id",
+    "bot",
+    "--client-secret-env",
+    "BOT_SECRET",
+];
+
 /// `--client-credentials`: the machine-to-machine path, then the token's checks. A token for
 /// another resource is diagnosed as such, and the server is seen refusing it.
 #[tokio::test]
 async fn tokens_by_client_credentials_and_for_another_resource() {
     let demo = Demo::start();
-    let d = doctor(
-        &demo.mcp,
-        &[
-            "--client-credentials",
-            "--client-id",
-            "bot",
-            "--client-secret-env",
-            "BOT_SECRET",
-        ],
-        &[("BOT_SECRET", &demo.secret)],
-    )
-    .await;
+    let d = doctor(&demo.mcp, AS_BOT, &[("BOT_SECRET", &demo.secret)]).await;
     assert!(d.ok, "{:#}", d.report);
     d.expect("token.m2m", "pass", "client credentials");
     d.expect("token.audience", "pass", &demo.mcp);
@@ -295,18 +259,7 @@ async fn tokens_by_client_credentials_and_for_another_resource() {
     let raw = serde_json::to_string(&d.report).unwrap();
     assert!(!raw.contains(&other), "the token is never printed");
 
-    let d = doctor(
-        &demo.mcp,
-        &[
-            "--client-credentials",
-            "--client-id",
-            "bot",
-            "--client-secret-env",
-            "BOT_SECRET",
-        ],
-        &[("BOT_SECRET", "wrong")],
-    )
-    .await;
+    let d = doctor(&demo.mcp, AS_BOT, &[("BOT_SECRET", "wrong")]).await;
     assert!(!d.ok);
     d.expect("token.m2m", "fail", "client credentials grant failed");
 }

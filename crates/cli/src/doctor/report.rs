@@ -116,6 +116,7 @@ impl Report {
         status: Status,
         summary: impl Into<String>,
     ) -> &mut Check {
+        let at = self.checks.len();
         self.checks.push(Check {
             step,
             id,
@@ -125,7 +126,7 @@ impl Report {
             spec: None,
             fix: None,
         });
-        self.checks.last_mut().expect("just pushed")
+        &mut self.checks[at]
     }
 
     /// Counts the verdicts.

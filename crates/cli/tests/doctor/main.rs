@@ -9,6 +9,8 @@
 mod bin;
 mod broken;
 mod idp;
+#[path = "../common/login.rs"]
+mod login;
 #[path = "../common/pages.rs"]
 mod pages;
 /// The `mcp-oauth` processes of the guard tests (`spawn`, `Proc`: killed by pid on drop).
@@ -16,8 +18,7 @@ mod pages;
 mod support;
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Command;
 pub use support::{Proc, spawn};
 
 /// What one doctor run said.
@@ -271,47 +272,11 @@ async fn after_login_the_stored_token_is_checked() {
     let demo = Demo::start();
     let creds = demo.dir.path().join("credentials.json");
     let creds = creds.to_str().unwrap().to_owned();
-    let mut child = Command::new(bin::mcp_oauth())
-        .args(["login", &demo.mcp, "--no-browser", "--credentials", &creds])
-        .env_remove("MCP_OAUTH_CREDENTIALS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let reader = std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        let mut all = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("/authorize?")
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send(line.trim().to_owned());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let auth_url = match rx.await {
-        Ok(u) => u,
-        Err(_) => {
-            let _ = child.kill();
-            panic!("no authorization URL: {}", reader.join().unwrap());
-        }
-    };
-    let location = pages::sign_in(&auth_url, "demo", "demo").await;
-    let mut stdin = child.stdin.take().unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        writeln!(stdin, "{location}").unwrap();
-        drop(stdin);
-        child.wait_with_output().unwrap()
+    let (out, stderr) = login::login_pasting(&demo.mcp, &creds, |url| async move {
+        pages::sign_in(&url, "demo", "demo").await
     })
-    .await
-    .unwrap();
-    assert!(out.status.success(), "{}", reader.join().unwrap());
+    .await;
+    assert!(out.status.success(), "{stderr}");
 
     let d = doctor(&demo.mcp, &["--credentials", &creds], &[]).await;
     assert!(d.ok, "{:#}", d.report);

@@ -120,20 +120,7 @@ fn spec_of(url: &str) -> &'static str {
 
 /// GETs one metadata URL; reports anything but a parsed document.
 async fn fetch(d: &mut Doctor, u: &str) -> Option<AuthorizationServerMetadata> {
-    let resp = match d.fetcher.get_metadata(u).await {
-        Ok(r) => r,
-        Err(e) => {
-            d.report
-                .add(
-                    STEP,
-                    "as.fetch",
-                    Status::Info,
-                    format!("{u} could not be fetched"),
-                )
-                .saw(describe_failure(&e));
-            return None;
-        }
-    };
+    let resp = super::get_or_report(d, (STEP, "as.fetch", Status::Info), u.to_owned(), u).await?;
     if resp.status != 200 {
         d.report
             .add(

@@ -22,7 +22,7 @@ mod token;
 use crate::GlobalArgs;
 use crate::client_cmd::ConnectArgs;
 use anyhow::Context;
-use mcp_oauth_client::fetch::{Fetcher, HttpSettings};
+use mcp_oauth_client::fetch::{Fetched, Fetcher, HttpSettings, describe_failure};
 use mcp_oauth_core::uri::{UriParts, is_loopback_host};
 use report::{Report, Status};
 use std::time::Duration;
@@ -202,6 +202,25 @@ async fn client_agrees(
                 )
                 .saw(crate::output::scrub(&e.to_string()))
                 .fix("see the failures above");
+        }
+    }
+}
+
+/// GETs a metadata URL; when it cannot be fetched, says so as `status` under `id` and returns
+/// `None`.
+pub async fn get_or_report(
+    d: &mut Doctor,
+    (step, id, status): (&'static str, &'static str, Status),
+    what: String,
+    url: &str,
+) -> Option<Fetched> {
+    match d.fetcher.get_metadata(url).await {
+        Ok(r) => Some(r),
+        Err(e) => {
+            d.report
+                .add(step, id, status, format!("{what} could not be fetched"))
+                .saw(describe_failure(&e));
+            None
         }
     }
 }

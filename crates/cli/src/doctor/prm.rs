@@ -90,20 +90,8 @@ async fn fetch(d: &mut Doctor, source: Source, u: &str) -> Option<ProtectedResou
         Source::Inserted => "prm.fetch.inserted",
         Source::Root => "prm.fetch.root",
     };
-    let resp = match d.fetcher.get_metadata(u).await {
-        Ok(r) => r,
-        Err(e) => {
-            d.report
-                .add(
-                    STEP,
-                    id,
-                    Status::Warn,
-                    format!("{}: {u} could not be fetched", source.label()),
-                )
-                .saw(describe_failure(&e));
-            return None;
-        }
-    };
+    let what = format!("{}: {u}", source.label());
+    let resp = super::get_or_report(d, (STEP, id, Status::Warn), what, u).await?;
     if resp.status != 200 {
         let redirect = (300..400).contains(&resp.status);
         d.report

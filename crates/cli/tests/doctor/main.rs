@@ -158,21 +158,16 @@ impl Demo {
 
     /// A client credentials token of `bot` for `resource`.
     pub async fn token_for(&self, resource: &str) -> String {
-        let r: Value = reqwest::Client::new()
-            .post(format!("{}/token", self.proc.base))
-            .basic_auth("bot", Some(&self.secret))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("resource", resource),
-                ("scope", "mcp:tools"),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["access_token"].as_str().expect("a token").to_owned()
+        let http = reqwest::Client::new();
+        support::token(
+            &http,
+            &self.proc.base,
+            "bot",
+            &self.secret,
+            resource,
+            "mcp:tools",
+        )
+        .await
     }
 }
 

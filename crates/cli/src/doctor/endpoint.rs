@@ -194,7 +194,7 @@ fn challenge(d: &mut Doctor, resp: &Fetched) -> Option<BearerChallenge> {
         s => {
             r.add(CHALLENGE, "challenge.status", Status::Fail, format!("a request without a token is answered HTTP {s}, not 401"))
                 .spec("MCP 2025-11-25 §Authorization Flow Steps; RFC 6750 §3.1")
-                .fix("answer 401 with a Bearer challenge before anything else (404/405 usually mean the URL is not the MCP endpoint)");
+                .fix("answer 401 with a Bearer challenge before anything else (404/405 usually mean the URL is not the MCP endpoint; a trailing slash makes another URL)");
             if s != 403 {
                 return None;
             }

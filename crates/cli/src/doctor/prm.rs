@@ -202,7 +202,11 @@ fn document(d: &mut Doctor, url: &str, found: &FoundPrm) {
         r.add(STEP, "prm.resource", Status::Fail, "resource differs from the server URL by a trailing slash")
             .saw(format!("resource {:?}, server URL {url:?}", doc.resource))
             .spec("RFC 9728 §3.3 (identical to the resource identifier); MCP 2025-11-25 §Canonical Server URI (no trailing slash): tokens carry `aud` exactly as the client sends `resource`, and a server comparing exactly refuses them")
-            .fix(format!("publish resource {url:?}, byte for byte the URL clients connect to"));
+                        .fix(if url.ends_with('/') && !doc.resource.ends_with('/') {
+                format!("connect to {:?}, the canonical URL, without the trailing slash", doc.resource)
+            } else {
+                format!("publish resource {url:?}, byte for byte the URL clients connect to")
+            });
     } else if identifies_server(&doc.resource, url) {
         r.add(STEP, "prm.resource", Status::Warn, format!("resource {} is a prefix of the server URL, not the URL itself", doc.resource))
             .spec("RFC 9728 §3.3; accepted by MCP clients (TypeScript SDK, draft RFC 9728bis), but tokens are then for the whole prefix")

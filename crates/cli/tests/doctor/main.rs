@@ -219,6 +219,20 @@ async fn our_server_is_all_right() {
     }
     assert!(text.contains("rule: RFC 8414 §3.1"), "{text}");
     assert!(text.contains(" 0 failures, 1 skipped\n"), "{text}");
+
+    // The URL typed with a trailing slash: another URL, and the fix is the canonical one.
+    let d = doctor(&format!("{}/", demo.mcp), &[], &[]).await;
+    assert!(!d.ok);
+    d.expect("challenge.status", "fail", "not 401");
+    d.expect("prm.resource", "fail", "trailing slash");
+    let fix = d.check("prm.resource")["fix"].as_str().unwrap();
+    assert_eq!(
+        fix,
+        format!(
+            "connect to {:?}, the canonical URL, without the trailing slash",
+            demo.mcp
+        )
+    );
 }
 
 /// The flags of the machine-to-machine path for the client `bot`, its secret in `BOT_SECRET`.

@@ -117,8 +117,7 @@ pub fn policy() -> ScopePolicy {
 /// Whether `url` is plain http on this machine (development against `mcp-oauth serve --dev`).
 fn loopback_http(url: &str) -> bool {
     url::Url::parse(url).is_ok_and(|u| {
-        u.scheme() == "http"
-            && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+        u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
     })
 }
 
@@ -142,8 +141,15 @@ pub fn app(settings: &Settings) -> Result<axum::Router, Box<dyn std::error::Erro
     }
     // rmcp checks the `Host` header too (DNS rebinding): loopback names, and the resource's.
     let url = url::Url::parse(&resource)?;
-    let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-    hosts.extend(url.host_str().map(|h| h.trim_matches(['[', ']']).to_owned()));
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    hosts.extend(
+        url.host_str()
+            .map(|h| h.trim_matches(['[', ']']).to_owned()),
+    );
     let mcp = StreamableHttpService::new(
         || Ok(Tools::new()),
         Arc::new(LocalSessionManager::default()),

@@ -9,10 +9,10 @@ use mcp_oauth_server::keys::kek::Kek;
 use mcp_oauth_server::store::Store;
 use mcp_oauth_server::store::memory::MemoryStore;
 use mcp_oauth_server::{AuthorizationServer, ServerConfig};
+use mcp_server::{BASE_SCOPE, PROFILE_SCOPE, Settings, app};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use mcp_server::{BASE_SCOPE, PROFILE_SCOPE, Settings, app};
 
 /// A task serving `router` on `listener`, aborted on drop (also when an assertion fails).
 struct Served(tokio::task::JoinHandle<()>);
@@ -116,7 +116,10 @@ async fn challenges_without_a_token_and_serves_with_one() {
     assert_eq!(r.status(), 401);
     let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(challenge.starts_with("Bearer "), "{challenge}");
-    assert!(challenge.contains(&format!("scope=\"{BASE_SCOPE}\"")), "{challenge}");
+    assert!(
+        challenge.contains(&format!("scope=\"{BASE_SCOPE}\"")),
+        "{challenge}"
+    );
     assert!(challenge.contains("resource_metadata="), "{challenge}");
     let prm: Value = http
         .get(format!(
@@ -164,17 +167,25 @@ async fn challenges_without_a_token_and_serves_with_one() {
         json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
                "params": {"name": name, "arguments": args}})
     };
-    let r = post(call(2, "echo", json!({"text": "hi"})), Some(&token), session.as_deref())
-        .await
-        .unwrap();
+    let r = post(
+        call(2, "echo", json!({"text": "hi"})),
+        Some(&token),
+        session.as_deref(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 200);
     let reply = message(&r.text().await.unwrap());
     assert_eq!(reply["result"]["content"][0]["text"], "hi", "{reply}");
 
     // `whoami` needs the extra scope: 403 with the scope to step up to.
-    let r = post(call(3, "whoami", json!({})), Some(&token), session.as_deref())
-        .await
-        .unwrap();
+    let r = post(
+        call(3, "whoami", json!({})),
+        Some(&token),
+        session.as_deref(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), 403);
     let challenge = r.headers()["www-authenticate"].to_str().unwrap();
     assert!(challenge.contains("insufficient_scope"), "{challenge}");

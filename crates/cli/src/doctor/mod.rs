@@ -116,9 +116,20 @@ async fn diagnose(args: &DoctorArgs) -> anyhow::Result<Report> {
         Some(_) => prm::check(&mut d, challenge.as_ref()).await,
         None => None,
     };
-    let authz = match &found {
-        Some(p) => authz::check(&mut d, &p.doc.authorization_servers, p).await,
-        None => None,
+    let authz = match (&found, &probe) {
+        (Some(p), _) => authz::check(&mut d, &p.doc.authorization_servers, p).await,
+        // No metadata: what a client falls back to (2025-03-26), the server's origin as the
+        // authorization server, is still examined.
+        (None, Some(_)) => match UriParts::split(&args.url).map(|p| p.origin()) {
+            Some(origin) => {
+                let none = prm::FoundPrm {
+                    doc: Default::default(),
+                };
+                authz::check(&mut d, &[origin], &none).await
+            }
+            None => None,
+        },
+        (None, None) => None,
     };
     if let Some(p) = &probe {
         cors::check_resource(&mut d, p).await;

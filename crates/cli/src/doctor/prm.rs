@@ -168,12 +168,14 @@ async fn not_found(d: &mut Doctor, url: &str) {
     check
         .spec("RFC 9728 §3.1: the well-known segment goes between the host and the path; MCP 2025-11-25 §Protected Resource Metadata Discovery Requirements (servers MUST publish it)")
         .fix(format!("serve it at {expected} (and name it in the challenge's resource_metadata)"));
-    d.report.add(
-        STEP,
-        "prm.rest",
-        Status::Skip,
-        "the authorization server cannot be found without the metadata",
-    );
+    d.report
+        .add(
+            STEP,
+            "prm.legacy",
+            Status::Info,
+            "without it, clients fall back to the 2025-03-26 flow: the server's origin is taken as the authorization server, examined below",
+        )
+        .spec("MCP 2025-03-26 §Authorization Base URL; MCP 2025-11-25 §Authorization Server Discovery");
 }
 
 /// The checks of the document a client uses.

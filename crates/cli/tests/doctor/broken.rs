@@ -189,6 +189,9 @@ async fn metadata_at_the_wrong_well_known_path() {
         "{fix}"
     );
     d.expect("client.discovery", "warn", "2025-03-26");
+    // The fallback a client takes is examined anyway: the origin's authorization server.
+    d.expect("prm.legacy", "info", "2025-03-26");
+    d.expect("as.pkce", "pass", "S256");
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use mcp_oauth_client::fetch::describe_failure;
 use mcp_oauth_core::metadata::AuthorizationServerMetadata;
 use mcp_oauth_core::uri::UriParts;
 use mcp_oauth_core::wellknown::{OAUTH_AUTHORIZATION_SERVER, authorization_server_metadata_urls};
+use std::time::SystemTime;
 
 const STEP: &str = "authorization server";
 
@@ -20,15 +21,18 @@ pub struct FoundAs {
     pub issuer: String,
     /// Its metadata.
     pub metadata: AuthorizationServerMetadata,
+    /// The `Date` of the metadata response, and this machine's time then.
+    pub date: Option<(SystemTime, SystemTime)>,
 }
 
 /// The first listed issuer with valid metadata, every URL tried reported; then its checks.
 pub async fn check(d: &mut Doctor, issuers: &[String], prm: &FoundPrm) -> Option<FoundAs> {
     for issuer in issuers {
-        if let Some(metadata) = issuer_metadata(d, issuer).await {
+        if let Some((metadata, date)) = issuer_metadata(d, issuer).await {
             let found = FoundAs {
                 issuer: issuer.clone(),
                 metadata,
+                date,
             };
             capabilities(d, &found, prm);
             return Some(found);
@@ -46,7 +50,13 @@ pub async fn check(d: &mut Doctor, issuers: &[String], prm: &FoundPrm) -> Option
 }
 
 /// Fetches every metadata URL of `issuer` and returns the first document whose `issuer` matches.
-async fn issuer_metadata(d: &mut Doctor, issuer: &str) -> Option<AuthorizationServerMetadata> {
+async fn issuer_metadata(
+    d: &mut Doctor,
+    issuer: &str,
+) -> Option<(
+    AuthorizationServerMetadata,
+    Option<(SystemTime, SystemTime)>,
+)> {
     if let Err(e) = d.fetcher.check(issuer) {
         d.report
             .add(STEP, "as.issuer_url", Status::Fail, format!("the issuer {issuer} is not a URL a client may use"))
@@ -69,7 +79,9 @@ async fn issuer_metadata(d: &mut Doctor, issuer: &str) -> Option<AuthorizationSe
     let mut used = None;
     let mut mismatch = false;
     for u in &urls {
-        let Some(m) = fetch(d, u).await else { continue };
+        let Some((m, date)) = fetch(d, u).await else {
+            continue;
+        };
         if m.issuer == issuer {
             d.report
                 .add(
@@ -80,7 +92,7 @@ async fn issuer_metadata(d: &mut Doctor, issuer: &str) -> Option<AuthorizationSe
                 )
                 .spec(spec_of(u));
             if used.is_none() {
-                used = Some(m);
+                used = Some((m, date));
             }
         } else {
             mismatch = true;
@@ -119,7 +131,13 @@ fn spec_of(url: &str) -> &'static str {
 }
 
 /// GETs one metadata URL; reports anything but a parsed document.
-async fn fetch(d: &mut Doctor, u: &str) -> Option<AuthorizationServerMetadata> {
+async fn fetch(
+    d: &mut Doctor,
+    u: &str,
+) -> Option<(
+    AuthorizationServerMetadata,
+    Option<(SystemTime, SystemTime)>,
+)> {
     let resp = super::get_or_report(d, (STEP, "as.fetch", Status::Info), u.to_owned(), u).await?;
     if resp.status != 200 {
         d.report
@@ -133,7 +151,7 @@ async fn fetch(d: &mut Doctor, u: &str) -> Option<AuthorizationServerMetadata> {
         return None;
     }
     match resp.json::<AuthorizationServerMetadata>("authorization server metadata") {
-        Ok(m) => Some(m),
+        Ok(m) => Some((m, super::endpoint::date_of(&resp))),
         Err(e) => {
             d.report
                 .add(

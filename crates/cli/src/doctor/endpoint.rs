@@ -28,14 +28,18 @@ pub async fn check(d: &mut Doctor) -> Option<Probe> {
         return None;
     }
     let resp = send_probe(d).await?;
-    let date = resp
-        .headers
+    let date = date_of(&resp);
+    let challenge = challenge(d, &resp);
+    Some(Probe { challenge, date })
+}
+
+/// A response's `Date`, with this machine's time when it was read.
+pub fn date_of(resp: &Fetched) -> Option<(SystemTime, SystemTime)> {
+    resp.headers
         .get(http::header::DATE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| httpdate::parse_http_date(v).ok())
-        .map(|server| (server, SystemTime::now()));
-    let challenge = challenge(d, &resp);
-    Some(Probe { challenge, date })
+        .map(|server| (server, SystemTime::now()))
 }
 
 /// HTTPS, or plain http on this machine only; an absolute URL without a fragment.

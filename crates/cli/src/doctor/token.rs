@@ -29,7 +29,7 @@ pub struct Found<'a> {
 
 /// Obtains the token to check, then checks it.
 pub async fn check(d: &mut Doctor, args: &DoctorArgs, found: Found<'_>) {
-    clock(d, found.probe);
+    clock(d, found.probe, found.authz);
     let Some(token) = obtain(d, args, found.authz).await else {
         return;
     };
@@ -423,37 +423,51 @@ async fn jwks(d: &mut Doctor, header: &Value, a: &FoundAs) {
     }
 }
 
-/// The server's `Date` against this machine's clock.
-fn clock(d: &mut Doctor, probe: Option<&Probe>) {
-    let Some((server, local)) = probe.and_then(|p| p.date) else {
-        return;
-    };
-    let (skew, ahead) = match server.duration_since(local) {
-        Ok(a) => (a, true),
-        Err(e) => (e.duration(), false),
-    };
-    // `Date` has a resolution of one second.
-    if skew <= MAX_SKEW {
-        d.report
-            .add(
-                STEP,
-                "clock",
-                Status::Pass,
-                format!(
-                    "the server's clock is within {} s of this machine's",
-                    skew.as_secs().max(1)
-                ),
-            )
-            .spec("RFC 9110 §6.6.1 (Date); RFC 7519 §4.1.4 (small leeway for exp and nbf)");
-    } else {
-        d.report
-            .add(
-                STEP,
-                "clock",
-                Status::Warn,
-                format!("the server's clock is {} s {} this machine's: tokens may be refused as expired or not yet valid", skew.as_secs(), if ahead { "ahead of" } else { "behind" }),
-            )
-            .spec("RFC 9110 §6.6.1 (Date); RFC 7519 §4.1.4")
-            .fix("synchronise the clocks (NTP)");
+/// The MCP server's and the authorization server's `Date` against this machine's clock.
+fn clock(d: &mut Doctor, probe: Option<&Probe>, authz: Option<&FoundAs>) {
+    let dates = [
+        ("clock", "the MCP server's", probe.and_then(|p| p.date)),
+        (
+            "clock.as",
+            "the authorization server's",
+            authz.and_then(|a| a.date),
+        ),
+    ];
+    for (id, whose, date) in dates {
+        let Some((server, local)) = date else {
+            continue;
+        };
+        let (skew, ahead) = match server.duration_since(local) {
+            Ok(a) => (a, true),
+            Err(e) => (e.duration(), false),
+        };
+        // `Date` has a resolution of one second.
+        if skew <= MAX_SKEW {
+            d.report
+                .add(
+                    STEP,
+                    id,
+                    Status::Pass,
+                    format!(
+                        "{whose} clock is within {} s of this machine's",
+                        skew.as_secs().max(1)
+                    ),
+                )
+                .spec("RFC 9110 §6.6.1 (Date); RFC 7519 §4.1.4 (small leeway for exp and nbf)");
+        } else {
+            d.report
+                .add(
+                    STEP,
+                    id,
+                    Status::Warn,
+                    format!(
+                        "{whose} clock is {} s {} this machine's: tokens may be refused as expired or not yet valid",
+                        skew.as_secs(),
+                        if ahead { "ahead of" } else { "behind" }
+                    ),
+                )
+                .spec("RFC 9110 §6.6.1 (Date); RFC 7519 §4.1.4")
+                .fix("synchronise the clocks (NTP)");
+        }
     }
 }

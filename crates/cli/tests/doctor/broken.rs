@@ -36,6 +36,8 @@ enum Mistake {
     Unprotected,
     /// A 401 without `WWW-Authenticate`.
     NoChallengeHeader,
+    /// A clock ten minutes behind (every `Date`).
+    SlowClock,
 }
 
 /// Serves the fake for `mistake`; returns the MCP URL and the task (aborted on drop).
@@ -124,6 +126,11 @@ async fn serve(mistake: Mistake) -> (String, Served) {
     } else {
         app.layer(middleware::from_fn(cors))
     };
+    let app = if mistake == Mistake::SlowClock {
+        app.layer(middleware::from_fn(slow_clock))
+    } else {
+        app
+    };
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -148,6 +155,16 @@ async fn cors(req: Request, next: Next) -> Response {
         "access-control-expose-headers",
         HeaderValue::from_static("www-authenticate, mcp-session-id"),
     );
+    resp
+}
+
+/// A `Date` ten minutes in the past (hyper keeps a `Date` the app set).
+async fn slow_clock(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let then = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+    let date = httpdate::fmt_http_date(then);
+    resp.headers_mut()
+        .insert("date", HeaderValue::from_str(&date).unwrap());
     resp
 }
 
@@ -285,6 +302,14 @@ async fn a_server_that_does_not_challenge() {
     let (mcp, _s) = serve(Mistake::NoChallengeHeader).await;
     let d = doctor(&mcp, &[], &[]).await;
     d.expect("challenge.header", "fail", "no WWW-Authenticate header");
+}
+
+#[tokio::test]
+async fn a_clock_that_is_behind() {
+    let (mcp, _s) = serve(Mistake::SlowClock).await;
+    let d = doctor(&mcp, &[], &[]).await;
+    d.expect("clock", "warn", "behind this machine's");
+    d.expect("clock.as", "warn", "the authorization server's clock is 6");
 }
 
 /// Plain http to another machine is refused before any request; an https server whose

@@ -196,7 +196,12 @@ async fn our_server_is_all_right() {
     );
     d.expect("cors.as.token", "pass", "allowed");
     d.expect("cors.mcp.challenge", "pass", "WWW-Authenticate");
-    d.expect("clock", "pass", "clock");
+    d.expect("clock", "pass", "the MCP server's clock is within");
+    d.expect(
+        "clock.as",
+        "pass",
+        "the authorization server's clock is within",
+    );
     d.expect("token.source", "skip", "no token");
     d.expect("client.discovery", "pass", &demo.proc.base);
 

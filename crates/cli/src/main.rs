@@ -8,7 +8,9 @@ mod client_cmd;
 mod data;
 mod demo;
 mod dev_callback;
+mod doctor;
 mod guard;
+mod init;
 mod logging;
 mod output;
 mod serve;
@@ -166,6 +168,12 @@ enum Command {
     Tools(client_cmd::ToolsArgs),
     /// Call a tool on an MCP server and print the result.
     Call(client_cmd::CallArgs),
+    /// Diagnose an MCP server's authorization: every link a client walks, what is wrong, how to
+    /// fix it (exit status 1 when something is wrong).
+    Doctor(doctor::DoctorArgs),
+    /// Start a new project: a Rust MCP server protected by OAuth (default), or `--template
+    /// guard` to run `mcp-oauth guard` in front of a server in any language.
+    Init(init::InitArgs),
 }
 
 impl Command {
@@ -239,6 +247,8 @@ async fn main() -> ExitCode {
         Command::Status(a) => client_cmd::status(&global, a).await,
         Command::Tools(a) => client_cmd::tools(&global, a).await,
         Command::Call(a) => client_cmd::call(&global, a).await,
+        Command::Doctor(a) => doctor::run(&global, a).await,
+        Command::Init(a) => init::run(&global, a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

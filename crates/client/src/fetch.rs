@@ -184,6 +184,23 @@ impl Fetcher {
         self.send(url, req).await
     }
 
+    /// Any method with the given headers and no body: what a diagnosis needs that a client
+    /// flow does not (a CORS preflight `OPTIONS`, a `GET` carrying `Origin`). The URL policy
+    /// applies as to every other request.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Fetched> {
+        let u = self.check(url)?;
+        let mut req = self.client.request(method, u);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(url, req).await
+    }
+
     async fn send(&self, url: &str, req: reqwest::RequestBuilder) -> Result<Fetched> {
         let map = |e: reqwest::Error| self.map_err(url, e);
         let mut resp = req.send().await.map_err(map)?;
@@ -230,7 +247,7 @@ impl Fetcher {
 }
 
 /// A short description of a failed fetch for an [`crate::error::Attempt`].
-pub(crate) fn describe_failure(e: &Error) -> String {
+pub fn describe_failure(e: &Error) -> String {
     match e {
         Error::Timeout { timeout, .. } => format!("timed out after {} ms", timeout.as_millis()),
         Error::Transport { source, .. } => format!("request failed ({source})"),

@@ -15,12 +15,13 @@ pub use args::{
     CallArgs, ConnectArgs, LoginArgs, LogoutArgs, SignInArgs, StatusArgs, StoreArgs, StoreKind,
     TokenArgs, ToolsArgs,
 };
+pub use explain::check_server_url;
 pub use mcp::{call, tools};
 
 use crate::GlobalArgs;
 use crate::output::{emit, table, time};
 use anyhow::{Context, bail};
-use explain::{Doing, check_server_url, explain};
+use explain::{Doing, explain};
 use mcp_oauth_client::assertion::load_private_key_file;
 use mcp_oauth_client::{
     ClientAuth, ClientConfig, ClientRegistration, CredentialStore, FileStore, GrantMode,
@@ -89,7 +90,7 @@ fn grant(connect: &ConnectArgs, sign_in: Option<&SignInArgs>) -> anyhow::Result<
 
 /// Builds the token manager for `url` from the flags (`sign_in` absent: a command that never
 /// obtains a token, such as `logout`).
-fn manager(
+pub fn manager(
     url: &str,
     connect: &ConnectArgs,
     sign_in: Option<&SignInArgs>,

@@ -478,49 +478,17 @@ async fn status_and_logout_say_what_they_found() {
 /// (nor an entry of an old file without a grant).
 #[tokio::test]
 async fn a_machine_never_gets_the_token_of_a_person() {
-    use std::io::{BufRead, Write};
     let env = Env::start().await;
     let creds_path = env.dir.path().join("c.json");
     let creds = creds_path.display().to_string();
     // Sign in as alice with --no-browser (the redirect pasted on stdin).
-    let mut child = Command::new(crate::bin::mcp_oauth())
-        .args([
-            "login",
+    let (out, _) =
+        crate::login::login_pasting(
             &env.mcp_url,
-            "--no-browser",
-            "--credentials",
             &creds,
-        ])
-        .env_remove("MCP_OAUTH_CREDENTIALS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.contains("/authorize?")
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send(line.trim().to_owned());
-            }
-        }
-    });
-    let location = sign_in(&rx.await.unwrap()).await;
-    let mut stdin = child.stdin.take().unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        writeln!(stdin, "{location}").unwrap();
-        drop(stdin);
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
+            |url| async move { sign_in(&url).await },
+        )
+        .await;
     assert!(out.status.success());
 
     let secret = env.m2m_secret.clone();

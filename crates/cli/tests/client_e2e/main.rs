@@ -6,6 +6,8 @@
 #[path = "../common/bin.rs"]
 mod bin;
 mod cli_ux;
+#[path = "../common/login.rs"]
+mod login;
 #[path = "../common/pages.rs"]
 mod pages;
 /// A private dbus-daemon + gnome-keyring-daemon, shared with the client crate's keychain tests.
@@ -551,50 +553,13 @@ async fn cli_token_status_logout_with_the_keychain_store() {
 /// real pages, the redirect URL is pasted on stdin; then `tools` uses the stored token.
 #[tokio::test]
 async fn cli_login_no_browser_then_tools() {
-    use std::io::{BufRead, Write};
     let env = Env::start().await;
     let creds = env.dir.path().join("login").join("credentials.json");
-    let mut child = Command::new(crate::bin::mcp_oauth())
-        .args(["login", &env.mcp_url, "--no-browser", "--credentials"])
-        .arg(&creds)
-        .env_remove("MCP_OAUTH_CREDENTIALS")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Keep reading stderr to the end (a closed pipe would kill the process), handing over the
-    // authorization URL.
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let reader = std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.contains("/authorize?")
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send(line.trim().to_owned());
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let auth_url = rx.await.expect("the authorization URL on stderr");
-    let location = sign_in(&auth_url).await;
-    let mut stdin = child.stdin.take().unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        writeln!(stdin, "{location}").unwrap();
-        drop(stdin);
-        child.wait_with_output().unwrap()
-    })
-    .await
-    .unwrap();
-    let stderr = reader.join().unwrap();
+    let (out, stderr) =
+        login::login_pasting(&env.mcp_url, creds.to_str().unwrap(), |url| async move {
+            sign_in(&url).await
+        })
+        .await;
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("Logged in to"), "{stdout}");

@@ -169,7 +169,23 @@ fn the_guard_template_runs_the_guard() {
             .contains("{{")
     );
 
-    // The settings as written (except where to listen), the policy file next to them.
+    // The guard reads its issuer's metadata and keys before it listens, so a real authorization
+    // server stands in for the example's issuer.
+    let data = tempfile::tempdir().unwrap();
+    let (issuer_proc, issuer) = started(
+        Command::new(bin::mcp_oauth()).args([
+            "serve",
+            "--dev",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ]),
+        "mcp-oauth listening on ",
+    );
+
+    // The settings as written (except where to listen and the issuer), the policy file next to
+    // them.
     let mut child = Command::new(bin::mcp_oauth());
     child
         .args(["guard", "--insecure-http"])
@@ -183,23 +199,8 @@ fn the_guard_template_runs_the_guard() {
         child.env(k, v);
     }
     child.env("MCP_OAUTH_GUARD_ADDR", "127.0.0.1:0");
-    let mut child = child.spawn().unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let guard = Kill(child);
-    let base = loop {
-        let line = lines.next().expect("the guard exited").unwrap();
-        if let Some(b) = line.strip_prefix("mcp-oauth guard listening on ") {
-            break b.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.by_ref() {});
+    child.env("MCP_OAUTH_GUARD_ISSUER", &issuer);
+    let (guard, base) = started(&mut child, "mcp-oauth guard listening on ");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -218,6 +219,7 @@ fn the_guard_template_runs_the_guard() {
         )
     });
     drop(guard);
+    drop(issuer_proc);
     assert_eq!(status, 401);
     assert!(challenge.contains("scope=\"mcp:tools\""), "{challenge}");
     assert!(
@@ -260,4 +262,39 @@ fn init_refuses_a_used_directory_and_a_bad_name() {
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no resource/Cargo.toml"));
     assert!(!bad.exists());
+}
+
+/// A process that is killed (and waited for) when dropped, also when the test panics.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `command` and waits for its stdout line starting with `prefix`; returns the process
+/// and the rest of that line (its URL). The remaining output is drained on a thread.
+fn started(command: &mut Command, prefix: &str) -> (Kill, String) {
+    let mut child = command
+        .env("MCP_OAUTH_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let process = Kill(child);
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("the process exited before listening")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix(prefix) {
+            break rest.trim().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    (process, url)
 }

@@ -17,8 +17,11 @@
 //! `ip` classifies addresses; `host` gives the canonical (ASCII, IP-normalised) form of a host
 //! that every check, trust list and page uses.
 
+mod call;
 pub mod host;
 pub mod ip;
+
+pub use call::Answer;
 
 use mcp_oauth_core::outbound::{Refusal, UrlPolicy};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -249,7 +252,7 @@ impl SafeFetcher {
     }
 
     async fn fetch(&self, url: Url, max_bytes: usize) -> Result<Fetched, FetchError> {
-        let mut resp = self
+        let resp = self
             .http
             .get(url)
             .header(reqwest::header::ACCEPT, "application/json")
@@ -271,9 +274,6 @@ impl SafeFetcher {
         if !is_json_content_type(ct) {
             return Err(FetchError::ContentType);
         }
-        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
-            return Err(FetchError::TooLarge(max_bytes));
-        }
         let cache = resp
             .headers()
             .get_all(reqwest::header::CACHE_CONTROL)
@@ -282,15 +282,27 @@ impl SafeFetcher {
             .collect::<Vec<_>>()
             .join(",");
         let cache = CacheDirectives::parse(&cache);
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
-            if body.len() + chunk.len() > max_bytes {
-                return Err(FetchError::TooLarge(max_bytes));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_limited(resp, max_bytes).await?;
         Ok(Fetched { body, cache })
     }
+}
+
+/// Reads a body, counting what arrives rather than trusting `Content-Length`.
+async fn read_limited(
+    mut resp: reqwest::Response,
+    max_bytes: usize,
+) -> Result<Vec<u8>, FetchError> {
+    if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+        return Err(FetchError::TooLarge(max_bytes));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(FetchError::TooLarge(max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// `application/json`, or a structured `+json` type, with any parameters.

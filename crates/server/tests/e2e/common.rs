@@ -53,20 +53,30 @@ impl TestServer {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut ServerConfig)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, 1_800_000_000, tune).await
+    }
+
+    /// On a listener bound already (its address is the issuer), with the test clock at `now`
+    /// (the real time, for tests with a live peer that signs with its own clock).
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        now: i64,
+        tune: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&dir.path().join("db.sqlite"))
                 .await
                 .unwrap(),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
         let mut config = ServerConfig::new(base.clone());
         config.dev = true;
         tune(&mut config);
         let config = config.validate().unwrap();
-        let clock = TestClock::new(1_800_000_000);
+        let clock = TestClock::new(now);
         let server = AuthorizationServer::new(
             config,
             store.clone(),
@@ -75,7 +85,6 @@ impl TestServer {
         )
         .await
         .unwrap();
-        let now = 1_800_000_000;
         let resource = format!("{base}/mcp");
         let other_resource = format!("{base}/other");
         let scopes = [

@@ -3,6 +3,7 @@
 //! One test binary (modules below) so the workspace links once.
 
 mod common;
+mod idp;
 
 mod audit;
 mod authorize;
@@ -18,4 +19,5 @@ mod registration;
 mod rejections;
 mod revocation;
 mod token;
+mod upstream;
 mod webdriver;

@@ -28,7 +28,24 @@ impl SafeFetcher {
         if let Some(a) = authorization {
             req = req.header(reqwest::header::AUTHORIZATION, a);
         }
-        self.answer(req, max_bytes).await
+        self.answer(req, max_bytes, true).await
+    }
+
+    /// [`Self::post_form`] for an endpoint whose success has no JSON body (RFC 7009
+    /// revocation): the answer's status, its body read (within the limit) and dropped.
+    pub async fn post_form_status(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        authorization: Option<&str>,
+        max_bytes: usize,
+    ) -> Result<u16, FetchError> {
+        let parsed = self.check_url(url)?;
+        let mut req = self.http.post(parsed).form(form);
+        if let Some(a) = authorization {
+            req = req.header(reqwest::header::AUTHORIZATION, a);
+        }
+        Ok(self.answer(req, max_bytes, false).await?.status)
     }
 
     /// `GET`s `url` with the bearer `token`.
@@ -45,13 +62,14 @@ impl SafeFetcher {
             .bearer_auth(token)
             // GitHub's REST API asks for its media type and version.
             .header("X-GitHub-Api-Version", "2022-11-28");
-        self.answer(req, max_bytes).await
+        self.answer(req, max_bytes, true).await
     }
 
     async fn answer(
         &self,
         req: reqwest::RequestBuilder,
         max_bytes: usize,
+        json: bool,
     ) -> Result<Answer, FetchError> {
         let send = async {
             let resp = req
@@ -68,7 +86,7 @@ impl SafeFetcher {
                 .get(reqwest::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            if !is_json_content_type(ct) {
+            if json && !is_json_content_type(ct) {
                 return Err(if status.is_success() {
                     FetchError::ContentType
                 } else {

@@ -62,6 +62,127 @@ pub(crate) fn open(kek: &Kek, kept: &UpstreamTokens) -> Result<TokenSet, KekErro
     })
 }
 
+/// How close to its expiry an upstream access token is refreshed before being handed out.
+const REFRESH_MARGIN: i64 = 60;
+
+/// Why no upstream token can be handed out.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum KeptError {
+    /// The grant keeps no token of that upstream (signed in otherwise, or revoked).
+    #[error("the user did not sign in through this identity provider for this grant")]
+    None,
+    /// It expired and cannot be refreshed (no refresh token, or the upstream refused).
+    #[error("the identity provider's token expired and could not be refreshed: {0}")]
+    Expired(String),
+    /// The upstream could not be asked.
+    #[error("the identity provider is unavailable: {0}")]
+    Unavailable(String),
+    /// Storage or the KEK failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The upstream token of `grant_id` at `upstream`: as kept, or refreshed first when it expires
+/// within a minute (the refreshed tokens replace the kept ones).
+pub(crate) async fn current(
+    store: &dyn crate::store::Store,
+    upstreams: &super::Upstreams,
+    grant_id: &str,
+    upstream: &super::Upstream,
+    now: UnixTime,
+) -> Result<TokenSet, KeptError> {
+    let internal = |e: &dyn std::fmt::Display| KeptError::Internal(e.to_string());
+    let kept = store
+        .get_grant_upstream_tokens(grant_id)
+        .await
+        .map_err(|e| internal(&e))?
+        .filter(|k| k.upstream_id == upstream.config.id)
+        .ok_or(KeptError::None)?;
+    let tokens = open(upstreams.kek(), &kept).map_err(|e| internal(&e))?;
+    if kept.expires_at.is_none_or(|e| e > now + REFRESH_MARGIN) {
+        return Ok(tokens);
+    }
+    let Some(rt) = &tokens.refresh_token else {
+        return Err(KeptError::Expired("no refresh token was issued".into()));
+    };
+    let endpoints = upstream
+        .endpoints(now)
+        .await
+        .map_err(|e| KeptError::Unavailable(e.to_string()))?;
+    let mut fresh = match upstream.refresh(&endpoints.token, rt.expose(), now).await {
+        Ok(t) => t,
+        Err(e @ super::UpstreamError::Refused { .. }) => {
+            return Err(KeptError::Expired(e.to_string()));
+        }
+        Err(e) => return Err(KeptError::Unavailable(e.to_string())),
+    };
+    // A provider that does not rotate refresh tokens keeps the old one valid.
+    if fresh.refresh_token.is_none() {
+        fresh.refresh_token = tokens.refresh_token.clone();
+    }
+    let mut resealed = seal(
+        upstreams.kek(),
+        &kept.code_hash,
+        &kept.upstream_id,
+        &fresh,
+        now,
+    )
+    .map_err(|e| internal(&e))?;
+    resealed.grant_id = kept.grant_id.clone();
+    if !store
+        .update_grant_upstream_tokens(&resealed)
+        .await
+        .map_err(|e| internal(&e))?
+    {
+        return Err(KeptError::None);
+    }
+    Ok(fresh)
+}
+
+/// Revokes kept tokens at the upstream (RFC 7009), where it offers a revocation endpoint:
+/// the refresh token (which takes the access token with it at most providers), then the access
+/// token. Failures are logged: the grant is revoked here whatever the upstream says.
+pub(crate) async fn revoke_upstream(
+    upstreams: &super::Upstreams,
+    kept: &UpstreamTokens,
+    now: UnixTime,
+) {
+    let Some(upstream) = upstreams.get(&kept.upstream_id) else {
+        return;
+    };
+    let Ok(tokens) = open(upstreams.kek(), kept) else {
+        return;
+    };
+    let Ok(endpoints) = upstream.endpoints(now).await else {
+        return;
+    };
+    let Some(url) = endpoints.revocation else {
+        return;
+    };
+    let mut pairs = Vec::new();
+    if let Some(rt) = &tokens.refresh_token {
+        pairs.push((rt.expose(), "refresh_token"));
+    }
+    pairs.push((tokens.access_token.expose(), "access_token"));
+    for (token, hint) in pairs {
+        let mut form = vec![("token", token), ("token_type_hint", hint)];
+        let auth = upstream.client_auth(&mut form);
+        match upstream
+            .fetcher
+            .post_form_status(&url, &form, auth.as_deref(), 16 * 1024)
+            .await
+        {
+            Ok(200) => {}
+            Ok(status) => {
+                tracing::warn!(target: "mcp_oauth::upstream", upstream = %kept.upstream_id, status, "upstream revocation refused");
+            }
+            Err(e) => {
+                tracing::warn!(target: "mcp_oauth::upstream", upstream = %kept.upstream_id, error = %e, "upstream revocation failed");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,7 +25,7 @@ pub(crate) mod presets;
 mod token;
 
 pub(crate) use identity::Identity;
-pub(crate) use kept::{open, seal};
+pub(crate) use kept::{KeptError, current, revoke_upstream, seal};
 pub(crate) use token::TokenSet;
 
 use crate::config::UpstreamConfig;
@@ -204,6 +204,11 @@ impl Upstream {
         ];
         if self.is_oidc() {
             params.push(("nonce", nonce));
+        }
+        // OpenID Connect Core §11: `offline_access` (a refresh token) is granted only after a
+        // consent prompt, which the provider ignores the scope without.
+        if self.resolved.scopes.iter().any(|s| s == "offline_access") {
+            params.push(("prompt", "consent"));
         }
         for (k, v) in &self.resolved.authorize_params {
             params.push((k, v));

@@ -6,7 +6,11 @@ use crate::common::{CHALLENGE, PUBLIC_REDIRECT, TestServer, query_param};
 use crate::idp::{Browser, CLIENT_ID, CLIENT_SECRET, Idp};
 use base64::Engine;
 use mcp_oauth_core::secret::Secret;
+use mcp_oauth_core::token::grant_type::TOKEN_EXCHANGE;
+use mcp_oauth_server::admin::{self, NewClient};
 use mcp_oauth_server::config::{Preset, UpstreamConfig};
+
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -44,7 +48,12 @@ async fn setup(
         .map(|(id, name)| block(id, name, &idp.issuer))
         .collect();
     tune(&mut blocks);
-    let server = TestServer::start_on(listener, wall_clock(), |c| c.upstream = blocks).await;
+    let server = TestServer::start_on(listener, wall_clock(), |c| {
+        // Our tokens outlive the upstream's (one hour), so the refresh before an exchange shows.
+        c.access_token_ttl = 7_200;
+        c.upstream = blocks;
+    })
+    .await;
     Some((server, idp))
 }
 
@@ -107,6 +116,41 @@ fn code_of(answer: &crate::idp::Answer) -> String {
     query_param(&loc, "code").expect("a code")
 }
 
+/// RFC 8693 at our `/token` as the client `who`.
+async fn exchange(
+    srv: &TestServer,
+    who: &str,
+    secret: &str,
+    token: &str,
+    audience: &str,
+) -> (StatusCode, Value) {
+    let r = srv
+        .post_basic(
+            "/token",
+            who,
+            secret,
+            &[
+                ("grant_type", TOKEN_EXCHANGE),
+                ("subject_token", token),
+                ("subject_token_type", ACCESS_TOKEN_TYPE),
+                ("audience", audience),
+            ],
+        )
+        .await;
+    let status = r.status();
+    (status, r.json().await.unwrap())
+}
+
+/// The provider's userinfo endpoint with an upstream access token.
+async fn userinfo(idp: &Idp, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{}/me", idp.issuer))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(
@@ -119,7 +163,15 @@ fn claims(jwt: &str) -> Value {
 
 #[tokio::test]
 async fn sign_in_through_a_live_openid_provider() {
-    let Some((srv, idp)) = setup(&[("corp", "Corp")], |_| {}).await else {
+    let Some((srv, idp)) = setup(&[("corp", "Corp")], |b| {
+        b[0].scopes = Some(
+            ["openid", "email", "profile", "offline_access"]
+                .map(String::from)
+                .to_vec(),
+        );
+    })
+    .await
+    else {
         return;
     };
     let b = Browser::new();
@@ -187,7 +239,71 @@ async fn sign_in_through_a_live_openid_provider() {
     code_of(&again);
     assert_eq!(srv.store().list_upstream_links().await.unwrap().len(), 1);
 
-    // Revoking the grant deletes the upstream tokens kept with it.
+    // The MCP server exchanges the user's token for the upstream one (RFC 8693).
+    let (_, rs_secret) = admin::add_client(
+        srv.store().as_ref(),
+        NewClient {
+            name: "MCP server".into(),
+            client_id: Some("mcp-server".into()),
+            grant_types: vec![TOKEN_EXCHANGE.into()],
+            introspect_resources: vec![srv.resource.clone()],
+            ..Default::default()
+        },
+        wall_clock(),
+    )
+    .await
+    .unwrap();
+    let secret = rs_secret.unwrap().expose().to_owned();
+    let (status, got) = exchange(&srv, "mcp-server", &secret, access, "corp").await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(got["issued_token_type"], ACCESS_TOKEN_TYPE);
+    assert_eq!(got["token_type"], "Bearer");
+    assert!(got.get("refresh_token").is_none());
+    let upstream_token = got["access_token"].as_str().unwrap().to_owned();
+    let me: Value = userinfo(&idp, &upstream_token).await.json().await.unwrap();
+    assert_eq!(me["sub"], "ann", "the user's own token at the provider");
+    // Refused: an unknown upstream, another caller, a token for another resource.
+    let (status, err) = exchange(&srv, "mcp-server", &secret, access, "nope").await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_target"))
+    );
+    let rs_secret = srv.rs_secret.clone();
+    let (status, err) = exchange(&srv, crate::common::RS_CLIENT, &rs_secret, access, "corp").await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client")),
+        "{err}"
+    );
+    let (_, other_secret) = admin::add_client(
+        srv.store().as_ref(),
+        NewClient {
+            name: "Other MCP server".into(),
+            client_id: Some("other-server".into()),
+            grant_types: vec![TOKEN_EXCHANGE.into()],
+            introspect_resources: vec![srv.other_resource.clone()],
+            ..Default::default()
+        },
+        wall_clock(),
+    )
+    .await
+    .unwrap();
+    let other_secret = other_secret.unwrap().expose().to_owned();
+    let (status, err) = exchange(&srv, "other-server", &other_secret, access, "corp").await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // When the upstream token is about to expire it is refreshed first (offline_access).
+    srv.clock.advance(3_600);
+    let (status, got) = exchange(&srv, "mcp-server", &secret, access, "corp").await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    let refreshed = got["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(refreshed, upstream_token, "a new upstream token");
+    assert_eq!(userinfo(&idp, &refreshed).await.status(), StatusCode::OK);
+
+    // Revoking the grant deletes the upstream tokens kept with it, and revokes them upstream.
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let r = srv
         .post_form(
@@ -205,6 +321,15 @@ async fn sign_in_through_a_live_openid_provider() {
             .await
             .unwrap()
             .is_none()
+    );
+    assert_eq!(
+        userinfo(&idp, &refreshed).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, err) = exchange(&srv, "mcp-server", &secret, access, "corp").await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
 }
 

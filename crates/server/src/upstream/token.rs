@@ -78,7 +78,12 @@ impl Upstream {
     /// Our client authentication: the form fields and the `Authorization` value.
     pub(crate) fn client_auth<'a>(&'a self, form: &mut Vec<(&'a str, &'a str)>) -> Option<String> {
         let id = self.config.client_id.as_str();
-        match (&self.config.client_secret, self.config.token_auth) {
+        // GitHub documents only the form fields for its token endpoint.
+        let method = match self.resolved.protocol {
+            super::presets::Protocol::Github { .. } => UpstreamAuth::ClientSecretPost,
+            super::presets::Protocol::Oidc { .. } => self.config.token_auth,
+        };
+        match (&self.config.client_secret, method) {
             (Some(s), UpstreamAuth::ClientSecretBasic) => {
                 Some(mcp_oauth_core::basic::encode(id, s.expose()))
             }

@@ -25,6 +25,7 @@ pub(crate) mod clients;
 pub mod config;
 pub(crate) mod cors;
 pub mod error;
+pub mod federation;
 pub mod fetch;
 pub(crate) mod grants;
 pub(crate) mod handlers;

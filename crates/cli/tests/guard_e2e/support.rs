@@ -32,8 +32,14 @@ impl Drop for Proc {
 
 /// Runs `mcp-oauth ARGS` and waits for the line `PREFIX http://…`.
 pub fn spawn(args: &[&str], prefix: &str) -> Proc {
+    spawn_with(args, prefix, &[])
+}
+
+/// [`spawn`] with these environment variables.
+pub fn spawn_with(args: &[&str], prefix: &str, envs: &[(&str, &str)]) -> Proc {
     let mut child = Command::new(crate::bin::mcp_oauth())
         .args(args)
+        .envs(envs.iter().copied())
         .env("MCP_OAUTH_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

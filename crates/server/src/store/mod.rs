@@ -306,6 +306,8 @@ pub trait UpstreamStore: Send + Sync {
     async fn insert_upstream_link(&self, link: &UpstreamLink) -> StoreResult<()>;
     /// Every link, by user id, then upstream and subject.
     async fn list_upstream_links(&self) -> StoreResult<Vec<UpstreamLink>>;
+    /// The links of one user, by upstream and subject.
+    async fn user_upstream_links(&self, user_id: &str) -> StoreResult<Vec<UpstreamLink>>;
     /// Keeps upstream tokens with the code they came with (replacing any of that code). At
     /// redemption, [`CodeStore::redeem_code`] moves them to the grant in the same step.
     async fn put_upstream_tokens(&self, tokens: &UpstreamTokens) -> StoreResult<()>;

@@ -213,7 +213,14 @@ impl Upstream {
         for (k, v) in &self.resolved.authorize_params {
             params.push((k, v));
         }
-        crate::authorization_request::redirect_with(&endpoints.authorization, &params)
+        // The endpoint passed the URL policy at discovery, so it parses; any query it has stays.
+        match url::Url::parse(&endpoints.authorization) {
+            Ok(mut u) => {
+                u.query_pairs_mut().extend_pairs(params);
+                u.into()
+            }
+            Err(_) => endpoints.authorization.clone(),
+        }
     }
 
     /// Who signed in: the ID token (and userinfo for claims it lacks), or GitHub's API.

@@ -1,6 +1,7 @@
 //! node-oidc-provider (`interop/idp/upstream.mjs`, pinned in `interop/idp`) as a live upstream
 //! identity provider on `127.0.0.1:0`, killed by pid on drop (also when a test panics), and a
-//! browser that signs in on its development pages over HTTP with cookies.
+//! browser that signs in on its development pages over HTTP with cookies. Self-contained, so that
+//! the CLI's tests include it by path too.
 
 #![allow(dead_code)]
 
@@ -105,7 +106,7 @@ impl Answer {
             .unwrap_or_else(|| panic!("no form before {marker}"))
             + "action=\"".len();
         let end = self.body[start..].find('"').unwrap() + start;
-        crate::common::html_unescape(&self.body[start..end])
+        html_unescape(&self.body[start..end])
     }
 
     /// A hidden input's value.
@@ -117,7 +118,7 @@ impl Answer {
             .unwrap_or_else(|| panic!("no {name} in {}", self.body))
             + needle.len();
         let end = self.body[start..].find('"').unwrap() + start;
-        crate::common::html_unescape(&self.body[start..end])
+        html_unescape(&self.body[start..end])
     }
 }
 
@@ -196,6 +197,15 @@ impl Browser {
         }
         panic!("the provider never sent the browser back");
     }
+}
+
+/// HTML attribute text back to its value.
+fn html_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 fn absolute(base: &str, loc: &str) -> String {

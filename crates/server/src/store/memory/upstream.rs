@@ -96,6 +96,16 @@ impl UpstreamStore for MemoryStore {
         Ok(all)
     }
 
+    async fn user_upstream_links(&self, user_id: &str) -> StoreResult<Vec<UpstreamLink>> {
+        let s = self.lock()?;
+        // The map is ordered by (upstream, subject) already.
+        Ok(s.upstream_links
+            .values()
+            .filter(|l| l.user_id == user_id)
+            .cloned()
+            .collect())
+    }
+
     async fn put_upstream_tokens(&self, tokens: &UpstreamTokens) -> StoreResult<()> {
         let mut s = self.lock()?;
         s.upstream_tokens

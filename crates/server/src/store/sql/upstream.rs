@@ -128,6 +128,20 @@ impl<S: SqlBackend<Db = D>, D: Dialect> UpstreamStore for S {
         .await
     }
 
+    async fn user_upstream_links(&self, user_id: &str) -> StoreResult<Vec<UpstreamLink>> {
+        formatted(format!(
+            "SELECT * FROM upstream_links WHERE user_id = $1 ORDER BY upstream_id{c}, subject{c}",
+            c = D::BYTE_ORDER
+        ))
+        .arg(user_id)
+        .all(
+            self.on_pool(),
+            "listing a user's upstream links",
+            link_from_row,
+        )
+        .await
+    }
+
     async fn put_upstream_tokens(&self, t: &UpstreamTokens) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO upstream_tokens (code_hash, grant_id, upstream_id, sealed, expires_at, \

@@ -441,6 +441,47 @@ async fn hostile_callbacks_are_refused_and_write_nothing() {
     );
 }
 
+#[tokio::test]
+async fn the_oidc_presets_pointed_at_a_live_provider() {
+    // Each preset's issuer pointed at node-oidc-provider (its quirks are unit tests of the
+    // presets); Entra with a tenant pinned refuses a token without that `tid`.
+    let presets = [
+        ("google", "Google", Preset::Google),
+        ("entra", "Microsoft", Preset::Entra),
+        ("okta", "Okta", Preset::Okta),
+        ("auth0", "Auth0", Preset::Auth0),
+        ("keycloak", "Keycloak", Preset::Keycloak),
+        ("pinned", "Pinned", Preset::Entra),
+    ];
+    let ids: Vec<(&str, &str)> = presets.iter().map(|(id, name, _)| (*id, *name)).collect();
+    let Some((srv, idp)) = setup(&ids, |blocks| {
+        for (b, (_, _, preset)) in blocks.iter_mut().zip(presets.iter()) {
+            b.preset = *preset;
+        }
+        blocks[3].audience = Some("https://api.example".into());
+        blocks[5].tenant = Some("72f988bf-86f1-41af-91ab-2d7cd011db47".into());
+    })
+    .await
+    else {
+        return;
+    };
+    for (id, name, _) in &presets[..5] {
+        let done = sign_in(&srv, &idp, &Browser::new(), name, "ann").await;
+        code_of(&done);
+        assert!(
+            srv.store()
+                .get_upstream_link(id, "ann")
+                .await
+                .unwrap()
+                .is_some(),
+            "{id}"
+        );
+    }
+    let refused = sign_in(&srv, &idp, &Browser::new(), "Pinned", "ann").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(refused.body.contains("`tid`"), "{}", refused.body);
+}
+
 /// A listener that accepts connections and answers each with `reply` (or never, when `None`).
 async fn stand_in(reply: Option<&'static str>) -> String {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

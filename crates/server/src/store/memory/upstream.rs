@@ -56,7 +56,7 @@ impl UpstreamStore for MemoryStore {
             .filter(|l| l.email_verified && l.email.as_deref() == Some(email))
             .cloned()
             .collect();
-        found.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        found.sort_by_key(|a| a.created_at);
         Ok(found)
     }
 

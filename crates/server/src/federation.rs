@@ -34,6 +34,8 @@ pub struct UpstreamAccess {
     pub access_token: Secret,
     /// When it expires, if the upstream said.
     pub expires_at: Option<UnixTime>,
+    /// Its scope, if the upstream said.
+    pub scope: Option<String>,
 }
 
 /// Why there is no upstream account or token.
@@ -102,7 +104,15 @@ pub async fn upstream_token(
     claims: &Value,
     upstream_id: &str,
 ) -> Result<UpstreamAccess, FederationError> {
-    let gid = grant_of(claims)?;
+    token_for_grant(state, grant_of(claims)?, upstream_id).await
+}
+
+/// The upstream access token kept with grant `gid` (the grant of a verified access token).
+pub(crate) async fn token_for_grant(
+    state: &AppState,
+    gid: &str,
+    upstream_id: &str,
+) -> Result<UpstreamAccess, FederationError> {
     let upstream = state
         .upstreams()
         .get(upstream_id)
@@ -125,5 +135,6 @@ pub async fn upstream_token(
         upstream_id: upstream_id.to_owned(),
         access_token: tokens.access_token,
         expires_at: tokens.expires_at,
+        scope: tokens.scope,
     })
 }

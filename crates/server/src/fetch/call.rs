@@ -3,7 +3,7 @@
 //! and organisations; an OpenID provider's userinfo). The same rules as every fetch: the URL
 //! policy, the checked resolver, no redirects, the size and time limits, JSON only.
 
-use super::{FetchError, SafeFetcher, is_json_content_type, map_reqwest, read_limited};
+use super::{FetchError, SafeFetcher, has_json_body, map_reqwest, read_limited};
 
 /// A JSON answer with its status (a token endpoint says why it refused in a `400` body).
 #[derive(Debug, Clone)]
@@ -81,12 +81,7 @@ impl SafeFetcher {
             if status.is_redirection() {
                 return Err(FetchError::Redirect(status.as_u16()));
             }
-            let ct = resp
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            if json && !is_json_content_type(ct) {
+            if json && !has_json_body(&resp) {
                 return Err(if status.is_success() {
                     FetchError::ContentType
                 } else {

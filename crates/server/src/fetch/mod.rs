@@ -266,12 +266,7 @@ impl SafeFetcher {
         if status != reqwest::StatusCode::OK {
             return Err(FetchError::Status(status.as_u16()));
         }
-        let ct = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !is_json_content_type(ct) {
+        if !has_json_body(&resp) {
             return Err(FetchError::ContentType);
         }
         let cache = resp
@@ -303,6 +298,16 @@ async fn read_limited(
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Whether a response says its body is JSON.
+fn has_json_body(resp: &reqwest::Response) -> bool {
+    let ct = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    is_json_content_type(ct)
 }
 
 /// `application/json`, or a structured `+json` type, with any parameters.

@@ -7,9 +7,9 @@
 
 use crate::client_auth::{AuthMethod, AuthenticatedClient};
 use crate::error::OAuthError;
+use crate::federation::FederationError;
 use crate::state::AppState;
 use crate::tokens::{GRANT_CLAIM, verify_own_access_token};
-use crate::upstream::KeptError;
 use mcp_oauth_core::ErrorCode;
 use mcp_oauth_core::form::OAuthParams;
 use mcp_oauth_core::resource::audience_matches;
@@ -60,7 +60,9 @@ pub async fn exchange(
             format!("`{audience}` is not an upstream identity provider of this server"),
         )
     };
-    let upstream = state.upstreams().get(audience).ok_or_else(unknown)?;
+    if state.upstreams().get(audience).is_none() {
+        return Err(unknown());
+    }
     let inactive =
         || OAuthError::invalid_grant("subject_token is not an active access token of this server");
     let claims = verify_own_access_token(state, subject).ok_or_else(inactive)?;
@@ -85,21 +87,14 @@ pub async fn exchange(
         ));
     };
     let now = state.now();
-    let tokens = crate::upstream::current(
-        state.store().as_ref(),
-        state.upstreams(),
-        gid,
-        upstream,
-        now,
-    )
-    .await
-    .map_err(|e| match e {
-        KeptError::None | KeptError::Expired(_) => OAuthError::invalid_grant(e.to_string()),
-        KeptError::Unavailable(_) => {
-            OAuthError::new(ErrorCode::TemporarilyUnavailable, e.to_string())
-        }
-        KeptError::Internal(m) => OAuthError::internal("upstream tokens", m),
-    })?;
+    let tokens = crate::federation::token_for_grant(state, gid, audience)
+        .await
+        .map_err(|e| match e {
+            FederationError::Unavailable(_) => {
+                OAuthError::new(ErrorCode::TemporarilyUnavailable, e.to_string())
+            }
+            e => OAuthError::invalid_grant(e.to_string()),
+        })?;
     tracing::info!(target: "mcp_oauth::token", client_id = %client.client.client_id, upstream = %audience, grant_id = gid, "upstream token handed to the resource server");
     let mut response = TokenResponse {
         access_token: tokens.access_token.expose().to_owned(),

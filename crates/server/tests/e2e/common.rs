@@ -374,24 +374,11 @@ pub struct Page {
 impl Page {
     /// The value of a hidden input.
     pub fn hidden(&self, name: &str) -> String {
-        let needle = format!("name=\"{name}\" value=\"");
-        let start = self
-            .body
-            .find(&needle)
-            .unwrap_or_else(|| panic!("no {name} in {}", self.body))
-            + needle.len();
-        let end = self.body[start..].find('"').unwrap() + start;
-        html_unescape(&self.body[start..end])
+        crate::idp::hidden(&self.body, name)
     }
 }
 
-pub fn html_unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
+pub use crate::idp::html_unescape;
 
 /// A cookie-keeping client that does not follow redirects.
 pub struct Browser<'a> {

@@ -111,15 +111,19 @@ impl Answer {
 
     /// A hidden input's value.
     pub fn hidden(&self, name: &str) -> String {
-        let needle = format!("name=\"{name}\" value=\"");
-        let start = self
-            .body
-            .find(&needle)
-            .unwrap_or_else(|| panic!("no {name} in {}", self.body))
-            + needle.len();
-        let end = self.body[start..].find('"').unwrap() + start;
-        html_unescape(&self.body[start..end])
+        hidden(&self.body, name)
     }
+}
+
+/// The value of the hidden input `name` of a page.
+pub fn hidden(body: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let start = body
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+        + needle.len();
+    let end = body[start..].find('"').unwrap() + start;
+    html_unescape(&body[start..end])
 }
 
 impl Browser {
@@ -200,7 +204,7 @@ impl Browser {
 }
 
 /// HTML attribute text back to its value.
-fn html_unescape(s: &str) -> String {
+pub fn html_unescape(s: &str) -> String {
     s.replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&lt;", "<")

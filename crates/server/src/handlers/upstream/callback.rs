@@ -14,6 +14,7 @@ use super::{callback_url, failure};
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::authorization_request::validate;
 use crate::handlers::authorize::{error_response, internal_page, issue_code_with, restrict};
+use crate::handlers::consent::remember;
 use crate::state::AppState;
 use crate::ui::session;
 use crate::upstream::{Upstream, identity, link};
@@ -169,31 +170,9 @@ async fn finish(
         return resp;
     }
     // The consent given on our page before the user was sent upstream, now theirs.
-    if let Err(e) = state
-        .store()
-        .add_consent(
-            &user_id,
-            &req.client.client_id,
-            &req.resource.uri,
-            &req.scope,
-            now,
-        )
-        .await
-    {
-        return internal_page(e);
+    if let Err(resp) = remember(state, &user_id, &req, Some(&up.config.id)).await {
+        return resp;
     }
-    audit::record(
-        state.store().as_ref(),
-        AuditEvent::new(AuditKind::ConsentGiven, now)
-            .user(user_id.as_str())
-            .client(req.client.client_id.as_str())
-            .detail(serde_json::json!({
-                "resource": req.resource.uri,
-                "scope": req.scope.to_string(),
-                "upstream": up.config.id,
-            })),
-    )
-    .await;
     // A new session id at sign-in defeats session fixation.
     if let Err(e) = state.store().delete_session(&login.session_hash).await {
         return internal_page(e);

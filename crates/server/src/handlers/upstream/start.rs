@@ -8,11 +8,9 @@
 //! and redirects to the provider; deny returns `access_denied`.
 
 use super::{callback_url, failure};
-use crate::audit::{self, AuditEvent, AuditKind};
-use crate::authorization_request::{AuthorizationError, redirect_origin};
-use crate::handlers::authorize::{
-    Shown, error_response, internal_page, redirect, scope_descriptions,
-};
+use crate::authorization_request::redirect_origin;
+use crate::handlers::authorize::{Shown, internal_page, redirect, scope_descriptions};
+use crate::handlers::consent::denied;
 use crate::handlers::page_form::{self, PageForm};
 use crate::model::upstream::UpstreamLogin;
 use crate::state::AppState;
@@ -21,7 +19,6 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use mcp_oauth_core::ErrorCode;
 use mcp_oauth_core::secret::{random_token, sha256_b64url};
 
 /// How long a sign-in at the provider may take, in seconds.
@@ -103,24 +100,7 @@ pub async fn post(
                 &challenge,
             ))
         }
-        (false, true) => {
-            audit::record(
-                state.store().as_ref(),
-                AuditEvent::new(AuditKind::ConsentDenied, now)
-                    .client(req.client.client_id.as_str())
-                    .detail(serde_json::json!({"resource": req.resource.uri, "upstream": id})),
-            )
-            .await;
-            error_response(
-                &state,
-                AuthorizationError::Redirect {
-                    redirect_uri: req.redirect_uri,
-                    state: req.state,
-                    code: ErrorCode::AccessDenied,
-                    description: "the user denied the request".into(),
-                },
-            )
-        }
+        (false, true) => denied(&state, req, None, Some(&id)).await,
         _ => PageError::bad_request("Invalid request", "Choose either Allow or Deny.")
             .into_response(),
     }

@@ -3,7 +3,7 @@
 //! for its `/userinfo`; with one, a JWT for that API: the block's `audience` is sent as the
 //! authorization request's `audience` parameter.
 
-use super::{IssuerRule, Resolved, own_issuer, plain, required};
+use super::{Resolved, own_issuer, plain, required};
 use crate::config::UpstreamConfig;
 
 pub(super) fn resolve(cfg: &UpstreamConfig) -> Result<Resolved, String> {
@@ -15,7 +15,7 @@ pub(super) fn resolve(cfg: &UpstreamConfig) -> Result<Resolved, String> {
             format!("https://{domain}/")
         }
     };
-    let mut r = Resolved::oidc(cfg, issuer.clone(), IssuerRule::Exact(vec![issuer]));
+    let mut r = Resolved::exact(cfg, issuer);
     if let Some(aud) = cfg.audience.as_deref().filter(|a| !a.is_empty()) {
         r.authorize_params.push(("audience".into(), aud.to_owned()));
     }

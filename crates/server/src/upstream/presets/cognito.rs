@@ -7,7 +7,7 @@
 //! - ID and access tokens share keys and issuer; only `token_use: "id"` marks an ID token, so
 //!   it is a required claim.
 
-use super::{IssuerRule, Protocol, Resolved, own_issuer, plain, required};
+use super::{Protocol, Resolved, own_issuer, plain, required};
 use crate::config::UpstreamConfig;
 
 pub(super) fn resolve(cfg: &UpstreamConfig) -> Result<Resolved, String> {
@@ -29,7 +29,7 @@ pub(super) fn resolve(cfg: &UpstreamConfig) -> Result<Resolved, String> {
     };
     let issuer = own_issuer(cfg)
         .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com/{pool}"));
-    let mut r = Resolved::oidc(cfg, issuer.clone(), IssuerRule::Exact(vec![issuer]));
+    let mut r = Resolved::exact(cfg, issuer);
     if own_issuer(cfg).is_none() {
         r.protocol = match r.protocol {
             Protocol::Oidc {

@@ -38,7 +38,7 @@ pub(super) fn resolve(cfg: &UpstreamConfig) -> Result<Resolved, String> {
     plain(&tenant, "tenant")?;
     let pinned = is_guid(&tenant).then(|| tenant.clone());
     let mut r = match own_issuer(cfg) {
-        Some(i) => Resolved::oidc(cfg, i.clone(), IssuerRule::Exact(vec![i])),
+        Some(i) => Resolved::exact(cfg, i),
         None => Resolved::oidc(
             cfg,
             format!("{LOGIN}{tenant}/v2.0"),

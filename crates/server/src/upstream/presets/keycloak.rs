@@ -1,7 +1,7 @@
 //! `keycloak`: `{base_url}/realms/{realm}` (Keycloak 17 and later; older servers add `/auth`
 //! to the base URL, which the block then names).
 
-use super::{IssuerRule, Resolved, own_issuer, plain, required};
+use super::{Resolved, own_issuer, plain, required};
 use crate::config::UpstreamConfig;
 
 pub(super) fn resolve(cfg: &UpstreamConfig) -> Result<Resolved, String> {
@@ -14,11 +14,7 @@ pub(super) fn resolve(cfg: &UpstreamConfig) -> Result<Resolved, String> {
             format!("{}/realms/{realm}", base.trim_end_matches('/'))
         }
     };
-    Ok(Resolved::oidc(
-        cfg,
-        issuer.clone(),
-        IssuerRule::Exact(vec![issuer]),
-    ))
+    Ok(Resolved::exact(cfg, issuer))
 }
 
 #[cfg(test)]

@@ -111,6 +111,13 @@ impl Resolved {
     }
 }
 
+impl Resolved {
+    /// A provider known by exactly one issuer string.
+    fn exact(cfg: &UpstreamConfig, issuer: String) -> Self {
+        Self::oidc(cfg, issuer.clone(), IssuerRule::Exact(vec![issuer]))
+    }
+}
+
 /// The issuer a block sets itself (any preset may, to point elsewhere), checked.
 fn own_issuer(cfg: &UpstreamConfig) -> Option<String> {
     cfg.issuer.clone()

@@ -1,15 +1,11 @@
 //! `oidc`: any OpenID provider, by its `issuer`.
 
-use super::{IssuerRule, Resolved, own_issuer};
+use super::{Resolved, own_issuer};
 use crate::config::UpstreamConfig;
 
 pub(super) fn resolve(cfg: &UpstreamConfig) -> Result<Resolved, String> {
     let issuer = own_issuer(cfg).ok_or("the oidc preset needs `issuer`")?;
-    Ok(Resolved::oidc(
-        cfg,
-        issuer.clone(),
-        IssuerRule::Exact(vec![issuer]),
-    ))
+    Ok(Resolved::exact(cfg, issuer))
 }
 
 #[cfg(test)]

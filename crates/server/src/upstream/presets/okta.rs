@@ -2,18 +2,14 @@
 //! (`https://{org}.okta.com/oauth2/default`): the issuer is the block's, exactly; the two are
 //! different issuers with different keys, so a token of one never passes as the other's.
 
-use super::{IssuerRule, Resolved, own_issuer};
+use super::{Resolved, own_issuer};
 use crate::config::UpstreamConfig;
 
 pub(super) fn resolve(cfg: &UpstreamConfig) -> Result<Resolved, String> {
     let issuer = own_issuer(cfg).ok_or(
         "the okta preset needs `issuer` (https://ORG.okta.com or https://ORG.okta.com/oauth2/default)",
     )?;
-    Ok(Resolved::oidc(
-        cfg,
-        issuer.clone(),
-        IssuerRule::Exact(vec![issuer]),
-    ))
+    Ok(Resolved::exact(cfg, issuer))
 }
 
 #[cfg(test)]

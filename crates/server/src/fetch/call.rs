@@ -3,7 +3,7 @@
 //! and organisations; an OpenID provider's userinfo). The same rules as every fetch: the URL
 //! policy, the checked resolver, no redirects, the size and time limits, JSON only.
 
-use super::{FetchError, SafeFetcher, has_json_body, map_reqwest, read_limited};
+use super::{FetchError, SafeFetcher, has_json_body, read_limited, send};
 
 /// A JSON answer with its status (a token endpoint says why it refused in a `400` body).
 #[derive(Debug, Clone)]
@@ -72,15 +72,8 @@ impl SafeFetcher {
         json: bool,
     ) -> Result<Answer, FetchError> {
         let send = async {
-            let resp = req
-                .header(reqwest::header::ACCEPT, "application/json")
-                .send()
-                .await
-                .map_err(map_reqwest)?;
+            let resp = send(req).await?;
             let status = resp.status();
-            if status.is_redirection() {
-                return Err(FetchError::Redirect(status.as_u16()));
-            }
             if json && !has_json_body(&resp) {
                 return Err(if status.is_success() {
                     FetchError::ContentType

@@ -252,17 +252,8 @@ impl SafeFetcher {
     }
 
     async fn fetch(&self, url: Url, max_bytes: usize) -> Result<Fetched, FetchError> {
-        let resp = self
-            .http
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(map_reqwest)?;
+        let resp = send(self.http.get(url)).await?;
         let status = resp.status();
-        if status.is_redirection() {
-            return Err(FetchError::Redirect(status.as_u16()));
-        }
         if status != reqwest::StatusCode::OK {
             return Err(FetchError::Status(status.as_u16()));
         }
@@ -280,6 +271,20 @@ impl SafeFetcher {
         let body = read_limited(resp, max_bytes).await?;
         Ok(Fetched { body, cache })
     }
+}
+
+/// Sends a request that asks for JSON; a redirect is a failure, never followed.
+async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Response, FetchError> {
+    let resp = req
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(map_reqwest)?;
+    let status = resp.status();
+    if status.is_redirection() {
+        return Err(FetchError::Redirect(status.as_u16()));
+    }
+    Ok(resp)
 }
 
 /// Reads a body, counting what arrives rather than trusting `Content-Length`.

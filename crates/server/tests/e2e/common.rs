@@ -364,20 +364,7 @@ impl TestServer {
 }
 
 /// A response as a browser sees it.
-pub struct Page {
-    pub status: StatusCode,
-    pub location: Option<String>,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: String,
-}
-
-impl Page {
-    /// The value of a hidden input.
-    pub fn hidden(&self, name: &str) -> String {
-        crate::idp::hidden(&self.body, name)
-    }
-}
-
+pub use crate::idp::Answer as Page;
 pub use crate::idp::html_unescape;
 
 /// A cookie-keeping client that does not follow redirects.
@@ -400,19 +387,7 @@ impl<'a> Browser<'a> {
             let v = v.to_str().unwrap();
             self.cookie = Some(v.split(';').next().unwrap().to_owned());
         }
-        let status = r.status();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let headers = r.headers().clone();
-        let body = r.text().await.unwrap();
-        Page {
-            status,
-            location,
-            headers,
-            body,
-        }
+        crate::idp::answer(r).await
     }
 
     pub async fn get(&mut self, url: &str) -> Page {

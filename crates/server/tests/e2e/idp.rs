@@ -115,6 +115,23 @@ impl Answer {
     }
 }
 
+/// A response as the browser sees it.
+pub async fn answer(r: reqwest::Response) -> Answer {
+    let status = r.status();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let headers = r.headers().clone();
+    let body = r.text().await.unwrap();
+    Answer {
+        status,
+        location,
+        headers,
+        body,
+    }
+}
+
 /// The value of the hidden input `name` of a page.
 pub fn hidden(body: &str, name: &str) -> String {
     let needle = format!("name=\"{name}\" value=\"");
@@ -137,28 +154,12 @@ impl Browser {
         }
     }
 
-    async fn read(r: reqwest::Response) -> Answer {
-        let status = r.status();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let headers = r.headers().clone();
-        let body = r.text().await.unwrap();
-        Answer {
-            status,
-            location,
-            headers,
-            body,
-        }
-    }
-
     pub async fn get(&self, url: &str) -> Answer {
-        Self::read(self.http.get(url).send().await.unwrap()).await
+        answer(self.http.get(url).send().await.unwrap()).await
     }
 
     pub async fn post(&self, url: &str, form: &[(&str, &str)]) -> Answer {
-        Self::read(self.http.post(url).form(form).send().await.unwrap()).await
+        answer(self.http.post(url).form(form).send().await.unwrap()).await
     }
 
     /// At the provider, from its authorization URL: signs in as `login` on its login page,

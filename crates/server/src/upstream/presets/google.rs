@@ -2,7 +2,9 @@
 //! `https://accounts.google.com` or as `accounts.google.com` (both documented); a Workspace
 //! account carries its domain in `hd`, which is only a claim to check, never a filter Google
 //! applies: `required_claims = { hd = ["example.com"] }` both sends `hd` as the account chooser's
-//! hint (one domain) and refuses any token without it.
+//! hint (one domain) and refuses any token without it. Google does not know `offline_access`: a
+//! block asking for it gets Google's own `access_type=offline` (with `prompt=consent`, without
+//! which Google sends a refresh token only the first time).
 
 use super::{IssuerRule, Resolved, own_issuer};
 use crate::config::UpstreamConfig;
@@ -21,6 +23,12 @@ pub(super) fn resolve(cfg: &UpstreamConfig) -> Result<Resolved, String> {
     let mut r = Resolved::oidc(cfg, issuer, IssuerRule::Exact(issuers));
     if let Some([one]) = cfg.required_claims.get("hd").map(Vec::as_slice) {
         r.authorize_params.push(("hd".into(), one.clone()));
+    }
+    if r.scopes.iter().any(|s| s == "offline_access") {
+        r.scopes.retain(|s| s != "offline_access");
+        r.authorize_params
+            .push(("access_type".into(), "offline".into()));
+        r.authorize_params.push(("prompt".into(), "consent".into()));
     }
     Ok(r)
 }
@@ -48,5 +56,16 @@ mod tests {
             [("hd".to_owned(), "example.com".to_owned())]
         );
         assert_eq!(r.required_claims["hd"], ["example.com"]);
+        b.scopes = Some(
+            ["openid", "email", "offline_access"]
+                .map(String::from)
+                .to_vec(),
+        );
+        let r = resolve(&b).unwrap();
+        assert_eq!(r.scopes, ["openid", "email"]);
+        assert!(
+            r.authorize_params
+                .contains(&("access_type".to_owned(), "offline".to_owned()))
+        );
     }
 }

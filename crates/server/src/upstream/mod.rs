@@ -178,6 +178,20 @@ impl Upstream {
         }
     }
 
+    /// Whether an RFC 9207 `iss` of an authorization response is this provider's: the
+    /// discovered issuer, or, where that is Entra's multi-tenant template, a tenant's issuer.
+    pub(crate) fn response_iss_ok(&self, iss: &str, discovered: &str) -> bool {
+        iss == discovered
+            || match &self.resolved.protocol {
+                Protocol::Oidc {
+                    issuer,
+                    issuers: rule @ presets::IssuerRule::Entra { .. },
+                    ..
+                } => discovered.contains("{tenantid}") && rule.accepts_discovered(issuer, iss),
+                _ => false,
+            }
+    }
+
     /// Whether this upstream speaks OpenID Connect (and so gets a `nonce`).
     pub(crate) fn is_oidc(&self) -> bool {
         matches!(self.resolved.protocol, Protocol::Oidc { .. })
@@ -307,5 +321,70 @@ impl Upstream {
             claims.entry(k).or_insert(v);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Preset;
+
+    fn upstream(cfg: UpstreamConfig) -> Arc<Upstream> {
+        let kek = Arc::new(Kek::generate().unwrap());
+        let d = Duration::from_secs(1);
+        let u = Upstreams::new(&[cfg], kek, d, d, 60).unwrap();
+        u.list[0].clone()
+    }
+
+    #[test]
+    fn the_response_iss_is_the_providers() {
+        let mut oidc = UpstreamConfig::new("a", Preset::Oidc, "c");
+        oidc.issuer = Some("https://idp.example".into());
+        let u = upstream(oidc);
+        assert!(u.response_iss_ok("https://idp.example", "https://idp.example"));
+        assert!(!u.response_iss_ok("https://evil.example", "https://idp.example"));
+        let mut entra = UpstreamConfig::new("e", Preset::Entra, "c");
+        entra.tenant = Some("common".into());
+        let u = upstream(entra);
+        let template = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        let tenant = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0";
+        assert!(u.response_iss_ok(tenant, template));
+        assert!(!u.response_iss_ok("https://evil.example/x/v2.0", template));
+        assert!(!u.response_iss_ok(tenant, "https://login.microsoftonline.com/other/v2.0"));
+    }
+
+    #[test]
+    fn the_authorization_request_carries_pkce_state_nonce_and_the_presets_parameters() {
+        let mut auth0 = UpstreamConfig::new("a0", Preset::Auth0, "cid");
+        auth0.domain = Some("acme.auth0.com".into());
+        auth0.audience = Some("https://api.acme".into());
+        auth0.scopes = Some(vec!["openid".into(), "offline_access".into()]);
+        let u = upstream(auth0);
+        let ep = Endpoints {
+            authorization: "https://acme.auth0.com/authorize?x=1".into(),
+            token: String::new(),
+            userinfo: None,
+            revocation: None,
+            issuer: None,
+            iss_required: false,
+        };
+        let url =
+            url::Url::parse(&u.authorization_url(&ep, "https://as/cb", "st", "no", "ch")).unwrap();
+        let q: std::collections::BTreeMap<_, _> = url.query_pairs().into_owned().collect();
+        for (k, v) in [
+            ("x", "1"),
+            ("response_type", "code"),
+            ("client_id", "cid"),
+            ("redirect_uri", "https://as/cb"),
+            ("scope", "openid offline_access"),
+            ("state", "st"),
+            ("nonce", "no"),
+            ("code_challenge", "ch"),
+            ("code_challenge_method", "S256"),
+            ("audience", "https://api.acme"),
+            ("prompt", "consent"),
+        ] {
+            assert_eq!(q.get(k).map(String::as_str), Some(v), "{k}");
+        }
     }
 }

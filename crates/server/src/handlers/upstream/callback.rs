@@ -89,7 +89,7 @@ async fn finish(
         Err(e) => return failure::upstream(name, &e),
     };
     match (params.get("iss"), endpoints.issuer.as_deref()) {
-        (Some(iss), Some(expected)) if iss != expected => {
+        (Some(iss), Some(expected)) if !up.response_iss_ok(iss, expected) => {
             return failure::refused(
                 "The answer names another issuer than this identity provider (RFC 9207 iss mismatch): it may come from another provider.",
             );

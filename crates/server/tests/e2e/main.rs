@@ -11,6 +11,7 @@ mod browser;
 mod cimd;
 mod concurrency;
 mod cors;
+mod forged_id_tokens;
 mod github;
 mod metadata;
 mod private_key_jwt;

@@ -196,6 +196,11 @@ async fn sign_in_through_a_live_openid_provider() {
     );
     let done = b.get(&back).await;
     let code = code_of(&done);
+    // No signed-in session of ours stays behind: the next authorization asks again.
+    let next = b
+        .get(&srv.authorize_url(&srv.authorize_query("mcp:tools")))
+        .await;
+    assert!(next.body.contains("Continue with Corp"), "{}", next.body);
     let r = srv.exchange(&code).await;
     assert_eq!(r.status(), StatusCode::OK);
     let tokens: Value = r.json().await.unwrap();
@@ -549,6 +554,16 @@ async fn an_upstream_that_hangs_or_answers_garbage_gets_a_page() {
                 .contains("frame-ancestors 'none'")
         );
     }
+    // Token exchange is advertised only with upstreams to exchange for.
+    let meta: Value = srv
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert!(
+        meta["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(TOKEN_EXCHANGE))
+    );
     // An unknown block, and a callback without state.
     let page = Browser::new()
         .get(&srv.url("/upstream/nope/callback?state=x"))
@@ -559,4 +574,42 @@ async fn an_upstream_that_hangs_or_answers_garbage_gets_a_page() {
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.body.contains("no state"));
+}
+
+#[tokio::test]
+async fn local_login_off_leaves_only_the_upstream_buttons() {
+    let srv = TestServer::start_with(|c| {
+        c.upstream = vec![block("corp", "Corp", "http://127.0.0.1:9")];
+        c.local_login = false;
+    })
+    .await;
+    let b = Browser::new();
+    let login = b
+        .get(&srv.authorize_url(&srv.authorize_query("mcp:tools")))
+        .await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.body.contains("Continue with Corp"));
+    assert!(!login.body.contains("type=\"password\""), "{}", login.body);
+    let r = b
+        .post(
+            &srv.url("/login"),
+            &[
+                ("csrf_token", &login.hidden("csrf_token")),
+                ("authorize_query", &login.hidden("authorize_query")),
+                ("username", "alice"),
+                ("password", "wonderland"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let plain = TestServer::start().await;
+    let meta: Value = plain
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert!(
+        !meta["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from(TOKEN_EXCHANGE))
+    );
 }

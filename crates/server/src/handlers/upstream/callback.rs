@@ -6,9 +6,10 @@
 //! when the provider says it sends it); a provider `error` is shown with its code; our pending
 //! request is validated again; the code is exchanged with our PKCE verifier; the ID token (or
 //! GitHub's API) says who signed in; the block admits them or not. Then the user is found,
-//! linked or created, the consent given before forwarding is recorded for them, a fresh session
-//! starts (no session fixation), and our code goes to the MCP client, with the upstream's
-//! tokens kept beside it.
+//! linked or created, the consent given before forwarding is recorded for them, the browser
+//! session is ended (no signed-in session here: each authorization goes through the upstream,
+//! and each grant keeps the upstream tokens of its own sign-in), and our code goes to the MCP
+//! client, with the upstream's tokens kept beside it.
 
 use super::{callback_url, failure};
 use crate::audit::{self, AuditEvent, AuditKind};
@@ -19,7 +20,7 @@ use crate::state::AppState;
 use crate::ui::session;
 use crate::upstream::{Upstream, identity, link};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use mcp_oauth_core::form::OAuthParams;
 use mcp_oauth_core::secret::{constant_time_eq, sha256_b64url};
@@ -173,24 +174,19 @@ async fn finish(
     if let Err(resp) = remember(state, &user_id, &req, Some(&up.config.id)).await {
         return resp;
     }
-    // A new session id at sign-in defeats session fixation.
+    // The browser session that started the sign-in is spent, and no signed-in session replaces
+    // it: every authorization of an upstream account goes through the upstream again (its own
+    // session makes that quick), so each grant keeps the upstream tokens of its own sign-in, and
+    // nothing here can be fixated or reused.
     if let Err(e) = state.store().delete_session(&login.session_hash).await {
         return internal_page(e);
     }
-    let (_, cookie) = match session::create(state, Some(user_id.clone())).await {
-        Ok(s) => s,
-        Err(e) => return internal_page(e),
-    };
-    let mut resp = issue_code_with(
+    issue_code_with(
         state,
         &req,
         &user_id,
         now,
         Some((up.config.id.as_str(), &tokens)),
     )
-    .await;
-    if let Some(c) = cookie {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
-    resp
+    .await
 }

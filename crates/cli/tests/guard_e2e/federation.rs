@@ -50,7 +50,7 @@ async fn an_mcp_client_signs_in_through_the_upstream_and_calls_the_demo() {
     let data = dir.path().join("data");
     let (data, config) = (data.to_str().unwrap(), config.to_str().unwrap());
     let addr = format!("127.0.0.1:{port}");
-    let _serve = spawn_with(
+    let _serve = spawn_with_env(
         &[
             "serve",
             "--dev",
@@ -62,8 +62,8 @@ async fn an_mcp_client_signs_in_through_the_upstream_and_calls_the_demo() {
             "--config",
             config,
         ],
-        "mcp-oauth listening on",
         &[("CORP_SECRET", CLIENT_SECRET)],
+        "mcp-oauth listening on",
     );
     let mcp = format!("{base}/mcp");
     let redirect = format!("{base}/dev/callback");

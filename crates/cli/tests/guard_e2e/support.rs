@@ -32,11 +32,11 @@ impl Drop for Proc {
 
 /// Runs `mcp-oauth ARGS` and waits for the line `PREFIX http://…`.
 pub fn spawn(args: &[&str], prefix: &str) -> Proc {
-    spawn_with(args, prefix, &[])
+    spawn_with_env(args, &[], prefix)
 }
 
-/// [`spawn`] with these environment variables.
-pub fn spawn_with(args: &[&str], prefix: &str, envs: &[(&str, &str)]) -> Proc {
+/// Like [`spawn`], with `envs` set for the process.
+pub fn spawn_with_env(args: &[&str], envs: &[(&str, &str)], prefix: &str) -> Proc {
     let mut child = Command::new(crate::bin::mcp_oauth())
         .args(args)
         .envs(envs.iter().copied())

@@ -47,6 +47,7 @@ pub(crate) mod upstream;
 
 pub use config::{ConfigError, RegistrationPolicy, ServerConfig};
 pub use state::AppState;
+pub use upstream::UpstreamConfigError;
 
 use axum::Router;
 use axum::http::StatusCode;

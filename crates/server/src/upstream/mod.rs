@@ -156,6 +156,7 @@ impl Upstream {
                 issuers,
                 authorization_endpoint,
                 token_endpoint,
+                revocation_endpoint,
             } => {
                 let d = self
                     .cache
@@ -170,7 +171,9 @@ impl Upstream {
                         .clone()
                         .unwrap_or_else(|| m.token_endpoint.clone()),
                     userinfo: m.userinfo_endpoint.clone(),
-                    revocation: m.revocation_endpoint.clone(),
+                    revocation: revocation_endpoint
+                        .clone()
+                        .or_else(|| m.revocation_endpoint.clone()),
                     issuer: Some(m.issuer.clone()),
                     iss_required: m.authorization_response_iss_parameter_supported,
                 })

@@ -2,7 +2,8 @@
 //! - the issuer is `https://cognito-idp.{region}.amazonaws.com/{user_pool_id}` (and the pool id
 //!   starts with its region), but the authorization and token endpoints live on the pool's
 //!   hosted UI domain: a prefix (`myapp` → `https://myapp.auth.{region}.amazoncognito.com`) or a
-//!   custom domain (`auth.example.com`), at `/oauth2/authorize` and `/oauth2/token`;
+//!   custom domain (`auth.example.com`), at `/oauth2/authorize`, `/oauth2/token` and
+//!   `/oauth2/revoke` (RFC 7009, for refresh tokens);
 //! - users are named by `cognito:username`;
 //! - ID and access tokens share keys and issuer; only `token_use: "id"` marks an ID token, so
 //!   it is a required claim.
@@ -39,6 +40,7 @@ pub(super) fn resolve(cfg: &UpstreamConfig) -> Result<Resolved, String> {
                 issuers,
                 authorization_endpoint: Some(format!("{ui}/oauth2/authorize")),
                 token_endpoint: Some(format!("{ui}/oauth2/token")),
+                revocation_endpoint: Some(format!("{ui}/oauth2/revoke")),
             },
             other => other,
         };

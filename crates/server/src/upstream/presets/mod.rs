@@ -27,6 +27,8 @@ pub(crate) enum Protocol {
         authorization_endpoint: Option<String>,
         /// See `authorization_endpoint`.
         token_endpoint: Option<String>,
+        /// See `authorization_endpoint` (RFC 7009).
+        revocation_endpoint: Option<String>,
     },
     /// GitHub: OAuth 2.0 and the REST API (no OpenID Connect).
     Github {
@@ -99,6 +101,7 @@ impl Resolved {
                 issuers,
                 authorization_endpoint: None,
                 token_endpoint: None,
+                revocation_endpoint: None,
             },
             scopes: cfg
                 .scopes

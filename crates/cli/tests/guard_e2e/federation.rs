@@ -6,10 +6,7 @@
 use crate::idp::{Browser, CLIENT_ID, CLIENT_SECRET, Idp};
 use crate::support::*;
 use reqwest::StatusCode;
-use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::Value;
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -121,12 +118,7 @@ async fn an_mcp_client_signs_in_through_the_upstream_and_calls_the_demo() {
         .unwrap();
     let token = tokens["access_token"].as_str().expect("our access token");
 
-    let client = ()
-        .serve(StreamableHttpClientTransport::from_config(
-            StreamableHttpClientTransportConfig::with_uri(mcp.as_str()).auth_header(token),
-        ))
-        .await
-        .expect("the rmcp client connects");
+    let client = crate::demo::connect(&mcp, token).await;
     let tools = client.list_tools(None).await.unwrap();
     assert!(tools.tools.iter().any(|t| t.name == "upstream_account"));
     let r = client

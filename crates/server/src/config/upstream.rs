@@ -322,6 +322,53 @@ mod tests {
     }
 
     #[test]
+    fn variables_override_a_blocks_keys() {
+        use crate::config::{LayerError, Layers, ServerConfig};
+        let file = "[[upstream]]\nid = \"corp-sso\"\npreset = \"oidc\"\nissuer = \"https://idp.example\"\nclient_id = \"from-file\"\n\n[[upstream]]\nid = \"gh\"\npreset = \"github\"\nclient_id = \"gh-file\"\n";
+        let layers = |vars: &[(&str, &str)]| {
+            Layers::from_toml(file)
+                .unwrap()
+                .with_env(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        };
+        let c = ServerConfig::from_layers(&layers(&[
+            ("MCP_OAUTH_UPSTREAM_CORP_SSO_CLIENT_ID", "from-env"),
+            ("MCP_OAUTH_UPSTREAM_CORP_SSO_INSECURE_HTTP", "true"),
+            ("MCP_OAUTH_UPSTREAM_CORP_SSO_SCOPES", "openid, email"),
+            ("MCP_OAUTH_UPSTREAM_CORP_SSO_PRESET", "okta"),
+        ]))
+        .unwrap();
+        let corp = &c.upstream[0];
+        assert_eq!(corp.client_id, "from-env");
+        assert!(corp.insecure_http);
+        assert_eq!(corp.preset, Preset::Okta);
+        assert_eq!(
+            corp.scopes.as_deref(),
+            Some(&["openid".to_owned(), "email".to_owned()][..])
+        );
+        assert_eq!(
+            c.upstream[1].client_id, "gh-file",
+            "each block its own variables"
+        );
+        let e =
+            ServerConfig::from_layers(&layers(&[("MCP_OAUTH_UPSTREAM_GH_LINK_BY_EMAIL", "maybe")]))
+                .unwrap_err();
+        assert!(
+            matches!(&e, LayerError::Env { variable, .. } if variable == "MCP_OAUTH_UPSTREAM_GH_LINK_BY_EMAIL"),
+            "{e}"
+        );
+        assert!(
+            ServerConfig::from_layers(
+                &Layers::from_toml(
+                    "[[upstream]]\nid = \"x\"\npreset = \"oidc\"\nclient_id = \"a\"\nnope = 1"
+                )
+                .unwrap()
+            )
+            .is_err(),
+            "unknown keys in a block are refused"
+        );
+    }
+
+    #[test]
     fn http_only_on_loopback_with_the_switch() {
         assert!(check_url("http://127.0.0.1:9000", false).is_err());
         assert!(check_url("http://127.0.0.1:9000", true).is_ok());

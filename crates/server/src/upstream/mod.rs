@@ -230,7 +230,7 @@ impl Upstream {
         for (k, v) in &self.resolved.authorize_params {
             params.push((k, v));
         }
-        // The endpoint passed the URL policy at discovery, so it parses; any query it has stays.
+        // A checked URL (discovery or the block), so it parses; any query it has stays.
         match url::Url::parse(&endpoints.authorization) {
             Ok(mut u) => {
                 u.query_pairs_mut().extend_pairs(params);

@@ -13,7 +13,7 @@ pub(super) fn refused(message: &'static str) -> Response {
     PageError::bad_request("Sign-in failed", message).into_response()
 }
 
-/// The block lets this account in not.
+/// The block does not admit this account.
 pub(super) fn not_allowed(upstream: &str, why: String) -> Response {
     tracing::warn!(target: "mcp_oauth::upstream", upstream, reason = %why, "upstream account not allowed");
     PageError::new(

@@ -91,17 +91,65 @@ pub(crate) async fn current(
     upstream: &super::Upstream,
     now: UnixTime,
 ) -> Result<TokenSet, KeptError> {
-    let internal = |e: &dyn std::fmt::Display| KeptError::Internal(e.to_string());
-    let kept = store
+    if let Some(t) = fresh_enough(store, upstreams, grant_id, upstream, now).await? {
+        return Ok(t);
+    }
+    // One refresh per grant at a time in this process: a provider that rotates refresh tokens
+    // would take a second use of the same one for theft. The one waiting reads again after.
+    let gate = upstreams.refresh_gate(grant_id);
+    let result = {
+        let _turn = gate.lock().await;
+        match fresh_enough(store, upstreams, grant_id, upstream, now).await {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => refresh(store, upstreams, grant_id, upstream, now).await,
+            Err(e) => Err(e),
+        }
+    };
+    upstreams.release_gate(grant_id, gate);
+    result
+}
+
+async fn kept_of(
+    store: &dyn crate::store::Store,
+    grant_id: &str,
+    upstream: &super::Upstream,
+) -> Result<UpstreamTokens, KeptError> {
+    store
         .get_grant_upstream_tokens(grant_id)
         .await
-        .map_err(|e| internal(&e))?
+        .map_err(|e| KeptError::Internal(e.to_string()))?
         .filter(|k| k.upstream_id == upstream.config.id)
-        .ok_or(KeptError::None)?;
-    let tokens = open(upstreams.kek(), &kept).map_err(|e| internal(&e))?;
-    if kept.expires_at.is_none_or(|e| e > now + REFRESH_MARGIN) {
-        return Ok(tokens);
+        .ok_or(KeptError::None)
+}
+
+/// The kept tokens, if they do not expire within the margin.
+async fn fresh_enough(
+    store: &dyn crate::store::Store,
+    upstreams: &super::Upstreams,
+    grant_id: &str,
+    upstream: &super::Upstream,
+    now: UnixTime,
+) -> Result<Option<TokenSet>, KeptError> {
+    let kept = kept_of(store, grant_id, upstream).await?;
+    if kept.expires_at.is_some_and(|e| e <= now + REFRESH_MARGIN) {
+        return Ok(None);
     }
+    open(upstreams.kek(), &kept)
+        .map(Some)
+        .map_err(|e| KeptError::Internal(e.to_string()))
+}
+
+/// Refreshes the kept tokens at the upstream and keeps the new ones.
+async fn refresh(
+    store: &dyn crate::store::Store,
+    upstreams: &super::Upstreams,
+    grant_id: &str,
+    upstream: &super::Upstream,
+    now: UnixTime,
+) -> Result<TokenSet, KeptError> {
+    let internal = |e: &dyn std::fmt::Display| KeptError::Internal(e.to_string());
+    let kept = kept_of(store, grant_id, upstream).await?;
+    let tokens = open(upstreams.kek(), &kept).map_err(|e| internal(&e))?;
     let Some(rt) = &tokens.refresh_token else {
         return Err(KeptError::Expired("no refresh token was issued".into()));
     };

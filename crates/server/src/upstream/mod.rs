@@ -87,6 +87,8 @@ pub(crate) struct Upstream {
 pub(crate) struct Upstreams {
     list: Vec<Arc<Upstream>>,
     kek: Arc<Kek>,
+    /// Grants whose upstream tokens are being refreshed, one refresh at a time each.
+    refreshing: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A block that cannot be used: which block, and why.
@@ -125,7 +127,29 @@ impl Upstreams {
                 jwks_refetch_interval,
             }));
         }
-        Ok(Self { list, kek })
+        Ok(Self {
+            list,
+            kek,
+            refreshing: Default::default(),
+        })
+    }
+
+    /// The lock of `grant_id`'s refresh.
+    pub(crate) fn refresh_gate(&self, grant_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        match self.refreshing.lock() {
+            Ok(mut m) => m.entry(grant_id.to_owned()).or_default().clone(),
+            // A poisoned map still serves: this refresh just goes alone.
+            Err(_) => Arc::default(),
+        }
+    }
+
+    /// Forgets `grant_id`'s lock once nobody else holds or waits for it.
+    pub(crate) fn release_gate(&self, grant_id: &str, gate: Arc<tokio::sync::Mutex<()>>) {
+        if let Ok(mut m) = self.refreshing.lock()
+            && Arc::strong_count(&gate) <= 2
+        {
+            m.remove(grant_id);
+        }
     }
 
     /// The upstream with this id.

@@ -301,10 +301,21 @@ async fn sign_in_through_a_live_openid_provider() {
     );
 
     // When the upstream token is about to expire it is refreshed first (offline_access).
+    // Several at once: one refresh, the others wait for it and get its token.
     srv.clock.advance(3_600);
-    let (status, got) = exchange(&srv, "mcp-server", &secret, access, "corp").await;
-    assert_eq!(status, StatusCode::OK, "{got}");
-    let refreshed = got["access_token"].as_str().unwrap().to_owned();
+    let all = futures::future::join_all(
+        (0..4).map(|_| exchange(&srv, "mcp-server", &secret, access, "corp")),
+    )
+    .await;
+    let tokens_now: std::collections::BTreeSet<String> = all
+        .iter()
+        .map(|(status, got)| {
+            assert_eq!(*status, StatusCode::OK, "{got}");
+            got["access_token"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(tokens_now.len(), 1, "one refresh for concurrent exchanges");
+    let refreshed = tokens_now.into_iter().next().unwrap();
     assert_ne!(refreshed, upstream_token, "a new upstream token");
     assert_eq!(userinfo(&idp, &refreshed).await.status(), StatusCode::OK);
 

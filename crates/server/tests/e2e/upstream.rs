@@ -82,6 +82,12 @@ async fn begin(srv: &TestServer, b: &Browser, name: &str) -> String {
         consent.body.contains("Public &lt;App&gt;"),
         "our consent names the MCP client"
     );
+    let csp = consent.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        csp.contains("form-action 'self' http://127.0.0.1:4567 http://127.0.0.1:"),
+        "the form may lead only to the client and the provider: {csp}"
+    );
     let go = b
         .post(
             &srv.url(&action),

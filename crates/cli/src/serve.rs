@@ -142,7 +142,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     }
     let mut mcp_url = None;
     if demo {
-        let (routes, url) = crate::demo::router(&issuer, args.demo_public)?;
+        let federation =
+            (!server.state().config().upstream.is_empty()).then(|| server.state().clone());
+        let (routes, url) = crate::demo::router(&issuer, args.demo_public, federation)?;
         router = router.merge(routes);
         mcp_url = Some(url);
         if args.demo_public {

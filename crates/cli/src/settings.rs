@@ -65,8 +65,39 @@ impl Settings {
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
         let mut config = ServerConfig::from_layers(&self.server.clone().with_env(vars))?;
         config.metrics_token = metrics_token(&self.own)?;
+        for block in &mut config.upstream {
+            block.client_secret = upstream_secret(block)?;
+        }
         Ok(config)
     }
+}
+
+/// An upstream block's client secret: the variable `client_secret_env` names, or the first line
+/// of `client_secret_file`; never a value of the file itself. A named source that is missing or
+/// empty is an error naming the block (a sign-in would fail later, less clearly).
+fn upstream_secret(
+    block: &mcp_oauth_server::config::UpstreamConfig,
+) -> anyhow::Result<Option<mcp_oauth_core::secret::Secret>> {
+    let id = &block.id;
+    let secret = match (&block.client_secret_env, &block.client_secret_file) {
+        (Some(var), _) => std::env::var(var).map_err(|_| {
+            anyhow::anyhow!("invalid configuration [[upstream]] `{id}`: the variable {var} (client_secret_env) is not set")
+        })?,
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| {
+                format!("invalid configuration [[upstream]] `{id}`: cannot read client_secret_file {path}")
+            })?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        (None, None) => return Ok(None),
+    };
+    let secret = secret.trim().to_owned();
+    if secret.is_empty() {
+        bail!("invalid configuration [[upstream]] `{id}`: the client secret is empty");
+    }
+    Ok(Some(mcp_oauth_core::secret::Secret::new(secret)))
 }
 
 /// The metrics bearer token: `MCP_OAUTH_METRICS_TOKEN`, else the first line of
@@ -122,6 +153,39 @@ mod tests {
             assert_eq!(c.key_reload_interval, 5);
             assert!(!c.dev, "dev is applied by serve, from the flag or the file");
         }
+    }
+
+    #[test]
+    fn upstream_secrets_come_from_a_file_never_from_a_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s3cret-value\nignored\n").unwrap();
+        let block = |extra: &str| {
+            format!(
+                "[[upstream]]\nid = \"corp\"\npreset = \"oidc\"\nissuer = \"https://idp.example\"\nclient_id = \"a\"\n{extra}"
+            )
+        };
+        let s = read(&block(&format!(
+            "client_secret_file = {:?}",
+            secret.display().to_string()
+        )))
+        .unwrap();
+        let c = s.server_config().unwrap();
+        assert_eq!(
+            c.upstream[0].client_secret.as_ref().unwrap().expose(),
+            "s3cret-value"
+        );
+        let e = read(&block(
+            "client_secret_env = \"MCP_OAUTH_TEST_NO_SUCH_VARIABLE\"",
+        ))
+        .unwrap()
+        .server_config()
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("MCP_OAUTH_TEST_NO_SUCH_VARIABLE"),
+            "{e}"
+        );
+        assert!(read(&block("client_secret = \"inline\"")).is_err());
     }
 
     #[test]

@@ -570,6 +570,31 @@ fn roles_restrictions_and_resource_servers_from_the_command_line() {
         None,
     );
     assert!(!ok && err.contains("not registered"), "{err}");
+    // The MCP server's own client for token exchange (federated login, RFC 8693).
+    let te = "urn:ietf:params:oauth:grant-type:token-exchange";
+    let mcp = json(
+        d,
+        &[
+            "clients",
+            "add",
+            "--name",
+            "MCP",
+            "--grant",
+            te,
+            "--resource",
+            res,
+        ],
+    );
+    assert_eq!(mcp["grant_types"], serde_json::json!([te]));
+    assert_eq!(mcp["introspect_resources"], serde_json::json!([res]));
+    let (ok, _, err) = cli(d, &["clients", "add", "--name", "X", "--grant", te], None);
+    assert!(!ok && err.contains("--resource"), "{err}");
+    let (ok, _, err) = cli(
+        d,
+        &["clients", "add", "--name", "X", "--resource", res],
+        None,
+    );
+    assert!(!ok && err.contains("--introspect"), "{err}");
 }
 
 #[tokio::test]

@@ -33,14 +33,17 @@ pub enum GrantType {
     RefreshToken,
     /// RFC 6749 §4.4.
     ClientCredentials,
+    /// RFC 8693 (a resource server's exchange of a user's token for their upstream token).
+    TokenExchange,
 }
 
 impl GrantType {
     /// Every grant, in the order metadata lists them.
-    pub const ALL: [GrantType; 3] = [
+    pub const ALL: [GrantType; 4] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
+        GrantType::TokenExchange,
     ];
 
     /// The registered name (RFC 6749, RFC 7591 §2 `grant_types`).
@@ -49,6 +52,7 @@ impl GrantType {
             GrantType::AuthorizationCode => grant_type::AUTHORIZATION_CODE,
             GrantType::RefreshToken => grant_type::REFRESH_TOKEN,
             GrantType::ClientCredentials => grant_type::CLIENT_CREDENTIALS,
+            GrantType::TokenExchange => grant_type::TOKEN_EXCHANGE,
         }
     }
 

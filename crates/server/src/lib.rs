@@ -25,6 +25,7 @@ pub(crate) mod clients;
 pub mod config;
 pub(crate) mod cors;
 pub mod error;
+pub mod federation;
 pub mod fetch;
 pub(crate) mod grants;
 pub(crate) mod handlers;
@@ -42,9 +43,11 @@ pub mod store;
 pub(crate) mod throttle;
 pub(crate) mod tokens;
 pub mod ui;
+pub(crate) mod upstream;
 
 pub use config::{ConfigError, RegistrationPolicy, ServerConfig};
 pub use state::AppState;
+pub use upstream::UpstreamConfigError;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -71,6 +74,9 @@ pub enum StartError {
     /// The outbound HTTP client could not be built.
     #[error("outbound HTTP client: {0}")]
     Http(#[from] FetchError),
+    /// An `[[upstream]]` block cannot be used (a preset's field missing or malformed).
+    #[error(transparent)]
+    Upstream(#[from] upstream::UpstreamConfigError),
 }
 
 /// A configured authorization server.
@@ -100,6 +106,13 @@ impl AuthorizationServer {
         let registration_limiter = RateLimiter::per_minute(config.registration_rate_limit);
         let limits = rate_limit::EndpointLimits::new(&config);
         let record_ttl = Duration::from_millis(config.record_cache_ttl_ms);
+        let upstreams = upstream::Upstreams::new(
+            &config.upstream,
+            kek.clone(),
+            Duration::from_millis(config.fetch_connect_timeout_ms),
+            Duration::from_millis(config.fetch_timeout_ms),
+            config.jwks_refetch_interval,
+        )?;
         Ok(Self {
             state: AppState(Arc::new(Inner {
                 refresh_hmac: kek.derive_hmac("mcp-oauth refresh-token successor v1"),
@@ -117,6 +130,7 @@ impl AuthorizationServer {
                 limits,
                 clients: record_cache::RecordCache::new(record_ttl),
                 resources: record_cache::RecordCache::new(record_ttl),
+                upstreams,
             })),
         })
     }
@@ -209,6 +223,24 @@ impl AuthorizationServer {
             )
             .route(&format!("{base}/consent"), post(handlers::consent::post))
             .route(
+                &format!("{base}/upstream/{{id}}/start"),
+                post(handlers::upstream::start::post).route_layer(
+                    axum::middleware::from_fn_with_state(
+                        self.state.clone(),
+                        handlers::limits::login_per_ip,
+                    ),
+                ),
+            )
+            .route(
+                &format!("{base}/upstream/{{id}}/callback"),
+                get(handlers::upstream::callback::get).route_layer(
+                    axum::middleware::from_fn_with_state(
+                        self.state.clone(),
+                        handlers::limits::login_per_ip,
+                    ),
+                ),
+            )
+            .route(
                 &format!("{base}/introspect"),
                 post(handlers::introspect::post),
             )
@@ -281,6 +313,9 @@ impl AuthorizationServer {
         }
         if let Err(e) = state.store().purge_sessions(now).await {
             tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "session purge failed");
+        }
+        if let Err(e) = state.store().purge_upstream_logins(now).await {
+            tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "upstream sign-in purge failed");
         }
         match state
             .store()

@@ -5,6 +5,7 @@
 //! passwords as Argon2id PHC strings; private keys encrypted under the key-encryption key.
 
 pub mod audit;
+pub mod upstream;
 
 use mcp_oauth_core::ScopeSet;
 use mcp_oauth_core::clock::UnixTime;

@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     /// Resource records recently read from the store, and the default resource under the key
     /// `""` (no resource URI is empty).
     pub resources: RecordCache<Resource>,
+    /// The identity providers of federated login.
+    pub upstreams: crate::upstream::Upstreams,
 }
 
 impl AppState {
@@ -75,6 +77,10 @@ impl AppState {
     /// The metadata document resolver.
     pub fn cimd(&self) -> &CimdResolver {
         &self.0.cimd
+    }
+    /// The identity providers of federated login.
+    pub(crate) fn upstreams(&self) -> &crate::upstream::Upstreams {
+        &self.0.upstreams
     }
     /// The cache of clients' fetched JWK Sets.
     pub fn client_jwks(&self) -> &JwksCache {

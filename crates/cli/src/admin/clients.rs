@@ -18,7 +18,9 @@ pub enum ClientsCommand {
         /// A redirect URI (repeatable). Loopback URIs match any port.
         #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
-        /// A grant type: authorization_code, refresh_token, client_credentials (repeatable).
+        /// A grant type: authorization_code, refresh_token, client_credentials, or
+        /// urn:ietf:params:oauth:grant-type:token-exchange for a resource server that exchanges
+        /// its users' tokens for their upstream tokens (with --resource) (repeatable).
         #[arg(long = "grant")]
         grants: Vec<String>,
         /// A public client (no secret; PKCE only).
@@ -42,8 +44,8 @@ pub enum ClientsCommand {
         #[arg(long, conflicts_with = "public", requires = "resources")]
         introspect: bool,
         /// A resource (registered with `resources add`) this resource server serves
-        /// (repeatable; with `--introspect`).
-        #[arg(long = "resource", requires = "introspect")]
+        /// (repeatable; with `--introspect` or the token-exchange grant).
+        #[arg(long = "resource")]
         resources: Vec<String>,
     },
     /// List clients.
@@ -93,9 +95,18 @@ pub async fn run(global: &GlobalArgs, cmd: ClientsCommand) -> anyhow::Result<()>
             client_id,
             jwks_file,
             jwks_uri,
-            introspect: _,
+            introspect,
             resources,
         } => {
+            let exchanges = grants
+                .iter()
+                .any(|g| g == mcp_oauth_core::token::grant_type::TOKEN_EXCHANGE);
+            if !resources.is_empty() && !introspect && !exchanges {
+                bail!(
+                    "--resource names what a resource server serves: add --introspect or --grant {}",
+                    mcp_oauth_core::token::grant_type::TOKEN_EXCHANGE
+                );
+            }
             let scope = scope.map(|s| ScopeSet::parse(&s)).transpose()?;
             let jwks = match jwks_file {
                 Some(path) => {

@@ -113,13 +113,28 @@ pub async fn run(global: &GlobalArgs, cmd: UsersCommand) -> anyhow::Result<()> {
         }
         UsersCommand::List => {
             let users = store.list_users().await?;
+            // Where each account comes from: `local` (a password here), or the upstream
+            // accounts linked to it (`upstream:subject`).
+            let mut sources: std::collections::HashMap<String, Vec<String>> = Default::default();
+            for l in store.list_upstream_links().await? {
+                sources
+                    .entry(l.user_id.clone())
+                    .or_default()
+                    .push(format!("{}:{}", l.upstream_id, l.subject));
+            }
+            let source = |u: &mcp_oauth_server::model::User| -> Vec<String> {
+                sources
+                    .get(&u.id)
+                    .cloned()
+                    .unwrap_or_else(|| vec!["local".to_owned()])
+            };
             let rows: Vec<serde_json::Value> = users
                 .iter()
-                .map(|u| serde_json::json!({"id": u.id, "username": u.username, "roles": u.roles, "created_at": u.created_at}))
+                .map(|u| serde_json::json!({"id": u.id, "username": u.username, "roles": u.roles, "source": source(u), "created_at": u.created_at}))
                 .collect();
             emit(global.json, &rows, || {
                 table(
-                    &["USERNAME", "ID", "ROLES", "CREATED"],
+                    &["USERNAME", "ID", "ROLES", "SOURCE", "CREATED"],
                     &users
                         .iter()
                         .map(|u| {
@@ -127,6 +142,7 @@ pub async fn run(global: &GlobalArgs, cmd: UsersCommand) -> anyhow::Result<()> {
                                 u.username.clone(),
                                 u.id.clone(),
                                 u.roles.join(","),
+                                source(u).join(","),
                                 time(u.created_at),
                             ]
                         })

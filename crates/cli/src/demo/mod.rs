@@ -15,6 +15,7 @@ mod fixtures;
 mod fixtures;
 pub mod server;
 pub mod sessions;
+mod upstream_account;
 
 pub use server::{DemoServer, Shared};
 
@@ -84,11 +85,18 @@ pub fn resource_uri(issuer: &str) -> String {
 /// `public` (`serve --demo-public`) is for the conformance harness only, which cannot send a
 /// token: requests without `Authorization` then skip the bearer guard (a sent token is still
 /// verified; the Origin guard stays on), and the harness's fixtures are listed.
-pub fn router(issuer: &str, public: bool) -> anyhow::Result<(Router, String)> {
+///
+/// `federation`: the authorization server of this process, when it has upstreams (the
+/// `upstream_account` tool reads the caller's upstream account from it).
+pub fn router(
+    issuer: &str,
+    public: bool,
+    federation: Option<mcp_oauth_server::AppState>,
+) -> anyhow::Result<(Router, String)> {
     let resource = resource_uri(issuer);
     let url = url::Url::parse(&resource).with_context(|| format!("invalid resource {resource}"))?;
     let path = url.path().to_owned();
-    let shared = Shared::new(public);
+    let shared = Shared::new(public, federation);
     // At most MAX_SESSIONS_PER_CLIENT live sessions per address; rmcp reports the ends.
     let registry = SessionRegistry::new(MAX_SESSIONS_PER_CLIENT, None);
     let limit = SessionLimitLayer::new(registry.clone());

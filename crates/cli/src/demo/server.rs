@@ -32,15 +32,19 @@ pub struct Shared {
     counter: AtomicU64,
     started: Instant,
     conformance: bool,
+    /// The authorization server in this process, when it has upstreams: `upstream_account`.
+    federation: Option<mcp_oauth_server::AppState>,
 }
 
 impl Shared {
-    /// Fresh state; `conformance` also lists the conformance harness's fixtures.
-    pub fn new(conformance: bool) -> Arc<Self> {
+    /// Fresh state; `conformance` also lists the conformance harness's fixtures; `federation`
+    /// (the in-process authorization server, with upstreams) adds `upstream_account`.
+    pub fn new(conformance: bool, federation: Option<mcp_oauth_server::AppState>) -> Arc<Self> {
         Arc::new(Self {
             counter: AtomicU64::new(0),
             started: Instant::now(),
             conformance,
+            federation,
         })
     }
 }
@@ -240,6 +244,10 @@ impl DemoServer {
                 None => text_result("anonymous: this request carried no access token"),
             },
             "calculator" => calculate(args),
+            "upstream_account" => match &self.shared.federation {
+                Some(state) => super::upstream_account::call(state, caller.as_ref()).await,
+                None => return None,
+            },
             "system_info" => text_result(
                 json!({"platform": platform(), "metrics": metrics(&self.shared)}).to_string(),
             ),
@@ -306,6 +314,9 @@ impl ServerHandler for DemoServer {
             Value::Array(t) => t,
             _ => Vec::new(),
         };
+        if self.shared.federation.is_some() {
+            tools.push(super::upstream_account::tool());
+        }
         if self.shared.conformance {
             tools.extend(fixtures::tools());
         }

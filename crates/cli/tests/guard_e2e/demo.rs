@@ -77,7 +77,7 @@ impl Demo {
     }
 }
 
-async fn connect(url: &str, token: &str) -> RunningService<RoleClient, ()> {
+pub(crate) async fn connect(url: &str, token: &str) -> RunningService<RoleClient, ()> {
     let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(token);
     ().serve(StreamableHttpClientTransport::from_config(config))
         .await

@@ -6,7 +6,10 @@
 #[path = "../common/bin.rs"]
 mod bin;
 mod demo;
+mod federation;
 mod hostile;
+#[path = "../../../server/tests/e2e/idp.rs"]
+mod idp;
 mod live_idp;
 mod profiles;
 mod proxy;

@@ -215,16 +215,25 @@ pub async fn add_client(
             grant_type::AUTHORIZATION_CODE,
             grant_type::REFRESH_TOKEN,
             grant_type::CLIENT_CREDENTIALS,
+            grant_type::TOKEN_EXCHANGE,
         ]
         .contains(&g.as_str())
         {
             return Err(invalid(format!(
-                "unknown grant `{g}` (use authorization_code, refresh_token or client_credentials)"
+                "unknown grant `{g}` (use authorization_code, refresh_token, client_credentials or {})",
+                grant_type::TOKEN_EXCHANGE
             )));
         }
     }
     if req.public && grants.iter().any(|g| g == grant_type::CLIENT_CREDENTIALS) {
         return Err(invalid("a public client cannot use client_credentials"));
+    }
+    // RFC 8693 here hands a user's upstream token to the MCP server of the token's resource:
+    // only to that server's own confidential client, named with the resources it serves.
+    if grants.iter().any(|g| g == grant_type::TOKEN_EXCHANGE) && introspect_resources.is_empty() {
+        return Err(invalid(
+            "token exchange is for a resource server: name the resources it serves with --resource",
+        ));
     }
     let uses_keys = req.jwks.is_some() || req.jwks_uri.is_some();
     if uses_keys && req.public {

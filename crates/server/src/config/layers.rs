@@ -120,10 +120,22 @@ impl Layers {
     }
 }
 
-/// One key's value: from the file, or a variable's text.
+/// One key's value: from the file, or a variable's text, or the file's blocks with their
+/// variables over them.
 enum Entry {
     File(toml::Value),
-    Env { variable: String, text: String },
+    Env {
+        variable: String,
+        text: String,
+    },
+    /// An array of tables that each have an `id` (`[[upstream]]`): each table a struct of its
+    /// own, its keys under the variables `{prefix}_{ID}_{KEY}` (`MCP_OAUTH_UPSTREAM_CORP_CLIENT_ID`:
+    /// the id in upper case, `-` as `_`). Variables name blocks of the file; they add none.
+    Blocks {
+        tables: Vec<toml::Table>,
+        prefix: String,
+        env: HashMap<String, String>,
+    },
 }
 
 /// A struct's deserializer: the closure picks the keys and values from the struct's field names
@@ -159,20 +171,58 @@ where
 /// [`Layers::deserialize`]: every file key (an unknown one is refused by the struct), each
 /// field's variable over its file value, and the variables of fields the file lacks.
 fn overlay(layers: &Layers, fields: &'static [&'static str]) -> Vec<(String, Entry)> {
+    overlay_on(&layers.file, &layers.env, &env_name, fields)
+}
+
+/// The tables of an array whose every table has a string `id`.
+fn blocks(v: &toml::Value) -> Option<Vec<toml::Table>> {
+    let list = v.as_array()?;
+    list.iter()
+        .map(|t| {
+            t.as_table()
+                .filter(|t| t.get("id").is_some_and(toml::Value::is_str))
+                .cloned()
+        })
+        .collect()
+}
+
+/// [`overlay`] of one table, its variables named by `name`.
+fn overlay_on(
+    file: &toml::Table,
+    env: &HashMap<String, String>,
+    name: &dyn Fn(&str) -> String,
+    fields: &'static [&'static str],
+) -> Vec<(String, Entry)> {
     let variable = |key: &str| {
         fields
             .contains(&key)
-            .then(|| env_name(key))
-            .and_then(|var| layers.env.get(&var).map(|text| (var, text.clone())))
+            .then(|| name(key))
+            .and_then(|var| env.get(&var).map(|text| (var, text.clone())))
     };
     let mut entries: Vec<(String, Entry)> = Vec::new();
-    for (k, v) in &layers.file {
-        entries.push(match variable(k) {
-            Some((variable, text)) => (k.clone(), Entry::Env { variable, text }),
-            None => (k.clone(), Entry::File(v.clone())),
+    for (k, v) in file {
+        entries.push(match (variable(k), blocks(v)) {
+            (Some((variable, text)), _) => (k.clone(), Entry::Env { variable, text }),
+            (None, Some(tables)) if fields.contains(&k.as_str()) => {
+                let prefix = name(k);
+                let env = env
+                    .iter()
+                    .filter(|(var, _)| var.starts_with(&prefix))
+                    .map(|(a, b)| (a.clone(), b.clone()))
+                    .collect();
+                (
+                    k.clone(),
+                    Entry::Blocks {
+                        tables,
+                        prefix,
+                        env,
+                    },
+                )
+            }
+            (None, _) => (k.clone(), Entry::File(v.clone())),
         });
     }
-    for key in fields.iter().filter(|k| !layers.file.contains_key(**k)) {
+    for key in fields.iter().filter(|k| !file.contains_key(**k)) {
         if let Some((variable, text)) = variable(key) {
             entries.push(((*key).to_owned(), Entry::Env { variable, text }));
         }
@@ -238,7 +288,61 @@ impl<'de> MapAccess<'de> for Entries {
                         message,
                     })
             }
+            Entry::Blocks {
+                tables,
+                prefix,
+                env,
+            } => seed.deserialize(Blocks {
+                tables: tables.into_iter(),
+                prefix,
+                env,
+            }),
         }
+    }
+}
+
+/// The blocks of an [`Entry::Blocks`], as a sequence of structs.
+struct Blocks {
+    tables: std::vec::IntoIter<toml::Table>,
+    prefix: String,
+    env: HashMap<String, String>,
+}
+
+impl<'de> de::Deserializer<'de> for Blocks {
+    type Error = LayerError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_seq(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+        ignored_any
+    }
+}
+
+impl<'de> de::SeqAccess<'de> for Blocks {
+    type Error = LayerError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Self::Error> {
+        let Some(table) = self.tables.next() else {
+            return Ok(None);
+        };
+        let id = table
+            .get("id")
+            .and_then(toml::Value::as_str)
+            .unwrap_or_default()
+            .to_ascii_uppercase()
+            .replace('-', "_");
+        let prefix = format!("{}_{id}_", self.prefix);
+        let name = move |key: &str| format!("{prefix}{}", key.to_ascii_uppercase());
+        let env = &self.env;
+        seed.deserialize(Fields(|fields| overlay_on(&table, env, &name, fields)))
+            .map(Some)
     }
 }
 

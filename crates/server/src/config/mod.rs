@@ -2,12 +2,14 @@
 //! hands it a TOML file's text and the `MCP_OAUTH_*` variables ([`layers`]), then its flags.
 
 pub mod layers;
+pub mod upstream;
 
 use mcp_oauth_core::jose::Algorithm;
 use mcp_oauth_core::uri::{UriParts, is_loopback_host};
 use serde::Deserialize;
 
 pub use layers::{LayerError, Layers};
+pub use upstream::{Preset, UpstreamConfig};
 
 /// Settings of one authorization server. Every field documents its default and why.
 ///
@@ -154,6 +156,14 @@ pub struct ServerConfig {
     /// Schemes that run code or read files (`javascript`, `data`, `file`, `vbscript`, …) and
     /// `http`/`https` cannot be listed: see [`mcp_oauth_core::redirect`].
     pub redirect_uri_schemes: Vec<String>,
+    /// The identity providers people may sign in with (`[[upstream]]` blocks, see
+    /// [`upstream`]); default none.
+    pub upstream: Vec<UpstreamConfig>,
+    /// Whether the login page offers the password form. Default `true`; `false` leaves only
+    /// the upstream buttons (and `POST /login` refuses), for a deployment whose accounts all
+    /// live at an identity provider. A property of this server's login page, so a top-level key
+    /// rather than one of any single upstream block.
+    pub local_login: bool,
 }
 
 /// Who may use dynamic client registration.
@@ -260,6 +270,8 @@ impl ServerConfig {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            upstream: Vec::new(),
+            local_login: true,
         }
     }
 
@@ -400,6 +412,13 @@ impl ServerConfig {
         for s in &mut self.redirect_uri_schemes {
             *s = mcp_oauth_core::redirect::normalise_extra_scheme(s)
                 .map_err(|e| err("redirect_uri_schemes", &e.to_string()))?;
+        }
+        upstream::validate_all(&mut self.upstream).map_err(|m| err("upstream", &m))?;
+        if !self.local_login && self.upstream.is_empty() {
+            return Err(err(
+                "local_login",
+                "cannot be false without an [[upstream]] block: nobody could sign in",
+            ));
         }
         if !mcp_oauth_core::jose::SIGNING_ALGORITHMS.contains(&self.signing_alg) {
             return Err(err("signing_alg", "must be ES256, EdDSA, RS256 or PS256"));

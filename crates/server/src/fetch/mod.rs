@@ -17,8 +17,11 @@
 //! `ip` classifies addresses; `host` gives the canonical (ASCII, IP-normalised) form of a host
 //! that every check, trust list and page uses.
 
+mod call;
 pub mod host;
 pub mod ip;
+
+pub use call::Answer;
 
 use mcp_oauth_core::outbound::{Refusal, UrlPolicy};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -249,30 +252,13 @@ impl SafeFetcher {
     }
 
     async fn fetch(&self, url: Url, max_bytes: usize) -> Result<Fetched, FetchError> {
-        let mut resp = self
-            .http
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(map_reqwest)?;
+        let resp = send(self.http.get(url)).await?;
         let status = resp.status();
-        if status.is_redirection() {
-            return Err(FetchError::Redirect(status.as_u16()));
-        }
         if status != reqwest::StatusCode::OK {
             return Err(FetchError::Status(status.as_u16()));
         }
-        let ct = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !is_json_content_type(ct) {
+        if !has_json_body(&resp) {
             return Err(FetchError::ContentType);
-        }
-        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
-            return Err(FetchError::TooLarge(max_bytes));
         }
         let cache = resp
             .headers()
@@ -282,15 +268,51 @@ impl SafeFetcher {
             .collect::<Vec<_>>()
             .join(",");
         let cache = CacheDirectives::parse(&cache);
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
-            if body.len() + chunk.len() > max_bytes {
-                return Err(FetchError::TooLarge(max_bytes));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_limited(resp, max_bytes).await?;
         Ok(Fetched { body, cache })
     }
+}
+
+/// Sends a request that asks for JSON; a redirect is a failure, never followed.
+async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Response, FetchError> {
+    let resp = req
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(map_reqwest)?;
+    let status = resp.status();
+    if status.is_redirection() {
+        return Err(FetchError::Redirect(status.as_u16()));
+    }
+    Ok(resp)
+}
+
+/// Reads a body, counting what arrives rather than trusting `Content-Length`.
+async fn read_limited(
+    mut resp: reqwest::Response,
+    max_bytes: usize,
+) -> Result<Vec<u8>, FetchError> {
+    if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+        return Err(FetchError::TooLarge(max_bytes));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(map_reqwest)? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(FetchError::TooLarge(max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Whether a response says its body is JSON.
+fn has_json_body(resp: &reqwest::Response) -> bool {
+    let ct = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    is_json_content_type(ct)
 }
 
 /// `application/json`, or a structured `+json` type, with any parameters.

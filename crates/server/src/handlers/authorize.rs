@@ -114,10 +114,44 @@ pub(crate) async fn issue_code(
     user_id: &str,
     auth_time: i64,
 ) -> Response {
+    issue_code_with(state, req, user_id, auth_time, None).await
+}
+
+/// [`issue_code`], keeping an upstream's tokens with the code (federated login): sealed and
+/// stored before the code, so a code never exists without them; redemption moves them to its
+/// grant.
+pub(crate) async fn issue_code_with(
+    state: &AppState,
+    req: &AuthorizationRequest,
+    user_id: &str,
+    auth_time: i64,
+    upstream: Option<(&str, &crate::upstream::TokenSet)>,
+) -> Response {
     let code = random_token(32);
     let now = state.now();
+    let code_hash = sha256_b64url(code.as_bytes());
+    if let Some((upstream_id, tokens)) = upstream {
+        let kept = crate::upstream::seal(
+            state.upstreams().kek(),
+            &code_hash,
+            upstream_id,
+            tokens,
+            now,
+        );
+        let stored = match kept {
+            Ok(k) => state
+                .store()
+                .put_upstream_tokens(&k)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = stored {
+            return internal_page(e);
+        }
+    }
     let record = AuthorizationCode {
-        code_hash: sha256_b64url(code.as_bytes()),
+        code_hash,
         client_id: req.client.client_id.clone(),
         redirect_uri: req.redirect_uri.clone(),
         code_challenge: req.code_challenge.clone(),
@@ -196,14 +230,14 @@ pub(crate) fn internal_page(e: impl std::fmt::Display) -> Response {
 /// What the login and consent pages show of a request, beyond the client's and the resource's
 /// names: the redirect host and, for a client identified by a metadata document, that document's
 /// host (the identity this server verified).
-struct Shown {
+pub(crate) struct Shown {
     /// ASCII (punycode) host and port: a homograph shows as the `xn--` name it is.
     redirect_host: String,
     verified_by: Option<String>,
 }
 
 impl Shown {
-    fn of(req: &AuthorizationRequest) -> Self {
+    pub(crate) fn of(req: &AuthorizationRequest) -> Self {
         let redirect_host = crate::fetch::host::display_authority(&req.redirect_uri)
             .or_else(|| {
                 mcp_oauth_core::uri::UriParts::split(&req.redirect_uri)
@@ -218,7 +252,10 @@ impl Shown {
         }
     }
 
-    fn summary<'a>(&'a self, req: &'a AuthorizationRequest) -> pages::RequestSummary<'a> {
+    pub(crate) fn summary<'a>(
+        &'a self,
+        req: &'a AuthorizationRequest,
+    ) -> pages::RequestSummary<'a> {
         pages::RequestSummary {
             client_name: &req.client.client_name,
             redirect_host: &self.redirect_host,
@@ -240,6 +277,15 @@ pub(crate) fn login_page(
     status: StatusCode,
 ) -> Response {
     let shown = Shown::of(req);
+    let buttons: Vec<pages::UpstreamButton> = state
+        .config()
+        .upstream
+        .iter()
+        .map(|u| pages::UpstreamButton {
+            action: format!("{}/upstream/{}/start", state.0.base_path, u.id),
+            name: u.display_name().to_owned(),
+        })
+        .collect();
     let body = pages::login(
         &format!("{}/login", state.0.base_path),
         &s.csrf_token,
@@ -247,6 +293,8 @@ pub(crate) fn login_page(
         &shown.summary(req),
         error,
         username,
+        &buttons,
+        state.config().local_login,
     );
     let origin = redirect_origin(&req.redirect_uri).unwrap_or_default();
     let mut resp = ui::html(status, body, &[origin.as_str()]);
@@ -254,6 +302,23 @@ pub(crate) fn login_page(
         resp.headers_mut().append(header::SET_COOKIE, c);
     }
     resp
+}
+
+/// Each requested scope with the resource's description of it, for a consent page.
+pub(crate) fn scope_descriptions(req: &AuthorizationRequest) -> Vec<(String, String)> {
+    req.scope
+        .iter()
+        .map(|name| {
+            let desc = req
+                .resource
+                .scopes
+                .iter()
+                .find(|d| d.name == name)
+                .map(|d| d.description.clone())
+                .unwrap_or_else(|| name.to_owned());
+            (name.to_owned(), desc)
+        })
+        .collect()
 }
 
 async fn consent_page(
@@ -271,20 +336,7 @@ async fn consent_page(
         },
         None => String::new(),
     };
-    let scopes: Vec<(String, String)> = req
-        .scope
-        .iter()
-        .map(|name| {
-            let desc = req
-                .resource
-                .scopes
-                .iter()
-                .find(|d| d.name == name)
-                .map(|d| d.description.clone())
-                .unwrap_or_else(|| name.to_owned());
-            (name.to_owned(), desc)
-        })
-        .collect();
+    let scopes = scope_descriptions(req);
     let body = pages::consent(
         &format!("{}/consent", state.0.base_path),
         &s.csrf_token,

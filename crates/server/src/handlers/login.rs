@@ -30,6 +30,14 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
         Ok(f) => f,
         Err(page) => return page,
     };
+    if !state.config().local_login {
+        return crate::ui::PageError::new(
+            StatusCode::FORBIDDEN,
+            "Password sign-in is off",
+            "This server signs people in through their identity provider only.",
+        )
+        .into_response();
+    }
     let username = params.take("username").unwrap_or_default();
     let password = Secret::new(params.take("password").unwrap_or_default());
     let now = state.now();

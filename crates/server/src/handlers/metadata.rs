@@ -45,11 +45,18 @@ pub async fn document(state: &AppState) -> AuthorizationServerMetadata {
         scopes_supported: Some(scopes),
         response_types_supported: vec!["code".into()],
         response_modes_supported: Some(vec!["query".into()]),
-        grant_types_supported: Some(vec![
-            grant_type::AUTHORIZATION_CODE.into(),
-            grant_type::REFRESH_TOKEN.into(),
-            grant_type::CLIENT_CREDENTIALS.into(),
-        ]),
+        grant_types_supported: Some({
+            let mut g: Vec<String> = vec![
+                grant_type::AUTHORIZATION_CODE.into(),
+                grant_type::REFRESH_TOKEN.into(),
+                grant_type::CLIENT_CREDENTIALS.into(),
+            ];
+            // Token exchange hands out upstream tokens, so only with an upstream to hand out.
+            if !c.upstream.is_empty() {
+                g.push(grant_type::TOKEN_EXCHANGE.into());
+            }
+            g
+        }),
         token_endpoint_auth_methods_supported: Some(token_methods.clone()),
         token_endpoint_auth_signing_alg_values_supported: Some(assertion_algs),
         revocation_endpoint: Some(c.endpoint("/revoke")),

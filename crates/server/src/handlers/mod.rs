@@ -12,3 +12,4 @@ pub mod page_form;
 pub mod register;
 pub mod revoke;
 pub mod token;
+pub mod upstream;

@@ -3,7 +3,9 @@
 //! A refresh token revokes its whole family, and with it the access tokens the family issued
 //! (introspection then reports them inactive). An access token is revoked by its `jti` until it
 //! expires. Unknown or already invalid tokens get `200` (RFC 7009 §2.2). A token issued to another
-//! client is not revoked and the request is refused (RFC 7009 §2.1).
+//! client is not revoked and the request is refused (RFC 7009 §2.1). Revoking a family deletes
+//! the upstream tokens kept with it (federated login) and revokes them at the upstream where it
+//! offers RFC 7009.
 
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::client_auth::authenticate;
@@ -47,7 +49,12 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(),
         if grant.client_id != client.client.client_id {
             return Err(not_yours());
         }
+        // Read before the revocation deletes them: the upstream is told too (RFC 7009 there).
+        let kept = state.store().get_grant_upstream_tokens(&grant.id).await?;
         if state.store().revoke_grant(&grant.id, now).await? {
+            if let Some(k) = &kept {
+                crate::upstream::revoke_upstream(state.upstreams(), k, now).await;
+            }
             tracing::info!(target: "mcp_oauth::revoke", client_id = %grant.client_id, grant_id = %grant.id, "refresh token family revoked");
             let mut event = AuditEvent::new(AuditKind::TokenRevoked, now)
                 .client(grant.client_id.as_str())

@@ -79,6 +79,9 @@ async fn handle(
         GrantType::ClientCredentials => {
             grants::client_credentials::exchange(state, &client, params).await?
         }
+        GrantType::TokenExchange => {
+            grants::token_exchange::exchange(state, &client, params).await?
+        }
         // `GrantType` is non-exhaustive for other crates; a grant added there without a handler
         // here is refused, never run as another grant.
         _ => {

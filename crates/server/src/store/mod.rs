@@ -8,6 +8,7 @@
 //! `Backend` for everything else, which the HTTP layer turns into a logged `500`-free
 //! `server_error` or `temporarily_unavailable`.
 
+use crate::model::upstream::{UpstreamLink, UpstreamLogin, UpstreamTokens};
 use crate::model::*;
 use async_trait::async_trait;
 use mcp_oauth_core::ScopeSet;
@@ -274,6 +275,51 @@ pub trait KeyRotationStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// Federated login: sign-ins in flight at an upstream, the links of upstream accounts to
+/// users, and the upstream tokens kept for token exchange (see [`crate::model::upstream`]).
+#[async_trait]
+pub trait UpstreamStore: Send + Sync {
+    /// Stores a sign-in sent upstream; `Conflict` if its state hash exists.
+    async fn insert_upstream_login(&self, login: &UpstreamLogin) -> StoreResult<()>;
+    /// Consumes the sign-in with this state hash: deletes it and returns it if it had not
+    /// expired at `now`. Atomic: of concurrent calls (on any instance), at most one gets it.
+    async fn take_upstream_login(
+        &self,
+        state_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<UpstreamLogin>>;
+    /// Deletes sign-ins that expired before `now`; returns how many went.
+    async fn purge_upstream_logins(&self, now: UnixTime) -> StoreResult<u64>;
+    /// The link of an upstream account.
+    async fn get_upstream_link(
+        &self,
+        upstream_id: &str,
+        subject: &str,
+    ) -> StoreResult<Option<UpstreamLink>>;
+    /// Links whose e-mail is `email` and was verified, ordered by creation time.
+    async fn find_verified_links(&self, email: &str) -> StoreResult<Vec<UpstreamLink>>;
+    /// In one atomic step, a new user and its first link; `Conflict` (and nothing stored) if the
+    /// username or the link exists.
+    async fn create_upstream_user(&self, user: &User, link: &UpstreamLink) -> StoreResult<()>;
+    /// Links an upstream account to an existing user; `Conflict` if the link exists, and
+    /// `Backend` if the user does not.
+    async fn insert_upstream_link(&self, link: &UpstreamLink) -> StoreResult<()>;
+    /// Every link, by user id, then upstream and subject.
+    async fn list_upstream_links(&self) -> StoreResult<Vec<UpstreamLink>>;
+    /// The links of one user, by upstream and subject.
+    async fn user_upstream_links(&self, user_id: &str) -> StoreResult<Vec<UpstreamLink>>;
+    /// Keeps upstream tokens with the code they came with (replacing any of that code). At
+    /// redemption, [`CodeStore::redeem_code`] moves them to the grant in the same step.
+    async fn put_upstream_tokens(&self, tokens: &UpstreamTokens) -> StoreResult<()>;
+    /// The upstream tokens of a live grant.
+    async fn get_grant_upstream_tokens(
+        &self,
+        grant_id: &str,
+    ) -> StoreResult<Option<UpstreamTokens>>;
+    /// Replaces the sealed tokens of a grant after a refresh; returns whether they existed.
+    async fn update_grant_upstream_tokens(&self, tokens: &UpstreamTokens) -> StoreResult<bool>;
+}
+
 /// Liveness of the storage itself (for `/readyz`).
 #[async_trait]
 pub trait HealthStore: Send + Sync {
@@ -315,5 +361,6 @@ store_of! {
         AssertionStore,
         AuditStore,
         KeyRotationStore,
+        UpstreamStore,
         HealthStore,
 }

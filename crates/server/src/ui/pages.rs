@@ -49,7 +49,37 @@ fn verified(summary: &RequestSummary<'_>) -> String {
         .unwrap_or_default()
 }
 
-/// The login form.
+/// A "Continue with …" button of the login page: a form to `action` (an upstream's start).
+#[derive(Debug, Clone)]
+pub struct UpstreamButton {
+    /// `{issuer}/upstream/{id}/start`.
+    pub action: String,
+    /// The provider's name.
+    pub name: String,
+}
+
+/// The upstream buttons: each a form carrying the CSRF token and the pending request.
+fn upstream_buttons(buttons: &[UpstreamButton], csrf: &str, authorize_query: &str) -> String {
+    buttons
+        .iter()
+        .map(|b| {
+            format!(
+                "<form method=\"post\" action=\"{action}\" class=\"upstream\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<input type=\"hidden\" name=\"authorize_query\" value=\"{query}\">\
+<button type=\"submit\" class=\"secondary\">Continue with {name}</button></form>",
+                action = escape(&b.action),
+                csrf = escape(csrf),
+                query = escape(authorize_query),
+                name = escape(&b.name),
+            )
+        })
+        .collect()
+}
+
+/// The login form, with the upstream buttons beside it (or instead of it, with no
+/// `password_form`).
+#[allow(clippy::too_many_arguments)]
 pub fn login(
     action: &str,
     csrf: &str,
@@ -57,15 +87,35 @@ pub fn login(
     summary: &RequestSummary<'_>,
     error: Option<&str>,
     username: &str,
+    upstreams: &[UpstreamButton],
+    password_form: bool,
 ) -> String {
     let err = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
+    let buttons = upstream_buttons(upstreams, csrf, authorize_query);
+    if !password_form {
+        return layout(
+            "Sign in",
+            &format!(
+                "<h1>Sign in</h1>\
+<p class=\"who\"><strong>{client}</strong> wants to access <strong>{resource}</strong>.</p>{verified}{err}{buttons}",
+                client = escape(summary.client_name),
+                resource = escape(summary.resource_name),
+                verified = verified(summary),
+            ),
+        );
+    }
+    let or = if upstreams.is_empty() {
+        String::new()
+    } else {
+        format!("{buttons}<p class=\"muted\">or with a password of this server:</p>")
+    };
     layout(
         "Sign in",
         &format!(
             "<h1>Sign in</h1>\
-<p class=\"who\"><strong>{client}</strong> wants to access <strong>{resource}</strong>.</p>{verified}{err}\
+<p class=\"who\"><strong>{client}</strong> wants to access <strong>{resource}</strong>.</p>{verified}{err}{or}\
 <form method=\"post\" action=\"{action}\">\
 <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
 <input type=\"hidden\" name=\"authorize_query\" value=\"{query}\">\
@@ -83,6 +133,60 @@ pub fn login(
     )
 }
 
+/// The list items of the scopes a consent page asks for.
+fn scope_items(scopes: &[(String, String)]) -> String {
+    if scopes.is_empty() {
+        return "<li>Basic access (no specific permissions)</li>".to_owned();
+    }
+    scopes
+        .iter()
+        .map(|(name, desc)| {
+            format!(
+                "<li><strong>{}</strong> <span class=\"muted\">(<code>{}</code>)</span></li>",
+                escape(desc),
+                escape(name)
+            )
+        })
+        .collect()
+}
+
+/// Our consent before a sign-in at an upstream (the MCP spec's confused-deputy defence: the
+/// upstream sees one client, ours, for every MCP client, and may not ask the user again), so
+/// the user approves this client here, before being sent there.
+pub fn upstream_consent(
+    action: &str,
+    csrf: &str,
+    authorize_query: &str,
+    summary: &RequestSummary<'_>,
+    provider: &str,
+    scopes: &[(String, String)],
+) -> String {
+    layout(
+        "Authorize access",
+        &format!(
+            "<h1>Authorize {client}?</h1>{verified}\
+<p><strong>{client}</strong> asks for access to <strong>{resource}</strong> <span class=\"muted\">(<code>{resource_uri}</code>)</span> with these permissions:</p>\
+<ul>{items}</ul>\
+<p class=\"who\">If you allow it, you will sign in with <strong>{provider}</strong>, and then be sent to <strong>{host}</strong>.</p>\
+<form method=\"post\" action=\"{action}\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<input type=\"hidden\" name=\"authorize_query\" value=\"{query}\">\
+<button type=\"submit\" name=\"approve\" value=\"1\">Allow and continue with {provider}</button> \
+<button type=\"submit\" name=\"deny\" value=\"1\" class=\"secondary\">Deny</button></form>",
+            client = escape(summary.client_name),
+            verified = verified(summary),
+            resource = escape(summary.resource_name),
+            resource_uri = escape(summary.resource_uri),
+            items = scope_items(scopes),
+            provider = escape(provider),
+            host = escape(summary.redirect_host),
+            action = escape(action),
+            csrf = escape(csrf),
+            query = escape(authorize_query),
+        ),
+    )
+}
+
 /// The consent form.
 #[allow(clippy::too_many_arguments)]
 pub fn consent(
@@ -94,20 +198,7 @@ pub fn consent(
     scopes: &[(String, String)],
     unavailable: &[crate::roles::Unavailable],
 ) -> String {
-    let items: String = if scopes.is_empty() {
-        "<li>Basic access (no specific permissions)</li>".to_owned()
-    } else {
-        scopes
-            .iter()
-            .map(|(name, desc)| {
-                format!(
-                    "<li><strong>{}</strong> <span class=\"muted\">(<code>{}</code>)</span></li>",
-                    escape(desc),
-                    escape(name)
-                )
-            })
-            .collect()
-    };
+    let items = scope_items(scopes);
     // Text only, no inputs: the server recomputes the scopes on POST.
     let not_available: String = if unavailable.is_empty() {
         String::new()

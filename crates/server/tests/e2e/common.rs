@@ -53,20 +53,30 @@ impl TestServer {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut ServerConfig)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, 1_800_000_000, tune).await
+    }
+
+    /// On a listener bound already (its address is the issuer), with the test clock at `now`
+    /// (the real time, for tests with a live peer that signs with its own clock).
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        now: i64,
+        tune: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&dir.path().join("db.sqlite"))
                 .await
                 .unwrap(),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
         let mut config = ServerConfig::new(base.clone());
         config.dev = true;
         tune(&mut config);
         let config = config.validate().unwrap();
-        let clock = TestClock::new(1_800_000_000);
+        let clock = TestClock::new(now);
         let server = AuthorizationServer::new(
             config,
             store.clone(),
@@ -75,7 +85,6 @@ impl TestServer {
         )
         .await
         .unwrap();
-        let now = 1_800_000_000;
         let resource = format!("{base}/mcp");
         let other_resource = format!("{base}/other");
         let scopes = [
@@ -355,34 +364,8 @@ impl TestServer {
 }
 
 /// A response as a browser sees it.
-pub struct Page {
-    pub status: StatusCode,
-    pub location: Option<String>,
-    pub headers: reqwest::header::HeaderMap,
-    pub body: String,
-}
-
-impl Page {
-    /// The value of a hidden input.
-    pub fn hidden(&self, name: &str) -> String {
-        let needle = format!("name=\"{name}\" value=\"");
-        let start = self
-            .body
-            .find(&needle)
-            .unwrap_or_else(|| panic!("no {name} in {}", self.body))
-            + needle.len();
-        let end = self.body[start..].find('"').unwrap() + start;
-        html_unescape(&self.body[start..end])
-    }
-}
-
-pub fn html_unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
+pub use crate::idp::Answer as Page;
+pub use crate::idp::html_unescape;
 
 /// A cookie-keeping client that does not follow redirects.
 pub struct Browser<'a> {
@@ -404,19 +387,7 @@ impl<'a> Browser<'a> {
             let v = v.to_str().unwrap();
             self.cookie = Some(v.split(';').next().unwrap().to_owned());
         }
-        let status = r.status();
-        let location = r
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let headers = r.headers().clone();
-        let body = r.text().await.unwrap();
-        Page {
-            status,
-            location,
-            headers,
-            body,
-        }
+        crate::idp::answer(r).await
     }
 
     pub async fn get(&mut self, url: &str) -> Page {

@@ -3,6 +3,7 @@
 //! One test binary (modules below) so the workspace links once.
 
 mod common;
+mod idp;
 
 mod audit;
 mod authorize;
@@ -10,6 +11,8 @@ mod browser;
 mod cimd;
 mod concurrency;
 mod cors;
+mod forged_id_tokens;
+mod github;
 mod metadata;
 mod private_key_jwt;
 mod rate_limits;
@@ -18,4 +21,5 @@ mod registration;
 mod rejections;
 mod revocation;
 mod token;
+mod upstream;
 mod webdriver;

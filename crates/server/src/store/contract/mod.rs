@@ -7,7 +7,7 @@
 //!
 //! `mod.rs` holds the drivers and the shared fixtures; each other file checks one aggregate (as
 //! `sql/` and `memory/` implement them): `accounts`, `grants`, `sessions`, `registration`,
-//! `assertions`, `audit`, `key_schedule`, and `purge` across them all.
+//! `assertions`, `audit`, `key_schedule`, `upstream`, and `purge` across them all.
 //!
 //! Compiled for this crate's tests and, with the `contract-tests` feature, for other crates'
 //! (a PostgreSQL backend's tests, say). A failed check panics, as a test assertion does, which
@@ -22,6 +22,7 @@ mod key_schedule;
 mod purge;
 mod registration;
 mod sessions;
+mod upstream;
 
 pub use accounts::{clients, delete_client_cascades, delete_user_cascades, resources, users};
 pub use assertions::{assertions, concurrent_assertions};
@@ -34,6 +35,7 @@ pub use key_schedule::{concurrent_scheduled_rotation, scheduled_rotation};
 pub use purge::purge;
 pub use registration::{registration_tokens, unused_registrations};
 pub use sessions::{concurrent_consents, consents, keys, sessions};
+pub use upstream::{concurrent_upstream_logins, upstream_links, upstream_logins, upstream_tokens};
 
 use super::{Store, StoreError};
 use crate::model::*;
@@ -67,6 +69,9 @@ pub async fn run_all<S: Store>(store: &S) {
     unused_registrations(store).await;
     assertions(store).await;
     audit(store).await;
+    upstream_logins(store).await;
+    upstream_links(store).await;
+    upstream_tokens(store).await;
     purge(store).await;
     scheduled_rotation(store).await;
 }
@@ -78,6 +83,7 @@ pub async fn run_concurrency<S: Store>(store: Arc<S>) {
     concurrent_rotate_with_grace(store.clone()).await;
     concurrent_consents(store.clone()).await;
     concurrent_assertions(store.clone()).await;
+    concurrent_upstream_logins(store.clone()).await;
     concurrent_scheduled_rotation(store).await;
 }
 

@@ -141,6 +141,7 @@ impl UserStore for MemoryStore {
         // Pending codes would otherwise still turn into grants for a user who no longer exists.
         s.codes.retain(|_, r| r.code.user_id != id);
         s.remove_grants(|g| g.user_id.as_deref() == Some(id.as_str()));
+        s.upstream_links.retain(|_, l| l.user_id != id);
         s.users.remove(&id);
         Ok(true)
     }

@@ -17,6 +17,8 @@ impl State {
         match self.grants.get_mut(grant_id) {
             Some(g) if g.revoked_at.is_none() => {
                 g.revoked_at = Some(now);
+                self.upstream_tokens
+                    .retain(|_, t| t.grant_id.as_deref() != Some(grant_id));
                 true
             }
             _ => false,
@@ -40,6 +42,8 @@ impl State {
             self.grants.remove(id);
         }
         self.refresh.retain(|_, t| !doomed.contains(&t.grant_id));
+        self.upstream_tokens
+            .retain(|_, t| t.grant_id.as_ref().is_none_or(|g| !doomed.contains(g)));
         for row in self.codes.values_mut() {
             if row.grant_id.as_ref().is_some_and(|g| doomed.contains(g)) {
                 row.grant_id = None;
@@ -119,6 +123,11 @@ impl CodeStore for MemoryStore {
         if let Some(r) = s.codes.get_mut(code_hash) {
             r.used_at = Some(now);
             r.grant_id = Some(grant.id.clone());
+        }
+        if let Some(t) = s.upstream_tokens.get_mut(code_hash)
+            && t.grant_id.is_none()
+        {
+            t.grant_id = Some(grant.id.clone());
         }
         Ok(RedeemOutcome::Redeemed(row.code))
     }
@@ -230,6 +239,12 @@ impl GrantStore for MemoryStore {
         s.registration_tokens
             .retain(|_, t| t.expires_at.is_none_or(|e| e > now));
         s.used_assertions.retain(|_, exp| *exp > now);
+        let State {
+            codes,
+            upstream_tokens,
+            ..
+        } = &mut *s;
+        upstream_tokens.retain(|hash, t| t.grant_id.is_some() || codes.contains_key(hash));
         let after = count(&s);
         let grants = s.remove_grants(|g| g.expires_at <= now);
         Ok((before - after) as u64 + grants)

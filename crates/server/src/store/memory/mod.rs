@@ -7,7 +7,7 @@
 //! state as it was (the in-memory equivalent of a rolled-back transaction).
 //!
 //! Each file implements the traits of one aggregate, as in `sql/`: `accounts`, `grants`,
-//! `sessions`, `registration`, `assertions`, `audit`, `key_schedule`, `health`.
+//! `sessions`, `registration`, `assertions`, `audit`, `key_schedule`, `upstream`, `health`.
 //!
 //! For tests, demos and single-process development; nothing survives a restart.
 
@@ -19,7 +19,9 @@ mod health;
 mod key_schedule;
 mod registration;
 mod sessions;
+mod upstream;
 
+use crate::model::upstream::{UpstreamLink, UpstreamLogin, UpstreamTokens};
 use crate::model::*;
 use crate::store::rules::CodeRow;
 use crate::store::{StoreError, StoreResult};
@@ -51,6 +53,12 @@ struct State {
     /// The audit trail, oldest first, and the last id given out.
     audit: Vec<crate::model::audit::AuditEvent>,
     audit_seq: i64,
+    /// Upstream sign-ins in flight, by state hash.
+    upstream_logins: HashMap<String, UpstreamLogin>,
+    /// Upstream links by (upstream, subject).
+    upstream_links: BTreeMap<(String, String), UpstreamLink>,
+    /// Upstream tokens by code hash.
+    upstream_tokens: HashMap<String, UpstreamTokens>,
 }
 
 /// A store that keeps everything in process memory.

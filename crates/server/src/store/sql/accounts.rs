@@ -211,17 +211,7 @@ fn user_from_row(row: &impl SqlRow) -> StoreResult<User> {
 #[async_trait]
 impl<S: SqlBackend<Db = D>, D: Dialect> UserStore for S {
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO users (id, username, password_hash, created_at, roles) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .arg(user.id.as_str())
-        .arg(user.username.as_str())
-        .arg(user.password_hash.as_str())
-        .arg(user.created_at)
-        .arg(to_json(&user.roles)?)
-        .run(self.on_pool(), "user")
-        .await
+        in_tx!(self, |tx| insert_user_in::<D>(tx, user))
     }
 
     async fn get_user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
@@ -272,6 +262,24 @@ impl<S: SqlBackend<Db = D>, D: Dialect> UserStore for S {
     async fn delete_user(&self, username: &str) -> StoreResult<bool> {
         in_tx!(self, |tx| delete_user_in::<D>(tx, username))
     }
+}
+
+/// Inserts a user inside the caller's transaction (alone, or with its first upstream link).
+pub(super) async fn insert_user_in<D: Dialect>(
+    conn: &mut D::Connection,
+    user: &User,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO users (id, username, password_hash, created_at, roles) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .arg(user.id.as_str())
+    .arg(user.username.as_str())
+    .arg(user.password_hash.as_str())
+    .arg(user.created_at)
+    .arg(to_json(&user.roles)?)
+    .run(D::on(conn), "user")
+    .await
 }
 
 /// Deletes a user and what hangs off them, inside the caller's transaction.

@@ -110,6 +110,11 @@ async fn revoke_in<D: Dialect>(
     grant_id: &str,
     now: UnixTime,
 ) -> StoreResult<bool> {
+    // A revoked grant keeps no upstream token (they are deleted with it, not just unusable).
+    sqlx::query("DELETE FROM upstream_tokens WHERE grant_id = $1")
+        .arg(grant_id)
+        .run(D::on(conn), "deleting a grant's upstream tokens")
+        .await?;
     Ok(
         sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .arg(now)
@@ -203,6 +208,14 @@ async fn redeem_in<D: Dialect>(
         .arg(code_hash)
         .run(D::on(conn), "spending a code")
         .await?;
+    // Upstream tokens kept with the code (federated login) now belong to its grant.
+    sqlx::query(
+        "UPDATE upstream_tokens SET grant_id = $1 WHERE code_hash = $2 AND grant_id IS NULL",
+    )
+    .arg(grant.id.as_str())
+    .arg(code_hash)
+    .run(D::on(conn), "moving upstream tokens to a grant")
+    .await?;
     Ok(RedeemOutcome::Redeemed(code.code))
 }
 
@@ -374,5 +387,12 @@ async fn purge_in<D: Dialect>(conn: &mut D::Connection, now: UnixTime) -> StoreR
             .changed(D::on(conn), "purging")
             .await?;
     }
+    // Upstream tokens of a code that expired unredeemed.
+    purged += sqlx::query(
+        "DELETE FROM upstream_tokens WHERE grant_id IS NULL \
+         AND code_hash NOT IN (SELECT code_hash FROM authorization_codes)",
+    )
+    .changed(D::on(conn), "purging")
+    .await?;
     Ok(purged)
 }

@@ -10,7 +10,7 @@
 //! - `grants`: codes, grants, refresh tokens and revoked access tokens, loading rows for the
 //!   pure decisions of [`rules`](crate::store::rules) and applying them;
 //! - `sessions`: consents, signing keys and browser sessions;
-//! - `registration`, `assertions`, `audit`, `key_schedule`, `health`: one trait each.
+//! - `registration`, `assertions`, `audit`, `key_schedule`, `upstream`, `health`: one trait each.
 //!
 //! How concurrent writers are kept apart is the dialect's: SQLite's write transaction holds the
 //! whole database from `BEGIN IMMEDIATE`, PostgreSQL's runs at `READ COMMITTED` and locks rows
@@ -31,6 +31,7 @@ mod row;
 mod run;
 mod sessions;
 pub(crate) mod tx;
+mod upstream;
 
 pub(crate) use dialect::{Dialect, RowsAffected, SqlBackend, for_update};
 pub(crate) use error::db;

@@ -1,0 +1,192 @@
+//! `GET {issuer}/upstream/{id}/callback`: the provider's authorization response.
+//!
+//! In this order, each failure a page and nothing written before it: the `state` is consumed
+//! (once, atomically: a replay finds nothing), and must have been sent from this block's start,
+//! by this browser session; the RFC 9207 `iss` must be the provider's when sent (and is required
+//! when the provider says it sends it); a provider `error` is shown with its code; our pending
+//! request is validated again; the code is exchanged with our PKCE verifier; the ID token (or
+//! GitHub's API) says who signed in; the block admits them or not. Then the user is found,
+//! linked or created, the consent given before forwarding is recorded for them, the browser
+//! session is ended (no signed-in session here: each authorization goes through the upstream,
+//! and each grant keeps the upstream tokens of its own sign-in), and our code goes to the MCP
+//! client, with the upstream's tokens kept beside it.
+
+use super::{callback_url, failure};
+use crate::audit::{self, AuditEvent, AuditKind};
+use crate::authorization_request::validate;
+use crate::handlers::authorize::{error_response, internal_page, issue_code_with, restrict};
+use crate::handlers::consent::remember;
+use crate::state::AppState;
+use crate::ui::session;
+use crate::upstream::{Upstream, identity, link};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use mcp_oauth_core::form::OAuthParams;
+use mcp_oauth_core::secret::{constant_time_eq, sha256_b64url};
+use std::sync::Arc;
+
+/// `GET {issuer}/upstream/{id}/callback`.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let Some(up) = state.upstreams().get(&id).cloned() else {
+        return failure::unknown();
+    };
+    let Ok(params) = OAuthParams::parse(q.unwrap_or_default().as_bytes()) else {
+        return failure::refused(
+            "The identity provider's answer is malformed (a parameter is repeated or not URL-encoded).",
+        );
+    };
+    let Some(st) = params.get("state") else {
+        return failure::refused(
+            "The identity provider's answer has no state, so it cannot be matched to a sign-in.",
+        );
+    };
+    let now = state.now();
+    let login = match state
+        .store()
+        .take_upstream_login(&sha256_b64url(st.as_bytes()), now)
+        .await
+    {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            return failure::refused(
+                "This sign-in link was already used or has expired (state unknown). Go back to the application and start again.",
+            );
+        }
+        Err(e) => return internal_page(e),
+    };
+    if login.upstream_id != id {
+        return failure::refused(
+            "The answer came back to another identity provider's address than the one the sign-in was sent to.",
+        );
+    }
+    match session::current(&state, &headers).await {
+        Ok(Some(s)) if constant_time_eq(s.id_hash.as_bytes(), login.session_hash.as_bytes()) => {}
+        Ok(_) => {
+            return failure::refused(
+                "This sign-in was started in another browser (or its session expired). Start again from the application.",
+            );
+        }
+        Err(e) => return internal_page(e),
+    }
+    finish(&state, &up, &params, login, now).await
+}
+
+async fn finish(
+    state: &AppState,
+    up: &Arc<Upstream>,
+    params: &OAuthParams,
+    login: crate::model::upstream::UpstreamLogin,
+    now: i64,
+) -> Response {
+    let name = up.config.display_name();
+    let endpoints = match up.endpoints(now).await {
+        Ok(e) => e,
+        Err(e) => return failure::upstream(name, &e),
+    };
+    match (params.get("iss"), endpoints.issuer.as_deref()) {
+        (Some(iss), Some(expected)) if !up.response_iss_ok(iss, expected) => {
+            return failure::refused(
+                "The answer names another issuer than this identity provider (RFC 9207 iss mismatch): it may come from another provider.",
+            );
+        }
+        (None, Some(_)) if endpoints.iss_required => {
+            return failure::refused(
+                "The identity provider's answer lacks the iss parameter it promises (RFC 9207).",
+            );
+        }
+        _ => {}
+    }
+    if let Some(error) = params.get("error") {
+        let e = crate::upstream::UpstreamError::Refused {
+            error: error.to_owned(),
+            description: params.get("error_description").map(str::to_owned),
+        };
+        return failure::upstream(name, &e);
+    }
+    let Some(code) = params.get("code") else {
+        return failure::refused("The identity provider's answer has neither a code nor an error.");
+    };
+    let mut req = match validate(state, &login.authorize_query).await {
+        Ok(r) => r,
+        Err(e) => return error_response(state, e),
+    };
+    let verifier = match state
+        .upstreams()
+        .kek()
+        .decrypt(login.state_hash.as_bytes(), &login.sealed_verifier)
+    {
+        Ok(v) => String::from_utf8_lossy(&v).into_owned(),
+        Err(e) => return internal_page(e),
+    };
+    let redirect_uri = callback_url(state, &up.config.id);
+    let tokens = match up
+        .redeem(&endpoints.token, code, &redirect_uri, &verifier, now)
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return failure::upstream(name, &e),
+    };
+    let who = match up.identity(&endpoints, &tokens, &login.nonce, now).await {
+        Ok(i) => i,
+        Err(e) => return failure::upstream(name, &e),
+    };
+    if let Err(why) = identity::admit(&up.config, &up.resolved, &who) {
+        audit::record(
+            state.store().as_ref(),
+            AuditEvent::new(AuditKind::LoginFailed, now).detail(serde_json::json!({
+                "upstream": up.config.id, "reason": "not_allowed", "client_id": req.client.client_id,
+            })),
+        )
+        .await;
+        return failure::not_allowed(name, why);
+    }
+    let user_id = match link::user_for(
+        state.store().as_ref(),
+        &up.config.id,
+        up.config.link_by_email,
+        &who,
+        now,
+    )
+    .await
+    {
+        Ok(u) => u,
+        Err(e) => return internal_page(e),
+    };
+    tracing::info!(target: "mcp_oauth::upstream", upstream = %up.config.id, %user_id, "upstream sign-in succeeded");
+    audit::record(
+        state.store().as_ref(),
+        AuditEvent::new(AuditKind::LoginSucceeded, now)
+            .user(user_id.as_str())
+            .client(req.client.client_id.as_str())
+            .detail(serde_json::json!({"upstream": up.config.id})),
+    )
+    .await;
+    if let Err(resp) = restrict(state, &mut req, &user_id).await {
+        return resp;
+    }
+    // The consent given on our page before the user was sent upstream, now theirs.
+    if let Err(resp) = remember(state, &user_id, &req, Some(&up.config.id)).await {
+        return resp;
+    }
+    // The browser session that started the sign-in is spent, and no signed-in session replaces
+    // it: every authorization of an upstream account goes through the upstream again (its own
+    // session makes that quick), so each grant keeps the upstream tokens of its own sign-in, and
+    // nothing here can be fixated or reused.
+    if let Err(e) = state.store().delete_session(&login.session_hash).await {
+        return internal_page(e);
+    }
+    issue_code_with(
+        state,
+        &req,
+        &user_id,
+        now,
+        Some((up.config.id.as_str(), &tokens)),
+    )
+    .await
+}

@@ -11,6 +11,10 @@
 // and verified, except for a login `unverified-NAME`, whose e-mail `NAME@corp.example` is not.
 // Claims follow OpenID Connect Core §5.4 to the letter (conformIdTokenClaims): with an access
 // token issued, `email` and `profile` claims are at the userinfo endpoint, not in the ID token.
+//
+// IDP_CLAIMS=cognito makes it speak like an AWS Cognito user pool: its ID tokens carry
+// `token_use: "id"` and `cognito:username` (`cog-LOGIN`), and `email_verified` is the string
+// Cognito sends ("true"/"false"), so that the `cognito` preset's real path runs end to end.
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
@@ -18,6 +22,7 @@ import Provider from 'oidc-provider';
 const CLIENT_ID = process.env.IDP_CLIENT_ID ?? 'mcp-oauth';
 const CLIENT_SECRET = process.env.IDP_CLIENT_SECRET ?? 'upstream-secret-0123456789abcdef';
 const REDIRECT_URIS = (process.env.IDP_REDIRECT_URIS ?? '').split(',').filter(Boolean);
+const COGNITO = process.env.IDP_CLAIMS === 'cognito';
 
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'idp-es256', alg: 'ES256', use: 'sig' };
@@ -28,13 +33,19 @@ function account(id) {
   return {
     accountId: id,
     async claims() {
-      return {
+      const claims = {
         sub: id,
         email: `${name}@corp.example`,
         email_verified: !unverified,
         name: `Test ${name}`,
         preferred_username: name,
       };
+      if (COGNITO) {
+        claims.token_use = 'id';
+        claims['cognito:username'] = `cog-${name}`;
+        claims.email_verified = String(!unverified);
+      }
+      return claims;
     },
   };
 }
@@ -52,7 +63,8 @@ const make = (issuer) => new Provider(issuer, {
   jwks: { keys: [jwk] },
   findAccount: (_ctx, id) => account(id),
   claims: {
-    openid: ['sub'],
+    // Claims of the `openid` scope are in every ID token (Cognito's own are, at Cognito).
+    openid: COGNITO ? ['sub', 'token_use', 'cognito:username'] : ['sub'],
     email: ['email', 'email_verified'],
     profile: ['name', 'preferred_username'],
   },

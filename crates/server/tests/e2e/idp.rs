@@ -37,6 +37,11 @@ impl Idp {
     /// Starts the provider for these redirect URIs, or `None` (with a `SKIPPED` line) when
     /// node-oidc-provider or Node 22 is not installed and `MCP_OAUTH_REQUIRE_IDP` is unset.
     pub fn start(redirect_uris: &[String]) -> Option<Self> {
+        Self::start_with(redirect_uris, &[])
+    }
+
+    /// As [`Idp::start`], with more settings of `upstream.mjs` (`IDP_CLAIMS=cognito`).
+    pub fn start_with(redirect_uris: &[String], env: &[(&str, &str)]) -> Option<Self> {
         let node = repo().join("interop/browser/node_modules/node/bin/node");
         let provider = repo().join("interop/idp/node_modules/oidc-provider/package.json");
         let missing: Vec<String> = [&node, &provider]
@@ -58,6 +63,7 @@ impl Idp {
             .env("IDP_CLIENT_ID", CLIENT_ID)
             .env("IDP_CLIENT_SECRET", CLIENT_SECRET)
             .env("IDP_REDIRECT_URIS", redirect_uris.join(","))
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

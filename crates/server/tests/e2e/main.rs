@@ -22,4 +22,5 @@ mod rejections;
 mod revocation;
 mod token;
 mod upstream;
+mod upstream_browser;
 mod webdriver;

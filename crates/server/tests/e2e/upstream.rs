@@ -21,7 +21,7 @@ fn wall_clock() -> i64 {
         .as_secs() as i64
 }
 
-fn block(id: &str, name: &str, issuer: &str) -> UpstreamConfig {
+pub(crate) fn block(id: &str, name: &str, issuer: &str) -> UpstreamConfig {
     let mut b = UpstreamConfig::new(id, Preset::Oidc, CLIENT_ID);
     b.name = Some(name.into());
     b.issuer = Some(issuer.into());
@@ -36,22 +36,31 @@ async fn setup(
     ids: &[(&str, &str)],
     tune: impl FnOnce(&mut Vec<UpstreamConfig>),
 ) -> Option<(TestServer, Idp)> {
+    setup_with(ids, &[], |c| tune(&mut c.upstream)).await
+}
+
+/// As [`setup`], with settings of the provider (`env`) and of our whole configuration.
+pub(crate) async fn setup_with(
+    ids: &[(&str, &str)],
+    env: &[(&str, &str)],
+    tune: impl FnOnce(&mut mcp_oauth_server::config::ServerConfig),
+) -> Option<(TestServer, Idp)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let callbacks: Vec<String> = ids
         .iter()
         .map(|(id, _)| format!("{base}/upstream/{id}/callback"))
         .collect();
-    let idp = Idp::start(&callbacks)?;
-    let mut blocks: Vec<UpstreamConfig> = ids
+    let idp = Idp::start_with(&callbacks, env)?;
+    let blocks: Vec<UpstreamConfig> = ids
         .iter()
         .map(|(id, name)| block(id, name, &idp.issuer))
         .collect();
-    tune(&mut blocks);
     let server = TestServer::start_on(listener, wall_clock(), |c| {
         // Our tokens outlive the upstream's (one hour), so the refresh before an exchange shows.
         c.access_token_ttl = 7_200;
         c.upstream = blocks;
+        tune(c);
     })
     .await;
     Some((server, idp))
@@ -502,6 +511,64 @@ async fn the_oidc_presets_pointed_at_a_live_provider() {
     let refused = sign_in(&srv, &idp, &Browser::new(), "Pinned", "ann").await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
     assert!(refused.body.contains("`tid`"), "{}", refused.body);
+}
+
+/// The `cognito` block (its issuer pointed at the provider) at `idp`.
+fn cognito(b: &mut UpstreamConfig) {
+    b.preset = Preset::Cognito;
+    b.region = Some("eu-west-1".into());
+    b.user_pool_id = Some("eu-west-1_AbC123".into());
+    b.domain = Some("myapp".into());
+    b.scopes = Some(["openid", "email"].map(String::from).to_vec());
+}
+
+#[tokio::test]
+async fn the_cognito_preset_against_a_provider_speaking_cognito() {
+    // IDP_CLAIMS=cognito: ID tokens with `token_use: "id"`, `cognito:username` and a string
+    // `email_verified`, as a Cognito user pool issues them.
+    let Some((srv, idp)) = setup_with(
+        &[("cognito", "Cognito")],
+        &[("IDP_CLAIMS", "cognito")],
+        |c| cognito(&mut c.upstream[0]),
+    )
+    .await
+    else {
+        return;
+    };
+    let done = sign_in(&srv, &idp, &Browser::new(), "Cognito", "ann").await;
+    code_of(&done);
+    let link = srv
+        .store()
+        .get_upstream_link("cognito", "ann")
+        .await
+        .unwrap()
+        .expect("linked by subject");
+    assert!(link.email_verified, "Cognito's string \"true\" counts");
+    let user = srv.store().get_user(&link.user_id).await.unwrap().unwrap();
+    assert_eq!(
+        user.username, "cognito-cog-ann",
+        "named by `cognito:username`, after the block"
+    );
+    drop((srv, idp));
+
+    // The same block at a provider whose ID tokens lack `token_use`: refused, nothing written.
+    let Some((srv, idp)) = setup_with(&[("cognito", "Cognito")], &[], |c| {
+        cognito(&mut c.upstream[0])
+    })
+    .await
+    else {
+        return;
+    };
+    let refused = sign_in(&srv, &idp, &Browser::new(), "Cognito", "ann").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(refused.body.contains("token_use"), "{}", refused.body);
+    assert!(
+        srv.store()
+            .get_upstream_link("cognito", "ann")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// A listener that accepts connections and answers each with `reply` (or never, when `None`).

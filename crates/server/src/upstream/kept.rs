@@ -8,6 +8,7 @@ use crate::model::upstream::UpstreamTokens;
 use mcp_oauth_core::clock::UnixTime;
 use mcp_oauth_core::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use zeroize::Zeroizing;
 
 #[derive(Serialize, Deserialize)]
@@ -94,19 +95,59 @@ pub(crate) async fn current(
     if let Some(t) = fresh_enough(store, upstreams, grant_id, upstream, now).await? {
         return Ok(t);
     }
-    // One refresh per grant at a time in this process: a provider that rotates refresh tokens
-    // would take a second use of the same one for theft. The one waiting reads again after.
+    // One refresh per grant at a time: a provider that rotates refresh tokens would take a
+    // second use of the same one for theft (and may revoke the family). In this process, a
+    // lock; across the instances on one database, the store's lease.
     let gate = upstreams.refresh_gate(grant_id);
     let result = {
         let _turn = gate.lock().await;
-        match fresh_enough(store, upstreams, grant_id, upstream, now).await {
-            Ok(Some(t)) => Ok(t),
-            Ok(None) => refresh(store, upstreams, grant_id, upstream, now).await,
-            Err(e) => Err(e),
-        }
+        refresh_once(store, upstreams, grant_id, upstream, now).await
     };
     upstreams.release_gate(grant_id, gate);
     result
+}
+
+/// How long a refresh lease is held at most (a holder that died gives it up then).
+const LEASE: i64 = 30;
+/// How long an instance waits for another's refresh before giving up, and how often it looks.
+const LEASE_WAIT: Duration = Duration::from_secs(15);
+const LEASE_POLL: Duration = Duration::from_millis(100);
+
+/// Refreshes under the store's lease, or waits for the instance that holds it and takes the
+/// tokens it kept.
+async fn refresh_once(
+    store: &dyn crate::store::Store,
+    upstreams: &super::Upstreams,
+    grant_id: &str,
+    upstream: &super::Upstream,
+    now: UnixTime,
+) -> Result<TokenSet, KeptError> {
+    let internal = |e: &dyn std::fmt::Display| KeptError::Internal(e.to_string());
+    let deadline = tokio::time::Instant::now() + LEASE_WAIT;
+    loop {
+        if let Some(t) = fresh_enough(store, upstreams, grant_id, upstream, now).await? {
+            return Ok(t);
+        }
+        if store
+            .claim_upstream_refresh(grant_id, now, now + LEASE)
+            .await
+            .map_err(|e| internal(&e))?
+        {
+            let refreshed = refresh(store, upstreams, grant_id, upstream, now).await;
+            if let Err(e) = store.release_upstream_refresh(grant_id).await {
+                tracing::warn!(target: "mcp_oauth::upstream", error = %e, "releasing an upstream refresh lease failed (it expires by itself)");
+            }
+            return refreshed;
+        }
+        // The claim fails for tokens gone too (revoked meanwhile): tell that apart.
+        kept_of(store, grant_id, upstream).await?;
+        if tokio::time::Instant::now() >= deadline {
+            return Err(KeptError::Unavailable(
+                "another instance is refreshing this token and has not finished".into(),
+            ));
+        }
+        tokio::time::sleep(LEASE_POLL).await;
+    }
 }
 
 async fn kept_of(
@@ -185,50 +226,6 @@ async fn refresh(
         return Err(KeptError::None);
     }
     Ok(fresh)
-}
-
-/// Revokes kept tokens at the upstream (RFC 7009), where it offers a revocation endpoint:
-/// the refresh token (which takes the access token with it at most providers), then the access
-/// token. Failures are logged: the grant is revoked here whatever the upstream says.
-pub(crate) async fn revoke_upstream(
-    upstreams: &super::Upstreams,
-    kept: &UpstreamTokens,
-    now: UnixTime,
-) {
-    let Some(upstream) = upstreams.get(&kept.upstream_id) else {
-        return;
-    };
-    let Ok(tokens) = open(upstreams.kek(), kept) else {
-        return;
-    };
-    let Ok(endpoints) = upstream.endpoints(now).await else {
-        return;
-    };
-    let Some(url) = endpoints.revocation else {
-        return;
-    };
-    let mut pairs = Vec::new();
-    if let Some(rt) = &tokens.refresh_token {
-        pairs.push((rt.expose(), "refresh_token"));
-    }
-    pairs.push((tokens.access_token.expose(), "access_token"));
-    for (token, hint) in pairs {
-        let mut form = vec![("token", token), ("token_type_hint", hint)];
-        let auth = upstream.client_auth(&mut form);
-        match upstream
-            .fetcher
-            .post_form_status(&url, &form, auth.as_deref(), 16 * 1024)
-            .await
-        {
-            Ok(200) => {}
-            Ok(status) => {
-                tracing::warn!(target: "mcp_oauth::upstream", upstream = %kept.upstream_id, status, "upstream revocation refused");
-            }
-            Err(e) => {
-                tracing::warn!(target: "mcp_oauth::upstream", upstream = %kept.upstream_id, error = %e, "upstream revocation failed");
-            }
-        }
-    }
 }
 
 #[cfg(test)]

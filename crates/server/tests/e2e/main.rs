@@ -23,4 +23,5 @@ mod revocation;
 mod token;
 mod upstream;
 mod upstream_browser;
+mod upstream_revocation;
 mod webdriver;

@@ -32,7 +32,7 @@ pub(crate) fn block(id: &str, name: &str, issuer: &str) -> UpstreamConfig {
 
 /// Our server with `ids` as upstream blocks at one live provider, which accepts their
 /// callbacks; `tune` adjusts the blocks.
-async fn setup(
+pub(crate) async fn setup(
     ids: &[(&str, &str)],
     tune: impl FnOnce(&mut Vec<UpstreamConfig>),
 ) -> Option<(TestServer, Idp)> {
@@ -112,7 +112,7 @@ async fn begin(srv: &TestServer, b: &Browser, name: &str) -> String {
 }
 
 /// The whole sign-in of `login` through block `name`; the answer of our callback.
-async fn sign_in(
+pub(crate) async fn sign_in(
     srv: &TestServer,
     idp: &Idp,
     b: &Browser,
@@ -124,7 +124,7 @@ async fn sign_in(
     b.get(&back).await
 }
 
-fn code_of(answer: &crate::idp::Answer) -> String {
+pub(crate) fn code_of(answer: &crate::idp::Answer) -> String {
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
     let loc = answer.location.clone().unwrap();
     assert!(loc.starts_with(PUBLIC_REDIRECT), "{loc}");
@@ -132,7 +132,7 @@ fn code_of(answer: &crate::idp::Answer) -> String {
 }
 
 /// RFC 8693 at our `/token` as the client `who`.
-async fn exchange(
+pub(crate) async fn exchange(
     srv: &TestServer,
     who: &str,
     secret: &str,
@@ -157,7 +157,7 @@ async fn exchange(
 }
 
 /// The provider's userinfo endpoint with an upstream access token.
-async fn userinfo(idp: &Idp, token: &str) -> reqwest::Response {
+pub(crate) async fn userinfo(idp: &Idp, token: &str) -> reqwest::Response {
     reqwest::Client::new()
         .get(format!("{}/me", idp.issuer))
         .bearer_auth(token)

@@ -3,9 +3,12 @@
 // authorization server), PKCE, RFC 9207 `iss` in authorization responses, refresh tokens
 // (offline_access) and RFC 7009 revocation.
 //
+// Prints `idp refresh granted` or `idp refresh refused` for each refresh at its token endpoint.
+//
 // Settings (environment): IDP_CLIENT_ID, IDP_CLIENT_SECRET, IDP_REDIRECT_URIS (comma-separated:
-// our server's callbacks). Binds 127.0.0.1:0 first, then mounts the provider with the real
-// issuer and prints `idp listening on URL`.
+// our server's callbacks), IDP_TOKEN_DELAY_MS (its token endpoint answers that much later),
+// IDP_CLAIMS (below). Binds 127.0.0.1:0 first, then mounts the provider with the real issuer
+// and prints `idp listening on URL`.
 //
 // Accounts: the login typed on the login page is the subject. Its e-mail is `LOGIN@corp.example`
 // and verified, except for a login `unverified-NAME`, whose e-mail `NAME@corp.example` is not.
@@ -23,6 +26,7 @@ const CLIENT_ID = process.env.IDP_CLIENT_ID ?? 'mcp-oauth';
 const CLIENT_SECRET = process.env.IDP_CLIENT_SECRET ?? 'upstream-secret-0123456789abcdef';
 const REDIRECT_URIS = (process.env.IDP_REDIRECT_URIS ?? '').split(',').filter(Boolean);
 const COGNITO = process.env.IDP_CLAIMS === 'cognito';
+const TOKEN_DELAY_MS = Number(process.env.IDP_TOKEN_DELAY_MS ?? 0);
 
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'idp-es256', alg: 'ES256', use: 'sig' };
@@ -86,6 +90,19 @@ server.listen(0, '127.0.0.1', () => {
   const issuer = `http://127.0.0.1:${port}`;
   const provider = make(issuer);
   provider.proxy = false;
+  // A slow token endpoint, so that concurrent refreshes overlap in the tests.
+  if (TOKEN_DELAY_MS > 0) {
+    provider.use(async (ctx, next) => {
+      if (ctx.path === '/token') await new Promise((r) => setTimeout(r, TOKEN_DELAY_MS));
+      await next();
+    });
+  }
+  // Each refresh at the token endpoint, granted or refused, for the tests to count.
+  for (const [event, outcome] of [['grant.success', 'granted'], ['grant.error', 'refused']]) {
+    provider.on(event, (ctx) => {
+      if (ctx.oidc?.params?.grant_type === 'refresh_token') console.log(`idp refresh ${outcome}`);
+    });
+  }
   handler = provider.callback();
   console.log(`idp listening on ${issuer}`);
 });

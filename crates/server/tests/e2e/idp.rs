@@ -23,6 +23,8 @@ fn repo() -> PathBuf {
 /// The provider's process; SIGKILL on drop.
 pub struct Idp {
     pub issuer: String,
+    /// Refreshes at its token endpoint so far (granted or refused).
+    pub refreshes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     child: Child,
 }
 
@@ -70,16 +72,21 @@ impl Idp {
             .expect("start node");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let refreshes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = refreshes.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(url) = line.strip_prefix("idp listening on ") {
                     let _ = tx.send(url.to_owned());
+                } else if line.starts_with("idp refresh ") {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
             }
         });
         let issuer = rx.recv_timeout(Duration::from_secs(30));
         let mut idp = Self {
             issuer: String::new(),
+            refreshes,
             child,
         };
         idp.issuer = issuer.expect("the provider did not start within 30 s");

@@ -23,5 +23,6 @@ mod revocation;
 mod token;
 mod upstream;
 mod upstream_browser;
+mod upstream_instances;
 mod upstream_revocation;
 mod webdriver;

@@ -24,5 +24,6 @@ mod token;
 mod upstream;
 mod upstream_browser;
 mod upstream_instances;
+mod upstream_presets;
 mod upstream_revocation;
 mod webdriver;

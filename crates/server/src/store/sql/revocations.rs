@@ -27,14 +27,11 @@ pub(super) mod doomed {
 
 /// Copies the kept tokens `cond` selects to the revocation queue, in the caller's transaction,
 /// so that what is deleted here is revoked at the provider too (by the server, later).
-pub(super) async fn queue_revocations_in<D: Dialect, T>(
+pub(super) async fn queue_revocations_in<D: Dialect + Binds<T>, T>(
     conn: &mut D::Connection,
     cond: &'static str,
     key: Option<T>,
-) -> StoreResult<()>
-where
-    D: Binds<T>,
-{
+) -> StoreResult<()> {
     let q = formatted::<D>(format!(
         "INSERT INTO upstream_revocations (code_hash, upstream_id, sealed) \
          SELECT code_hash, upstream_id, sealed FROM upstream_tokens WHERE {cond} \

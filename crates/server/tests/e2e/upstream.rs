@@ -14,7 +14,7 @@ const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 use reqwest::StatusCode;
 use serde_json::Value;
 
-fn wall_clock() -> i64 {
+pub(crate) fn wall_clock() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -129,6 +129,25 @@ pub(crate) fn code_of(answer: &crate::idp::Answer) -> String {
     let loc = answer.location.clone().unwrap();
     assert!(loc.starts_with(PUBLIC_REDIRECT), "{loc}");
     query_param(&loc, "code").expect("a code")
+}
+
+/// Registers the MCP server's confidential client `mcp-server`, which may exchange tokens for
+/// the test resource; its secret.
+pub(crate) async fn exchange_client(srv: &TestServer) -> String {
+    let (_, secret) = admin::add_client(
+        srv.store().as_ref(),
+        NewClient {
+            name: "MCP server".into(),
+            client_id: Some("mcp-server".into()),
+            grant_types: vec![TOKEN_EXCHANGE.into()],
+            introspect_resources: vec![srv.resource.clone()],
+            ..Default::default()
+        },
+        srv.state.now(),
+    )
+    .await
+    .unwrap();
+    secret.unwrap().expose().to_owned()
 }
 
 /// RFC 8693 at our `/token` as the client `who`.
@@ -260,20 +279,7 @@ async fn sign_in_through_a_live_openid_provider() {
     assert_eq!(srv.store().list_upstream_links().await.unwrap().len(), 1);
 
     // The MCP server exchanges the user's token for the upstream one (RFC 8693).
-    let (_, rs_secret) = admin::add_client(
-        srv.store().as_ref(),
-        NewClient {
-            name: "MCP server".into(),
-            client_id: Some("mcp-server".into()),
-            grant_types: vec![TOKEN_EXCHANGE.into()],
-            introspect_resources: vec![srv.resource.clone()],
-            ..Default::default()
-        },
-        wall_clock(),
-    )
-    .await
-    .unwrap();
-    let secret = rs_secret.unwrap().expose().to_owned();
+    let secret = exchange_client(&srv).await;
     let (status, got) = exchange(&srv, "mcp-server", &secret, access, "corp").await;
     assert_eq!(status, StatusCode::OK, "{got}");
     assert_eq!(got["issued_token_type"], ACCESS_TOKEN_TYPE);

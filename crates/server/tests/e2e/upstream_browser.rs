@@ -96,18 +96,49 @@ async fn to_provider(srv: &TestServer, idp: &Idp, b: &Browser, redirect: &str, s
     b.wait_source("name=\"login\"").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn federated_sign_in_in_chromium() {
-    let Some((chrome, driver)) = require() else {
-        return;
-    };
-    let Some((srv, idp)) = federated_only().await else {
-        return;
-    };
+/// A browser on the provider's login page, come through our pages; the test client's listener
+/// waiting for the redirect.
+struct AtProvider {
+    srv: TestServer,
+    idp: Idp,
+    b: Browser,
+    redirect: String,
+    seen: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    cb: tokio::task::JoinHandle<()>,
+}
+
+/// [`AtProvider`], or `None` (skipped) without Chromium or the provider; `shots` takes the
+/// screenshots of our pages on the way.
+async fn at_provider(shots: bool) -> Option<AtProvider> {
+    let (chrome, driver) = require()?;
+    let (srv, idp) = federated_only().await?;
     let (port, seen, cb) = callback_listener().await;
     let redirect = format!("http://127.0.0.1:{port}/callback");
     let b = Browser::start(&chrome, &driver).await;
-    to_provider(&srv, &idp, &b, &redirect, true).await;
+    to_provider(&srv, &idp, &b, &redirect, shots).await;
+    Some(AtProvider {
+        srv,
+        idp,
+        b,
+        redirect,
+        seen,
+        cb,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn federated_sign_in_in_chromium() {
+    let Some(AtProvider {
+        srv,
+        idp: _idp,
+        b,
+        redirect,
+        seen,
+        cb,
+    }) = at_provider(true).await
+    else {
+        return;
+    };
     // node-oidc-provider's own login page, then its consent page.
     b.type_into("input[name=login]", "ann").await;
     b.type_into("input[name=password]", "any").await;
@@ -144,16 +175,18 @@ async fn federated_sign_in_in_chromium() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_providers_access_denied_read_in_chromium() {
-    let Some((chrome, driver)) = require() else {
+    // `_idp`, not `_`: bound, the provider lives to the end of the test.
+    let Some(AtProvider {
+        srv,
+        idp: _idp,
+        b,
+        redirect: _,
+        seen,
+        cb,
+    }) = at_provider(false).await
+    else {
         return;
     };
-    let Some((srv, idp)) = federated_only().await else {
-        return;
-    };
-    let (port, seen, cb) = callback_listener().await;
-    let redirect = format!("http://127.0.0.1:{port}/callback");
-    let b = Browser::start(&chrome, &driver).await;
-    to_provider(&srv, &idp, &b, &redirect, false).await;
     // The provider's "[ Cancel ]": it answers our callback with `error=access_denied`.
     b.click("a[href$='/abort']").await;
     let page = b.wait_source("Sign-in refused").await;

@@ -6,9 +6,8 @@
 
 use crate::common::TestServer;
 use crate::idp::{Browser, Idp};
-use crate::upstream::{block, code_of, exchange, sign_in};
+use crate::upstream::{block, code_of, exchange, exchange_client, sign_in, wall_clock};
 use mcp_oauth_core::token::grant_type::TOKEN_EXCHANGE;
-use mcp_oauth_server::admin::{self, NewClient};
 use mcp_oauth_server::keys::kek::Kek;
 use mcp_oauth_server::store::Store;
 use mcp_oauth_server::store::postgres::PostgresStore;
@@ -35,13 +34,6 @@ async fn exchange_at(base: &str, secret: &str, token: &str) -> (StatusCode, Valu
         .await
         .unwrap();
     (r.status(), r.json().await.unwrap())
-}
-
-fn wall_clock() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -80,20 +72,7 @@ async fn two_instances_refresh_a_grants_upstream_tokens_once() {
     )
     .await;
     let (b, b_task) = a.replica(store.clone(), same_kek).await;
-    let (_, secret) = admin::add_client(
-        store.as_ref(),
-        NewClient {
-            name: "MCP server".into(),
-            client_id: Some("mcp-server".into()),
-            grant_types: vec![TOKEN_EXCHANGE.into()],
-            introspect_resources: vec![a.resource.clone()],
-            ..Default::default()
-        },
-        a.state.now(),
-    )
-    .await
-    .unwrap();
-    let secret = secret.unwrap().expose().to_owned();
+    let secret = exchange_client(&a).await;
 
     let code = code_of(&sign_in(&a, &idp, &Browser::new(), "Corp", "ann").await);
     let tokens: Value = a.exchange(&code).await.json().await.unwrap();

@@ -6,9 +6,7 @@
 
 use crate::common::{PUBLIC_CLIENT, TestServer};
 use crate::idp::{Browser, Idp};
-use crate::upstream::{code_of, exchange, setup, sign_in, userinfo};
-use mcp_oauth_core::token::grant_type::TOKEN_EXCHANGE;
-use mcp_oauth_server::admin::{self, NewClient};
+use crate::upstream::{code_of, exchange, exchange_client, setup, sign_in, userinfo};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -23,20 +21,7 @@ async fn federated() -> Option<(TestServer, Idp, String)> {
         );
     })
     .await?;
-    let (_, secret) = admin::add_client(
-        srv.store().as_ref(),
-        NewClient {
-            name: "MCP server".into(),
-            client_id: Some("mcp-server".into()),
-            grant_types: vec![TOKEN_EXCHANGE.into()],
-            introspect_resources: vec![srv.resource.clone()],
-            ..Default::default()
-        },
-        srv.state.now(),
-    )
-    .await
-    .unwrap();
-    let secret = secret.unwrap().expose().to_owned();
+    let secret = exchange_client(&srv).await;
     Some((srv, idp, secret))
 }
 

@@ -135,12 +135,7 @@ impl UpstreamStore for MemoryStore {
             let Some((_, t)) = s.upstream_revocations.pop_first() else {
                 break;
             };
-            taken.push(UpstreamTokens {
-                grant_id: None,
-                expires_at: None,
-                updated_at: 0,
-                ..t
-            });
+            taken.push(UpstreamTokens::queued(t.code_hash, t.upstream_id, t.sealed));
         }
         Ok(taken)
     }

@@ -184,14 +184,11 @@ impl<S: SqlBackend<Db = D>, D: Dialect> UpstreamStore for S {
         )
         .arg(i64::from(limit))
         .all(self.on_pool(), "taking upstream revocations", |row| {
-            Ok(UpstreamTokens {
-                code_hash: row.col("code_hash")?,
-                grant_id: None,
-                upstream_id: row.col("upstream_id")?,
-                sealed: row.col("sealed")?,
-                expires_at: None,
-                updated_at: 0,
-            })
+            Ok(UpstreamTokens::queued(
+                row.col("code_hash")?,
+                row.col("upstream_id")?,
+                row.col("sealed")?,
+            ))
         })
         .await
     }

@@ -59,6 +59,7 @@ async fn revoke(upstreams: &Upstreams, kept: &UpstreamTokens, now: UnixTime) {
             // GitHub: `DELETE /applications/{client_id}/token`, Basic with the app's id and
             // secret, the token in a JSON body; `204` when done.
             let Some(secret) = &upstream.config.client_secret else {
+                tracing::warn!(target: "mcp_oauth::upstream", upstream = id, "no client secret: the GitHub token is not deleted there");
                 return;
             };
             let url = format!(

@@ -311,6 +311,13 @@ impl AuthorizationServer {
                 tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "purge failed")
             }
         }
+        // Upstream tokens deleted by the purge, or by another process (`users remove`,
+        // `clients remove` from the CLI), revoked at their provider.
+        let revoked =
+            upstream::revocation::drain(state.store().as_ref(), state.upstreams(), now).await;
+        if revoked > 0 {
+            tracing::info!(target: "mcp_oauth::maintenance", revoked, "deleted upstream tokens revoked at their provider");
+        }
         if let Err(e) = state.store().purge_sessions(now).await {
             tracing::warn!(target: "mcp_oauth::maintenance", error = %e, "session purge failed");
         }

@@ -86,6 +86,17 @@ impl AppState {
     pub fn client_jwks(&self) -> &JwksCache {
         &self.0.client_jwks
     }
+    /// Revokes at their providers the upstream tokens that deletions queued (see
+    /// [`crate::upstream::revocation`]), waiting at most its `BOUND`: a request that deleted
+    /// some is answered then, and the revocations go on in the background.
+    pub(crate) async fn revoke_upstream_queued(&self) {
+        let state = self.clone();
+        let job = tokio::spawn(async move {
+            let now = state.now();
+            crate::upstream::revocation::drain(state.store().as_ref(), state.upstreams(), now).await
+        });
+        let _ = tokio::time::timeout(crate::upstream::revocation::BOUND, job).await;
+    }
 }
 
 impl std::fmt::Debug for AppState {

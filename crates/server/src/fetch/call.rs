@@ -1,6 +1,6 @@
 //! The calls an upstream identity provider answers besides documents: a token request (a form
-//! `POST`, whose error answers are JSON too) and a bearer `GET` of an API (GitHub's user, e-mails
-//! and organisations; an OpenID provider's userinfo). The same rules as every fetch: the URL
+//! `POST`, whose error answers are JSON too), a bearer `GET` of an API (GitHub's user, e-mails
+//! and organisations; an OpenID provider's userinfo), and GitHub's token deletion. The same rules as every fetch: the URL
 //! policy, the checked resolver, no redirects, the size and time limits, JSON only.
 
 use super::{FetchError, SafeFetcher, has_json_body, read_limited, send};
@@ -45,6 +45,26 @@ impl SafeFetcher {
         if let Some(a) = authorization {
             req = req.header(reqwest::header::AUTHORIZATION, a);
         }
+        Ok(self.answer(req, max_bytes, false).await?.status)
+    }
+
+    /// `DELETE`s `url` with a JSON `body` and `authorization` (GitHub's "delete an app token",
+    /// whose success is `204` with no body): the answer's status, its body read and dropped.
+    pub async fn delete_json_status(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        authorization: &str,
+        max_bytes: usize,
+    ) -> Result<u16, FetchError> {
+        let parsed = self.check_url(url)?;
+        let req = self
+            .http
+            .delete(parsed)
+            .json(body)
+            .header(reqwest::header::AUTHORIZATION, authorization)
+            .header(reqwest::header::ACCEPT, "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", "2022-11-28");
         Ok(self.answer(req, max_bytes, false).await?.status)
     }
 

@@ -75,6 +75,7 @@ pub async fn exchange(
                     .detail(serde_json::json!({"revoked_grant": revoked_grant})),
             )
             .await;
+            state.revoke_upstream_queued().await;
             return Err(OAuthError::invalid_grant(
                 "the authorization code was already used",
             ));
@@ -90,6 +91,7 @@ pub async fn exchange(
         if let Err(e) = state.store().revoke_grant(gid, now).await {
             tracing::error!(target: "mcp_oauth::token", error = %e, "revoking a grant after a failed code check failed");
         }
+        state.revoke_upstream_queued().await;
         Err::<TokenResponse, _>(err)
     };
     if record.client_id != client.client.client_id {

@@ -76,6 +76,7 @@ pub async fn exchange(
                 .detail(serde_json::json!({"grant_id": grant_id}));
             event.user_id = grant.user_id.clone();
             audit::record(state.store().as_ref(), event).await;
+            state.revoke_upstream_queued().await;
             return Err(OAuthError::invalid_grant(
                 "the refresh token was already used",
             ));

@@ -49,12 +49,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(),
         if grant.client_id != client.client.client_id {
             return Err(not_yours());
         }
-        // Read before the revocation deletes them: the upstream is told too (RFC 7009 there).
-        let kept = state.store().get_grant_upstream_tokens(&grant.id).await?;
         if state.store().revoke_grant(&grant.id, now).await? {
-            if let Some(k) = &kept {
-                crate::upstream::revoke_upstream(state.upstreams(), k, now).await;
-            }
+            // Its kept upstream tokens were queued: revoked at the provider too.
+            state.revoke_upstream_queued().await;
             tracing::info!(target: "mcp_oauth::revoke", client_id = %grant.client_id, grant_id = %grant.id, "refresh token family revoked");
             let mut event = AuditEvent::new(AuditKind::TokenRevoked, now)
                 .client(grant.client_id.as_str())

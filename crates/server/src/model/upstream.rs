@@ -61,3 +61,17 @@ pub struct UpstreamTokens {
     /// When these were stored (or last refreshed).
     pub updated_at: UnixTime,
 }
+
+impl UpstreamTokens {
+    /// A row of the revocation queue: only what revoking at the provider needs.
+    pub fn queued(code_hash: String, upstream_id: String, sealed: Vec<u8>) -> Self {
+        Self {
+            code_hash,
+            grant_id: None,
+            upstream_id,
+            sealed,
+            expires_at: None,
+            updated_at: 0,
+        }
+    }
+}

@@ -233,6 +233,7 @@ pub async fn delete(state: &AppState, client_id: &str) -> Result<(), StoreError>
     let deleted = state.store().delete_client(client_id).await;
     crate::clients::changed(state, client_id);
     deleted?;
+    state.revoke_upstream_queued().await;
     tracing::info!(target: "mcp_oauth::register", %client_id, "client registration deleted");
     crate::audit::record(
         state.store().as_ref(),

@@ -318,6 +318,21 @@ pub trait UpstreamStore: Send + Sync {
     ) -> StoreResult<Option<UpstreamTokens>>;
     /// Replaces the sealed tokens of a grant after a refresh; returns whether they existed.
     async fn update_grant_upstream_tokens(&self, tokens: &UpstreamTokens) -> StoreResult<bool>;
+    /// Takes up to `limit` kept tokens that were deleted (with their grant, code, client or
+    /// user: every deletion queues them first, in its own transaction) and are still to be
+    /// revoked at their provider; a row taken is gone for every other caller. Only `code_hash`,
+    /// `upstream_id` and `sealed` are meaningful.
+    async fn take_upstream_revocations(&self, limit: u32) -> StoreResult<Vec<UpstreamTokens>>;
+    /// Claims the lease to refresh the upstream tokens of a live grant until `until`: `true`
+    /// for exactly one caller while no unexpired lease (`> now`) is held, across instances.
+    async fn claim_upstream_refresh(
+        &self,
+        grant_id: &str,
+        now: UnixTime,
+        until: UnixTime,
+    ) -> StoreResult<bool>;
+    /// Gives the lease of a grant back (after the refresh, whether or not it worked).
+    async fn release_upstream_refresh(&self, grant_id: &str) -> StoreResult<()>;
 }
 
 /// Liveness of the storage itself (for `/readyz`).

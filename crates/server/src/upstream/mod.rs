@@ -22,10 +22,13 @@ pub(crate) mod identity;
 mod kept;
 pub(crate) mod link;
 pub(crate) mod presets;
+mod refresh;
+pub(crate) mod revocation;
 mod token;
 
 pub(crate) use identity::Identity;
-pub(crate) use kept::{KeptError, current, revoke_upstream, seal};
+pub(crate) use kept::{KeptError, seal};
+pub(crate) use refresh::current;
 pub(crate) use token::TokenSet;
 
 use crate::config::UpstreamConfig;

@@ -7,7 +7,8 @@ use axum::routing::get;
 use std::sync::{Arc, Mutex};
 
 /// A loopback "native app" listener that records the redirect it receives.
-async fn callback_listener() -> (u16, Arc<Mutex<Option<String>>>, tokio::task::JoinHandle<()>) {
+pub(crate) async fn callback_listener()
+-> (u16, Arc<Mutex<Option<String>>>, tokio::task::JoinHandle<()>) {
     let seen = Arc::new(Mutex::new(None));
     let s2 = seen.clone();
     let app = axum::Router::new().route(

@@ -70,6 +70,19 @@ impl TestServer {
                 .await
                 .unwrap(),
         );
+        Self::start_on_store(listener, now, store, Kek::generate().unwrap(), tune, dir).await
+    }
+
+    /// [`Self::start_on`] with this store and key-encryption key (several instances on one
+    /// database: the first is a `TestServer`, the others [`Self::replica`]s).
+    pub async fn start_on_store(
+        listener: tokio::net::TcpListener,
+        now: i64,
+        store: Arc<dyn Store>,
+        kek: Kek,
+        tune: impl FnOnce(&mut ServerConfig),
+        dir: tempfile::TempDir,
+    ) -> Self {
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
         let mut config = ServerConfig::new(base.clone());
@@ -77,14 +90,9 @@ impl TestServer {
         tune(&mut config);
         let config = config.validate().unwrap();
         let clock = TestClock::new(now);
-        let server = AuthorizationServer::new(
-            config,
-            store.clone(),
-            Kek::generate().unwrap(),
-            Arc::new(clock.clone()),
-        )
-        .await
-        .unwrap();
+        let server = AuthorizationServer::new(config, store.clone(), kek, Arc::new(clock.clone()))
+            .await
+            .unwrap();
         let resource = format!("{base}/mcp");
         let other_resource = format!("{base}/other");
         let scopes = [
@@ -189,6 +197,33 @@ impl TestServer {
             task,
             _dir: dir,
         }
+    }
+
+    /// Another instance of this server (its configuration, issuer and clock) on `store`, which
+    /// must be this one's, with the same key-encryption key, as behind a load balancer: its own
+    /// address, its own process state (caches, locks); the task serving it.
+    pub async fn replica(
+        &self,
+        store: Arc<dyn Store>,
+        kek: Kek,
+    ) -> (String, tokio::task::JoinHandle<()>) {
+        let server = AuthorizationServer::new(
+            self.state.config().clone(),
+            store,
+            kek,
+            Arc::new(self.clock.clone()),
+        )
+        .await
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = server
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (base, task)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -2,7 +2,8 @@
 //! REST endpoints (GitHub itself cannot be reached from the tests): `GET/POST
 //! /login/oauth/authorize`, `POST /login/oauth/access_token` (form fields, `Accept:
 //! application/json`, errors as `200` with an `error` member, PKCE S256), and with `Authorization:
-//! Bearer`: `GET /user`, `/user/emails`, `/user/orgs`.
+//! Bearer`: `GET /user`, `/user/emails`, `/user/orgs`; and "delete an app token": `DELETE
+//! /applications/{client_id}/token` with Basic (the app's id and secret) and `{"access_token"}`.
 
 use crate::common::{PUBLIC_REDIRECT, TestServer, query_param};
 use crate::idp::Browser;
@@ -26,6 +27,10 @@ struct Hub {
     codes: Mutex<HashMap<String, (String, String, String)>>,
     /// token → login
     tokens: Mutex<HashMap<String, String>>,
+    /// Tokens deleted through the app-token API.
+    deleted: Mutex<Vec<String>>,
+    /// When set, the app-token API never answers (an upstream that hangs).
+    hang: std::sync::atomic::AtomicBool,
 }
 
 /// The accounts: id, primary e-mail and whether GitHub verified it, organisations.
@@ -157,8 +162,51 @@ async fn api(State(hub): State<Arc<Hub>>, headers: HeaderMap, uri: axum::http::U
     Json(body).into_response()
 }
 
+/// GitHub's "delete an app token": `204` once deleted, `404` for an unknown token, `401`
+/// without the app's own credentials.
+async fn delete_app_token(
+    State(hub): State<Arc<Hub>>,
+    axum::extract::Path(client_id): axum::extract::Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if hub.hang.load(std::sync::atomic::Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
+    let basic = mcp_oauth_core::basic::encode(CLIENT_ID, CLIENT_SECRET);
+    if client_id != CLIENT_ID
+        || headers
+            .get("authorization")
+            .is_none_or(|a| a != basic.as_str())
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "Bad credentials"})),
+        )
+            .into_response();
+    }
+    let Some(token) = body["access_token"].as_str() else {
+        return StatusCode::UNPROCESSABLE_ENTITY.into_response();
+    };
+    if hub.tokens.lock().unwrap().remove(token).is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    hub.deleted.lock().unwrap().push(token.to_owned());
+    StatusCode::NO_CONTENT.into_response()
+}
+
 async fn stand_in() -> String {
+    stand_in_hub().await.0
+}
+
+/// The stand-in and what it keeps.
+async fn stand_in_hub() -> (String, Arc<Hub>) {
+    let hub = Arc::new(Hub::default());
     let app = axum::Router::new()
+        .route(
+            "/applications/{client_id}/token",
+            axum::routing::delete(delete_app_token),
+        )
         .route(
             "/login/oauth/authorize",
             get(authorize_page).post(authorize_post),
@@ -170,11 +218,11 @@ async fn stand_in() -> String {
         .route("/user", get(api))
         .route("/user/emails", get(api))
         .route("/user/orgs", get(api))
-        .with_state(Arc::new(Hub::default()));
+        .with_state(hub.clone());
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await });
-    url
+    (url, hub)
 }
 
 async fn sign_in(srv: &TestServer, hub: &str, login: &str) -> crate::idp::Answer {
@@ -267,4 +315,48 @@ async fn github_sign_in_reads_the_rest_api_and_admits_organisation_members() {
             .unwrap()
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn a_revoked_grant_deletes_its_github_token_at_github() {
+    let (hub_url, hub) = stand_in_hub().await;
+    let srv = TestServer::start_with(|c| {
+        let mut b = UpstreamConfig::new("gh", Preset::Github, CLIENT_ID);
+        b.client_secret = Some(Secret::new(CLIENT_SECRET));
+        b.github_url = Some(hub_url.clone());
+        b.github_api_url = Some(hub_url.clone());
+        b.insecure_http = true;
+        b.allowed_organizations = vec!["ACME".into()];
+        c.upstream = vec![b];
+        c.fetch_timeout_ms = 30_000;
+    })
+    .await;
+    let code = |done: crate::idp::Answer| {
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        query_param(&done.location.unwrap(), "code").unwrap()
+    };
+    // Code replay revokes the grant: its GitHub token is deleted at GitHub before the answer.
+    let first = code(sign_in(&srv, &hub_url, "octocat").await);
+    assert_eq!(srv.exchange(&first).await.status(), StatusCode::OK);
+    assert_eq!(hub.tokens.lock().unwrap().len(), 1);
+    assert_eq!(srv.exchange(&first).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(hub.deleted.lock().unwrap().len(), 1, "deleted at GitHub");
+    assert!(hub.tokens.lock().unwrap().is_empty());
+
+    // A GitHub that hangs: the request is answered within the bound all the same, and the
+    // deletion is only logged as failed.
+    let second = code(sign_in(&srv, &hub_url, "octocat").await);
+    assert_eq!(srv.exchange(&second).await.status(), StatusCode::OK);
+    hub.hang.store(true, std::sync::atomic::Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    assert_eq!(
+        srv.exchange(&second).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(4),
+        "bounded: {took:?}"
+    );
+    assert_eq!(hub.deleted.lock().unwrap().len(), 1);
 }

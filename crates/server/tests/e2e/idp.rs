@@ -23,6 +23,8 @@ fn repo() -> PathBuf {
 /// The provider's process; SIGKILL on drop.
 pub struct Idp {
     pub issuer: String,
+    /// Refreshes at its token endpoint so far (granted or refused).
+    pub refreshes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     child: Child,
 }
 
@@ -37,6 +39,11 @@ impl Idp {
     /// Starts the provider for these redirect URIs, or `None` (with a `SKIPPED` line) when
     /// node-oidc-provider or Node 22 is not installed and `MCP_OAUTH_REQUIRE_IDP` is unset.
     pub fn start(redirect_uris: &[String]) -> Option<Self> {
+        Self::start_with(redirect_uris, &[])
+    }
+
+    /// As [`Idp::start`], with more settings of `upstream.mjs` (`IDP_CLAIMS=cognito`).
+    pub fn start_with(redirect_uris: &[String], env: &[(&str, &str)]) -> Option<Self> {
         let node = repo().join("interop/browser/node_modules/node/bin/node");
         let provider = repo().join("interop/idp/node_modules/oidc-provider/package.json");
         let missing: Vec<String> = [&node, &provider]
@@ -58,22 +65,28 @@ impl Idp {
             .env("IDP_CLIENT_ID", CLIENT_ID)
             .env("IDP_CLIENT_SECRET", CLIENT_SECRET)
             .env("IDP_REDIRECT_URIS", redirect_uris.join(","))
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start node");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let refreshes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = refreshes.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(url) = line.strip_prefix("idp listening on ") {
                     let _ = tx.send(url.to_owned());
+                } else if line.starts_with("idp refresh ") {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 }
             }
         });
         let issuer = rx.recv_timeout(Duration::from_secs(30));
         let mut idp = Self {
             issuer: String::new(),
+            refreshes,
             child,
         };
         idp.issuer = issuer.expect("the provider did not start within 30 s");

@@ -22,4 +22,8 @@ mod rejections;
 mod revocation;
 mod token;
 mod upstream;
+mod upstream_browser;
+mod upstream_instances;
+mod upstream_presets;
+mod upstream_revocation;
 mod webdriver;

@@ -1,6 +1,6 @@
 //! A minimal W3C WebDriver client over reqwest, driving Debian's headless Chromium through
-//! chromedriver. Enough for forms: navigate, find, type, click, read the URL and the page, and
-//! take a screenshot.
+//! chromedriver. Enough for forms: navigate, find, type, click, read the URL, the page and the
+//! console, and take a screenshot.
 
 #![allow(dead_code)]
 
@@ -86,6 +86,8 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            // The console (CSP violations, script errors, failed loads), read by `console_log`.
+            "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {
                 "binary": chrome,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -179,6 +181,20 @@ impl Browser {
             Some(json!({})),
         )
         .await;
+    }
+
+    /// The browser console's entries since the last call (chromedriver's log endpoint), each
+    /// `{level, message, source, timestamp}`.
+    pub async fn console_log(&self) -> Vec<Value> {
+        self.call(
+            reqwest::Method::POST,
+            "/se/log",
+            Some(json!({"type": "browser"})),
+        )
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
     }
 
     /// Saves a PNG screenshot.

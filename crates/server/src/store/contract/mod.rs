@@ -7,7 +7,7 @@
 //!
 //! `mod.rs` holds the drivers and the shared fixtures; each other file checks one aggregate (as
 //! `sql/` and `memory/` implement them): `accounts`, `grants`, `sessions`, `registration`,
-//! `assertions`, `audit`, `key_schedule`, `upstream`, and `purge` across them all.
+//! `assertions`, `audit`, `key_schedule`, `upstream`, `upstream_revocations`, and `purge` across them all.
 //!
 //! Compiled for this crate's tests and, with the `contract-tests` feature, for other crates'
 //! (a PostgreSQL backend's tests, say). A failed check panics, as a test assertion does, which
@@ -23,6 +23,7 @@ mod purge;
 mod registration;
 mod sessions;
 mod upstream;
+mod upstream_revocations;
 
 pub use accounts::{clients, delete_client_cascades, delete_user_cascades, resources, users};
 pub use assertions::{assertions, concurrent_assertions};
@@ -36,6 +37,9 @@ pub use purge::purge;
 pub use registration::{registration_tokens, unused_registrations};
 pub use sessions::{concurrent_consents, consents, keys, sessions};
 pub use upstream::{concurrent_upstream_logins, upstream_links, upstream_logins, upstream_tokens};
+pub use upstream_revocations::{
+    concurrent_upstream_refresh_lease, upstream_refresh_lease, upstream_revocations,
+};
 
 use super::{Store, StoreError};
 use crate::model::*;
@@ -72,6 +76,8 @@ pub async fn run_all<S: Store>(store: &S) {
     upstream_logins(store).await;
     upstream_links(store).await;
     upstream_tokens(store).await;
+    upstream_revocations(store).await;
+    upstream_refresh_lease(store).await;
     purge(store).await;
     scheduled_rotation(store).await;
 }
@@ -84,6 +90,7 @@ pub async fn run_concurrency<S: Store>(store: Arc<S>) {
     concurrent_consents(store.clone()).await;
     concurrent_assertions(store.clone()).await;
     concurrent_upstream_logins(store.clone()).await;
+    concurrent_upstream_refresh_lease(store.clone()).await;
     concurrent_scheduled_rotation(store).await;
 }
 

@@ -3,6 +3,7 @@
 //! same lock.
 
 use super::{MemoryStore, State};
+use crate::model::upstream::UpstreamTokens;
 use crate::model::*;
 use crate::store::rules::{
     CodeRow, RedeemDecision, RotateDecision, check_family, decide_redeem, decide_rotate,
@@ -17,12 +18,34 @@ impl State {
         match self.grants.get_mut(grant_id) {
             Some(g) if g.revoked_at.is_none() => {
                 g.revoked_at = Some(now);
-                self.upstream_tokens
-                    .retain(|_, t| t.grant_id.as_deref() != Some(grant_id));
+                self.discard_upstream(|t| t.grant_id.as_deref() == Some(grant_id));
                 true
             }
             _ => false,
         }
+    }
+
+    /// Moves the kept upstream tokens `pred` selects to the revocation queue (as
+    /// `sql/revocations.rs`: deleted here, still to be revoked at their provider).
+    pub(super) fn discard_upstream(&mut self, pred: impl Fn(&UpstreamTokens) -> bool) {
+        let doomed: Vec<String> = self
+            .upstream_tokens
+            .iter()
+            .filter(|(_, t)| pred(t))
+            .map(|(hash, _)| hash.clone())
+            .collect();
+        for hash in doomed {
+            if let Some(t) = self.upstream_tokens.remove(&hash) {
+                self.upstream_revocations.entry(hash).or_insert(t);
+            }
+        }
+    }
+
+    /// Discards the kept upstream tokens of codes that went unredeemed.
+    pub(super) fn discard_orphan_upstream(&mut self) {
+        let codes = std::mem::take(&mut self.codes);
+        self.discard_upstream(|t| t.grant_id.is_none() && !codes.contains_key(&t.code_hash));
+        self.codes = codes;
     }
 
     /// Removes grants matching `pred` and their refresh tokens; returns how many rows went.
@@ -42,8 +65,7 @@ impl State {
             self.grants.remove(id);
         }
         self.refresh.retain(|_, t| !doomed.contains(&t.grant_id));
-        self.upstream_tokens
-            .retain(|_, t| t.grant_id.as_ref().is_none_or(|g| !doomed.contains(g)));
+        self.discard_upstream(|t| t.grant_id.as_ref().is_some_and(|g| doomed.contains(g)));
         for row in self.codes.values_mut() {
             if row.grant_id.as_ref().is_some_and(|g| doomed.contains(g)) {
                 row.grant_id = None;
@@ -239,12 +261,7 @@ impl GrantStore for MemoryStore {
         s.registration_tokens
             .retain(|_, t| t.expires_at.is_none_or(|e| e > now));
         s.used_assertions.retain(|_, exp| *exp > now);
-        let State {
-            codes,
-            upstream_tokens,
-            ..
-        } = &mut *s;
-        upstream_tokens.retain(|hash, t| t.grant_id.is_some() || codes.contains_key(hash));
+        s.discard_orphan_upstream();
         let after = count(&s);
         let grants = s.remove_grants(|g| g.expires_at <= now);
         Ok((before - after) as u64 + grants)

@@ -59,6 +59,10 @@ struct State {
     upstream_links: BTreeMap<(String, String), UpstreamLink>,
     /// Upstream tokens by code hash.
     upstream_tokens: HashMap<String, UpstreamTokens>,
+    /// Deleted upstream tokens still to revoke at their provider, by code hash.
+    upstream_revocations: BTreeMap<String, UpstreamTokens>,
+    /// Refresh leases of grants' upstream tokens: grant id → until.
+    upstream_leases: HashMap<String, UnixTime>,
 }
 
 /// A store that keeps everything in process memory.

@@ -128,6 +128,41 @@ impl UpstreamStore for MemoryStore {
             .cloned())
     }
 
+    async fn take_upstream_revocations(&self, limit: u32) -> StoreResult<Vec<UpstreamTokens>> {
+        let mut s = self.lock()?;
+        let mut taken = Vec::new();
+        while taken.len() < limit as usize {
+            let Some((_, t)) = s.upstream_revocations.pop_first() else {
+                break;
+            };
+            taken.push(UpstreamTokens::queued(t.code_hash, t.upstream_id, t.sealed));
+        }
+        Ok(taken)
+    }
+
+    async fn claim_upstream_refresh(
+        &self,
+        grant_id: &str,
+        now: UnixTime,
+        until: UnixTime,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let kept = s
+            .upstream_tokens
+            .values()
+            .any(|t| t.grant_id.as_deref() == Some(grant_id));
+        if !kept || s.upstream_leases.get(grant_id).is_some_and(|u| *u > now) {
+            return Ok(false);
+        }
+        s.upstream_leases.insert(grant_id.to_owned(), until);
+        Ok(true)
+    }
+
+    async fn release_upstream_refresh(&self, grant_id: &str) -> StoreResult<()> {
+        self.lock()?.upstream_leases.remove(grant_id);
+        Ok(())
+    }
+
     async fn update_grant_upstream_tokens(&self, tokens: &UpstreamTokens) -> StoreResult<bool> {
         let mut s = self.lock()?;
         match s.upstream_tokens.get_mut(&tokens.code_hash) {

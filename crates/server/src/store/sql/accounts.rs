@@ -2,6 +2,7 @@
 
 use super::dialect::{Arg, Column, Dialect, Query, SqlBackend, SqlRow, formatted};
 use super::error::db;
+use super::revocations::{discard_tokens_in, doomed};
 use super::row::record;
 use super::row::{Columns, to_json};
 use super::run::Run;
@@ -105,6 +106,8 @@ async fn delete_client_in<D: Dialect>(
 ) -> StoreResult<bool> {
     // Lock what goes, in the global order (codes, then grants), before changing anything.
     lock_rows::<D>(conn, LOCK_CLIENT_ROWS, client_id).await?;
+    // Its kept upstream tokens, before the codes and grants that find them go.
+    discard_tokens_in::<D>(conn, doomed::CLIENT, client_id).await?;
     const STEPS: [&str; 4] = [
         "DELETE FROM authorization_codes WHERE client_id = $1",
         // Explicit rather than left to ON DELETE CASCADE, so the statement list is the same on
@@ -294,6 +297,7 @@ async fn delete_user_in<D: Dialect>(conn: &mut D::Connection, username: &str) ->
         return Ok(false);
     };
     lock_rows::<D>(conn, LOCK_USER_ROWS, &id).await?;
+    discard_tokens_in::<D>(conn, doomed::USER, &id).await?;
     const STEPS: [&str; 6] = [
         "DELETE FROM sessions WHERE user_id = $1",
         "DELETE FROM consents WHERE user_id = $1",

@@ -3,6 +3,7 @@
 use super::dialect::{Arg, Dialect, SqlBackend, SqlRow, formatted};
 use super::error::db;
 use super::for_update;
+use super::revocations::{discard_tokens_in, doomed, queue_revocations_in};
 use super::row::Columns;
 use super::row::record;
 use super::run::Run;
@@ -110,11 +111,9 @@ async fn revoke_in<D: Dialect>(
     grant_id: &str,
     now: UnixTime,
 ) -> StoreResult<bool> {
-    // A revoked grant keeps no upstream token (they are deleted with it, not just unusable).
-    sqlx::query("DELETE FROM upstream_tokens WHERE grant_id = $1")
-        .arg(grant_id)
-        .run(D::on(conn), "deleting a grant's upstream tokens")
-        .await?;
+    // A revoked grant keeps no upstream token (they are deleted with it, not just unusable,
+    // and queued to be revoked at the provider).
+    discard_tokens_in::<D>(conn, doomed::GRANT, grant_id).await?;
     Ok(
         sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .arg(now)
@@ -370,6 +369,8 @@ async fn rotate_in<D: Dialect>(
 }
 
 async fn purge_in<D: Dialect>(conn: &mut D::Connection, now: UnixTime) -> StoreResult<u64> {
+    // The upstream tokens of expiring grants go by cascade: queued for revocation first.
+    queue_revocations_in::<D, i64>(conn, doomed::EXPIRED_GRANTS, Some(now)).await?;
     const STEPS: [&str; 7] = [
         "DELETE FROM authorization_codes WHERE expires_at <= $1",
         "DELETE FROM refresh_tokens WHERE expires_at <= $1",
@@ -387,11 +388,12 @@ async fn purge_in<D: Dialect>(conn: &mut D::Connection, now: UnixTime) -> StoreR
             .changed(D::on(conn), "purging")
             .await?;
     }
-    // Upstream tokens of a code that expired unredeemed.
-    purged += sqlx::query(
-        "DELETE FROM upstream_tokens WHERE grant_id IS NULL \
-         AND code_hash NOT IN (SELECT code_hash FROM authorization_codes)",
-    )
+    // Upstream tokens of a code that expired unredeemed: queued, then deleted.
+    queue_revocations_in::<D, &str>(conn, doomed::ORPHANS, None).await?;
+    purged += formatted::<D>(format!(
+        "DELETE FROM upstream_tokens WHERE {}",
+        doomed::ORPHANS
+    ))
     .changed(D::on(conn), "purging")
     .await?;
     Ok(purged)

@@ -27,6 +27,7 @@ mod grants;
 mod health;
 mod key_schedule;
 mod registration;
+mod revocations;
 mod row;
 mod run;
 mod sessions;

@@ -1,5 +1,7 @@
 //! Federated login's records in SQL: sign-ins in flight (consumed by one `DELETE … RETURNING`,
-//! so exactly one instance of several gets a given sign-in), links, upstream tokens.
+//! so exactly one instance of several gets a given sign-in), links, upstream tokens, the queue
+//! of deleted upstream tokens still to revoke at their provider (taken the same way), and the
+//! refresh lease of a grant's upstream tokens (claimed by one conditional `UPDATE`).
 
 use super::accounts::insert_user_in;
 use super::dialect::{Arg, Dialect, SqlBackend, SqlRow, formatted};
@@ -171,6 +173,50 @@ impl<S: SqlBackend<Db = D>, D: Dialect> UpstreamStore for S {
         .arg(grant_id)
         .optional(self.on_pool(), "reading upstream tokens", tokens_from_row)
         .await
+    }
+
+    async fn take_upstream_revocations(&self, limit: u32) -> StoreResult<Vec<UpstreamTokens>> {
+        // One statement: a row taken here is revoked by this instance only.
+        sqlx::query(
+            "DELETE FROM upstream_revocations WHERE code_hash IN \
+             (SELECT code_hash FROM upstream_revocations ORDER BY code_hash LIMIT $1) \
+             RETURNING code_hash, upstream_id, sealed",
+        )
+        .arg(i64::from(limit))
+        .all(self.on_pool(), "taking upstream revocations", |row| {
+            Ok(UpstreamTokens::queued(
+                row.col("code_hash")?,
+                row.col("upstream_id")?,
+                row.col("sealed")?,
+            ))
+        })
+        .await
+    }
+
+    async fn claim_upstream_refresh(
+        &self,
+        grant_id: &str,
+        now: UnixTime,
+        until: UnixTime,
+    ) -> StoreResult<bool> {
+        // A conditional UPDATE: of instances racing for it, exactly one changes the row.
+        Ok(sqlx::query(
+            "UPDATE upstream_tokens SET refreshing_until = $1 WHERE grant_id = $2 \
+             AND (refreshing_until IS NULL OR refreshing_until <= $3)",
+        )
+        .arg(until)
+        .arg(grant_id)
+        .arg(now)
+        .changed(self.on_pool(), "claiming an upstream refresh")
+        .await?
+            > 0)
+    }
+
+    async fn release_upstream_refresh(&self, grant_id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE upstream_tokens SET refreshing_until = NULL WHERE grant_id = $1")
+            .arg(grant_id)
+            .run(self.on_pool(), "releasing an upstream refresh")
+            .await
     }
 
     async fn update_grant_upstream_tokens(&self, t: &UpstreamTokens) -> StoreResult<bool> {

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod admin;
+pub mod api_keys;
 pub mod audit;
 pub(crate) mod authorization_request;
 pub(crate) mod bounded;
@@ -103,6 +104,7 @@ impl AuthorizationServer {
         Ok(Self {
             state: AppState(Arc::new(Inner {
                 refresh_hmac: kek.derive_hmac("mcp-oauth refresh-token successor v1"),
+                api_key_hmac: kek.derive_hmac(api_keys::HMAC_PURPOSE),
                 config,
                 store,
                 keys: Arc::new(keys),

@@ -4,7 +4,10 @@
 //! registration access tokens are stored as `sha256_b64url` hashes of 256-bit random values;
 //! passwords as Argon2id PHC strings; private keys encrypted under the key-encryption key.
 
+pub mod api_key;
 pub mod audit;
+
+pub use api_key::ApiKey;
 
 use mcp_oauth_core::ScopeSet;
 use mcp_oauth_core::clock::UnixTime;

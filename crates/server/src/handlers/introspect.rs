@@ -14,6 +14,10 @@
 //! revoked and its grant (if any) is still active. A refresh token is active when it is current
 //! (not rotated), unexpired, and its family active. Anything else is `{"active": false}` and
 //! nothing more, so the endpoint does not tell what kind of junk it was sent.
+//!
+//! An API key ([`crate::api_keys`]) is active when it is, and bound to one of the caller's
+//! resources; the answer says `token_type: "api_key"`, its scopes, its resource as `aud` and
+//! its expiry, and the use is audited with the caller as the client.
 
 use crate::client_auth::authenticate;
 use crate::error::{OAuthError, no_store_json};
@@ -63,6 +67,15 @@ async fn handle(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let now = state.now();
+    if crate::api_keys::looks_like_key(token) {
+        return api_key(
+            state,
+            token,
+            &caller.client_id,
+            &caller.introspect_resources,
+        )
+        .await;
+    }
     if let Some(claims) = verify_own_access_token(state, token) {
         if !claims.aud.iter().any(serves) {
             return Ok(IntrospectionResponse::inactive());
@@ -127,4 +140,38 @@ async fn handle(
         }
     }
     Ok(IntrospectionResponse::inactive())
+}
+
+/// The answer for an API key, bound to one of the caller's resources or inactive.
+async fn api_key(
+    state: &AppState,
+    token: &str,
+    caller: &str,
+    resources: &[String],
+) -> Result<IntrospectionResponse, OAuthError> {
+    let store = state.store().as_ref();
+    let hmac = state.api_key_hmac();
+    // Checked for the caller's resources before the use is recorded: another resource server
+    // learns nothing, and its question is not a use.
+    let hash = crate::api_keys::hash(hmac, token);
+    match store.find_api_key(&hash).await? {
+        Some(k) if resources.iter().any(|r| audience_matches(r, &k.resource)) => {}
+        _ => return Ok(IntrospectionResponse::inactive()),
+    }
+    let Some(key) = crate::api_keys::check(store, hmac, token, Some(caller), state.now()).await?
+    else {
+        return Ok(IntrospectionResponse::inactive());
+    };
+    Ok(IntrospectionResponse {
+        active: true,
+        scope: Some(key.scope.to_string()),
+        client_id: Some(format!("api-key:{}", key.id)),
+        token_type: Some("api_key".into()),
+        exp: Some(key.expires_at),
+        iat: Some(key.created_at),
+        sub: Some(crate::api_keys::subject(&key)),
+        aud: Some(Audience::One(key.resource)),
+        iss: Some(state.config().issuer.clone()),
+        ..Default::default()
+    })
 }

@@ -36,10 +36,16 @@ pub enum AuditKind {
     KeyRotated,
     /// A retired signing key was deleted after every token it signed expired.
     KeyDeleted,
+    /// An API key was created (`detail.key_id`, `resource`, `scope`, `expires_at`).
+    ApiKeyCreated,
+    /// An API key was revoked.
+    ApiKeyRevoked,
+    /// An API key was accepted (in-process or through introspection; `client_id`: who asked).
+    ApiKeyUsed,
 }
 
 /// Every kind, for parsing and help texts.
-pub const KINDS: [AuditKind; 13] = [
+pub const KINDS: [AuditKind; 16] = [
     AuditKind::LoginSucceeded,
     AuditKind::LoginFailed,
     AuditKind::LoginThrottled,
@@ -53,6 +59,9 @@ pub const KINDS: [AuditKind; 13] = [
     AuditKind::CodeReplay,
     AuditKind::KeyRotated,
     AuditKind::KeyDeleted,
+    AuditKind::ApiKeyCreated,
+    AuditKind::ApiKeyRevoked,
+    AuditKind::ApiKeyUsed,
 ];
 
 impl AuditKind {
@@ -72,6 +81,9 @@ impl AuditKind {
             Self::CodeReplay => "code_replay",
             Self::KeyRotated => "key_rotated",
             Self::KeyDeleted => "key_deleted",
+            Self::ApiKeyCreated => "api_key_created",
+            Self::ApiKeyRevoked => "api_key_revoked",
+            Self::ApiKeyUsed => "api_key_used",
         }
     }
 }

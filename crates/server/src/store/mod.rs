@@ -288,6 +288,23 @@ pub trait HealthStore: Send + Sync {
     }
 }
 
+/// API keys (see [`crate::api_keys`]): looked up by the keyed hash of the key, never by the key.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Stores a new key; `Conflict` if its id or hash exists.
+    async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+    /// The key with this hash, whatever its state (the caller checks revocation and expiry).
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// The key with this id.
+    async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKey>>;
+    /// Keys of one user (`Some`), or every key (`None`), ordered by creation time, then id.
+    async fn list_api_keys(&self, user_id: Option<&str>) -> StoreResult<Vec<ApiKey>>;
+    /// Revokes a key at `now`; returns whether it existed and was not revoked yet.
+    async fn revoke_api_key(&self, id: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Records that the key was accepted at `now`.
+    async fn touch_api_key(&self, id: &str, now: UnixTime) -> StoreResult<()>;
+}
+
 /// Declares `Store` as the sum of the aggregate traits and implements it for every type that has
 /// them all, so the list of aggregates is written once: a new aggregate trait is one more name
 /// here, and a backend that lacks it is not a `Store`.
@@ -316,4 +333,5 @@ store_of! {
         AuditStore,
         KeyRotationStore,
         HealthStore,
+        ApiKeyStore,
 }

@@ -7,7 +7,7 @@
 //!
 //! `mod.rs` holds the drivers and the shared fixtures; each other file checks one aggregate (as
 //! `sql/` and `memory/` implement them): `accounts`, `grants`, `sessions`, `registration`,
-//! `assertions`, `audit`, `key_schedule`, and `purge` across them all.
+//! `assertions`, `audit`, `key_schedule`, `api_keys`, and `purge` across them all.
 //!
 //! Compiled for this crate's tests and, with the `contract-tests` feature, for other crates'
 //! (a PostgreSQL backend's tests, say). A failed check panics, as a test assertion does, which
@@ -15,6 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod accounts;
+mod api_keys;
 mod assertions;
 mod audit;
 mod grants;
@@ -24,6 +25,7 @@ mod registration;
 mod sessions;
 
 pub use accounts::{clients, delete_client_cascades, delete_user_cascades, resources, users};
+pub use api_keys::api_keys;
 pub use assertions::{assertions, concurrent_assertions};
 pub use audit::audit;
 pub use grants::{
@@ -69,6 +71,7 @@ pub async fn run_all<S: Store>(store: &S) {
     audit(store).await;
     purge(store).await;
     scheduled_rotation(store).await;
+    api_keys(store).await;
 }
 
 /// Runs every concurrency check against `store`, which should be empty.

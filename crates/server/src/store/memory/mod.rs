@@ -7,11 +7,12 @@
 //! state as it was (the in-memory equivalent of a rolled-back transaction).
 //!
 //! Each file implements the traits of one aggregate, as in `sql/`: `accounts`, `grants`,
-//! `sessions`, `registration`, `assertions`, `audit`, `key_schedule`, `health`.
+//! `sessions`, `registration`, `assertions`, `audit`, `key_schedule`, `health`, `api_keys`.
 //!
 //! For tests, demos and single-process development; nothing survives a restart.
 
 mod accounts;
+mod api_keys;
 mod assertions;
 mod audit;
 mod grants;
@@ -51,6 +52,8 @@ struct State {
     /// The audit trail, oldest first, and the last id given out.
     audit: Vec<crate::model::audit::AuditEvent>,
     audit_seq: i64,
+    /// API keys by id.
+    api_keys: HashMap<String, ApiKey>,
 }
 
 /// A store that keeps everything in process memory.

@@ -142,7 +142,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     }
     let mut mcp_url = None;
     if demo {
-        let (routes, url) = crate::demo::router(&issuer, args.demo_public)?;
+        let (routes, url) = crate::demo::router(&issuer, args.demo_public, server.state().clone())?;
         router = router.merge(routes);
         mcp_url = Some(url);
         if args.demo_public {

@@ -155,12 +155,15 @@ pub async fn revoke(
     Ok(())
 }
 
-/// Checks a presented key: the active record, after recording its use (last use and an
-/// `api_key_used` event naming `via`, the client that asked, if any), or `None`.
+/// Checks a presented key for one of `resources`: the active record bound to one of them, after
+/// recording its use (last use and an `api_key_used` event naming `via`, the client that asked,
+/// if any), or `None`. A key for another resource is `None` and not a use: that resource server
+/// learns nothing about it.
 pub async fn check(
     store: &dyn Store,
     hmac_key: &hmac::Key,
     presented: &str,
+    resources: &[String],
     via: Option<&str>,
     now: UnixTime,
 ) -> StoreResult<Option<ApiKey>> {
@@ -170,7 +173,8 @@ pub async fn check(
     let Some(key) = store.find_api_key(&hash(hmac_key, presented)).await? else {
         return Ok(None);
     };
-    if !key.is_active(now) {
+    let serves = |r: &String| mcp_oauth_core::resource::audience_matches(r, &key.resource);
+    if !key.is_active(now) || !resources.iter().any(serves) {
         return Ok(None);
     }
     if let Some(u) = &key.user_id

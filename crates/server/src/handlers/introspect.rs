@@ -16,7 +16,7 @@
 //! nothing more, so the endpoint does not tell what kind of junk it was sent.
 //!
 //! An API key ([`crate::api_keys`]) is active when it is, and bound to one of the caller's
-//! resources; the answer says `token_type: "api_key"`, its scopes, its resource as `aud` and
+//! resources; the answer says `token_type: "Bearer"` and `client_id: "api-key:ID"`, its scopes, its resource as `aud` and
 //! its expiry, and the use is audited with the caller as the client.
 
 use crate::client_auth::authenticate;
@@ -149,16 +149,9 @@ async fn api_key(
     caller: &str,
     resources: &[String],
 ) -> Result<IntrospectionResponse, OAuthError> {
-    let store = state.store().as_ref();
-    let hmac = state.api_key_hmac();
-    // Checked for the caller's resources before the use is recorded: another resource server
-    // learns nothing, and its question is not a use.
-    let hash = crate::api_keys::hash(hmac, token);
-    match store.find_api_key(&hash).await? {
-        Some(k) if resources.iter().any(|r| audience_matches(r, &k.resource)) => {}
-        _ => return Ok(IntrospectionResponse::inactive()),
-    }
-    let Some(key) = crate::api_keys::check(store, hmac, token, Some(caller), state.now()).await?
+    let (store, hmac) = (state.store().as_ref(), state.api_key_hmac());
+    let Some(key) =
+        crate::api_keys::check(store, hmac, token, resources, Some(caller), state.now()).await?
     else {
         return Ok(IntrospectionResponse::inactive());
     };
@@ -166,7 +159,8 @@ async fn api_key(
         active: true,
         scope: Some(key.scope.to_string()),
         client_id: Some(format!("api-key:{}", key.id)),
-        token_type: Some("api_key".into()),
+        // Used as a bearer credential; `client_id` (`api-key:ID`) says it is a key.
+        token_type: Some("Bearer".into()),
         exp: Some(key.expires_at),
         iat: Some(key.created_at),
         sub: Some(crate::api_keys::subject(&key)),

@@ -129,6 +129,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot load the signing keys (is MCP_OAUTH_KEK the key this data directory was created with?)")?;
     if dev {
         seed_demo(store.as_ref(), &issuer, clock.now()).await?;
+        mcp_oauth_server::console::ensure(store.as_ref(), &issuer, clock.now()).await?;
     }
     let maintenance = server.spawn_maintenance(Duration::from_secs(60));
     let mut router = server.router();

@@ -24,6 +24,7 @@ pub(crate) mod client_keys;
 pub mod client_metadata;
 pub(crate) mod clients;
 pub mod config;
+pub mod console;
 pub(crate) mod cors;
 pub mod error;
 pub mod fetch;
@@ -216,6 +217,7 @@ impl AuthorizationServer {
             )
             .route("/healthz", get(handlers::metadata::healthz))
             .route("/metrics", get(handlers::metrics::serve_main))
+            .merge(console::router(base))
             .merge(browser);
         r.route_layer(axum::middleware::from_fn_with_state(
             self.state.clone(),

@@ -334,6 +334,43 @@ async fn the_console_in_chromium() {
         b.screenshot(&d.join("console-phone.png")).await;
     }
 
+    // Administration (the demo user holds the role `admin`): clients as text, a new user,
+    // the audit log filtered by kind.
+    b.resize(900, 900).await;
+    b.click("#nav-admin").await;
+    let name = b.wait_for(&format!(
+        "const e = document.querySelector(\"#adm-clients li[data-client='{evil_id}'] .title\"); return e && e.textContent"
+    )).await;
+    assert_eq!(name, "<script>window.pwned=1</script>");
+    b.type_into("#adm-username", "carol").await;
+    b.type_into("#adm-password", "correct horse").await;
+    b.click("#adm-user-form button[type=submit]").await;
+    b.wait_for("return document.querySelector(\"#adm-users li[data-user='carol']\")")
+        .await;
+    let users = cli(&data, &["users", "list"]);
+    assert!(users.to_string().contains("carol"), "{users}");
+    b.execute(
+        "document.getElementById('adm-audit-kind').value = 'api_key_revoked'",
+        json!([]),
+    )
+    .await;
+    b.click("#adm-audit-form button[type=submit]").await;
+    let kinds = b
+        .wait_for(
+            "const l = [...document.querySelectorAll('#adm-audit li')].map(e => e.dataset.kind); \
+         return l.length > 0 && l.every(k => k === 'api_key_revoked') && l.length",
+        )
+        .await;
+    assert_eq!(kinds, json!(1), "one key was revoked");
+    assert_eq!(
+        b.execute("return window.pwned === undefined", json!([]))
+            .await,
+        json!(true)
+    );
+    if let Some(d) = &shots {
+        b.screenshot(&d.join("console-admin.png")).await;
+    }
+
     // No CSP violation during the whole run (the probe shows the log is read at all).
     b.execute("console.error('console-test probe')", json!([]))
         .await;

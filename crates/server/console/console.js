@@ -11,6 +11,7 @@ const API = ISSUER + '/console/api';
 const CONSOLE_RESOURCE = API;
 const tokens = new Map(); // resource -> { access, refresh }
 const $ = (id) => document.getElementById(id);
+const VIEWS = ['authorizations', 'keys', 'playground', 'admin'];
 
 function b64url(bytes) {
   let s = '';
@@ -122,7 +123,7 @@ async function api(path, init) {
 // ------------------------------------------------------------------ views
 
 function showSignIn(message) {
-  for (const s of ['authorizations', 'keys', 'playground']) $(s).hidden = true;
+  for (const s of VIEWS) $(s).hidden = true;
   $('nav').hidden = true;
   $('signin').hidden = false;
   status(message);
@@ -131,13 +132,13 @@ function showSignIn(message) {
 function show(view) {
   $('signin').hidden = true;
   $('nav').hidden = false;
-  for (const s of ['authorizations', 'keys', 'playground']) $(s).hidden = s !== view;
+  for (const s of VIEWS) $(s).hidden = s !== view;
   for (const b of document.querySelectorAll('nav button[data-view]')) {
     if (b.dataset.view === view) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');
   }
   const heading = $(view).querySelector('h2');
   if (heading) heading.focus();
-  const load = { authorizations: loadAuthorizations, keys: loadKeys, playground: () => {} }[view];
+  const load = { authorizations: loadAuthorizations, keys: loadKeys, playground: async () => {}, admin: () => window.consoleAdmin.load() }[view];
   load().catch((e) => status(e.message));
 }
 
@@ -407,7 +408,8 @@ async function callTool(ev) {
 
 async function start() {
   $('signin-btn').addEventListener('click', async () => {
-    location.assign(await authorizeUrl(CONSOLE_RESOURCE, 'console'));
+    // console:admin is dropped by the server for users without the role `admin`.
+    location.assign(await authorizeUrl(CONSOLE_RESOURCE, 'console console:admin'));
   });
   $('signout').addEventListener('click', () => { tokens.clear(); showSignIn('Signed out.'); });
   for (const b of document.querySelectorAll('nav button[data-view]')) b.addEventListener('click', () => show(b.dataset.view));
@@ -435,6 +437,7 @@ async function start() {
   try {
     const me = await api('/me');
     status('Signed in as ' + me.username);
+    $('nav-admin').hidden = !me.admin;
     show('authorizations');
   } catch (e) { showSignIn(e.message); }
 }

@@ -42,32 +42,33 @@ pub fn router(base: &str) -> Router<AppState> {
         .route(&p("me/api-keys"), get(list_keys).post(create_key))
         .route(&p("me/api-keys/{id}"), delete(revoke_key))
         .route(&p("resources"), get(resources))
+        .merge(super::admin_api::router(base))
 }
 
 /// The signed-in caller of one request.
-struct Caller {
-    user: User,
+pub(super) struct Caller {
+    pub(super) user: User,
     /// The grant behind the console's token (its own authorization).
     grant_id: Option<String>,
-    admin: bool,
+    pub(super) admin: bool,
 }
 
-type Answer = Result<Response, OAuthError>;
+pub(super) type Answer = Result<Response, OAuthError>;
 
-fn ok(v: Value) -> Answer {
+pub(super) fn ok(v: Value) -> Answer {
     Ok(no_store_json(StatusCode::OK, &v))
 }
 
-fn forbidden(description: &str) -> OAuthError {
+pub(super) fn forbidden(description: &str) -> OAuthError {
     OAuthError::new(ErrorCode::AccessDenied, description).with_status(StatusCode::FORBIDDEN)
 }
 
-fn not_found(what: &str) -> OAuthError {
+pub(super) fn not_found(what: &str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidRequest, format!("{what} not found"))
         .with_status(StatusCode::NOT_FOUND)
 }
 
-fn from_admin(e: AdminError) -> OAuthError {
+pub(super) fn from_admin(e: AdminError) -> OAuthError {
     match e {
         AdminError::Invalid(m) => OAuthError::invalid_request(m),
         AdminError::NotFound(w) => not_found(&w),
@@ -93,7 +94,7 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), OAuthError>
 }
 
 /// Authenticates the console's bearer token.
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, OAuthError> {
+pub(super) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, OAuthError> {
     check_origin(state, headers)?;
     let bad = || OAuthError::invalid_token("a valid console access token is required");
     let token = headers
@@ -145,7 +146,7 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, OAuthEr
     })
 }
 
-fn answer(r: Answer) -> Response {
+pub(super) fn answer(r: Answer) -> Response {
     r.unwrap_or_else(IntoResponse::into_response)
 }
 
@@ -240,6 +241,26 @@ async fn list_keys(State(state): State<AppState>, headers: HeaderMap) -> Respons
     )
 }
 
+/// Reads a JSON body (`application/json` only; unknown fields refused by the type).
+pub(super) fn read_json<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, OAuthError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(
+            OAuthError::invalid_request("the body must be application/json")
+                .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        );
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| OAuthError::invalid_request(format!("invalid body: {e}")))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewKeyBody {
@@ -253,22 +274,7 @@ async fn create_key(State(state): State<AppState>, headers: HeaderMap, body: Byt
     answer(
         async {
             let c = caller(&state, &headers).await?;
-            let json_body = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| {
-                    v.split(';')
-                        .next()
-                        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-                });
-            if !json_body {
-                return Err(
-                    OAuthError::invalid_request("the body must be application/json")
-                        .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
-                );
-            }
-            let req: NewKeyBody = serde_json::from_slice(&body)
-                .map_err(|e| OAuthError::invalid_request(format!("invalid body: {e}")))?;
+            let req: NewKeyBody = read_json(&headers, &body)?;
             let scope = ScopeSet::parse(&req.scope)
                 .map_err(|e| OAuthError::invalid_request(format!("invalid scope: {e}")))?;
             let store = state.store().as_ref();

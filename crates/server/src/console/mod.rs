@@ -8,6 +8,7 @@
 //! Content-Security-Policy: scripts and styles only from this origin, no inline script or
 //! style, no framing, fetches only to this origin.
 
+pub mod admin_api;
 pub mod api;
 
 use crate::admin::{self, AdminError, NewClient};
@@ -43,6 +44,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 
 const INDEX: &str = include_str!("../../console/index.html");
 const SCRIPT: &str = include_str!("../../console/console.js");
+const ADMIN_SCRIPT: &str = include_str!("../../console/console-admin.js");
 const STYLE: &str = include_str!("../../console/console.css");
 
 fn file(content_type: &'static str, body: &'static str) -> Response {
@@ -76,6 +78,10 @@ pub fn router(base: &str) -> Router<crate::state::AppState> {
         .route(
             &format!("{base}/console/console.js"),
             get(|| async { file("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .route(
+            &format!("{base}/console/console-admin.js"),
+            get(|| async { file("text/javascript; charset=utf-8", ADMIN_SCRIPT) }),
         )
         .route(
             &format!("{base}/console/console.css"),

@@ -164,6 +164,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     }
     if dev {
         print_tour(&issuer);
+        println!("console: {issuer}/console/ (sign in as demo / demo)");
     }
     if let Some(url) = &mcp_url {
         println!("MCP server: {url}");

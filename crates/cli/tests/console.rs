@@ -77,6 +77,11 @@ fn cli(data: &str, args: &[&str]) -> Value {
 
 /// A grant of `client_id` for the demo user, through the real pages; returns its refresh token.
 async fn grant_for(base: &str, client_id: &str) -> String {
+    tokens_for(base, client_id).await.1
+}
+
+/// A grant of `client_id` for the demo user; returns its access and refresh tokens.
+async fn tokens_for(base: &str, client_id: &str) -> (String, String) {
     let mcp = format!("{base}/mcp");
     let mut u = url::Url::parse(&format!("{base}/authorize")).unwrap();
     u.query_pairs_mut()
@@ -112,10 +117,16 @@ async fn grant_for(base: &str, client_id: &str) -> String {
         .json()
         .await
         .unwrap();
-    t["refresh_token"]
-        .as_str()
-        .expect("a refresh token")
-        .to_owned()
+    (
+        t["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned(),
+        t["refresh_token"]
+            .as_str()
+            .expect("a refresh token")
+            .to_owned(),
+    )
 }
 
 async fn refresh_status(base: &str, client_id: &str, refresh: &str) -> (u16, Value) {
@@ -134,9 +145,14 @@ async fn refresh_status(base: &str, client_id: &str, refresh: &str) -> (u16, Val
 
 /// The status of an MCP `initialize` with `key` in `X-API-Key`.
 async fn initialize_with_key(mcp: &str, key: &str) -> u16 {
+    initialize(mcp, "x-api-key", key.to_owned()).await
+}
+
+/// The status of an MCP `initialize` with the header `name: value`.
+async fn initialize(mcp: &str, name: &str, value: String) -> u16 {
     reqwest::Client::new()
         .post(mcp)
-        .header("x-api-key", key)
+        .header(name, value)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .body(

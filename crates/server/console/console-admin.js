@@ -6,7 +6,7 @@
 window.consoleAdmin = (() => {
   const KINDS = ['login_succeeded', 'login_failed', 'login_throttled', 'consent_given', 'consent_denied',
     'consent_revoked', 'client_registered', 'client_removed', 'token_revoked', 'refresh_reuse', 'code_replay',
-    'key_rotated', 'key_deleted', 'api_key_created', 'api_key_revoked', 'api_key_used'];
+    'key_rotated', 'key_deleted', 'client_disabled', 'api_key_created', 'api_key_revoked', 'api_key_used'];
 
   function card(title, ...lines) {
     const li = el('li');
@@ -31,6 +31,20 @@ window.consoleAdmin = (() => {
         'Authentication: ' + c.token_endpoint_auth_method + ' · origin: ' + c.origin,
         'Last used: ' + when(c.last_used_at));
       li.dataset.client = c.client_id;
+      li.append(el('div', { className: 'meta client-state', textContent: c.disabled_at ? 'Disabled' : 'Enabled' }));
+      if (c.client_id !== 'mcp-oauth-console') {
+        const d = el('button', { type: 'button', className: c.disabled_at ? 'secondary' : 'danger', textContent: c.disabled_at ? 'Enable' : 'Disable' });
+        d.dataset.action = c.disabled_at ? 'enable' : 'disable';
+        d.setAttribute('aria-label', d.textContent + ' ' + (c.client_name || c.client_id));
+        d.addEventListener('click', async () => {
+          try {
+            await api('/admin/clients/' + encodeURIComponent(c.client_id) + '/' + d.dataset.action, { method: 'POST' });
+            status((c.disabled_at ? 'Enabled: ' : 'Disabled: ') + (c.client_name || c.client_id));
+            await loadClients();
+          } catch (e) { status(e.message); }
+        });
+        li.append(d);
+      }
       if (c.has_secret) {
         const b = el('button', { type: 'button', className: 'secondary', textContent: 'Rotate secret' });
         b.setAttribute('aria-label', 'Rotate the secret of ' + (c.client_name || c.client_id));

@@ -83,6 +83,10 @@ pub struct Client {
     /// administrator sets it; dynamic registrations and metadata documents never can.
     #[serde(default)]
     pub introspect_resources: Vec<String>,
+    /// When an administrator disabled the client: it cannot sign in, get or refresh tokens, and
+    /// its access tokens are refused where they are checked with this server. `None`: enabled.
+    #[serde(default)]
+    pub disabled_at: Option<UnixTime>,
 }
 
 impl Client {

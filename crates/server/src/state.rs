@@ -66,6 +66,26 @@ impl AppState {
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.0.metrics
     }
+    /// Whether the access token of `client_id` carrying grant `grant_id` still holds: the
+    /// client is not disabled and the grant (if any) not revoked. For a guard running in the
+    /// same process (`serve --demo`), which can ask instead of trusting the signature alone.
+    pub async fn token_still_valid(
+        &self,
+        client_id: &str,
+        grant_id: Option<&str>,
+    ) -> Result<bool, crate::store::StoreError> {
+        if crate::clients::is_disabled(self, client_id).await? {
+            return Ok(false);
+        }
+        Ok(match grant_id {
+            Some(g) => self
+                .store()
+                .get_grant(g)
+                .await?
+                .is_some_and(|g| g.revoked_at.is_none()),
+            None => true,
+        })
+    }
     /// The key API keys are hashed under.
     pub fn api_key_hmac(&self) -> &hmac::Key {
         &self.0.api_key_hmac

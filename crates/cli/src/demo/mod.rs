@@ -2,8 +2,8 @@
 //! guard of `mcp-oauth-resource` and trusting the built-in authorization server.
 //!
 //! The stack for `/mcp`, outermost first: [`OriginGuardLayer`] (DNS rebinding, loopback origins)
-//! → [`RequireBearerLayer`] (JWT verified against the issuer's JWKS, cached; API keys checked in
-//! process, also from `X-API-Key`; the scope policy of
+//! → [`RequireBearerLayer`] (JWT verified against the issuer's JWKS, cached, then asked in process
+//! whether its grant and client still hold; API keys checked in process, also from `X-API-Key`; the scope policy of
 //! [`policy`]; CORS for loopback origins) → [`SessionLimitLayer`] (at most
 //! [`MAX_SESSIONS_PER_CLIENT`] live sessions per address, freed when rmcp closes one) → rmcp's
 //! `StreamableHttpService` running [`DemoServer`]. The protected resource
@@ -115,8 +115,9 @@ pub fn router(
         .insecure_allow_http(url.scheme() == "http")
         .build()
         .context("cannot build the token verifier of the demo")?;
-    let keys = api_keys::InProcessKeys::new(server, resource.clone());
-    let verifier = SplitVerifier::new(CachedVerifier::new(verifier), keys);
+    let keys = api_keys::InProcessKeys::new(server.clone(), resource.clone());
+    let jwts = api_keys::StillValid::new(CachedVerifier::new(verifier), server.clone());
+    let verifier = SplitVerifier::new(jwts, keys);
     let guard = RequireBearerLayer::builder(resource.clone(), verifier)
         .policy(policy)
         .api_key_header(API_KEY_HEADER)

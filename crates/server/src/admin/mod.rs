@@ -303,6 +303,7 @@ pub async fn add_client(
         created_at: now,
         last_used_at: None,
         introspect_resources,
+        disabled_at: None,
     };
     store.insert_client(&client).await.map_err(|e| match e {
         StoreError::Conflict(_) => AdminError::Exists(format!("client `{client_id}`")),
@@ -385,6 +386,27 @@ pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<Secret,
     client.secret_expires_at = None;
     store.update_client(&client).await?;
     Ok(secret)
+}
+
+/// Disables (`true`) or enables a client. A disabled client cannot sign users in, obtain or
+/// refresh tokens, and its tokens are inactive at introspection. Returns the updated client.
+pub async fn set_client_disabled(
+    store: &dyn Store,
+    client_id: &str,
+    disabled: bool,
+    now: UnixTime,
+) -> Result<Client, AdminError> {
+    let mut client = store
+        .get_client(client_id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("client `{client_id}`")))?;
+    client.disabled_at = disabled.then_some(client.disabled_at.unwrap_or(now));
+    store.update_client(&client).await?;
+    let event = AuditEvent::new(AuditKind::ClientDisabled, now)
+        .client(client_id)
+        .detail(serde_json::json!({"disabled": disabled}));
+    crate::audit::record(store, event).await;
+    Ok(client)
 }
 
 /// Creates an initial access token for the `token` registration policy (RFC 7591 §3). Returns

@@ -3,7 +3,7 @@
 //! Each call is one of the validated operations behind the admin commands ([`crate::admin`]).
 //!
 //! - `GET clients`, `GET clients/{id}`, `POST clients/{id}/rotate-secret` (the new secret in the
-//!   answer, shown once; the old one stops at once);
+//!   answer, shown once; the old one stops at once), `POST clients/{id}/disable` and `enable`;
 //! - `GET users`, `POST users` (`username`, `password`, `roles`), `POST users/{name}/password`,
 //!   `POST users/{name}/roles` (`add`, `remove`);
 //! - `GET resources` (with scopes and their roles), `GET keys` (signing keys, public parts);
@@ -33,6 +33,8 @@ pub fn router(base: &str) -> Router<AppState> {
         .route(&p("clients"), get(clients))
         .route(&p("clients/{id}"), get(client))
         .route(&p("clients/{id}/rotate-secret"), post(rotate_secret))
+        .route(&p("clients/{id}/disable"), post(disable))
+        .route(&p("clients/{id}/enable"), post(enable))
         .route(&p("users"), get(users).post(add_user))
         .route(&p("users/{name}/password"), post(set_password))
         .route(&p("users/{name}/roles"), post(set_roles))
@@ -58,6 +60,7 @@ fn client_view(c: &Client) -> Value {
         "origin": c.origin.as_str(), "redirect_uris": c.redirect_uris, "grant_types": c.grant_types,
         "created_at": c.created_at, "last_used_at": c.last_used_at,
         "introspect_resources": c.introspect_resources, "has_secret": c.secret_hash.is_some(),
+        "disabled_at": c.disabled_at,
     })
 }
 
@@ -110,6 +113,37 @@ async fn rotate_secret(
         }
         .await,
     )
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    set_disabled(state, headers, id, true).await
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    set_disabled(state, headers, id, false).await
+}
+
+async fn set_disabled(state: AppState, headers: HeaderMap, id: String, disabled: bool) -> Response {
+    answer(async {
+        let c = administrator(&state, &headers).await?;
+        if disabled && id == super::CLIENT_ID {
+            return Err(OAuthError::invalid_request("the console cannot disable itself"));
+        }
+        let client = admin::set_client_disabled(state.store().as_ref(), &id, disabled, state.now())
+            .await
+            .map_err(from_admin)?;
+        crate::clients::changed(&state, &id);
+        tracing::info!(target: "mcp_oauth::console", client_id = %id, disabled, by = %c.user.id, "client disabled or enabled");
+        ok(client_view(&client))
+    }.await)
 }
 
 async fn users(State(state): State<AppState>, headers: HeaderMap) -> Response {

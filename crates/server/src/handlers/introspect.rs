@@ -12,7 +12,7 @@
 //!
 //! An access token is active when its signature, issuer and expiry check out, its `jti` was not
 //! revoked and its grant (if any) is still active. A refresh token is active when it is current
-//! (not rotated), unexpired, and its family active. Anything else is `{"active": false}` and
+//! (not rotated), unexpired, and its family active. A disabled client's tokens are inactive. Anything else is `{"active": false}` and
 //! nothing more, so the endpoint does not tell what kind of junk it was sent.
 //!
 //! An API key ([`crate::api_keys`]) is active when it is, and bound to one of the caller's
@@ -80,7 +80,9 @@ async fn handle(
         if !claims.aud.iter().any(serves) {
             return Ok(IntrospectionResponse::inactive());
         }
-        if state.store().is_access_token_revoked(&claims.jti).await? {
+        if state.store().is_access_token_revoked(&claims.jti).await?
+            || crate::clients::is_disabled(state, &claims.client_id).await?
+        {
             return Ok(IntrospectionResponse::inactive());
         }
         if let Some(gid) = claims.extra.get(GRANT_CLAIM).and_then(|v| v.as_str()) {
@@ -120,6 +122,7 @@ async fn handle(
         .await?
     {
         let active = serves(&grant.resource)
+            && !crate::clients::is_disabled(state, &grant.client_id).await?
             && rt.rotated_at.is_none()
             && rt.expires_at > now
             && grant.revoked_at.is_none()

@@ -36,6 +36,8 @@ pub enum AuditKind {
     KeyRotated,
     /// A retired signing key was deleted after every token it signed expired.
     KeyDeleted,
+    /// An administrator disabled or enabled a client (`detail.disabled`).
+    ClientDisabled,
     /// An API key was created (`detail.key_id`, `resource`, `scope`, `expires_at`).
     ApiKeyCreated,
     /// An API key was revoked.
@@ -45,7 +47,7 @@ pub enum AuditKind {
 }
 
 /// Every kind, for parsing and help texts.
-pub const KINDS: [AuditKind; 16] = [
+pub const KINDS: [AuditKind; 17] = [
     AuditKind::LoginSucceeded,
     AuditKind::LoginFailed,
     AuditKind::LoginThrottled,
@@ -59,6 +61,7 @@ pub const KINDS: [AuditKind; 16] = [
     AuditKind::CodeReplay,
     AuditKind::KeyRotated,
     AuditKind::KeyDeleted,
+    AuditKind::ClientDisabled,
     AuditKind::ApiKeyCreated,
     AuditKind::ApiKeyRevoked,
     AuditKind::ApiKeyUsed,
@@ -81,6 +84,7 @@ impl AuditKind {
             Self::CodeReplay => "code_replay",
             Self::KeyRotated => "key_rotated",
             Self::KeyDeleted => "key_deleted",
+            Self::ClientDisabled => "client_disabled",
             Self::ApiKeyCreated => "api_key_created",
             Self::ApiKeyRevoked => "api_key_revoked",
             Self::ApiKeyUsed => "api_key_used",

@@ -78,6 +78,7 @@ pub async fn register(
         created_at: now,
         last_used_at: None,
         introspect_resources: Vec::new(),
+        disabled_at: None,
     };
     state.store().insert_client(&client).await?;
     tracing::info!(target: "mcp_oauth::register", client_id = %client.client_id, auth_method = %client.token_endpoint_auth_method, "client registered");

@@ -115,6 +115,7 @@ pub fn full_client(id: &str, created_at: UnixTime) -> Client {
             "https://res.example/a".into(),
             "https://res.example/b".into(),
         ],
+        disabled_at: Some(created_at + 1),
     }
 }
 
@@ -137,6 +138,7 @@ pub fn bare_client(id: &str, created_at: UnixTime) -> Client {
         created_at,
         last_used_at: None,
         introspect_resources: Vec::new(),
+        disabled_at: None,
     }
 }
 

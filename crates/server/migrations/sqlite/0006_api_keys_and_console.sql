@@ -13,3 +13,6 @@ CREATE TABLE api_keys (
     revoked_at   BIGINT
 );
 CREATE INDEX api_keys_by_user ON api_keys (user_id, created_at);
+
+-- When an administrator disabled a client (issue 16); NULL: enabled.
+ALTER TABLE clients ADD COLUMN disabled_at BIGINT;

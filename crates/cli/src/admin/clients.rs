@@ -63,6 +63,30 @@ pub enum ClientsCommand {
         /// The client id.
         client_id: String,
     },
+    /// Disable a client: it cannot sign users in or get or refresh tokens, and its tokens are
+    /// inactive at introspection (`enable` undoes it).
+    Disable {
+        /// The client id.
+        client_id: String,
+    },
+    /// Enable a disabled client again.
+    Enable {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+async fn set_disabled(
+    global: &GlobalArgs,
+    store: &std::sync::Arc<dyn mcp_oauth_server::store::Store>,
+    client_id: String,
+    disabled: bool,
+) -> anyhow::Result<()> {
+    let c = admin::set_client_disabled(store.as_ref(), &client_id, disabled, now()).await?;
+    emit(global.json, &view(&c), || {
+        let done = if disabled { "disabled" } else { "enabled" };
+        format!("client `{client_id}` {done}")
+    })
 }
 
 fn view(c: &Client) -> serde_json::Value {
@@ -78,6 +102,7 @@ fn view(c: &Client) -> serde_json::Value {
         "introspect_resources": c.introspect_resources,
         "created_at": c.created_at,
         "last_used_at": c.last_used_at,
+        "disabled_at": c.disabled_at,
     })
 }
 
@@ -178,6 +203,12 @@ pub async fn run(global: &GlobalArgs, cmd: ClientsCommand) -> anyhow::Result<()>
                 &serde_json::json!({"removed": client_id}),
                 || format!("client `{client_id}` removed"),
             )
+        }
+        ClientsCommand::Disable { client_id } => {
+            set_disabled(global, &store, client_id, true).await
+        }
+        ClientsCommand::Enable { client_id } => {
+            set_disabled(global, &store, client_id, false).await
         }
         ClientsCommand::RotateSecret { client_id } => {
             let secret = admin::rotate_secret(store.as_ref(), &client_id).await?;

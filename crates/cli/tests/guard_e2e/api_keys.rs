@@ -166,6 +166,34 @@ async fn api_keys_through_the_guard() {
     assert_eq!(answer["aud"], mcp.as_str());
     assert_eq!(answer["client_id"], format!("api-key:{id}"));
 
+    // A disabled client is unknown to the endpoints (`clients disable`, then `enable`).
+    let disabled = admin(&["clients", "disable", "--data-dir", &d, "demo-rs"]);
+    assert!(disabled["disabled_at"].is_i64(), "{disabled}");
+    let refused = http
+        .post(format!("{}/introspect", proc.base))
+        .basic_auth("demo-rs", Some(&rs_secret))
+        .form(&[("token", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    // The record cache (1 s) may still hold the enabled record for a moment.
+    let status = if refused.status() == StatusCode::OK {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        http.post(format!("{}/introspect", proc.base))
+            .basic_auth("demo-rs", Some(&rs_secret))
+            .form(&[("token", key.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .status()
+    } else {
+        refused.status()
+    };
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "disabled: invalid_client");
+    admin(&["clients", "enable", "--data-dir", &d, "demo-rs"]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(introspect(&key).await["active"], true, "enabled again");
+
     let clock = TestClock::new(SystemClock.now());
     let introspection =
         IntrospectionVerifier::builder(&proc.base, &mcp, "demo-rs", Secret::new(rs_secret.clone()))

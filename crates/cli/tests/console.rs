@@ -231,6 +231,16 @@ async fn the_console_in_chromium() {
         "no token (nor a spent verifier) kept in storage"
     );
 
+    // My sessions: this browser and the one `grant_for` signed in with; sign out of the others.
+    b.wait_for("return document.querySelectorAll('#session-list li').length >= 2")
+        .await;
+    b.click("#signout-others").await;
+    let left = b.wait_for(
+        "const l = [...document.querySelectorAll('#session-list li strong')].map(e => e.textContent); \
+         return l.length === 1 && l[0]",
+    ).await;
+    assert_eq!(left, "This browser");
+
     // The `<script>` name is text, and nothing ran.
     let shown = b.execute(
         "const li = document.querySelector(`li[data-client='${arguments[0]}'] .client-name`); \

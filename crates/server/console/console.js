@@ -138,7 +138,7 @@ function show(view) {
   }
   const heading = $(view).querySelector('h2');
   if (heading) heading.focus();
-  const load = { authorizations: loadAuthorizations, keys: loadKeys, playground: async () => {}, admin: () => window.consoleAdmin.load() }[view];
+  const load = { authorizations: () => Promise.all([loadAuthorizations(), loadSessions()]), keys: loadKeys, playground: async () => {}, admin: () => window.consoleAdmin.load() }[view];
   load().catch((e) => status(e.message));
 }
 
@@ -175,6 +175,26 @@ async function loadAuthorizations() {
     }
     ul.append(li);
   }
+}
+
+async function loadSessions() {
+  const list = await api('/me/sessions');
+  const ul = $('session-list');
+  ul.replaceChildren();
+  for (const s of list) {
+    const li = el('li', { className: 'session' });
+    li.append(el('strong', { textContent: s.current ? 'This browser' : 'Another browser' }));
+    li.append(el('div', { className: 'meta', textContent: 'Signed in: ' + when(s.signed_in_at) + ' · until ' + when(s.expires_at) }));
+    ul.append(li);
+  }
+}
+
+async function signOutOthers() {
+  try {
+    const r = await api('/me/sessions/sign-out-others', { method: 'POST' });
+    status('Signed out of ' + r.signed_out + ' other session(s)');
+    await loadSessions();
+  } catch (e) { status(e.message); }
 }
 
 let resources = [];
@@ -414,6 +434,7 @@ async function start() {
   $('signout').addEventListener('click', () => { tokens.clear(); showSignIn('Signed out.'); });
   for (const b of document.querySelectorAll('nav button[data-view]')) b.addEventListener('click', () => show(b.dataset.view));
   $('key-form').addEventListener('submit', createKey);
+  $('signout-others').addEventListener('click', signOutOthers);
   $('key-resource').addEventListener('change', renderScopes);
   $('pg-connect').addEventListener('submit', connect);
   $('pg-call').addEventListener('submit', callTool);

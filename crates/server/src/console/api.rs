@@ -9,6 +9,8 @@
 //! - `GET me/authorizations`, `DELETE me/authorizations/{grant}`: the user's live grants (client
 //!   name, resource, scopes, granted, this console's own marked); withdrawing one revokes its
 //!   refresh family at once and forgets the consent, so the client must ask again;
+//! - `GET me/sessions`, `POST me/sessions/sign-out-others`: the user's browser sessions at the
+//!   sign-in pages (this browser's marked, by its cookie), and signing out of all the others;
 //! - `GET me/api-keys`, `POST me/api-keys`, `DELETE me/api-keys/{id}`: the user's API keys
 //!   ([`crate::api_keys`]), the new key shown once in the `POST` answer;
 //! - `GET resources`: the resources and their scopes, for the key form.
@@ -25,7 +27,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use mcp_oauth_core::ErrorCode;
 use mcp_oauth_core::ScopeSet;
 use mcp_oauth_core::resource::audience_matches;
@@ -39,6 +41,8 @@ pub fn router(base: &str) -> Router<AppState> {
         .route(&p("me"), get(me))
         .route(&p("me/authorizations"), get(authorizations))
         .route(&p("me/authorizations/{id}"), delete(withdraw))
+        .route(&p("me/sessions"), get(sessions))
+        .route(&p("me/sessions/sign-out-others"), post(sign_out_others))
         .route(&p("me/api-keys"), get(list_keys).post(create_key))
         .route(&p("me/api-keys/{id}"), delete(revoke_key))
         .route(&p("resources"), get(resources))
@@ -217,6 +221,43 @@ async fn withdraw(
         }
         .await,
     )
+}
+
+/// The hash of this browser's session cookie, if it sent one (same-origin calls carry it).
+fn current_session(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    crate::ui::session::read_cookie(state, headers)
+        .map(|id| mcp_oauth_core::secret::sha256_b64url(id.as_bytes()))
+}
+
+async fn sessions(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    answer(
+        async {
+            let c = caller(&state, &headers).await?;
+            let current = current_session(&state, &headers);
+            let list = state
+                .store()
+                .list_user_sessions(&c.user.id, state.now())
+                .await?;
+            ok(Value::Array(list.iter().map(|s| json!({
+            "signed_in_at": s.auth_time, "created_at": s.created_at, "expires_at": s.expires_at,
+            "current": current.as_deref() == Some(s.id_hash.as_str()),
+        })).collect()))
+        }
+        .await,
+    )
+}
+
+async fn sign_out_others(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    answer(async {
+        let c = caller(&state, &headers).await?;
+        let current = current_session(&state, &headers);
+        let n = state
+            .store()
+            .delete_user_sessions(&c.user.id, current.as_deref())
+            .await?;
+        tracing::info!(target: "mcp_oauth::console", user_id = %c.user.id, sessions = n, "signed out of the other sessions");
+        ok(json!({"signed_out": n}))
+    }.await)
 }
 
 fn key_view(k: &ApiKey, now: i64) -> Value {

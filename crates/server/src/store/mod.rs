@@ -206,6 +206,11 @@ pub trait SessionStore: Send + Sync {
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
     /// Deletes expired sessions; returns how many went.
     async fn purge_sessions(&self, now: UnixTime) -> StoreResult<u64>;
+    /// A user's live sessions, oldest first (the console's "my sessions").
+    async fn list_user_sessions(&self, user_id: &str, now: UnixTime) -> StoreResult<Vec<Session>>;
+    /// Deletes every session of a user but the one with hash `keep` (signing out of the other
+    /// browsers); returns how many went.
+    async fn delete_user_sessions(&self, user_id: &str, keep: Option<&str>) -> StoreResult<u64>;
 }
 
 /// Dynamic registration: initial access tokens, and the purge of registrations never used.

@@ -150,7 +150,6 @@ impl TestServer {
                 name: "Resource server".into(),
                 client_id: Some(RS_CLIENT.into()),
                 introspect_resources: vec![resource.clone(), other_resource.clone()],
-                disabled_at: None,
                 ..Default::default()
             },
             now,

@@ -184,7 +184,6 @@ async fn only_resource_servers_introspect_and_only_their_own_tokens() {
             name: "Other RS".into(),
             client_id: Some("other-rs".into()),
             introspect_resources: vec![s.other_resource.clone()],
-            disabled_at: None,
             ..Default::default()
         },
         s.clock.now(),

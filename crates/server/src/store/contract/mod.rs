@@ -23,6 +23,7 @@ mod key_schedule;
 mod purge;
 mod registration;
 mod sessions;
+mod user_sessions;
 
 pub use accounts::{clients, delete_client_cascades, delete_user_cascades, resources, users};
 pub use api_keys::api_keys;
@@ -36,6 +37,7 @@ pub use key_schedule::{concurrent_scheduled_rotation, scheduled_rotation};
 pub use purge::purge;
 pub use registration::{registration_tokens, unused_registrations};
 pub use sessions::{concurrent_consents, consents, keys, sessions};
+pub use user_sessions::user_sessions;
 
 use super::{Store, StoreError};
 use crate::model::*;
@@ -72,6 +74,7 @@ pub async fn run_all<S: Store>(store: &S) {
     purge(store).await;
     scheduled_rotation(store).await;
     api_keys(store).await;
+    user_sessions(store).await;
 }
 
 /// Runs every concurrency check against `store`, which should be empty.

@@ -46,15 +46,21 @@ window.consoleAdmin = (() => {
         li.append(d);
       }
       if (c.has_secret) {
-        const b = el('button', { type: 'button', className: 'secondary', textContent: 'Rotate secret' });
-        b.setAttribute('aria-label', 'Rotate the secret of ' + (c.client_name || c.client_id));
-        b.addEventListener('click', async () => {
+        const form = el('form', { className: 'inline rotate' });
+        const id = 'overlap-' + c.client_id.replace(/[^A-Za-z0-9_-]/g, '_');
+        const hours = el('input', { id, type: 'number', min: '0', max: '720', value: '24' });
+        form.append(el('label', { htmlFor: id, textContent: 'Old secret keeps working for (hours)' }), hours,
+          el('button', { type: 'submit', className: 'secondary', textContent: 'Rotate secret' }));
+        form.addEventListener('submit', async (ev) => {
+          ev.preventDefault();
           try {
-            const r = await api('/admin/clients/' + encodeURIComponent(c.client_id) + '/rotate-secret', { method: 'POST' });
-            showSecret('New secret of ' + c.client_id + ' (shown once): ' + r.client_secret);
+            const overlap = Math.round(Number(hours.value) * 3600);
+            const r = await api('/admin/clients/' + encodeURIComponent(c.client_id) + '/rotate-secret?overlap=' + overlap, { method: 'POST' });
+            showSecret('New secret of ' + c.client_id + ' (shown once): ' + r.client_secret +
+              (r.previous_secret_until ? ' · the old one works until ' + when(r.previous_secret_until) : ' · the old one no longer works'));
           } catch (e) { status(e.message); }
         });
-        li.append(b);
+        li.append(form);
       }
       ul.append(li);
     }

@@ -87,6 +87,14 @@ pub struct Client {
     /// its access tokens are refused where they are checked with this server. `None`: enabled.
     #[serde(default)]
     pub disabled_at: Option<UnixTime>,
+    /// The secret before the last rotation with an overlap window (its SHA-256, base64url):
+    /// accepted as well until [`Client::previous_secret_until`], so that a deployment can switch
+    /// to the new secret without an outage.
+    #[serde(default)]
+    pub previous_secret_hash: Option<String>,
+    /// When the previous secret stops working.
+    #[serde(default)]
+    pub previous_secret_until: Option<UnixTime>,
 }
 
 impl Client {

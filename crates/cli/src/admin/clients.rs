@@ -62,6 +62,9 @@ pub enum ClientsCommand {
     RotateSecret {
         /// The client id.
         client_id: String,
+        /// Seconds the old secret keeps working (default 0: it stops at once; at most 30 days).
+        #[arg(long, default_value_t = 0)]
+        overlap: i64,
     },
     /// Disable a client: it cannot sign users in or get or refresh tokens, and its tokens are
     /// inactive at introspection (`enable` undoes it).
@@ -210,17 +213,20 @@ pub async fn run(global: &GlobalArgs, cmd: ClientsCommand) -> anyhow::Result<()>
         ClientsCommand::Enable { client_id } => {
             set_disabled(global, &store, client_id, false).await
         }
-        ClientsCommand::RotateSecret { client_id } => {
-            let secret = admin::rotate_secret(store.as_ref(), &client_id).await?;
+        ClientsCommand::RotateSecret { client_id, overlap } => {
+            let secret =
+                admin::rotate_secret_with_overlap(store.as_ref(), &client_id, overlap, now())
+                    .await?;
+            let old = if overlap > 0 {
+                format!("the old secret works until {}", time(now() + overlap))
+            } else {
+                "the old secret no longer works".to_owned()
+            };
             emit(
                 global.json,
-                &serde_json::json!({"client_id": client_id, "client_secret": secret.expose()}),
-                || {
-                    format!(
-                        "client_secret: {}\n(the old secret no longer works)",
-                        secret.expose()
-                    )
-                },
+                &serde_json::json!({"client_id": client_id, "client_secret": secret.expose(),
+                                    "previous_secret_until": (overlap > 0).then(|| now() + overlap)}),
+                || format!("client_secret: {}\n({old})", secret.expose()),
             )
         }
     }

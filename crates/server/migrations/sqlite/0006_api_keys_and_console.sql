@@ -16,3 +16,6 @@ CREATE INDEX api_keys_by_user ON api_keys (user_id, created_at);
 
 -- When an administrator disabled a client (issue 16); NULL: enabled.
 ALTER TABLE clients ADD COLUMN disabled_at BIGINT;
+-- A secret rotated with an overlap window: the previous one (hash) and when it stops working.
+ALTER TABLE clients ADD COLUMN previous_secret_hash TEXT;
+ALTER TABLE clients ADD COLUMN previous_secret_until BIGINT;

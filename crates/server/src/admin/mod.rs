@@ -304,6 +304,8 @@ pub async fn add_client(
         last_used_at: None,
         introspect_resources,
         disabled_at: None,
+        previous_secret_hash: None,
+        previous_secret_until: None,
     };
     store.insert_client(&client).await.map_err(|e| match e {
         StoreError::Conflict(_) => AdminError::Exists(format!("client `{client_id}`")),
@@ -372,6 +374,23 @@ pub async fn remove_client(
 
 /// Replaces a confidential client's secret; the old one stops working at once.
 pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<Secret, AdminError> {
+    rotate_secret_with_overlap(store, client_id, 0, 0).await
+}
+
+/// Replaces a confidential client's secret; the old one keeps working for `overlap` seconds
+/// after `now` (0: it stops at once), so a deployment can switch without an outage. One overlap
+/// at a time: a rotation during the window ends the older secret.
+pub async fn rotate_secret_with_overlap(
+    store: &dyn Store,
+    client_id: &str,
+    overlap: i64,
+    now: UnixTime,
+) -> Result<Secret, AdminError> {
+    if !(0..=30 * 24 * 3600).contains(&overlap) {
+        return Err(invalid(
+            "the overlap must be between 0 and 30 days (in seconds)",
+        ));
+    }
     let mut client = store
         .get_client(client_id)
         .await?
@@ -382,8 +401,15 @@ pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<Secret,
         ));
     }
     let secret = Secret::new(random_token(32));
-    client.secret_hash = Some(sha256_b64url(secret.expose().as_bytes()));
+    let old = client
+        .secret_hash
+        .replace(sha256_b64url(secret.expose().as_bytes()));
     client.secret_expires_at = None;
+    (client.previous_secret_hash, client.previous_secret_until) = if overlap > 0 {
+        (old, Some(now + overlap))
+    } else {
+        (None, None)
+    };
     store.update_client(&client).await?;
     Ok(secret)
 }

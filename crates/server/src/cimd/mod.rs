@@ -145,6 +145,8 @@ impl CimdResolver {
             introspect_resources: Vec::new(),
             // A new document does not lift an administrator's decision.
             disabled_at: stored.as_ref().and_then(|s| s.disabled_at),
+            previous_secret_hash: None,
+            previous_secret_until: None,
         };
         record(cx, &client, stored.as_ref()).await?;
         if let Some(ttl) = fetched

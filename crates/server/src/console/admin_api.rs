@@ -3,7 +3,8 @@
 //! Each call is one of the validated operations behind the admin commands ([`crate::admin`]).
 //!
 //! - `GET clients`, `GET clients/{id}`, `POST clients/{id}/rotate-secret` (the new secret in the
-//!   answer, shown once; the old one stops at once), `POST clients/{id}/disable` and `enable`;
+//!   answer, shown once; `?overlap=SECONDS`: the old one keeps working that long, else it stops at
+//!   once), `POST clients/{id}/disable` and `enable`;
 //! - `GET users`, `POST users` (`username`, `password`, `roles`), `POST users/{name}/password`,
 //!   `POST users/{name}/roles` (`add`, `remove`);
 //! - `GET resources` (with scopes and their roles), `GET keys` (signing keys, public parts);
@@ -98,18 +99,38 @@ async fn client(
     )
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Overlap {
+    overlap: Option<i64>,
+}
+
 async fn rotate_secret(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    query: Result<Query<Overlap>, QueryRejection>,
 ) -> Response {
     answer(
         async {
             administrator(&state, &headers).await?;
-            let secret = admin::rotate_secret(state.store().as_ref(), &id)
-                .await
-                .map_err(from_admin)?;
-            ok(json!({"client_id": id, "client_secret": secret.expose()}))
+            let Ok(Query(q)) = query else {
+                return Err(OAuthError::invalid_request(
+                    "overlap must be a number of seconds",
+                ));
+            };
+            let overlap = q.overlap.unwrap_or(0);
+            let secret = admin::rotate_secret_with_overlap(
+                state.store().as_ref(),
+                &id,
+                overlap,
+                state.now(),
+            )
+            .await
+            .map_err(from_admin)?;
+            crate::clients::changed(&state, &id);
+            ok(json!({"client_id": id, "client_secret": secret.expose(),
+                  "previous_secret_until": (overlap > 0).then(|| state.now() + overlap)}))
         }
         .await,
     )

@@ -17,5 +17,6 @@ mod refresh;
 mod registration;
 mod rejections;
 mod revocation;
+mod secret_overlap;
 mod token;
 mod webdriver;

@@ -119,6 +119,8 @@ pub fn full_client(id: &str, created_at: UnixTime) -> Client {
             "https://res.example/b".into(),
         ],
         disabled_at: Some(created_at + 1),
+        previous_secret_hash: Some(format!("old-secret-hash-{id}")),
+        previous_secret_until: Some(created_at + 2),
     }
 }
 
@@ -142,6 +144,8 @@ pub fn bare_client(id: &str, created_at: UnixTime) -> Client {
         last_used_at: None,
         introspect_resources: Vec::new(),
         disabled_at: None,
+        previous_secret_hash: None,
+        previous_secret_until: None,
     }
 }
 

@@ -6,7 +6,7 @@
 window.consoleAdmin = (() => {
   const KINDS = ['login_succeeded', 'login_failed', 'login_throttled', 'consent_given', 'consent_denied',
     'consent_revoked', 'client_registered', 'client_removed', 'token_revoked', 'refresh_reuse', 'code_replay',
-    'key_rotated', 'key_deleted', 'client_disabled', 'api_key_created', 'api_key_revoked', 'api_key_used'];
+    'key_rotated', 'key_deleted', 'client_disabled', 'user_disabled', 'api_key_created', 'api_key_revoked', 'api_key_used'];
 
   function card(title, ...lines) {
     const li = el('li');
@@ -76,6 +76,18 @@ window.consoleAdmin = (() => {
     for (const u of await api('/admin/users')) {
       const li = card(u.username, 'Roles: ' + (u.roles.join(', ') || 'none'), 'Created: ' + when(u.created_at));
       li.dataset.user = u.username;
+      li.append(el('div', { className: 'meta user-state', textContent: u.disabled_at ? 'Disabled' : 'Enabled' }));
+      const toggle = el('button', { type: 'button', className: u.disabled_at ? 'secondary' : 'danger', textContent: u.disabled_at ? 'Enable' : 'Disable' });
+      toggle.dataset.action = u.disabled_at ? 'enable' : 'disable';
+      toggle.setAttribute('aria-label', toggle.textContent + ' ' + u.username);
+      toggle.addEventListener('click', async () => {
+        try {
+          await api('/admin/users/' + encodeURIComponent(u.username) + '/' + toggle.dataset.action, { method: 'POST' });
+          status((u.disabled_at ? 'Enabled: ' : 'Disabled: ') + u.username);
+          await loadUsers();
+        } catch (e) { status(e.message); }
+      });
+      li.append(toggle);
       const isAdmin = u.roles.includes('admin');
       const role = el('button', { type: 'button', className: 'secondary', textContent: isAdmin ? 'Remove admin role' : 'Make admin' });
       role.addEventListener('click', async () => {

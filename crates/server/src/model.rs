@@ -163,6 +163,10 @@ pub struct User {
     /// holding one of the roles the resource names for it.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// When an administrator disabled the account: it cannot sign in, its grants cannot be
+    /// refreshed and its tokens are refused where they are checked with this server.
+    #[serde(default)]
+    pub disabled_at: Option<UnixTime>,
 }
 
 /// An issued authorization code, bound to everything RFC 6749 and RFC 7636 require.

@@ -67,7 +67,7 @@ impl AppState {
         &self.0.metrics
     }
     /// Whether the access token of `client_id` carrying grant `grant_id` still holds: the
-    /// client is not disabled and the grant (if any) not revoked. For a guard running in the
+    /// client is not disabled, the grant (if any) not revoked and its user not disabled. For a guard running in the
     /// same process (`serve --demo`), which can ask instead of trusting the signature alone.
     pub async fn token_still_valid(
         &self,
@@ -77,12 +77,22 @@ impl AppState {
         if crate::clients::is_disabled(self, client_id).await? {
             return Ok(false);
         }
-        Ok(match grant_id {
-            Some(g) => self
+        let Some(g) = grant_id else {
+            return Ok(true);
+        };
+        let Some(grant) = self.store().get_grant(g).await? else {
+            return Ok(false);
+        };
+        if grant.revoked_at.is_some() {
+            return Ok(false);
+        }
+        // The grant's user, if any, must still be enabled.
+        Ok(match &grant.user_id {
+            Some(u) => self
                 .store()
-                .get_grant(g)
+                .get_user(u)
                 .await?
-                .is_some_and(|g| g.revoked_at.is_none()),
+                .is_some_and(|u| u.disabled_at.is_none()),
             None => true,
         })
     }

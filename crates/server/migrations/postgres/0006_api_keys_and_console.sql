@@ -19,3 +19,5 @@ ALTER TABLE clients ADD COLUMN disabled_at BIGINT;
 -- A secret rotated with an overlap window: the previous one (hash) and when it stops working.
 ALTER TABLE clients ADD COLUMN previous_secret_hash TEXT COLLATE "C";
 ALTER TABLE clients ADD COLUMN previous_secret_until BIGINT;
+-- When an administrator disabled a user; NULL: enabled.
+ALTER TABLE users ADD COLUMN disabled_at BIGINT;

@@ -137,6 +137,7 @@ pub async fn add_user_with_roles(
         password_hash: hash,
         created_at: now,
         roles,
+        disabled_at: None,
     };
     store.insert_user(&user).await.map_err(|e| match e {
         StoreError::Conflict(_) => AdminError::Exists(format!("user `{username}`")),
@@ -412,6 +413,31 @@ pub async fn rotate_secret_with_overlap(
     };
     store.update_client(&client).await?;
     Ok(secret)
+}
+
+/// Disables (`true`) or enables a user. A disabled user cannot sign in (the answer of a wrong
+/// password), their grants do not refresh and their tokens are inactive at introspection; their
+/// browser sessions end at once.
+pub async fn set_user_disabled(
+    store: &dyn Store,
+    username: &str,
+    disabled: bool,
+    now: UnixTime,
+) -> Result<User, AdminError> {
+    let mut user = store
+        .get_user_by_name(username)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("user `{username}`")))?;
+    user.disabled_at = disabled.then_some(user.disabled_at.unwrap_or(now));
+    store.set_user_disabled(username, user.disabled_at).await?;
+    if disabled {
+        store.delete_user_sessions(&user.id, None).await?;
+    }
+    let event = AuditEvent::new(AuditKind::UserDisabled, now)
+        .user(user.id.clone())
+        .detail(serde_json::json!({"disabled": disabled}));
+    crate::audit::record(store, event).await;
+    Ok(user)
 }
 
 /// Disables (`true`) or enables a client. A disabled client cannot sign users in, obtain or

@@ -6,7 +6,7 @@
 //!   answer, shown once; `?overlap=SECONDS`: the old one keeps working that long, else it stops at
 //!   once), `POST clients/{id}/disable` and `enable`;
 //! - `GET users`, `POST users` (`username`, `password`, `roles`), `POST users/{name}/password`,
-//!   `POST users/{name}/roles` (`add`, `remove`);
+//!   `POST users/{name}/roles` (`add`, `remove`), `POST users/{name}/disable` and `enable`;
 //! - `GET resources` (with scopes and their roles), `GET keys` (signing keys, public parts);
 //! - `GET audit?kind=&since=&limit=` (newest first; at most 500).
 
@@ -39,6 +39,8 @@ pub fn router(base: &str) -> Router<AppState> {
         .route(&p("users"), get(users).post(add_user))
         .route(&p("users/{name}/password"), post(set_password))
         .route(&p("users/{name}/roles"), post(set_roles))
+        .route(&p("users/{name}/disable"), post(disable_user))
+        .route(&p("users/{name}/enable"), post(enable_user))
         .route(&p("resources"), get(resources))
         .route(&p("keys"), get(keys))
         .route(&p("audit"), get(audit))
@@ -66,7 +68,8 @@ fn client_view(c: &Client) -> Value {
 }
 
 fn user_view(u: &User) -> Value {
-    json!({"id": u.id, "username": u.username, "roles": u.roles, "created_at": u.created_at})
+    json!({"id": u.id, "username": u.username, "roles": u.roles, "created_at": u.created_at,
+           "disabled_at": u.disabled_at})
 }
 
 async fn clients(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -165,6 +168,45 @@ async fn set_disabled(state: AppState, headers: HeaderMap, id: String, disabled:
         tracing::info!(target: "mcp_oauth::console", client_id = %id, disabled, by = %c.user.id, "client disabled or enabled");
         ok(client_view(&client))
     }.await)
+}
+
+async fn disable_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    set_user_disabled(state, headers, name, true).await
+}
+
+async fn enable_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    set_user_disabled(state, headers, name, false).await
+}
+
+async fn set_user_disabled(
+    state: AppState,
+    headers: HeaderMap,
+    name: String,
+    disabled: bool,
+) -> Response {
+    answer(
+        async {
+            let c = administrator(&state, &headers).await?;
+            if disabled && name == c.user.username {
+                return Err(OAuthError::invalid_request(
+                    "you cannot disable your own account",
+                ));
+            }
+            let u = admin::set_user_disabled(state.store().as_ref(), &name, disabled, state.now())
+                .await
+                .map_err(from_admin)?;
+            ok(user_view(&u))
+        }
+        .await,
+    )
 }
 
 async fn users(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -141,7 +141,11 @@ pub(super) async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Call
         ));
         return Err(e);
     }
-    let user = store.get_user(&claims.sub).await?.ok_or_else(bad)?;
+    let user = store
+        .get_user(&claims.sub)
+        .await?
+        .filter(|u| u.disabled_at.is_none())
+        .ok_or_else(bad)?;
     Ok(Caller {
         admin: scope.contains(super::ADMIN_SCOPE)
             && user.roles.iter().any(|r| r == super::ADMIN_ROLE),

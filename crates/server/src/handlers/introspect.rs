@@ -92,11 +92,12 @@ async fn handle(
             }
         }
         let username = if claims.sub != claims.client_id {
-            state
-                .store()
-                .get_user(&claims.sub)
-                .await?
-                .map(|u| u.username)
+            match state.store().get_user(&claims.sub).await? {
+                Some(u) if u.disabled_at.is_some() => {
+                    return Ok(IntrospectionResponse::inactive());
+                }
+                u => u.map(|u| u.username),
+            }
         } else {
             None
         };

@@ -38,6 +38,8 @@ pub enum AuditKind {
     KeyDeleted,
     /// An administrator disabled or enabled a client (`detail.disabled`).
     ClientDisabled,
+    /// An administrator disabled or enabled a user (`detail.disabled`).
+    UserDisabled,
     /// An API key was created (`detail.key_id`, `resource`, `scope`, `expires_at`).
     ApiKeyCreated,
     /// An API key was revoked.
@@ -47,7 +49,7 @@ pub enum AuditKind {
 }
 
 /// Every kind, for parsing and help texts.
-pub const KINDS: [AuditKind; 17] = [
+pub const KINDS: [AuditKind; 18] = [
     AuditKind::LoginSucceeded,
     AuditKind::LoginFailed,
     AuditKind::LoginThrottled,
@@ -62,6 +64,7 @@ pub const KINDS: [AuditKind; 17] = [
     AuditKind::KeyRotated,
     AuditKind::KeyDeleted,
     AuditKind::ClientDisabled,
+    AuditKind::UserDisabled,
     AuditKind::ApiKeyCreated,
     AuditKind::ApiKeyRevoked,
     AuditKind::ApiKeyUsed,
@@ -85,6 +88,7 @@ impl AuditKind {
             Self::KeyRotated => "key_rotated",
             Self::KeyDeleted => "key_deleted",
             Self::ClientDisabled => "client_disabled",
+            Self::UserDisabled => "user_disabled",
             Self::ApiKeyCreated => "api_key_created",
             Self::ApiKeyRevoked => "api_key_revoked",
             Self::ApiKeyUsed => "api_key_used",

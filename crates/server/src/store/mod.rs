@@ -85,6 +85,12 @@ pub trait UserStore: Send + Sync {
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     /// Sets a new password hash; returns whether the user exists.
     async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool>;
+    /// Disables (`Some(time)`) or enables (`None`) a user; returns whether the user exists.
+    async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled_at: Option<UnixTime>,
+    ) -> StoreResult<bool>;
     /// Replaces a user's roles (sorted, unique); returns whether the user exists.
     async fn set_roles(&self, username: &str, roles: &[String]) -> StoreResult<bool>;
     /// Deletes a user, their sessions, consents and grants (revoked); returns whether they existed.

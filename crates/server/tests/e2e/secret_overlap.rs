@@ -58,3 +58,55 @@ async fn both_secrets_work_during_the_overlap_then_only_the_new_one() {
         .unwrap();
     assert_eq!(status(&s, newest.expose()).await, StatusCode::OK);
 }
+
+/// A disabled user: the grant does not refresh, the access token is inactive at introspection,
+/// signing in is refused (and the sessions end); enabled again, a new sign-in works.
+#[tokio::test]
+async fn a_disabled_user_gets_nothing() {
+    let s = TestServer::start().await;
+    let tokens = s.tokens("mcp:tools").await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(s.introspect(&access).await["active"], true);
+    admin::set_user_disabled(s.store().as_ref(), "alice", true, s.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(s.introspect(&access).await["active"], false);
+    let r = s
+        .post_form(
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", PUBLIC_CLIENT),
+                ("refresh_token", &refresh),
+            ],
+        )
+        .await;
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::BAD_REQUEST, "invalid_grant".into())
+    );
+    let mut b = Browser::new(&s);
+    let page = b
+        .get(&s.authorize_url(&s.authorize_query("mcp:tools")))
+        .await;
+    let after = b.log_in(&page, "alice", "wonderland").await;
+    assert_eq!(
+        after.status,
+        StatusCode::UNAUTHORIZED,
+        "as a wrong password"
+    );
+    admin::set_user_disabled(s.store().as_ref(), "alice", false, s.clock.now())
+        .await
+        .unwrap();
+    let mut b = Browser::new(&s);
+    let page = b
+        .get(&s.authorize_url(&s.authorize_query("mcp:tools")))
+        .await;
+    let after = b.log_in(&page, "alice", "wonderland").await;
+    assert!(
+        after.status.is_redirection() || after.status == StatusCode::OK,
+        "{}",
+        after.status
+    );
+}

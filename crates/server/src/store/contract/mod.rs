@@ -37,7 +37,7 @@ pub use key_schedule::{concurrent_scheduled_rotation, scheduled_rotation};
 pub use purge::purge;
 pub use registration::{registration_tokens, unused_registrations};
 pub use sessions::{concurrent_consents, consents, keys, sessions};
-pub use user_sessions::user_sessions;
+pub use user_sessions::{user_disabled, user_sessions};
 
 use super::{Store, StoreError};
 use crate::model::*;
@@ -75,6 +75,7 @@ pub async fn run_all<S: Store>(store: &S) {
     scheduled_rotation(store).await;
     api_keys(store).await;
     user_sessions(store).await;
+    user_disabled(store).await;
 }
 
 /// Runs every concurrency check against `store`, which should be empty.
@@ -156,6 +157,7 @@ fn user(id: &str, username: &str) -> User {
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1${id}"),
         created_at: 10,
         roles: Vec::new(),
+        disabled_at: None,
     }
 }
 

@@ -1,4 +1,4 @@
-//! A user's browser sessions, for the console's "my sessions".
+//! A user's browser sessions, for the console's "my sessions", and disabled users.
 
 use super::*;
 
@@ -57,4 +57,18 @@ pub async fn user_sessions<S: Store>(store: &S) {
     for id in ["us-e", "us-f"] {
         store.delete_session(id).await.unwrap();
     }
+}
+
+/// Disabling a user is stored and undone; an unknown name is `false`.
+pub async fn user_disabled<S: Store>(store: &S) {
+    let mut u = user("ud-1", "ud-carol");
+    store.insert_user(&u).await.unwrap();
+    assert!(store.set_user_disabled("ud-carol", Some(77)).await.unwrap());
+    u.disabled_at = Some(77);
+    assert_eq!(store.get_user("ud-1").await.unwrap(), Some(u.clone()));
+    assert!(store.set_user_disabled("ud-carol", None).await.unwrap());
+    u.disabled_at = None;
+    assert_eq!(store.get_user_by_name("ud-carol").await.unwrap(), Some(u));
+    assert!(!store.set_user_disabled("ud-nobody", None).await.unwrap());
+    assert!(store.delete_user("ud-carol").await.unwrap());
 }

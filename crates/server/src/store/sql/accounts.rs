@@ -209,21 +209,22 @@ impl<S: SqlBackend<Db = D>, D: Dialect> ResourceStore for S {
 }
 
 fn user_from_row(row: &impl SqlRow) -> StoreResult<User> {
-    record![row => User { id, username, password_hash, created_at, roles: json }]
+    record![row => User { id, username, password_hash, created_at, roles: json, disabled_at }]
 }
 
 #[async_trait]
 impl<S: SqlBackend<Db = D>, D: Dialect> UserStore for S {
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO users (id, username, password_hash, created_at, roles) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO users (id, username, password_hash, created_at, roles, disabled_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .arg(user.id.as_str())
         .arg(user.username.as_str())
         .arg(user.password_hash.as_str())
         .arg(user.created_at)
         .arg(to_json(&user.roles)?)
+        .arg(user.disabled_at)
         .run(self.on_pool(), "user")
         .await
     }
@@ -249,6 +250,21 @@ impl<S: SqlBackend<Db = D>, D: Dialect> UserStore for S {
         ))
         .all(self.on_pool(), "listing users", user_from_row)
         .await
+    }
+
+    async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled_at: Option<UnixTime>,
+    ) -> StoreResult<bool> {
+        Ok(
+            sqlx::query("UPDATE users SET disabled_at = $1 WHERE username = $2")
+                .arg(disabled_at)
+                .arg(username)
+                .changed(self.on_pool(), "disabling a user")
+                .await?
+                > 0,
+        )
     }
 
     async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool> {

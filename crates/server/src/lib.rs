@@ -31,6 +31,7 @@ pub mod fetch;
 pub(crate) mod grants;
 pub(crate) mod handlers;
 pub mod keys;
+pub mod liveness;
 pub(crate) mod metrics;
 pub mod model;
 pub(crate) mod password;

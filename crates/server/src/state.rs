@@ -66,36 +66,6 @@ impl AppState {
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.0.metrics
     }
-    /// Whether the access token of `client_id` carrying grant `grant_id` still holds: the
-    /// client is not disabled, the grant (if any) not revoked and its user not disabled. For a guard running in the
-    /// same process (`serve --demo`), which can ask instead of trusting the signature alone.
-    pub async fn token_still_valid(
-        &self,
-        client_id: &str,
-        grant_id: Option<&str>,
-    ) -> Result<bool, crate::store::StoreError> {
-        if crate::clients::is_disabled(self, client_id).await? {
-            return Ok(false);
-        }
-        let Some(g) = grant_id else {
-            return Ok(true);
-        };
-        let Some(grant) = self.store().get_grant(g).await? else {
-            return Ok(false);
-        };
-        if grant.revoked_at.is_some() {
-            return Ok(false);
-        }
-        // The grant's user, if any, must still be enabled.
-        Ok(match &grant.user_id {
-            Some(u) => self
-                .store()
-                .get_user(u)
-                .await?
-                .is_some_and(|u| u.disabled_at.is_none()),
-            None => true,
-        })
-    }
     /// The key API keys are hashed under.
     pub fn api_key_hmac(&self) -> &hmac::Key {
         &self.0.api_key_hmac

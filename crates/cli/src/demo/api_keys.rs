@@ -79,14 +79,12 @@ impl<V: TokenVerifier> StillValid<V> {
             .get("gid")
             .and_then(|g| g.as_str())
             .map(str::to_owned);
-        match self
-            .state
-            .token_still_valid(&client, grant.as_deref())
+        match mcp_oauth_server::liveness::token_still_valid(&self.state, &client, grant.as_deref())
             .await
         {
             Ok(true) => Ok(p),
             Ok(false) => Err(VerifyError::invalid(
-                "the access token was revoked, or its client disabled",
+                "the access token was revoked, or its client or user disabled",
             )),
             Err(e) => Err(VerifyError::Unavailable(e.to_string())),
         }

@@ -158,7 +158,7 @@ async function loadAuthorizations() {
     li.append(el('div', { className: 'meta', textContent: 'Client id: ' + a.client_id }));
     li.append(el('div', { className: 'meta', textContent: 'Resource: ' + a.resource }));
     li.append(el('div', { className: 'meta', textContent: 'Scopes: ' + a.scope }));
-    li.append(el('div', { className: 'meta', textContent: 'Granted: ' + when(a.granted_at) }));
+    li.append(el('div', { className: 'meta', textContent: 'Granted: ' + when(a.granted_at) + ' · client last used: ' + when(a.client_last_used_at) }));
     if (a.current) {
       li.append(el('div', { className: 'meta', textContent: 'This console' }));
     } else {

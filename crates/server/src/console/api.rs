@@ -7,7 +7,7 @@
 //!
 //! - `GET me`: the user, their roles, whether the token carries `console:admin`;
 //! - `GET me/authorizations`, `DELETE me/authorizations/{grant}`: the user's live grants (client
-//!   name, resource, scopes, granted, this console's own marked); withdrawing one revokes its
+//!   name, resource, scopes, granted, the client's last use, this console's own marked); withdrawing one revokes its
 //!   refresh family at once and forgets the consent, so the client must ask again;
 //! - `GET me/sessions`, `POST me/sessions/sign-out-others`: the user's browser sessions at the
 //!   sign-in pages (this browser's marked, by its cookie), and signing out of all the others;
@@ -185,6 +185,8 @@ async fn authorizations(State(state): State<AppState>, headers: HeaderMap) -> Re
                 out.push(json!({
                     "id": g.id,
                     "client_id": g.client_id,
+                    // The client's last token, over all its grants (grants keep no use time).
+                    "client_last_used_at": client.as_ref().and_then(|c| c.last_used_at),
                     "client_name": client.map(|c| c.client_name).unwrap_or_default(),
                     "resource": g.resource,
                     "scope": g.scope.to_string(),

@@ -246,3 +246,84 @@ async fn api_keys_through_the_guard() {
     let listed = admin(&["api-keys", "list", "--data-dir", &d]);
     assert!(listed[0]["revoked_at"].is_i64());
 }
+
+/// `mcp-oauth guard --api-key-header X-API-Key --client-id …`: an API key of the issuer, in that
+/// header or as a bearer token, is introspected by the guard's own client and let through; an
+/// unknown key is `401`. (How late a revocation is noticed, 30 s, is shown above on a test clock.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guard_takes_api_keys_by_introspection() {
+    const RESOURCE: &str = "https://keys.example/mcp";
+    let app = axum::Router::new().route("/mcp", axum::routing::post(|| async { "reached" }));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_url = format!("http://{}/mcp", l.local_addr().unwrap());
+    let upstream = tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    let (a, _) = TestAs::start(&[(RESOURCE, "mcp:tools")]).await;
+    let store = a.state.store().clone();
+    let now = a.state.now();
+    let (_, rs_secret) = mcp_oauth_server::admin::add_client(
+        store.as_ref(),
+        mcp_oauth_server::admin::NewClient {
+            name: "guard".into(),
+            client_id: Some("keys-guard".into()),
+            introspect_resources: vec![RESOURCE.into()],
+            ..Default::default()
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, rs_secret.unwrap().expose()).unwrap();
+    let resource = store.get_resource(RESOURCE).await.unwrap().unwrap();
+    let scope = mcp_oauth_core::ScopeSet::parse("mcp:tools").unwrap();
+    let (_, key) = mcp_oauth_server::api_keys::create(
+        store.as_ref(),
+        a.state.api_key_hmac(),
+        mcp_oauth_server::api_keys::NewKey {
+            label: "script",
+            user: None,
+            resource: &resource,
+            scope: &scope,
+            ttl: 3600,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let guard = spawn(
+        &[
+            "guard",
+            "--upstream",
+            &upstream_url,
+            "--resource",
+            RESOURCE,
+            "--issuer",
+            &a.base,
+            "--client-id",
+            "keys-guard",
+            "--client-secret-file",
+            secret_file.to_str().unwrap(),
+            "--api-key-header",
+            "X-API-Key",
+            "--addr",
+            "127.0.0.1:0",
+            "--insecure-http",
+        ],
+        "mcp-oauth guard listening on",
+    );
+    let mcp = format!("{}/mcp", guard.base);
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+    let r = send(post(&mcp, None, &ping).header("x-api-key", key.expose())).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.text, "reached");
+    let r = send(post(&mcp, Some(key.expose()), &ping)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let unknown = format!("mcpk_{}", "A".repeat(43));
+    let r = send(post(&mcp, None, &ping).header("x-api-key", unknown)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    drop(guard);
+    upstream.abort();
+}

@@ -129,8 +129,11 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot load the signing keys (is MCP_OAUTH_KEK the key this data directory was created with?)")?;
     if dev {
         seed_demo(store.as_ref(), &issuer, clock.now()).await?;
-        mcp_oauth_server::console::ensure(store.as_ref(), &issuer, clock.now()).await?;
     }
+    // The console at /console signs in as this public client, for this resource.
+    mcp_oauth_server::console::ensure(store.as_ref(), &issuer, clock.now())
+        .await
+        .context("cannot register the console's client")?;
     let maintenance = server.spawn_maintenance(Duration::from_secs(60));
     let mut router = server.router();
     if dev {

@@ -197,6 +197,49 @@ async fn the_console_in_chromium() {
     let demo_refresh = grant_for(&base, "demo-client").await;
     grant_for(&base, &evil_id).await;
 
+    // The console's API resource is never the default one: a request without `resource`
+    // still means the demo MCP server, the only other resource.
+    let bot = cli(
+        &data,
+        &[
+            "clients",
+            "add",
+            "--name",
+            "bot",
+            "--client-id",
+            "bot",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "mcp:tools",
+        ],
+    );
+    let t: Value = reqwest::Client::new()
+        .post(format!("{base}/token"))
+        .basic_auth("bot", bot["client_secret"].as_str())
+        .form(&[("grant_type", "client_credentials"), ("scope", "mcp:tools")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payload = t["access_token"]
+        .as_str()
+        .expect("a token")
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    use base64::Engine;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], mcp.as_str(), "{claims}");
+
     let b = webdriver::Browser::start(&chrome, &driver).await;
     // Sign in with PKCE on the real pages.
     b.goto(&format!("{base}/console/")).await;

@@ -30,7 +30,7 @@ pub const ADMIN_ROLE: &str = "admin";
 
 /// The console API's resource URI (the audience of the console's tokens).
 pub fn api_resource(issuer: &str) -> String {
-    format!("{}/console/api", issuer.trim_end_matches('/'))
+    crate::resources::console_api(issuer)
 }
 
 /// Where the authorization server sends the console back.
@@ -91,8 +91,16 @@ pub fn router(base: &str) -> Router<crate::state::AppState> {
 }
 
 /// Registers the console's public client and its API resource for `issuer` unless they exist
-/// (and lets the client come back to this issuer's console).
+/// (and lets the client come back to this issuer's console). Safe when several instances start
+/// together on one database: a record another one just created is taken as it is.
 pub async fn ensure(store: &dyn Store, issuer: &str, now: UnixTime) -> Result<(), AdminError> {
+    match ensure_once(store, issuer, now).await {
+        Err(AdminError::Exists(_)) => ensure_once(store, issuer, now).await,
+        other => other,
+    }
+}
+
+async fn ensure_once(store: &dyn Store, issuer: &str, now: UnixTime) -> Result<(), AdminError> {
     let uri = api_resource(issuer);
     if store.get_resource(&uri).await?.is_none() {
         let mut scopes = vec![

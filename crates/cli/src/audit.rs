@@ -15,7 +15,8 @@ pub struct AuditArgs {
     since: String,
     /// Only events of this kind (login_succeeded, login_failed, login_throttled, consent_given,
     /// consent_denied, consent_revoked, client_registered, client_removed, token_revoked,
-    /// refresh_reuse, code_replay, key_rotated, key_deleted).
+    /// refresh_reuse, code_replay, key_rotated, key_deleted, client_disabled, user_disabled,
+    /// api_key_created, api_key_revoked, api_key_used).
     #[arg(long)]
     kind: Option<String>,
     /// At most this many events (the newest).

@@ -146,6 +146,13 @@ enum Command {
         #[command(subcommand)]
         cmd: admin::registration_tokens::RegistrationTokensCommand,
     },
+    /// Manage API keys: bound to one resource, a subset of its scopes and an expiry.
+    ApiKeys {
+        #[command(flatten)]
+        state: StateArgs,
+        #[command(subcommand)]
+        cmd: admin::api_keys::ApiKeysCommand,
+    },
     /// Show the audit trail of security events (logins, consents, clients, revocations, reuse,
     /// keys), newest first.
     Audit {
@@ -187,6 +194,7 @@ impl Command {
             | Self::Resources { state, .. }
             | Self::Keys { state, .. }
             | Self::RegistrationTokens { state, .. }
+            | Self::ApiKeys { state, .. }
             | Self::Audit { state, .. } => Some(state),
             _ => None,
         }
@@ -239,6 +247,7 @@ async fn main() -> ExitCode {
         Command::RegistrationTokens { cmd, .. } => {
             admin::registration_tokens::run(&global, cmd).await
         }
+        Command::ApiKeys { cmd, .. } => admin::api_keys::run(&global, cmd).await,
         Command::Audit { args, .. } => audit::run(&global, args).await,
         Command::Guard(a) => guard::run(a, global.config.clone()).await,
         Command::Login(a) => client_cmd::login(&global, a).await,

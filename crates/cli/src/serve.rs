@@ -130,6 +130,10 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     if dev {
         seed_demo(store.as_ref(), &issuer, clock.now()).await?;
     }
+    // The console at /console signs in as this public client, for this resource.
+    mcp_oauth_server::console::ensure(store.as_ref(), &issuer, clock.now())
+        .await
+        .context("cannot register the console's client")?;
     let maintenance = server.spawn_maintenance(Duration::from_secs(60));
     let mut router = server.router();
     if dev {
@@ -142,9 +146,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     }
     let mut mcp_url = None;
     if demo {
-        let federation =
-            (!server.state().config().upstream.is_empty()).then(|| server.state().clone());
-        let (routes, url) = crate::demo::router(&issuer, args.demo_public, federation)?;
+        let (routes, url) = crate::demo::router(&issuer, args.demo_public, server.state().clone())?;
         router = router.merge(routes);
         mcp_url = Some(url);
         if args.demo_public {
@@ -165,6 +167,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     }
     if dev {
         print_tour(&issuer);
+        println!("console: {issuer}/console/ (sign in as demo / demo)");
     }
     if let Some(url) = &mcp_url {
         println!("MCP server: {url}");

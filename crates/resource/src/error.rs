@@ -116,6 +116,9 @@ pub enum ConfigError {
     /// PRM without any authorization server (RFC 9728 as profiled by MCP requires one).
     #[error("protected resource metadata needs at least one authorization server")]
     NoAuthorizationServer,
+    /// The API key header is not a valid header name, or is `Authorization`.
+    #[error("`{0}` cannot be the API key header (a header name other than Authorization)")]
+    InvalidHeaderName(String),
     /// A trusted issuer listed twice.
     #[error("issuer `{0}` is configured twice")]
     DuplicateIssuer(String),

@@ -1,4 +1,5 @@
-//! Finding the bearer token: only in the `Authorization` header (RFC 6750 §2.1, OAuth 2.1 §5.2).
+//! Finding the bearer token: only in the `Authorization` header (RFC 6750 §2.1, OAuth 2.1 §5.2),
+//! or, when the guard is configured with one, an API key in its own header (`X-API-Key`).
 //!
 //! RFC 6750 also defines a form-body parameter and a query parameter; OAuth 2.1 drops the query
 //! form and MCP requires the header. A token offered any other way is refused with
@@ -31,6 +32,9 @@ pub enum ExtractError {
     /// `access_token` in a form-encoded body.
     #[error("access tokens are not accepted in the request body")]
     InBody,
+    /// A bearer token and an API key header in one request: which one counts is not guessed.
+    #[error("send either an Authorization header or the API key header, not both")]
+    Both,
 }
 
 /// The bearer token of a request, if it sent one.
@@ -60,6 +64,33 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ExtractError> {
     if token.is_empty() {
         return Err(ExtractError::Malformed);
     }
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(ExtractError::TooLong);
+    }
+    if !is_token68(token) {
+        return Err(ExtractError::Malformed);
+    }
+    Ok(Some(token))
+}
+
+/// The API key of a request in the configured header (`X-API-Key`, say), for clients that cannot
+/// set `Authorization`. The same rules as a bearer token: one header, `token68`, at most
+/// [`MAX_TOKEN_LEN`]; surrounding blanks are ignored. `Ok(None)` without the header.
+pub fn header_token<'h>(
+    headers: &'h HeaderMap,
+    name: &http::HeaderName,
+) -> Result<Option<&'h str>, ExtractError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ExtractError::Duplicate);
+    }
+    let token = value
+        .to_str()
+        .map_err(|_| ExtractError::Malformed)?
+        .trim_matches(|c| c == ' ' || c == '\t');
     if token.len() > MAX_TOKEN_LEN {
         return Err(ExtractError::TooLong);
     }
@@ -188,6 +219,30 @@ mod tests {
         assert_eq!(bearer_token(&h), Err(ExtractError::Malformed));
         let long = format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN + 1));
         assert_eq!(bearer_token(&headers(&[&long])), Err(ExtractError::TooLong));
+    }
+
+    #[test]
+    fn api_key_header() {
+        let name = http::HeaderName::from_static("x-api-key");
+        let mut h = HeaderMap::new();
+        assert_eq!(header_token(&h, &name), Ok(None));
+        h.insert(&name, HeaderValue::from_static(" mcpk_abc-DEF_1 "));
+        assert_eq!(header_token(&h, &name), Ok(Some("mcpk_abc-DEF_1")));
+        h.append(&name, HeaderValue::from_static("other"));
+        assert_eq!(header_token(&h, &name), Err(ExtractError::Duplicate));
+        for bad in ["", "a b", "Bearer x"] {
+            h.insert(&name, HeaderValue::from_str(bad).unwrap());
+            assert_eq!(
+                header_token(&h, &name),
+                Err(ExtractError::Malformed),
+                "{bad:?}"
+            );
+        }
+        h.insert(
+            &name,
+            HeaderValue::from_str(&"a".repeat(MAX_TOKEN_LEN + 1)).unwrap(),
+        );
+        assert_eq!(header_token(&h, &name), Err(ExtractError::TooLong));
     }
 
     #[test]

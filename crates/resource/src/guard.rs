@@ -30,6 +30,8 @@ pub(crate) struct GuardConfig {
     pub(crate) policy: ScopePolicy,
     pub(crate) max_body_bytes: usize,
     pub(crate) cors: Cors,
+    /// The header an API key may also come in (`X-API-Key`), if any.
+    pub(crate) api_key_header: Option<http::HeaderName>,
 }
 
 impl std::fmt::Debug for GuardConfig {
@@ -78,6 +80,14 @@ where
     extract::check_query(parts.uri.query()).map_err(invalid_request)?;
     // Borrowed from the headers, which stay in `parts` until the request is rebuilt.
     let token = extract::bearer_token(&parts.headers).map_err(invalid_request)?;
+    let token = match &cfg.api_key_header {
+        Some(name) => match (token, extract::header_token(&parts.headers, name)) {
+            (Some(_), Ok(Some(_))) => return Err(invalid_request(extract::ExtractError::Both)),
+            (Some(t), _) => Some(t),
+            (None, key) => key.map_err(invalid_request)?,
+        },
+        None => token,
+    };
 
     let (body, requirement) = if cfg.policy.inspects_body() {
         read_for_policy(cfg, &parts, body).await?

@@ -42,6 +42,7 @@ pub struct RequireBearerBuilder {
     max_body_bytes: usize,
     resource_metadata: Option<String>,
     cors: Cors,
+    api_key_header: Option<String>,
 }
 
 impl std::fmt::Debug for RequireBearerBuilder {
@@ -68,6 +69,7 @@ impl RequireBearerLayer {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             resource_metadata: None,
             cors: Cors::default(),
+            api_key_header: None,
         }
     }
 
@@ -149,6 +151,15 @@ impl RequireBearerBuilder {
         self
     }
 
+    /// Also takes the credential from the header `name` (`X-API-Key`, say), for clients of API
+    /// keys that cannot set `Authorization`. The value is verified exactly as a bearer token
+    /// (the verifier decides what it is) and the scope policy applies alike; a request with both
+    /// headers is refused. Default: none, only `Authorization: Bearer`.
+    pub fn api_key_header(mut self, name: impl Into<String>) -> Self {
+        self.api_key_header = Some(name.into());
+        self
+    }
+
     /// Checks the settings and builds the layer.
     pub fn build(self) -> Result<RequireBearerLayer, ConfigError> {
         mcp_oauth_core::resource::validate(&self.resource)
@@ -162,6 +173,15 @@ impl RequireBearerBuilder {
             None => mcp_oauth_core::wellknown::protected_resource_metadata_url(&self.resource)
                 .ok_or_else(|| ConfigError::InvalidResource(self.resource.clone()))?,
         };
+        let api_key_header = match self.api_key_header {
+            Some(name) => Some(
+                http::HeaderName::try_from(name.as_str())
+                    .ok()
+                    .filter(|h| *h != http::header::AUTHORIZATION)
+                    .ok_or(ConfigError::InvalidHeaderName(name))?,
+            ),
+            None => None,
+        };
         Ok(RequireBearerLayer {
             cfg: Arc::new(GuardConfig {
                 resource: self.resource,
@@ -170,6 +190,7 @@ impl RequireBearerBuilder {
                 policy: self.policy,
                 max_body_bytes: self.max_body_bytes,
                 cors: self.cors,
+                api_key_header,
             }),
         })
     }

@@ -69,5 +69,5 @@ pub use prm::PrmService;
 pub use session_limit::{SessionLimitLayer, SessionRegistry};
 pub use verifier::{
     Audiences, CachedVerifier, HttpOptions, IntrospectionVerifier, JwtVerifier,
-    MultiIssuerVerifier, Profile, SharedVerifier, TokenVerifier,
+    MultiIssuerVerifier, Profile, SharedVerifier, SplitVerifier, TokenVerifier,
 };

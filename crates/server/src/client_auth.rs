@@ -136,12 +136,22 @@ pub async fn authenticate(
     match (secret, client.secret_hash.as_deref()) {
         (Some(secret), Some(stored)) => {
             let presented = sha256_b64url(secret.as_bytes());
-            if !constant_time_eq(presented.as_bytes(), stored.as_bytes()) {
+            // Both comparisons always run: which secret matched is not timed.
+            let current = constant_time_eq(presented.as_bytes(), stored.as_bytes());
+            let previous = client
+                .previous_secret_hash
+                .as_deref()
+                .is_some_and(|p| constant_time_eq(presented.as_bytes(), p.as_bytes()))
+                && client
+                    .previous_secret_until
+                    .is_some_and(|t| t > state.now());
+            if !(current | previous) {
                 return Err(unknown());
             }
-            if client
-                .secret_expires_at
-                .is_some_and(|t| t != 0 && t <= state.now())
+            if current
+                && client
+                    .secret_expires_at
+                    .is_some_and(|t| t != 0 && t <= state.now())
             {
                 return Err(OAuthError::invalid_client(
                     "the client secret has expired",

@@ -55,6 +55,10 @@ impl From<LookupError> for OAuthError {
 /// The client named `client_id`, if it exists and is usable.
 pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Arc<Client>>, LookupError> {
     let stored = stored(state, client_id).await?;
+    if stored.as_ref().is_some_and(|c| c.disabled_at.is_some()) {
+        // Disabled by an administrator: unknown to every flow (`invalid_client`).
+        return Ok(None);
+    }
     let config = state.config();
     match stored {
         Some(c) if c.origin != ClientOrigin::Cimd => {
@@ -92,6 +96,14 @@ async fn stored(state: &AppState, client_id: &str) -> Result<Option<Arc<Client>>
     let found = state.store().get_client(client_id).await?.map(Arc::new);
     cache.put(client_id, found.clone(), fetched);
     Ok(found)
+}
+
+/// Whether an administrator disabled `client_id` (through the record cache: a change made by
+/// another process holds within its lifetime).
+pub async fn is_disabled(state: &AppState, client_id: &str) -> Result<bool, StoreError> {
+    Ok(stored(state, client_id)
+        .await?
+        .is_some_and(|c| c.disabled_at.is_some()))
 }
 
 /// Drops the cached record of a client this server just changed or deleted.

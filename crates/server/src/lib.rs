@@ -13,6 +13,7 @@
 //! ```
 
 pub mod admin;
+pub mod api_keys;
 pub mod audit;
 pub(crate) mod authorization_request;
 pub(crate) mod bounded;
@@ -23,6 +24,7 @@ pub(crate) mod client_keys;
 pub mod client_metadata;
 pub(crate) mod clients;
 pub mod config;
+pub mod console;
 pub(crate) mod cors;
 pub mod error;
 pub mod federation;
@@ -30,6 +32,7 @@ pub mod fetch;
 pub(crate) mod grants;
 pub(crate) mod handlers;
 pub mod keys;
+pub mod liveness;
 pub(crate) mod metrics;
 pub mod model;
 pub(crate) mod password;
@@ -116,6 +119,7 @@ impl AuthorizationServer {
         Ok(Self {
             state: AppState(Arc::new(Inner {
                 refresh_hmac: kek.derive_hmac("mcp-oauth refresh-token successor v1"),
+                api_key_hmac: kek.derive_hmac(api_keys::HMAC_PURPOSE),
                 config,
                 store,
                 keys: Arc::new(keys),
@@ -246,6 +250,7 @@ impl AuthorizationServer {
             )
             .route("/healthz", get(handlers::metadata::healthz))
             .route("/metrics", get(handlers::metrics::serve_main))
+            .merge(console::router(base))
             .merge(browser);
         r.route_layer(axum::middleware::from_fn_with_state(
             self.state.clone(),

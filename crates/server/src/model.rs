@@ -4,8 +4,11 @@
 //! registration access tokens are stored as `sha256_b64url` hashes of 256-bit random values;
 //! passwords as Argon2id PHC strings; private keys encrypted under the key-encryption key.
 
+pub mod api_key;
 pub mod audit;
 pub mod upstream;
+
+pub use api_key::ApiKey;
 
 use mcp_oauth_core::ScopeSet;
 use mcp_oauth_core::clock::UnixTime;
@@ -81,6 +84,18 @@ pub struct Client {
     /// administrator sets it; dynamic registrations and metadata documents never can.
     #[serde(default)]
     pub introspect_resources: Vec<String>,
+    /// When an administrator disabled the client: it cannot sign in, get or refresh tokens, and
+    /// its access tokens are refused where they are checked with this server. `None`: enabled.
+    #[serde(default)]
+    pub disabled_at: Option<UnixTime>,
+    /// The secret before the last rotation with an overlap window (its SHA-256, base64url):
+    /// accepted as well until [`Client::previous_secret_until`], so that a deployment can switch
+    /// to the new secret without an outage.
+    #[serde(default)]
+    pub previous_secret_hash: Option<String>,
+    /// When the previous secret stops working.
+    #[serde(default)]
+    pub previous_secret_until: Option<UnixTime>,
 }
 
 impl Client {
@@ -149,6 +164,10 @@ pub struct User {
     /// holding one of the roles the resource names for it.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// When an administrator disabled the account: it cannot sign in, its grants cannot be
+    /// refreshed and its tokens are refused where they are checked with this server.
+    #[serde(default)]
+    pub disabled_at: Option<UnixTime>,
 }
 
 /// An issued authorization code, bound to everything RFC 6749 and RFC 7636 require.

@@ -26,8 +26,14 @@ pub async fn find(state: &AppState, uri: &str) -> Result<Option<Arc<Resource>>, 
     Ok(found)
 }
 
-/// The resource a request without `resource` is for: the only one registered, if there is
-/// exactly one.
+/// The console's API resource URI for `issuer` (the audience of the console's tokens; see
+/// `crate::console`), which is never a default.
+pub fn console_api(issuer: &str) -> String {
+    format!("{}/console/api", issuer.trim_end_matches('/'))
+}
+
+/// The resource a request without `resource` is for: the only one registered (besides the
+/// console's API), if there is exactly one.
 pub async fn default(state: &AppState) -> Result<Option<Arc<Resource>>, StoreError> {
     let cache = &state.0.resources;
     if let Some(hit) = cache.get(DEFAULT_KEY) {
@@ -35,6 +41,9 @@ pub async fn default(state: &AppState) -> Result<Option<Arc<Resource>>, StoreErr
     }
     let fetched = Instant::now();
     let mut all = state.store().list_resources().await?;
+    // The console's own API is never what a client meant by leaving `resource` out.
+    let console = console_api(&state.config().issuer);
+    all.retain(|r| r.uri != console);
     let found = if all.len() == 1 {
         all.pop().map(Arc::new)
     } else {

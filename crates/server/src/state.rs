@@ -26,6 +26,8 @@ pub(crate) struct Inner {
     pub throttle: LoginThrottle,
     /// Derives refresh-token successors (see `tokens::successor_refresh_token`).
     pub refresh_hmac: hmac::Key,
+    /// Hashes API keys (see [`crate::api_keys`]).
+    pub api_key_hmac: hmac::Key,
     /// The issuer's path, under which the endpoints are routed.
     pub base_path: String,
     /// Per-IP limit on `POST /register`.
@@ -65,6 +67,10 @@ impl AppState {
     /// The metrics.
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.0.metrics
+    }
+    /// The key API keys are hashed under.
+    pub fn api_key_hmac(&self) -> &hmac::Key {
+        &self.0.api_key_hmac
     }
     /// The current time.
     pub fn now(&self) -> i64 {

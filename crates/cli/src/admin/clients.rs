@@ -64,7 +64,34 @@ pub enum ClientsCommand {
     RotateSecret {
         /// The client id.
         client_id: String,
+        /// Seconds the old secret keeps working (default 0: it stops at once; at most 30 days).
+        #[arg(long, default_value_t = 0)]
+        overlap: i64,
     },
+    /// Disable a client: it cannot sign users in or get or refresh tokens, and its tokens are
+    /// inactive at introspection (`enable` undoes it).
+    Disable {
+        /// The client id.
+        client_id: String,
+    },
+    /// Enable a disabled client again.
+    Enable {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+async fn set_disabled(
+    global: &GlobalArgs,
+    store: &std::sync::Arc<dyn mcp_oauth_server::store::Store>,
+    client_id: String,
+    disabled: bool,
+) -> anyhow::Result<()> {
+    let c = admin::set_client_disabled(store.as_ref(), &client_id, disabled, now()).await?;
+    emit(global.json, &view(&c), || {
+        let done = if disabled { "disabled" } else { "enabled" };
+        format!("client `{client_id}` {done}")
+    })
 }
 
 fn view(c: &Client) -> serde_json::Value {
@@ -80,6 +107,7 @@ fn view(c: &Client) -> serde_json::Value {
         "introspect_resources": c.introspect_resources,
         "created_at": c.created_at,
         "last_used_at": c.last_used_at,
+        "disabled_at": c.disabled_at,
     })
 }
 
@@ -190,17 +218,26 @@ pub async fn run(global: &GlobalArgs, cmd: ClientsCommand) -> anyhow::Result<()>
                 || format!("client `{client_id}` removed"),
             )
         }
-        ClientsCommand::RotateSecret { client_id } => {
-            let secret = admin::rotate_secret(store.as_ref(), &client_id).await?;
+        ClientsCommand::Disable { client_id } => {
+            set_disabled(global, &store, client_id, true).await
+        }
+        ClientsCommand::Enable { client_id } => {
+            set_disabled(global, &store, client_id, false).await
+        }
+        ClientsCommand::RotateSecret { client_id, overlap } => {
+            let secret =
+                admin::rotate_secret_with_overlap(store.as_ref(), &client_id, overlap, now())
+                    .await?;
+            let old = if overlap > 0 {
+                format!("the old secret works until {}", time(now() + overlap))
+            } else {
+                "the old secret no longer works".to_owned()
+            };
             emit(
                 global.json,
-                &serde_json::json!({"client_id": client_id, "client_secret": secret.expose()}),
-                || {
-                    format!(
-                        "client_secret: {}\n(the old secret no longer works)",
-                        secret.expose()
-                    )
-                },
+                &serde_json::json!({"client_id": client_id, "client_secret": secret.expose(),
+                                    "previous_secret_until": (overlap > 0).then(|| now() + overlap)}),
+                || format!("client_secret: {}\n({old})", secret.expose()),
             )
         }
     }

@@ -2,6 +2,7 @@
 //! directory, or the PostgreSQL database of `--database` — which is safe while it runs: the
 //! database serialises writers and the server reads fresh state on every request.
 
+pub mod api_keys;
 pub mod clients;
 pub mod keys;
 pub mod registration_tokens;

@@ -40,6 +40,16 @@ pub enum UsersCommand {
         /// Login name.
         username: String,
     },
+    /// Disable a user: no sign-in, no refresh, tokens inactive at introspection, sessions ended.
+    Disable {
+        /// Login name.
+        username: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// Login name.
+        username: String,
+    },
     /// Set a new password.
     Passwd {
         /// Login name.
@@ -160,6 +170,8 @@ pub async fn run(global: &GlobalArgs, cmd: UsersCommand) -> anyhow::Result<()> {
                 || format!("user `{username}` removed"),
             )
         }
+        UsersCommand::Disable { username } => toggle(global, store.as_ref(), &username, true).await,
+        UsersCommand::Enable { username } => toggle(global, store.as_ref(), &username, false).await,
         UsersCommand::Passwd {
             username,
             password_stdin,
@@ -176,4 +188,19 @@ pub async fn run(global: &GlobalArgs, cmd: UsersCommand) -> anyhow::Result<()> {
             )
         }
     }
+}
+
+async fn toggle(
+    global: &GlobalArgs,
+    store: &dyn mcp_oauth_server::store::Store,
+    username: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
+    let u = admin::set_user_disabled(store, username, disabled, now()).await?;
+    let done = if disabled { "disabled" } else { "enabled" };
+    emit(
+        global.json,
+        &serde_json::json!({"username": u.username, "disabled_at": u.disabled_at}),
+        || format!("user `{username}` {done}"),
+    )
 }

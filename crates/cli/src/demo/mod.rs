@@ -2,12 +2,14 @@
 //! guard of `mcp-oauth-resource` and trusting the built-in authorization server.
 //!
 //! The stack for `/mcp`, outermost first: [`OriginGuardLayer`] (DNS rebinding, loopback origins)
-//! → [`RequireBearerLayer`] (JWT verified against the issuer's JWKS, cached; the scope policy of
+//! → [`RequireBearerLayer`] (JWT verified against the issuer's JWKS, cached, then asked in process
+//! whether its grant and client still hold; API keys checked in process, also from `X-API-Key`; the scope policy of
 //! [`policy`]; CORS for loopback origins) → [`SessionLimitLayer`] (at most
 //! [`MAX_SESSIONS_PER_CLIENT`] live sessions per address, freed when rmcp closes one) → rmcp's
 //! `StreamableHttpService` running [`DemoServer`]. The protected resource
 //! metadata is served at `/.well-known/oauth-protected-resource/mcp` and at the root.
 
+pub mod api_keys;
 #[cfg(feature = "conformance")]
 mod fixtures;
 #[cfg(not(feature = "conformance"))]
@@ -26,7 +28,7 @@ use axum::extract::Request;
 use http::header::AUTHORIZATION;
 use mcp_oauth_resource::{
     CachedVerifier, JwtVerifier, OriginGuardLayer, PrmService, RequireBearerLayer, ScopePolicy,
-    SessionLimitLayer, SessionRegistry, prm,
+    SessionLimitLayer, SessionRegistry, SplitVerifier, prm,
 };
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use sessions::{CountedSessions, MAX_SESSIONS_PER_CLIENT};
@@ -79,23 +81,29 @@ pub fn resource_uri(issuer: &str) -> String {
     format!("{issuer}/mcp")
 }
 
+/// The header the demo also takes an API key from, for clients that cannot set `Authorization`.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
 /// The demo's routes for `issuer`: `/mcp` (guarded unless `public`) and its metadata. Returns
-/// the router and the MCP URL (the resource URI).
+/// the router and the MCP URL (the resource URI). JWT access tokens are verified against the
+/// issuer's JWKS; API keys (in `Authorization: Bearer` or [`API_KEY_HEADER`]) in process, in
+/// `server`'s store.
 ///
 /// `public` (`serve --demo-public`) is for the conformance harness only, which cannot send a
 /// token: requests without `Authorization` then skip the bearer guard (a sent token is still
 /// verified; the Origin guard stays on), and the harness's fixtures are listed.
 ///
-/// `federation`: the authorization server of this process, when it has upstreams (the
-/// `upstream_account` tool reads the caller's upstream account from it).
+/// `server`: the authorization server of this process (API keys are checked in it; with
+/// upstreams, the `upstream_account` tool reads the caller's upstream account from it).
 pub fn router(
     issuer: &str,
     public: bool,
-    federation: Option<mcp_oauth_server::AppState>,
+    server: mcp_oauth_server::AppState,
 ) -> anyhow::Result<(Router, String)> {
     let resource = resource_uri(issuer);
     let url = url::Url::parse(&resource).with_context(|| format!("invalid resource {resource}"))?;
     let path = url.path().to_owned();
+    let federation = (!server.config().upstream.is_empty()).then(|| server.clone());
     let shared = Shared::new(public, federation);
     // At most MAX_SESSIONS_PER_CLIENT live sessions per address; rmcp reports the ends.
     let registry = SessionRegistry::new(MAX_SESSIONS_PER_CLIENT, None);
@@ -112,8 +120,12 @@ pub fn router(
         .insecure_allow_http(url.scheme() == "http")
         .build()
         .context("cannot build the token verifier of the demo")?;
-    let guard = RequireBearerLayer::builder(resource.clone(), CachedVerifier::new(verifier))
+    let keys = api_keys::InProcessKeys::new(server.clone(), resource.clone());
+    let jwts = api_keys::StillValid::new(CachedVerifier::new(verifier), server.clone());
+    let verifier = SplitVerifier::new(jwts, keys);
+    let guard = RequireBearerLayer::builder(resource.clone(), verifier)
         .policy(policy)
+        .api_key_header(API_KEY_HEADER)
         .build()
         .context("cannot build the guard of the demo")?;
     let guarded = guard.layer(mcp.clone());

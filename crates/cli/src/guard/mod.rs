@@ -96,6 +96,11 @@ pub struct GuardArgs {
         value_delimiter = ','
     )]
     allow_origins: Vec<String>,
+    /// Also take the credential from this header (`X-API-Key`), for API-key clients that cannot
+    /// set `Authorization`; a request with both is refused. Keys are opaque tokens: they are
+    /// introspected (--client-id), the answer cached at most 30 s.
+    #[arg(long, env = "MCP_OAUTH_GUARD_API_KEY_HEADER")]
+    api_key_header: Option<String>,
     /// Allow `http://` issuers (local development and tests only).
     #[arg(long)]
     insecure_http: bool,
@@ -192,6 +197,9 @@ fn app(args: &Settings, trust: Trust) -> anyhow::Result<Router> {
         .max_body_bytes(args.max_body_bytes);
     for o in &args.allow_origins {
         guard = guard.cors_allow_origin(o);
+    }
+    if let Some(h) = &args.api_key_header {
+        guard = guard.api_key_header(h.clone());
     }
     let guard = guard.build().context("invalid guard settings")?;
     let forward = Proxy::new(upstream, &prefix).service();

@@ -44,6 +44,7 @@ struct Table {
     scopes_file: Option<PathBuf>,
     addr: Option<String>,
     allow_origin: Option<OneOrMany>,
+    api_key_header: Option<String>,
     insecure_http: Option<bool>,
     max_body_bytes: Option<usize>,
     max_sessions_per_client: Option<usize>,
@@ -96,6 +97,7 @@ pub(super) struct Settings {
     pub(super) scopes_file: Option<PathBuf>,
     pub(super) addr: String,
     pub(super) allow_origins: Vec<String>,
+    pub(super) api_key_header: Option<String>,
     pub(super) insecure_http: bool,
     pub(super) max_body_bytes: usize,
     pub(super) max_sessions_per_client: usize,
@@ -190,6 +192,7 @@ impl Settings {
                 .or(t.addr)
                 .unwrap_or_else(|| "127.0.0.1:8090".to_owned()),
             allow_origins: list(args.allow_origins, t.allow_origin),
+            api_key_header: args.api_key_header.or(t.api_key_header),
             insecure_http: args.insecure_http || t.insecure_http.unwrap_or(false),
             max_body_bytes: args
                 .max_body_bytes

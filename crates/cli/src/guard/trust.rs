@@ -8,12 +8,11 @@ use super::settings::{SecretSource, Settings};
 use super::startup;
 use crate::output::explained;
 use anyhow::Context;
-use async_trait::async_trait;
 use mcp_oauth_core::secret::Secret;
 use mcp_oauth_resource::verifier::profile::entra;
 use mcp_oauth_resource::{
-    CachedVerifier, IntrospectionVerifier, JwtVerifier, MultiIssuerVerifier, Principal, Profile,
-    SharedVerifier, TokenVerifier, VerifyError,
+    CachedVerifier, IntrospectionVerifier, JwtVerifier, MultiIssuerVerifier, Profile,
+    SharedVerifier, SplitVerifier,
 };
 use std::sync::Arc;
 
@@ -26,31 +25,6 @@ pub(super) struct Trust {
     pub(super) notes: Vec<String>,
     /// How opaque tokens are checked, for the start-up line.
     pub(super) introspection: Option<String>,
-}
-
-/// JWTs to the JWT verifiers, anything else to introspection.
-struct ByFormat {
-    jwt: CachedVerifier<MultiIssuerVerifier>,
-    opaque: IntrospectionVerifier,
-}
-
-#[async_trait]
-impl TokenVerifier for ByFormat {
-    async fn verify(&self, token: &str) -> Result<Principal, VerifyError> {
-        if token.split('.').count() == 3 {
-            self.jwt.verify(token).await
-        } else {
-            self.opaque.verify(token).await
-        }
-    }
-
-    fn cached(&self, token: &str) -> Option<Result<Principal, VerifyError>> {
-        if token.split('.').count() == 3 {
-            self.jwt.cached(token)
-        } else {
-            self.opaque.cached(token)
-        }
-    }
 }
 
 /// The profile named in the settings, with the `generic` knobs applied.
@@ -208,7 +182,9 @@ pub(super) async fn assemble(s: &Settings) -> anyhow::Result<Trust> {
         secret(source)?,
     )
     .endpoint(endpoint.clone())
-    .insecure_allow_http(s.insecure_http);
+    .insecure_allow_http(s.insecure_http)
+    // The bound on how late a revoked token or API key is noticed.
+    .max_ttl(std::time::Duration::from_secs(30));
     if profile.resource_in_audience() {
         for a in &s.audiences {
             b = b.audience(a.clone());
@@ -223,7 +199,8 @@ pub(super) async fn assemble(s: &Settings) -> anyhow::Result<Trust> {
         .build()
         .map_err(|e| explained(format!("invalid introspection settings: {e}"), None))?;
     Ok(Trust {
-        verifier: Arc::new(ByFormat { jwt, opaque }),
+        // JWTs to the JWT verifiers, anything else (opaque tokens, API keys) to introspection.
+        verifier: Arc::new(SplitVerifier::new(jwt, opaque)),
         issuers: discovered,
         notes,
         introspection: Some(endpoint),

@@ -3,6 +3,7 @@
 //! server started here is stopped when its handle drops.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod api_keys;
 #[path = "../common/bin.rs"]
 mod bin;
 mod demo;

@@ -6,6 +6,7 @@
 //!   than the token lives.
 //! - [`CachedVerifier`]: a bounded cache of verified tokens in front of any verifier.
 //! - [`MultiIssuerVerifier`]: several trusted issuers at once.
+//! - [`SplitVerifier`]: JWTs to one verifier, opaque tokens and API keys to another.
 //!
 //! - [`Profile`]: how one identity provider's tokens are read (Auth0, Okta, Entra ID, Cognito,
 //!   Keycloak, RFC 9068, generic); [`discover`]: issuer metadata with each URL's outcome.
@@ -22,6 +23,7 @@ mod introspection;
 mod jwt;
 mod multi;
 pub mod profile;
+mod split;
 
 pub use cache::{CachedVerifier, DEFAULT_CACHE_CAPACITY};
 pub use discovery::{Attempt, DiscoveryError, discover};
@@ -30,6 +32,7 @@ pub use introspection::{IntrospectionVerifier, IntrospectionVerifierBuilder};
 pub use jwt::{JwtVerifier, JwtVerifierBuilder};
 pub use multi::MultiIssuerVerifier;
 pub use profile::{Audiences, IssuerForms, Profile};
+pub use split::SplitVerifier;
 
 use crate::error::VerifyError;
 use crate::principal::Principal;

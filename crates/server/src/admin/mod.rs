@@ -137,6 +137,7 @@ pub async fn add_user_with_roles(
         password_hash: hash,
         created_at: now,
         roles,
+        disabled_at: None,
     };
     store.insert_user(&user).await.map_err(|e| match e {
         StoreError::Conflict(_) => AdminError::Exists(format!("user `{username}`")),
@@ -312,6 +313,9 @@ pub async fn add_client(
         created_at: now,
         last_used_at: None,
         introspect_resources,
+        disabled_at: None,
+        previous_secret_hash: None,
+        previous_secret_until: None,
     };
     store.insert_client(&client).await.map_err(|e| match e {
         StoreError::Conflict(_) => AdminError::Exists(format!("client `{client_id}`")),
@@ -380,6 +384,23 @@ pub async fn remove_client(
 
 /// Replaces a confidential client's secret; the old one stops working at once.
 pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<Secret, AdminError> {
+    rotate_secret_with_overlap(store, client_id, 0, 0).await
+}
+
+/// Replaces a confidential client's secret; the old one keeps working for `overlap` seconds
+/// after `now` (0: it stops at once), so a deployment can switch without an outage. One overlap
+/// at a time: a rotation during the window ends the older secret.
+pub async fn rotate_secret_with_overlap(
+    store: &dyn Store,
+    client_id: &str,
+    overlap: i64,
+    now: UnixTime,
+) -> Result<Secret, AdminError> {
+    if !(0..=30 * 24 * 3600).contains(&overlap) {
+        return Err(invalid(
+            "the overlap must be between 0 and 30 days (in seconds)",
+        ));
+    }
     let mut client = store
         .get_client(client_id)
         .await?
@@ -390,10 +411,63 @@ pub async fn rotate_secret(store: &dyn Store, client_id: &str) -> Result<Secret,
         ));
     }
     let secret = Secret::new(random_token(32));
-    client.secret_hash = Some(sha256_b64url(secret.expose().as_bytes()));
+    let old = client
+        .secret_hash
+        .replace(sha256_b64url(secret.expose().as_bytes()));
     client.secret_expires_at = None;
+    (client.previous_secret_hash, client.previous_secret_until) = if overlap > 0 {
+        (old, Some(now + overlap))
+    } else {
+        (None, None)
+    };
     store.update_client(&client).await?;
     Ok(secret)
+}
+
+/// Disables (`true`) or enables a user. A disabled user cannot sign in (the answer of a wrong
+/// password), their grants do not refresh and their tokens are inactive at introspection; their
+/// browser sessions end at once.
+pub async fn set_user_disabled(
+    store: &dyn Store,
+    username: &str,
+    disabled: bool,
+    now: UnixTime,
+) -> Result<User, AdminError> {
+    let mut user = store
+        .get_user_by_name(username)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("user `{username}`")))?;
+    user.disabled_at = disabled.then_some(user.disabled_at.unwrap_or(now));
+    store.set_user_disabled(username, user.disabled_at).await?;
+    if disabled {
+        store.delete_user_sessions(&user.id, None).await?;
+    }
+    let event = AuditEvent::new(AuditKind::UserDisabled, now)
+        .user(user.id.clone())
+        .detail(serde_json::json!({"disabled": disabled}));
+    crate::audit::record(store, event).await;
+    Ok(user)
+}
+
+/// Disables (`true`) or enables a client. A disabled client cannot sign users in, obtain or
+/// refresh tokens, and its tokens are inactive at introspection. Returns the updated client.
+pub async fn set_client_disabled(
+    store: &dyn Store,
+    client_id: &str,
+    disabled: bool,
+    now: UnixTime,
+) -> Result<Client, AdminError> {
+    let mut client = store
+        .get_client(client_id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("client `{client_id}`")))?;
+    client.disabled_at = disabled.then_some(client.disabled_at.unwrap_or(now));
+    store.update_client(&client).await?;
+    let event = AuditEvent::new(AuditKind::ClientDisabled, now)
+        .client(client_id)
+        .detail(serde_json::json!({"disabled": disabled}));
+    crate::audit::record(store, event).await;
+    Ok(client)
 }
 
 /// Creates an initial access token for the `token` registration policy (RFC 7591 §3). Returns

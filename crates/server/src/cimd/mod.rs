@@ -143,6 +143,10 @@ impl CimdResolver {
             last_used_at: stored.as_ref().and_then(|s| s.last_used_at),
             // A document can never make its client a resource server.
             introspect_resources: Vec::new(),
+            // A new document does not lift an administrator's decision.
+            disabled_at: stored.as_ref().and_then(|s| s.disabled_at),
+            previous_secret_hash: None,
+            previous_secret_until: None,
         };
         record(cx, &client, stored.as_ref()).await?;
         if let Some(ttl) = fetched

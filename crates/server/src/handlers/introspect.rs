@@ -12,8 +12,12 @@
 //!
 //! An access token is active when its signature, issuer and expiry check out, its `jti` was not
 //! revoked and its grant (if any) is still active. A refresh token is active when it is current
-//! (not rotated), unexpired, and its family active. Anything else is `{"active": false}` and
+//! (not rotated), unexpired, and its family active. A disabled client's tokens are inactive. Anything else is `{"active": false}` and
 //! nothing more, so the endpoint does not tell what kind of junk it was sent.
+//!
+//! An API key ([`crate::api_keys`]) is active when it is, and bound to one of the caller's
+//! resources; the answer says `token_type: "Bearer"` and `client_id: "api-key:ID"`, its scopes, its resource as `aud` and
+//! its expiry, and the use is audited with the caller as the client.
 
 use crate::client_auth::authenticate;
 use crate::error::{OAuthError, no_store_json};
@@ -63,11 +67,22 @@ async fn handle(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let now = state.now();
+    if crate::api_keys::looks_like_key(token) {
+        return api_key(
+            state,
+            token,
+            &caller.client_id,
+            &caller.introspect_resources,
+        )
+        .await;
+    }
     if let Some(claims) = verify_own_access_token(state, token) {
         if !claims.aud.iter().any(serves) {
             return Ok(IntrospectionResponse::inactive());
         }
-        if state.store().is_access_token_revoked(&claims.jti).await? {
+        if state.store().is_access_token_revoked(&claims.jti).await?
+            || crate::clients::is_disabled(state, &claims.client_id).await?
+        {
             return Ok(IntrospectionResponse::inactive());
         }
         if let Some(gid) = claims.extra.get(GRANT_CLAIM).and_then(|v| v.as_str()) {
@@ -77,11 +92,12 @@ async fn handle(
             }
         }
         let username = if claims.sub != claims.client_id {
-            state
-                .store()
-                .get_user(&claims.sub)
-                .await?
-                .map(|u| u.username)
+            match state.store().get_user(&claims.sub).await? {
+                Some(u) if u.disabled_at.is_some() => {
+                    return Ok(IntrospectionResponse::inactive());
+                }
+                u => u.map(|u| u.username),
+            }
         } else {
             None
         };
@@ -107,6 +123,7 @@ async fn handle(
         .await?
     {
         let active = serves(&grant.resource)
+            && !crate::clients::is_disabled(state, &grant.client_id).await?
             && rt.rotated_at.is_none()
             && rt.expires_at > now
             && grant.revoked_at.is_none()
@@ -127,4 +144,32 @@ async fn handle(
         }
     }
     Ok(IntrospectionResponse::inactive())
+}
+
+/// The answer for an API key, bound to one of the caller's resources or inactive.
+async fn api_key(
+    state: &AppState,
+    token: &str,
+    caller: &str,
+    resources: &[String],
+) -> Result<IntrospectionResponse, OAuthError> {
+    let (store, hmac) = (state.store().as_ref(), state.api_key_hmac());
+    let Some(key) =
+        crate::api_keys::check(store, hmac, token, resources, Some(caller), state.now()).await?
+    else {
+        return Ok(IntrospectionResponse::inactive());
+    };
+    Ok(IntrospectionResponse {
+        active: true,
+        scope: Some(key.scope.to_string()),
+        client_id: Some(format!("api-key:{}", key.id)),
+        // Used as a bearer credential; `client_id` (`api-key:ID`) says it is a key.
+        token_type: Some("Bearer".into()),
+        exp: Some(key.expires_at),
+        iat: Some(key.created_at),
+        sub: Some(crate::api_keys::subject(&key)),
+        aud: Some(Audience::One(key.resource)),
+        iss: Some(state.config().issuer.clone()),
+        ..Default::default()
+    })
 }

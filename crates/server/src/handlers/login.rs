@@ -73,7 +73,8 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
     let ok = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await;
     // The account is named only when it exists: an unknown name may be a mistyped password.
     let known_id = user.as_ref().map(|u| u.id.clone());
-    let Some(user) = user.filter(|_| ok) else {
+    // A disabled account gets the answer of a wrong password.
+    let Some(user) = user.filter(|u| ok && u.disabled_at.is_none()) else {
         state.0.throttle.fail(&keys, now);
         state.metrics().login_failure();
         tracing::warn!(target: "mcp_oauth::login", %ip, "login failed");

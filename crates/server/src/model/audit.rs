@@ -36,10 +36,20 @@ pub enum AuditKind {
     KeyRotated,
     /// A retired signing key was deleted after every token it signed expired.
     KeyDeleted,
+    /// An administrator disabled or enabled a client (`detail.disabled`).
+    ClientDisabled,
+    /// An administrator disabled or enabled a user (`detail.disabled`).
+    UserDisabled,
+    /// An API key was created (`detail.key_id`, `resource`, `scope`, `expires_at`).
+    ApiKeyCreated,
+    /// An API key was revoked.
+    ApiKeyRevoked,
+    /// An API key was accepted (in-process or through introspection; `client_id`: who asked).
+    ApiKeyUsed,
 }
 
 /// Every kind, for parsing and help texts.
-pub const KINDS: [AuditKind; 13] = [
+pub const KINDS: [AuditKind; 18] = [
     AuditKind::LoginSucceeded,
     AuditKind::LoginFailed,
     AuditKind::LoginThrottled,
@@ -53,6 +63,11 @@ pub const KINDS: [AuditKind; 13] = [
     AuditKind::CodeReplay,
     AuditKind::KeyRotated,
     AuditKind::KeyDeleted,
+    AuditKind::ClientDisabled,
+    AuditKind::UserDisabled,
+    AuditKind::ApiKeyCreated,
+    AuditKind::ApiKeyRevoked,
+    AuditKind::ApiKeyUsed,
 ];
 
 impl AuditKind {
@@ -72,6 +87,11 @@ impl AuditKind {
             Self::CodeReplay => "code_replay",
             Self::KeyRotated => "key_rotated",
             Self::KeyDeleted => "key_deleted",
+            Self::ClientDisabled => "client_disabled",
+            Self::UserDisabled => "user_disabled",
+            Self::ApiKeyCreated => "api_key_created",
+            Self::ApiKeyRevoked => "api_key_revoked",
+            Self::ApiKeyUsed => "api_key_used",
         }
     }
 }

@@ -78,6 +78,9 @@ pub async fn register(
         created_at: now,
         last_used_at: None,
         introspect_resources: Vec::new(),
+        disabled_at: None,
+        previous_secret_hash: None,
+        previous_secret_until: None,
     };
     state.store().insert_client(&client).await?;
     tracing::info!(target: "mcp_oauth::register", client_id = %client.client_id, auth_method = %client.token_endpoint_auth_method, "client registered");
@@ -204,6 +207,8 @@ pub async fn update(
     } else {
         client.secret_hash = None;
         client.secret_expires_at = None;
+        client.previous_secret_hash = None;
+        client.previous_secret_until = None;
     }
     client.client_name = reg.client_name.clone();
     client.token_endpoint_auth_method = reg.auth_method.clone();

@@ -86,6 +86,12 @@ pub trait UserStore: Send + Sync {
     async fn list_users(&self) -> StoreResult<Vec<User>>;
     /// Sets a new password hash; returns whether the user exists.
     async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool>;
+    /// Disables (`Some(time)`) or enables (`None`) a user; returns whether the user exists.
+    async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled_at: Option<UnixTime>,
+    ) -> StoreResult<bool>;
     /// Replaces a user's roles (sorted, unique); returns whether the user exists.
     async fn set_roles(&self, username: &str, roles: &[String]) -> StoreResult<bool>;
     /// Deletes a user, their sessions, consents and grants (revoked); returns whether they existed.
@@ -207,6 +213,11 @@ pub trait SessionStore: Send + Sync {
     async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
     /// Deletes expired sessions; returns how many went.
     async fn purge_sessions(&self, now: UnixTime) -> StoreResult<u64>;
+    /// A user's live sessions, oldest first (the console's "my sessions").
+    async fn list_user_sessions(&self, user_id: &str, now: UnixTime) -> StoreResult<Vec<Session>>;
+    /// Deletes every session of a user but the one with hash `keep` (signing out of the other
+    /// browsers); returns how many went.
+    async fn delete_user_sessions(&self, user_id: &str, keep: Option<&str>) -> StoreResult<u64>;
 }
 
 /// Dynamic registration: initial access tokens, and the purge of registrations never used.
@@ -349,6 +360,23 @@ pub trait HealthStore: Send + Sync {
     }
 }
 
+/// API keys (see [`crate::api_keys`]): looked up by the keyed hash of the key, never by the key.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Stores a new key; `Conflict` if its id or hash exists.
+    async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+    /// The key with this hash, whatever its state (the caller checks revocation and expiry).
+    async fn find_api_key(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// The key with this id.
+    async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKey>>;
+    /// Keys of one user (`Some`), or every key (`None`), ordered by creation time, then id.
+    async fn list_api_keys(&self, user_id: Option<&str>) -> StoreResult<Vec<ApiKey>>;
+    /// Revokes a key at `now`; returns whether it existed and was not revoked yet.
+    async fn revoke_api_key(&self, id: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Records that the key was accepted at `now`.
+    async fn touch_api_key(&self, id: &str, now: UnixTime) -> StoreResult<()>;
+}
+
 /// Declares `Store` as the sum of the aggregate traits and implements it for every type that has
 /// them all, so the list of aggregates is written once: a new aggregate trait is one more name
 /// here, and a backend that lacks it is not a `Store`.
@@ -378,4 +406,5 @@ store_of! {
         KeyRotationStore,
         UpstreamStore,
         HealthStore,
+        ApiKeyStore,
 }

@@ -79,6 +79,7 @@ pub(crate) async fn user_for(
             password_hash: String::new(),
             created_at: now,
             roles: Vec::new(),
+            disabled_at: None,
         };
         match store.create_upstream_user(&user, &link(&user.id)).await {
             Ok(()) => return Ok(user.id),

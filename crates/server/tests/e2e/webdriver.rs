@@ -229,6 +229,84 @@ impl Browser {
         panic!("page never contained {needle}: {}", self.source().await);
     }
 
+    /// Runs `script` (a function body; `arguments` are `args`) in the page and returns its value.
+    pub async fn execute(&self, script: &str, args: Value) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
+    /// Waits until `script` returns something truthy, and returns it.
+    pub async fn wait_for(&self, script: &str) -> Value {
+        for _ in 0..200 {
+            let v = self.execute(script, json!([])).await;
+            if !(v.is_null() || v == json!(false) || v == json!("")) {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("never true: {script}; page: {}", self.source().await);
+    }
+
+    /// The browser's console messages since the last call (chromedriver's log, which keeps them
+    /// across navigations): CSP violations are reported there.
+    pub async fn browser_log(&self) -> Vec<String> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/se/log",
+                Some(json!({"type": "browser"})),
+            )
+            .await;
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The handles of the open windows, and the current one.
+    pub async fn windows(&self) -> (Vec<String>, String) {
+        let all = self
+            .call(reqwest::Method::GET, "/window/handles", None)
+            .await;
+        let current = self.call(reqwest::Method::GET, "/window", None).await;
+        let all = all
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|h| h.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (all, current.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Makes `handle` the window commands go to.
+    pub async fn switch_to(&self, handle: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/window",
+            Some(json!({"handle": handle})),
+        )
+        .await;
+    }
+
+    /// Resizes the window (a phone-sized screen, say).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
     pub async fn quit(self) {
         let _ = self
             .http

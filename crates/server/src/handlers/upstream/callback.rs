@@ -158,6 +158,23 @@ async fn finish(
         Ok(u) => u,
         Err(e) => return internal_page(e),
     };
+    // An account an administrator disabled signs in no more, through any upstream.
+    match state.store().get_user(&user_id).await {
+        Ok(Some(u)) if u.disabled_at.is_none() => {}
+        Ok(_) => {
+            audit::record(
+                state.store().as_ref(),
+                AuditEvent::new(AuditKind::LoginFailed, now)
+                    .user(user_id.as_str())
+                    .detail(serde_json::json!({
+                        "upstream": up.config.id, "reason": "disabled", "client_id": req.client.client_id,
+                    })),
+            )
+            .await;
+            return failure::not_allowed(name, "this account is disabled here".into());
+        }
+        Err(e) => return internal_page(e),
+    }
     tracing::info!(target: "mcp_oauth::upstream", upstream = %up.config.id, %user_id, "upstream sign-in succeeded");
     audit::record(
         state.store().as_ref(),

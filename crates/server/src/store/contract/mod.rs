@@ -7,7 +7,8 @@
 //!
 //! `mod.rs` holds the drivers and the shared fixtures; each other file checks one aggregate (as
 //! `sql/` and `memory/` implement them): `accounts`, `grants`, `sessions`, `registration`,
-//! `assertions`, `audit`, `key_schedule`, `upstream`, `upstream_revocations`, and `purge` across them all.
+//! `assertions`, `audit`, `key_schedule`, `upstream`, `upstream_revocations`, `api_keys`,
+//! `user_sessions`, and `purge` across them all.
 //!
 //! Compiled for this crate's tests and, with the `contract-tests` feature, for other crates'
 //! (a PostgreSQL backend's tests, say). A failed check panics, as a test assertion does, which
@@ -15,6 +16,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod accounts;
+mod api_keys;
 mod assertions;
 mod audit;
 mod grants;
@@ -24,8 +26,10 @@ mod registration;
 mod sessions;
 mod upstream;
 mod upstream_revocations;
+mod user_sessions;
 
 pub use accounts::{clients, delete_client_cascades, delete_user_cascades, resources, users};
+pub use api_keys::api_keys;
 pub use assertions::{assertions, concurrent_assertions};
 pub use audit::audit;
 pub use grants::{
@@ -40,6 +44,7 @@ pub use upstream::{concurrent_upstream_logins, upstream_links, upstream_logins, 
 pub use upstream_revocations::{
     concurrent_upstream_refresh_lease, upstream_refresh_lease, upstream_revocations,
 };
+pub use user_sessions::{user_disabled, user_sessions};
 
 use super::{Store, StoreError};
 use crate::model::*;
@@ -80,6 +85,9 @@ pub async fn run_all<S: Store>(store: &S) {
     upstream_refresh_lease(store).await;
     purge(store).await;
     scheduled_rotation(store).await;
+    api_keys(store).await;
+    user_sessions(store).await;
+    user_disabled(store).await;
 }
 
 /// Runs every concurrency check against `store`, which should be empty.
@@ -125,6 +133,9 @@ pub fn full_client(id: &str, created_at: UnixTime) -> Client {
             "https://res.example/a".into(),
             "https://res.example/b".into(),
         ],
+        disabled_at: Some(created_at + 1),
+        previous_secret_hash: Some(format!("old-secret-hash-{id}")),
+        previous_secret_until: Some(created_at + 2),
     }
 }
 
@@ -147,6 +158,9 @@ pub fn bare_client(id: &str, created_at: UnixTime) -> Client {
         created_at,
         last_used_at: None,
         introspect_resources: Vec::new(),
+        disabled_at: None,
+        previous_secret_hash: None,
+        previous_secret_until: None,
     }
 }
 
@@ -157,6 +171,7 @@ fn user(id: &str, username: &str) -> User {
         password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1${id}"),
         created_at: 10,
         roles: Vec::new(),
+        disabled_at: None,
     }
 }
 

@@ -120,6 +120,21 @@ impl UserStore for MemoryStore {
         }
     }
 
+    async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled_at: Option<UnixTime>,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        match s.users.values_mut().find(|u| u.username == username) {
+            Some(u) => {
+                u.disabled_at = disabled_at;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     async fn set_roles(&self, username: &str, roles: &[String]) -> StoreResult<bool> {
         let mut s = self.lock()?;
         match s.users.values_mut().find(|u| u.username == username) {

@@ -7,11 +7,13 @@
 //! state as it was (the in-memory equivalent of a rolled-back transaction).
 //!
 //! Each file implements the traits of one aggregate, as in `sql/`: `accounts`, `grants`,
-//! `sessions`, `registration`, `assertions`, `audit`, `key_schedule`, `upstream`, `health`.
+//! `sessions`, `registration`, `assertions`, `audit`, `key_schedule`, `upstream`, `health`,
+//! `api_keys`.
 //!
 //! For tests, demos and single-process development; nothing survives a restart.
 
 mod accounts;
+mod api_keys;
 mod assertions;
 mod audit;
 mod grants;
@@ -63,6 +65,8 @@ struct State {
     upstream_revocations: BTreeMap<String, UpstreamTokens>,
     /// Refresh leases of grants' upstream tokens: grant id → until.
     upstream_leases: HashMap<String, UnixTime>,
+    /// API keys by id.
+    api_keys: HashMap<String, ApiKey>,
 }
 
 /// A store that keeps everything in process memory.

@@ -132,4 +132,24 @@ impl SessionStore for MemoryStore {
         s.sessions.retain(|_, x| x.expires_at > now);
         Ok((before - s.sessions.len()) as u64)
     }
+
+    async fn list_user_sessions(&self, user_id: &str, now: UnixTime) -> StoreResult<Vec<Session>> {
+        let mut v: Vec<Session> = self
+            .lock()?
+            .sessions
+            .values()
+            .filter(|x| x.user_id.as_deref() == Some(user_id) && x.expires_at > now)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| (a.created_at, &a.id_hash).cmp(&(b.created_at, &b.id_hash)));
+        Ok(v)
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str, keep: Option<&str>) -> StoreResult<u64> {
+        let mut s = self.lock()?;
+        let before = s.sessions.len();
+        s.sessions
+            .retain(|h, x| x.user_id.as_deref() != Some(user_id) || keep == Some(h.as_str()));
+        Ok((before - s.sessions.len()) as u64)
+    }
 }

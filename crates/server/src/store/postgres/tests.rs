@@ -208,6 +208,7 @@ async fn text_sorts_in_byte_order_as_on_sqlite() {
             password_hash: "h".into(),
             created_at: 1,
             roles: Vec::new(),
+            disabled_at: None,
         };
         pg.insert_user(&u).await.unwrap();
         lite.insert_user(&u).await.unwrap();

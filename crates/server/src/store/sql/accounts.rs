@@ -19,7 +19,7 @@ fn client_from_row(row: &impl SqlRow) -> StoreResult<Client> {
     record![row => Client { client_id, client_name, token_endpoint_auth_method, secret_hash,
         secret_expires_at, redirect_uris: json, grant_types: json, allowed_scopes: opt_scope,
         jwks: opt_json, jwks_uri, origin = origin, registration_token_hash, metadata: json,
-        created_at, last_used_at, introspect_resources: json }]
+        created_at, last_used_at, introspect_resources: json, disabled_at, previous_secret_hash, previous_secret_until }]
 }
 
 /// Binds every column of a client, `client_id` last (the order of [`INSERT_CLIENT`] and
@@ -41,19 +41,23 @@ fn bind_client<'q, D: Dialect>(q: Query<'q, D>, c: &Client) -> StoreResult<Query
         .arg(c.created_at)
         .arg(c.last_used_at)
         .arg(to_json(&c.introspect_resources)?)
+        .arg(c.disabled_at)
+        .arg(c.previous_secret_hash.as_deref())
+        .arg(c.previous_secret_until)
         .arg(c.client_id.as_str()))
 }
 
 const INSERT_CLIENT: &str = "INSERT INTO clients (client_name, token_endpoint_auth_method, \
      secret_hash, secret_expires_at, redirect_uris, grant_types, allowed_scopes, jwks, jwks_uri, \
      origin, registration_token_hash, metadata, created_at, last_used_at, introspect_resources, \
-     client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+     disabled_at, previous_secret_hash, previous_secret_until, client_id) VALUES ($1, $2, $3, $4, $5, \
+     $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
 
 const UPDATE_CLIENT: &str = "UPDATE clients SET client_name = $1, token_endpoint_auth_method = $2, \
      secret_hash = $3, secret_expires_at = $4, redirect_uris = $5, grant_types = $6, \
      allowed_scopes = $7, jwks = $8, jwks_uri = $9, origin = $10, registration_token_hash = $11, \
-     metadata = $12, created_at = $13, last_used_at = $14, introspect_resources = $15 \
-     WHERE client_id = $16";
+     metadata = $12, created_at = $13, last_used_at = $14, introspect_resources = $15, \
+     disabled_at = $16, previous_secret_hash = $17, previous_secret_until = $18 WHERE client_id = $19";
 
 #[async_trait]
 impl<S: SqlBackend<Db = D>, D: Dialect> ClientStore for S {
@@ -208,7 +212,7 @@ impl<S: SqlBackend<Db = D>, D: Dialect> ResourceStore for S {
 }
 
 fn user_from_row(row: &impl SqlRow) -> StoreResult<User> {
-    record![row => User { id, username, password_hash, created_at, roles: json }]
+    record![row => User { id, username, password_hash, created_at, roles: json, disabled_at }]
 }
 
 #[async_trait]
@@ -238,6 +242,21 @@ impl<S: SqlBackend<Db = D>, D: Dialect> UserStore for S {
         ))
         .all(self.on_pool(), "listing users", user_from_row)
         .await
+    }
+
+    async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled_at: Option<UnixTime>,
+    ) -> StoreResult<bool> {
+        Ok(
+            sqlx::query("UPDATE users SET disabled_at = $1 WHERE username = $2")
+                .arg(disabled_at)
+                .arg(username)
+                .changed(self.on_pool(), "disabling a user")
+                .await?
+                > 0,
+        )
     }
 
     async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
@@ -273,14 +292,15 @@ pub(super) async fn insert_user_in<D: Dialect>(
     user: &User,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO users (id, username, password_hash, created_at, roles) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO users (id, username, password_hash, created_at, roles, disabled_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .arg(user.id.as_str())
     .arg(user.username.as_str())
     .arg(user.password_hash.as_str())
     .arg(user.created_at)
     .arg(to_json(&user.roles)?)
+    .arg(user.disabled_at)
     .run(D::on(conn), "user")
     .await
 }

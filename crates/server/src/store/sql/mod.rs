@@ -10,7 +10,8 @@
 //! - `grants`: codes, grants, refresh tokens and revoked access tokens, loading rows for the
 //!   pure decisions of [`rules`](crate::store::rules) and applying them;
 //! - `sessions`: consents, signing keys and browser sessions;
-//! - `registration`, `assertions`, `audit`, `key_schedule`, `upstream`, `health`: one trait each.
+//! - `registration`, `assertions`, `audit`, `key_schedule`, `upstream`, `health`, `api_keys`: one
+//!   trait each.
 //!
 //! How concurrent writers are kept apart is the dialect's: SQLite's write transaction holds the
 //! whole database from `BEGIN IMMEDIATE`, PostgreSQL's runs at `READ COMMITTED` and locks rows
@@ -19,6 +20,7 @@
 //! its story; the shared code takes the locks wherever [`Dialect::ROW_LOCKS`] asks for them.
 
 mod accounts;
+mod api_keys;
 mod assertions;
 mod audit;
 pub(crate) mod dialect;

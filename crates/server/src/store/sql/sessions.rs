@@ -226,4 +226,28 @@ impl<S: SqlBackend<Db = D>, D: Dialect> SessionStore for S {
             .changed(self.on_pool(), "purging sessions")
             .await
     }
+
+    async fn list_user_sessions(&self, user_id: &str, now: UnixTime) -> StoreResult<Vec<Session>> {
+        formatted(format!(
+            "SELECT * FROM sessions WHERE user_id = $1 AND expires_at > $2 \
+             ORDER BY created_at, id_hash{}",
+            D::BYTE_ORDER
+        ))
+        .arg(user_id.to_owned())
+        .arg(now)
+        .all(
+            self.on_pool(),
+            "listing a user's sessions",
+            session_from_row,
+        )
+        .await
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str, keep: Option<&str>) -> StoreResult<u64> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+            .arg(user_id)
+            .arg(keep.unwrap_or(""))
+            .changed(self.on_pool(), "signing a user out")
+            .await
+    }
 }

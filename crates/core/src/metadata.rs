@@ -47,6 +47,8 @@ pub struct AuthorizationServerMetadata {
     pub code_challenge_methods_supported: Option<Vec<String>>,
     /// RFC 9207.
     pub authorization_response_iss_parameter_supported: Option<bool>,
+    /// RFC 9449 §5.1: the algorithms DPoP proofs may be signed with.
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
     /// Client ID Metadata Documents.
     pub client_id_metadata_document_supported: Option<bool>,
     /// A page for developers.
@@ -142,6 +144,9 @@ pub struct ClientMetadata {
     pub software_version: Option<String>,
     /// `native` or `web` (OpenID Dynamic Registration; SEP-837).
     pub application_type: Option<String>,
+    /// RFC 9449 §5.2: the client always uses DPoP; the server refuses its token requests without
+    /// a proof.
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Anything else.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -24,6 +24,7 @@ pub mod client_metadata;
 pub(crate) mod clients;
 pub mod config;
 pub(crate) mod cors;
+pub(crate) mod dpop;
 pub mod error;
 pub mod fetch;
 pub(crate) mod grants;
@@ -103,6 +104,8 @@ impl AuthorizationServer {
         Ok(Self {
             state: AppState(Arc::new(Inner {
                 refresh_hmac: kek.derive_hmac("mcp-oauth refresh-token successor v1"),
+                dpop_replay: Arc::new(dpop::StoreReplay(store.clone())),
+                dpop_nonces: dpop::NonceKey::new(kek.derive_hmac("mcp-oauth dpop nonce v1")),
                 config,
                 store,
                 keys: Arc::new(keys),

@@ -26,6 +26,10 @@ pub(crate) struct Inner {
     pub throttle: LoginThrottle,
     /// Derives refresh-token successors (see `tokens::successor_refresh_token`).
     pub refresh_hmac: hmac::Key,
+    /// Single use of DPoP proof ids, across instances (see [`crate::dpop::replay`]).
+    pub dpop_replay: Arc<dyn crate::dpop::ProofReplay>,
+    /// Makes and checks DPoP server nonces (see [`crate::dpop::nonce`]).
+    pub dpop_nonces: crate::dpop::NonceKey,
     /// The issuer's path, under which the endpoints are routed.
     pub base_path: String,
     /// Per-IP limit on `POST /register`.

@@ -16,6 +16,7 @@ pub async fn exchange(
     state: &AppState,
     client: &AuthenticatedClient,
     params: OAuthParams,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     if client.method == AuthMethod::None {
         return Err(OAuthError::new(
@@ -85,6 +86,7 @@ pub async fn exchange(
             scope: Some(&scope_str),
             grant_id: None,
             auth_time: None,
+            cnf_jkt: dpop_jkt,
         },
     )?;
     Ok(bearer(access, ttl, None, scope_str))

@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod consent;
+pub mod dpop;
 pub mod form;
 pub mod introspect;
 pub mod limits;

@@ -10,6 +10,7 @@ mod browser;
 mod cimd;
 mod concurrency;
 mod cors;
+mod dpop;
 mod metadata;
 mod private_key_jwt;
 mod rate_limits;

@@ -58,6 +58,10 @@ pub enum AuthError {
         /// The scopes this request needs, sent as `scope` when not empty.
         needed: ScopeSet,
     },
+    /// A DPoP refusal (RFC 9449 §7.1): the scheme does not fit the token's binding, or the proof
+    /// is missing or wrong: `401` with a `DPoP` challenge.
+    #[error("{}: {}", .0.code, .0.description)]
+    Dpop(crate::dpop::DpopRefusal),
     /// The token is valid but lacks scopes: `403 error="insufficient_scope"`.
     #[error("insufficient_scope: {scope}")]
     InsufficientScope {

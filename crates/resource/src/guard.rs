@@ -30,6 +30,7 @@ pub(crate) struct GuardConfig {
     pub(crate) policy: ScopePolicy,
     pub(crate) max_body_bytes: usize,
     pub(crate) cors: Cors,
+    pub(crate) dpop: crate::dpop::DpopGuard,
 }
 
 impl std::fmt::Debug for GuardConfig {
@@ -77,7 +78,7 @@ where
     let (parts, body) = req.into_parts();
     extract::check_query(parts.uri.query()).map_err(invalid_request)?;
     // Borrowed from the headers, which stay in `parts` until the request is rebuilt.
-    let token = extract::bearer_token(&parts.headers).map_err(invalid_request)?;
+    let token = extract::access_token(&parts.headers).map_err(invalid_request)?;
 
     let (body, requirement) = if cfg.policy.inspects_body() {
         read_for_policy(cfg, &parts, body).await?
@@ -89,7 +90,7 @@ where
         (GuardedBody::streaming(body), cfg.policy.need_without_body())
     };
 
-    let principal = authenticate(cfg, token, &requirement).await?;
+    let principal = authenticate(cfg, &parts, token, &requirement).await?;
     let mut req = Request::from_parts(parts, body);
     if let Some(p) = principal {
         req.extensions_mut().insert(p);
@@ -134,10 +135,11 @@ where
 /// requirement's scopes are copied only into a refusal.
 async fn authenticate(
     cfg: &GuardConfig,
-    token: Option<&str>,
+    parts: &http::request::Parts,
+    token: Option<(extract::Scheme, &str)>,
     requirement: &Need<'_>,
 ) -> Result<Option<Principal>, AuthError> {
-    let Some(token) = token else {
+    let Some((scheme, token)) = token else {
         return if requirement.public {
             Ok(None)
         } else {
@@ -164,6 +166,15 @@ async fn authenticate(
             return Err(AuthError::Unavailable);
         }
     };
+    // RFC 9449 §7: the scheme must fit the token's binding, and a bound token needs its proof.
+    cfg.dpop.check(
+        &parts.headers,
+        &parts.method,
+        &crate::dpop::request_url(&cfg.resource, parts.uri.path()),
+        scheme,
+        token,
+        &principal,
+    )?;
     if !requirement.public && !principal.scopes.is_superset(&requirement.scopes) {
         let scope = cfg.policy.step_up(&requirement.scopes, &principal.scopes);
         tracing::info!(

@@ -42,6 +42,7 @@ pub struct RequireBearerBuilder {
     max_body_bytes: usize,
     resource_metadata: Option<String>,
     cors: Cors,
+    dpop: crate::dpop::DpopSettings,
 }
 
 impl std::fmt::Debug for RequireBearerBuilder {
@@ -68,6 +69,7 @@ impl RequireBearerLayer {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             resource_metadata: None,
             cors: Cors::default(),
+            dpop: crate::dpop::DpopSettings::default(),
         }
     }
 
@@ -149,6 +151,13 @@ impl RequireBearerBuilder {
         self
     }
 
+    /// How DPoP proofs are judged (proof lifetime, replay cache size, clock). Default:
+    /// [`crate::dpop::DpopSettings::default`].
+    pub fn dpop(mut self, settings: crate::dpop::DpopSettings) -> Self {
+        self.dpop = settings;
+        self
+    }
+
     /// Checks the settings and builds the layer.
     pub fn build(self) -> Result<RequireBearerLayer, ConfigError> {
         mcp_oauth_core::resource::validate(&self.resource)
@@ -170,6 +179,7 @@ impl RequireBearerBuilder {
                 policy: self.policy,
                 max_body_bytes: self.max_body_bytes,
                 cors: self.cors,
+                dpop: crate::dpop::DpopGuard::new(self.dpop),
             }),
         })
     }

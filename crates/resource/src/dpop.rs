@@ -10,7 +10,7 @@
 //! method and URL still pin it to the one request). When the cache is full of live entries the
 //! guard answers `503` rather than forget one: it fails closed.
 
-use crate::error::AuthError;
+use crate::error::{AuthError, DpopRefusal};
 use crate::extract::Scheme;
 use crate::principal::Principal;
 use mcp_oauth_core::ErrorCode;
@@ -52,15 +52,6 @@ impl std::fmt::Debug for DpopSettings {
             .field("max_replay_entries", &self.max_replay_entries)
             .finish_non_exhaustive()
     }
-}
-
-/// Why a DPoP request was refused: `401` with a `DPoP` challenge carrying `error`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DpopRefusal {
-    /// `invalid_token` (scheme and binding disagree) or `invalid_dpop_proof`.
-    pub code: ErrorCode,
-    /// Sent as `error_description`.
-    pub description: String,
 }
 
 fn refuse(code: ErrorCode, description: impl Into<String>) -> AuthError {

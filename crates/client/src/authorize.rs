@@ -149,6 +149,7 @@ impl AuthorizationRequest {
         client: &ClientRegistration,
         code: &Secret,
         now: i64,
+        dpop: Option<token::Dpop<'_>>,
     ) -> Result<IssuedToken> {
         let url = token::endpoint(metadata, &self.issuer)?;
         let params = vec![
@@ -165,6 +166,7 @@ impl AuthorizationRequest {
                 issuer: &self.issuer,
                 client,
                 method: client.auth.method(Some(metadata)),
+                dpop,
             },
             params,
             now,

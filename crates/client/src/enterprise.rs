@@ -92,6 +92,7 @@ pub async fn request_id_jag(
             issuer: idp_issuer,
             client: &config.idp_client,
             method: config.idp_client.auth.method(None),
+            dpop: None,
         },
         params,
         now,

@@ -22,8 +22,15 @@ impl TokenManager {
                 d.scopes_supported(),
             )
         });
+        // RFC 9449: a fresh key for this authorization, when DPoP is on and the server takes it.
+        let dpop_key = (self.config.dpop && crate::dpop::advertised(&d.metadata))
+            .then(crate::dpop::DpopKey::generate)
+            .transpose()?;
         let (client, issued) = match &self.config.grant {
-            GrantMode::AuthorizationCode => self.code_flow(&d, scope.as_deref()).await?,
+            GrantMode::AuthorizationCode => {
+                self.code_flow(&d, scope.as_deref(), dpop_key.as_ref())
+                    .await?
+            }
             GrantMode::ClientCredentials => {
                 let client = self.pre_registered_for(&d.issuer, "the client credentials grant")?;
                 let issued = client_credentials::request_token(
@@ -94,7 +101,9 @@ impl TokenManager {
                 (client, issued)
             }
         };
-        self.save(&d, &client, issued, scope).await
+        let dpop_key = dpop_key.filter(|_| issued.is_dpop());
+        self.save(&d, &client, issued, scope, dpop_key.as_ref())
+            .await
     }
 
     pub(super) fn pre_registered_for(
@@ -116,6 +125,7 @@ impl TokenManager {
         &self,
         d: &Discovery,
         scope: Option<&str>,
+        dpop_key: Option<&crate::dpop::DpopKey>,
     ) -> Result<(ClientRegistration, IssuedToken)> {
         if !d.metadata.supports_s256() {
             return Err(Error::PkceUnsupported {
@@ -149,7 +159,14 @@ impl TokenManager {
                 Ok(params) => match request.validate_response(&params) {
                     Ok(code) => {
                         request
-                            .exchange(&self.fetcher, &d.metadata, &client, &code, self.clock.now())
+                            .exchange(
+                                &self.fetcher,
+                                &d.metadata,
+                                &client,
+                                &code,
+                                self.clock.now(),
+                                self.dpop_for(dpop_key),
+                            )
                             .await
                     }
                     Err(e) => Err(e),

@@ -6,6 +6,7 @@
 #[path = "../common/bin.rs"]
 mod bin;
 mod cli_ux;
+mod dpop;
 #[path = "../common/pages.rs"]
 mod pages;
 /// A private dbus-daemon + gnome-keyring-daemon, shared with the client crate's keychain tests.

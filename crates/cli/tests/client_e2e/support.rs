@@ -178,6 +178,10 @@ impl Env {
             .unwrap();
         let guard = RequireBearerLayer::builder(mcp_url.clone(), verifier)
             .policy(policy)
+            .dpop(mcp_oauth_resource::dpop::DpopSettings {
+                clock: Arc::new(clock.clone()),
+                ..Default::default()
+            })
             .build()
             .unwrap();
         let mcp = StreamableHttpService::new(

@@ -28,7 +28,7 @@ pub fn advertised(metadata: &AuthorizationServerMetadata) -> bool {
     metadata
         .dpop_signing_alg_values_supported
         .as_ref()
-        .is_some_and(|algs| algs.iter().any(|a| *a == name))
+        .is_some_and(|algs| algs.contains(&name))
 }
 
 /// A DPoP key.

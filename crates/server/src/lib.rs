@@ -32,6 +32,7 @@ pub(crate) mod handlers;
 pub mod keys;
 pub(crate) mod metrics;
 pub mod model;
+pub(crate) mod par;
 pub(crate) mod password;
 pub(crate) mod rate_limit;
 pub(crate) mod record_cache;
@@ -105,6 +106,7 @@ impl AuthorizationServer {
             state: AppState(Arc::new(Inner {
                 refresh_hmac: kek.derive_hmac("mcp-oauth refresh-token successor v1"),
                 dpop_replay: Arc::new(dpop::StoreReplay(store.clone())),
+                kek: kek.clone(),
                 dpop_nonces: dpop::NonceKey::new(kek.derive_hmac("mcp-oauth dpop nonce v1")),
                 config,
                 store,
@@ -171,6 +173,7 @@ impl AuthorizationServer {
                 post(handlers::token::post),
             )
             .route(&format!("{base}/revoke"), post(handlers::revoke::post))
+            .route(&format!("{base}/par"), post(handlers::par::post))
             .route(&format!("{base}/jwks"), get(handlers::metadata::jwks))
             .route(
                 &format!("{base}/register/{{client_id}}"),

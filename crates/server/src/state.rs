@@ -26,6 +26,8 @@ pub(crate) struct Inner {
     pub throttle: LoginThrottle,
     /// Derives refresh-token successors (see `tokens::successor_refresh_token`).
     pub refresh_hmac: hmac::Key,
+    /// The key-encryption key, which also seals pushed authorization requests ([`crate::par`]).
+    pub kek: Arc<crate::keys::kek::Kek>,
     /// Single use of DPoP proof ids, across instances (see [`crate::dpop::replay`]).
     pub dpop_replay: Arc<dyn crate::dpop::ProofReplay>,
     /// Makes and checks DPoP server nonces (see [`crate::dpop::nonce`]).

@@ -47,6 +47,10 @@ pub struct ServerConfig {
     /// of time. Default false: the `iat` window and single-use `jti` already bound replay, and
     /// the nonce costs every client a round trip.
     pub dpop_nonce_required: bool,
+    /// Whether every client must push its authorization requests to `/par` (RFC 9126 §5).
+    /// Default false; a client can be required to by its own
+    /// `require_pushed_authorization_requests` metadata.
+    pub require_pushed_authorization_requests: bool,
     /// Signing algorithm for access tokens. Default ES256.
     #[serde(deserialize_with = "signing_alg")]
     pub signing_alg: Algorithm,
@@ -237,6 +241,7 @@ impl ServerConfig {
             session_ttl: 8 * 3_600,
             dpop_proof_lifetime: 60,
             dpop_nonce_required: false,
+            require_pushed_authorization_requests: false,
             signing_alg: Algorithm::ES256,
             dev: false,
             max_body_bytes: 64 * 1024,

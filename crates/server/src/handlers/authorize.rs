@@ -114,8 +114,26 @@ pub(crate) async fn issue_code(
     user_id: &str,
     auth_time: i64,
 ) -> Response {
-    let code = random_token(32);
     let now = state.now();
+    // RFC 9126 §7.3: one push, one code, on any instance.
+    if let Some(p) = &req.pushed {
+        match state
+            .store()
+            .use_jti(crate::par::SPENT_NAMESPACE, &p.id, p.expires_at, now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                return PageError::bad_request(
+                    "Invalid request",
+                    "This request_uri was already used; the client must push its request again.",
+                )
+                .into_response();
+            }
+            Err(e) => return internal_page(e),
+        }
+    }
+    let code = random_token(32);
     let record = AuthorizationCode {
         code_hash: sha256_b64url(code.as_bytes()),
         client_id: req.client.client_id.clone(),

@@ -58,6 +58,8 @@ pub async fn document(state: &AppState) -> AuthorizationServerMetadata {
         introspection_endpoint_auth_methods_supported: Some(confidential_methods),
         code_challenge_methods_supported: Some(vec!["S256".into()]),
         authorization_response_iss_parameter_supported: Some(true),
+        pushed_authorization_request_endpoint: Some(c.endpoint("/par")),
+        require_pushed_authorization_requests: Some(c.require_pushed_authorization_requests),
         dpop_signing_alg_values_supported: Some(mcp_oauth_core::dpop::algorithm_names()),
         client_id_metadata_document_supported: c.cimd_enabled.then_some(true),
         service_documentation: None,

@@ -10,6 +10,7 @@ pub mod login;
 pub mod metadata;
 pub mod metrics;
 pub mod page_form;
+pub mod par;
 pub mod register;
 pub mod revoke;
 pub mod token;

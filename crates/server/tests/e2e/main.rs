@@ -12,6 +12,7 @@ mod concurrency;
 mod cors;
 mod dpop;
 mod metadata;
+mod par;
 mod private_key_jwt;
 mod rate_limits;
 mod refresh;

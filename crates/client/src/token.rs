@@ -131,20 +131,46 @@ pub async fn revoke(
     if resp.status == 200 {
         return Ok(());
     }
-    Err(
-        match resp.json::<ErrorResponse>("an OAuth error response") {
-            Ok(e) => Error::OAuth {
-                endpoint: endpoint.url.to_owned(),
-                status: resp.status,
-                error: e.error,
-                description: e.error_description,
-            },
-            Err(e) => e,
-        },
-    )
+    Err(oauth_error(endpoint.url, &resp))
 }
 
 /// The issuer's `token_endpoint`, or the error that names it missing.
+/// POSTs an authorization request to a pushed authorization request endpoint (RFC 9126 §2)
+/// with the client's authentication, and returns the `request_uri`.
+pub async fn push(
+    fetcher: &Fetcher,
+    endpoint: TokenEndpoint<'_>,
+    mut params: Vec<(String, String)>,
+    now: i64,
+) -> Result<String> {
+    let authorization = authenticate(endpoint, &mut params, now)?;
+    let resp = fetcher
+        .post_form(endpoint.url, &params, authorization)
+        .await?;
+    if resp.status != 201 && resp.status != 200 {
+        return Err(oauth_error(endpoint.url, &resp));
+    }
+    #[derive(serde::Deserialize)]
+    struct Pushed {
+        request_uri: String,
+    }
+    let pushed: Pushed = resp.json("a pushed authorization response")?;
+    Ok(pushed.request_uri)
+}
+
+/// The error of a refused request to `url`.
+fn oauth_error(url: &str, resp: &crate::fetch::Fetched) -> Error {
+    match resp.json::<ErrorResponse>("an OAuth error response") {
+        Ok(e) => Error::OAuth {
+            endpoint: url.to_owned(),
+            status: resp.status,
+            error: e.error,
+            description: e.error_description,
+        },
+        Err(e) => e,
+    }
+}
+
 pub(crate) fn endpoint<'m>(
     metadata: &'m AuthorizationServerMetadata,
     issuer: &str,
@@ -230,17 +256,7 @@ pub async fn request(
         resp = send(true).await?.0;
     }
     if resp.status != 200 {
-        return Err(
-            match resp.json::<ErrorResponse>("an OAuth error response") {
-                Ok(e) => Error::OAuth {
-                    endpoint: endpoint.url.to_owned(),
-                    status: resp.status,
-                    error: e.error,
-                    description: e.error_description,
-                },
-                Err(e) => e,
-            },
-        );
+        return Err(oauth_error(endpoint.url, &resp));
     }
     let parsed: TokenResponse = resp.json("a token response")?;
     if parsed.access_token.is_empty() {

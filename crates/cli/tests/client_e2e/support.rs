@@ -88,6 +88,8 @@ pub struct Env {
     pub http: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
     pub dir: tempfile::TempDir,
+    /// The authorization server's store, for tests that register more.
+    pub store: Arc<dyn Store>,
 }
 
 impl Drop for Env {
@@ -211,6 +213,7 @@ impl Env {
             http: reqwest::Client::new(),
             task,
             dir,
+            store,
         }
     }
 

@@ -140,7 +140,7 @@ impl TokenManager {
             let client = registrar
                 .resolve(&d.issuer, &d.metadata, &redirect_uri)
                 .await?;
-            let request = AuthorizationRequest::new(
+            let mut request = AuthorizationRequest::new(
                 &self.fetcher,
                 &d.issuer,
                 &d.metadata,
@@ -149,6 +149,9 @@ impl TokenManager {
                 &d.resource,
                 scope,
             )?;
+            request
+                .push_if_advertised(&self.fetcher, &d.metadata, &client, self.clock.now())
+                .await?;
             let prompt = PromptRequest {
                 authorization_url: request.url.clone(),
                 redirect_uri: redirect_uri.clone(),

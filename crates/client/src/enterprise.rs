@@ -127,7 +127,7 @@ pub async fn redeem_id_jag(
         ("assertion".into(), id_jag.expose().to_owned()),
     ];
     token::grant_request(
-        fetcher, issuer, metadata, client, params, resource, scope, now,
+        fetcher, issuer, metadata, client, params, resource, scope, now, None,
     )
     .await
 }

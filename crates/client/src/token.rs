@@ -197,6 +197,7 @@ pub(crate) async fn grant_request(
     resource: &str,
     scope: Option<&str>,
     now: i64,
+    dpop: Option<Dpop<'_>>,
 ) -> Result<IssuedToken> {
     let url = endpoint(metadata, issuer)?;
     params.push(("resource".into(), resource.to_owned()));
@@ -208,7 +209,7 @@ pub(crate) async fn grant_request(
         issuer,
         client,
         method: client.auth.method(Some(metadata)),
-        dpop: None,
+        dpop,
     };
     request(fetcher, endpoint, params, now, true).await
 }

@@ -132,3 +132,43 @@ async fn bound_tokens_from_sign_in_to_refresh_and_a_thief_gets_nothing() {
     assert_eq!(r.status(), 200, "{:?}", r.headers());
     client.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn client_credentials_tokens_are_bound_too() {
+    use mcp_oauth_client::{ClientAuth, ClientRegistration, GrantMode};
+    use mcp_oauth_core::secret::Secret;
+    let env = Env::start().await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let config = ClientConfig::new()
+        .allow_insecure_http(true)
+        .grant(GrantMode::ClientCredentials)
+        .pre_registered(ClientRegistration::pre_registered(
+            M2M_CLIENT,
+            ClientAuth::Secret(Secret::new(env.m2m_secret.clone())),
+        ))
+        .dpop(true);
+    let manager = Arc::new(
+        TokenManager::builder(config)
+            .store(store.clone())
+            .clock(Arc::new(env.clock.clone()))
+            .build()
+            .unwrap(),
+    );
+    let client = ()
+        .serve(
+            OAuthHttpClient::new(manager, &env.mcp_url)
+                .unwrap()
+                .into_transport(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 2);
+    let (_, tok) = store.tokens_for_server(&env.mcp_url).await.unwrap()[0].clone();
+    let key = mcp_oauth_client::dpop::DpopKey::from_secret(tok.dpop_key.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        claims(tok.access_token.expose())["cnf"]["jkt"],
+        key.thumbprint()
+    );
+    assert!(tok.refresh_token.is_none());
+    client.cancel().await.unwrap();
+}

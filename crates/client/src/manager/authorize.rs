@@ -33,7 +33,7 @@ impl TokenManager {
             }
             GrantMode::ClientCredentials => {
                 let client = self.pre_registered_for(&d.issuer, "the client credentials grant")?;
-                let issued = client_credentials::request_token(
+                let issued = client_credentials::request_token_with(
                     &self.fetcher,
                     &d.issuer,
                     &d.metadata,
@@ -41,6 +41,7 @@ impl TokenManager {
                     &d.resource,
                     scope.as_deref(),
                     self.clock.now(),
+                    self.dpop_for(dpop_key.as_ref()),
                 )
                 .await?;
                 (client, issued)

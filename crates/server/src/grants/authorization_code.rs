@@ -7,7 +7,7 @@
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
-use crate::grants::{bearer, check_resource};
+use crate::grants::{bearer, bound, check_resource};
 use crate::model::{Grant, RedeemOutcome, RefreshToken};
 use crate::state::AppState;
 use crate::tokens::{
@@ -140,5 +140,8 @@ pub async fn exchange(
         },
     )?;
     tracing::info!(target: "mcp_oauth::token", client_id = %record.client_id, grant = "authorization_code", "tokens issued");
-    Ok(bearer(access, ttl, refresh_plain, record.scope.to_string()))
+    Ok(bound(
+        bearer(access, ttl, refresh_plain, record.scope.to_string()),
+        dpop_jkt,
+    ))
 }

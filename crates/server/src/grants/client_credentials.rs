@@ -4,7 +4,7 @@
 
 use crate::client_auth::{AuthMethod, AuthenticatedClient};
 use crate::error::OAuthError;
-use crate::grants::bearer;
+use crate::grants::{bearer, bound};
 use crate::state::AppState;
 use crate::tokens::{AccessTokenRequest, issue_access_token};
 use mcp_oauth_core::form::OAuthParams;
@@ -89,5 +89,5 @@ pub async fn exchange(
             cnf_jkt: dpop_jkt,
         },
     )?;
-    Ok(bearer(access, ttl, None, scope_str))
+    Ok(bound(bearer(access, ttl, None, scope_str), dpop_jkt))
 }

@@ -7,7 +7,7 @@
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
-use crate::grants::{bearer, check_resource};
+use crate::grants::{bearer, bound, check_resource};
 use crate::model::{RefreshToken, RotateOutcome};
 use crate::state::AppState;
 use crate::tokens::{
@@ -115,10 +115,8 @@ pub async fn exchange(
             cnf_jkt: dpop_jkt,
         },
     )?;
-    Ok(bearer(
-        access,
-        ttl,
-        Some(successor_plain),
-        scope.to_string(),
+    Ok(bound(
+        bearer(access, ttl, Some(successor_plain), scope.to_string()),
+        dpop_jkt,
     ))
 }

@@ -84,7 +84,7 @@ async fn handle(
     // to its key.
     let jkt = crate::handlers::dpop::token_request_key(state, headers, &client.client).await?;
     let dpop = jkt.as_deref();
-    let mut response = match gt {
+    let response = match gt {
         GrantType::AuthorizationCode => {
             grants::authorization_code::exchange(state, &client, params, dpop).await?
         }
@@ -103,9 +103,6 @@ async fn handle(
             ));
         }
     };
-    if dpop.is_some() {
-        response.token_type = mcp_oauth_core::dpop::TOKEN_TYPE.into();
-    }
     // "Last used" at minute resolution: a write per token would put storage on the hot path.
     let now = state.now();
     if client.client.last_used_at.is_none_or(|t| now - t >= 60) {

@@ -95,6 +95,8 @@ pub struct ProtectedResourceMetadata {
     pub scopes_supported: Option<Vec<String>>,
     /// `["header"]`: tokens only in the `Authorization` header.
     pub bearer_methods_supported: Option<Vec<String>>,
+    /// RFC 9728 §2 (RFC 9449): the DPoP proof algorithms the resource accepts.
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
     /// The resource's own keys, if it signs anything.
     pub jwks_uri: Option<String>,
     /// A human-readable name.

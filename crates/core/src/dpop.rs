@@ -300,5 +300,7 @@ pub fn cnf_jkt(claims: &serde_json::Map<String, serde_json::Value>) -> Option<&s
     claims.get("cnf")?.get("jkt")?.as_str()
 }
 
+pub mod nonce;
+
 #[cfg(test)]
 mod tests;

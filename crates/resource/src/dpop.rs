@@ -16,6 +16,7 @@ use crate::principal::Principal;
 use mcp_oauth_core::ErrorCode;
 use mcp_oauth_core::challenge::DpopChallenge;
 use mcp_oauth_core::clock::{SharedClock, SystemClock, UnixTime};
+use mcp_oauth_core::dpop::nonce::NonceKey;
 use mcp_oauth_core::dpop::{self, Expect};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,10 @@ pub struct DpopSettings {
     pub max_replay_entries: usize,
     /// The time source. Default: the system clock.
     pub clock: SharedClock,
+    /// Server nonces (RFC 9449 §9): when set, a proof must carry a current nonce of this key,
+    /// else the answer is `use_dpop_nonce` with a fresh one in `DPoP-Nonce`. Default none.
+    /// Several guards accept each other's nonces when they share the key.
+    pub nonces: Option<Arc<NonceKey>>,
 }
 
 impl Default for DpopSettings {
@@ -40,6 +45,7 @@ impl Default for DpopSettings {
             future_leeway: 5,
             max_replay_entries: 100_000,
             clock: Arc::new(SystemClock),
+            nonces: None,
         }
     }
 }
@@ -50,6 +56,7 @@ impl std::fmt::Debug for DpopSettings {
             .field("proof_lifetime", &self.proof_lifetime)
             .field("future_leeway", &self.future_leeway)
             .field("max_replay_entries", &self.max_replay_entries)
+            .field("nonces", &self.nonces.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -58,6 +65,7 @@ fn refuse(code: ErrorCode, description: impl Into<String>) -> AuthError {
     AuthError::Dpop(DpopRefusal {
         code,
         description: description.into(),
+        nonce: None,
     })
 }
 
@@ -144,6 +152,16 @@ impl DpopGuard {
                 ErrorCode::InvalidDpopProof,
                 "the DPoP proof is signed by another key than the one the token is bound to",
             ));
+        }
+        if let Some(k) = &self.settings.nonces
+            && !verified.nonce.as_deref().is_some_and(|n| k.accepts(n, now))
+        {
+            return Err(AuthError::Dpop(DpopRefusal {
+                code: ErrorCode::UseDpopNonce,
+                description: "the DPoP proof must carry the nonce this server sent in DPoP-Nonce"
+                    .into(),
+                nonce: Some(k.current(now)),
+            }));
         }
         self.first_use(
             &verified.jkt,

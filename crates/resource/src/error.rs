@@ -150,4 +150,6 @@ pub struct DpopRefusal {
     pub code: mcp_oauth_core::ErrorCode,
     /// Sent as `error_description`.
     pub description: String,
+    /// The nonce to send in `DPoP-Nonce` (with `use_dpop_nonce`).
+    pub nonce: Option<String>,
 }

@@ -86,6 +86,18 @@ pub fn refusal(err: &AuthError, resource_metadata: &str) -> Response<Full<Bytes>
             if let Ok(v) = HeaderValue::from_str(&both) {
                 resp.headers_mut().insert(WWW_AUTHENTICATE, v);
             }
+            if let Some(n) = r
+                .nonce
+                .as_deref()
+                .and_then(|n| HeaderValue::from_str(n).ok())
+            {
+                resp.headers_mut()
+                    .insert(mcp_oauth_core::dpop::NONCE_HEADER, n);
+                resp.headers_mut().insert(
+                    ACCESS_CONTROL_EXPOSE_HEADERS,
+                    HeaderValue::from_static("WWW-Authenticate, DPoP-Nonce"),
+                );
+            }
             resp
         }
         AuthError::InsufficientScope { scope } => oauth(

@@ -172,3 +172,32 @@ async fn client_credentials_tokens_are_bound_too() {
     assert!(tok.refresh_token.is_none());
     client.cancel().await.unwrap();
 }
+
+/// The guard wants nonces: the rmcp transport and `AuthorizedClient` learn them and retry once.
+#[tokio::test]
+async fn resource_server_nonces_are_learnt_and_used() {
+    let env = Env::start_with(true).await;
+    let store: Arc<dyn CredentialStore> = Arc::new(MemoryStore::new());
+    let manager = dpop_manager(&env, store.clone());
+    let client = ()
+        .serve(
+            OAuthHttpClient::new(manager.clone(), &env.mcp_url)
+                .unwrap()
+                .into_transport(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 2);
+    let http = AuthorizedClient::new(manager, &env.mcp_url).unwrap();
+    let r = http
+        .send(|c| {
+            c.post(&env.mcp_url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#)
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    client.cancel().await.unwrap();
+}

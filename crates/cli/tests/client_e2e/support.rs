@@ -117,6 +117,11 @@ async fn count_refreshes(
 
 impl Env {
     pub async fn start() -> Self {
+        Self::start_with(false).await
+    }
+
+    /// [`Env::start`], the guard asking for DPoP nonces (RFC 9449 §9) when `guard_nonces`.
+    pub async fn start_with(guard_nonces: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&dir.path().join("db.sqlite"))
@@ -182,6 +187,8 @@ impl Env {
             .policy(policy)
             .dpop(mcp_oauth_resource::dpop::DpopSettings {
                 clock: Arc::new(clock.clone()),
+                nonces: guard_nonces
+                    .then(|| Arc::new(mcp_oauth_core::dpop::nonce::NonceKey::random())),
                 ..Default::default()
             })
             .build()

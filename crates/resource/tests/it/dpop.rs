@@ -4,6 +4,7 @@
 use crate::support::*;
 use axum::http::StatusCode;
 use mcp_oauth_core::clock::{Clock, TestClock};
+use mcp_oauth_core::dpop::nonce::NonceKey;
 use mcp_oauth_core::dpop::{self, NewProof};
 use mcp_oauth_core::jose::{Algorithm, SigningKey};
 use mcp_oauth_resource::dpop::DpopSettings;
@@ -13,6 +14,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 async fn guard(issuer: &Issuer, clock: &TestClock, max_replay_entries: usize) -> Guarded {
+    guard_with(issuer, clock, max_replay_entries, None).await
+}
+
+async fn guard_with(
+    issuer: &Issuer,
+    clock: &TestClock,
+    max_replay_entries: usize,
+    nonces: Option<Arc<NonceKey>>,
+) -> Guarded {
     guarded(|resource| {
         let verifier = JwtVerifier::builder(issuer.url.clone(), resource)
             .insecure_allow_http(true)
@@ -23,6 +33,7 @@ async fn guard(issuer: &Issuer, clock: &TestClock, max_replay_entries: usize) ->
             .dpop(DpopSettings {
                 clock: Arc::new(clock.clone()),
                 max_replay_entries,
+                nonces,
                 ..DpopSettings::default()
             })
             .build()
@@ -41,6 +52,17 @@ fn bound_token(issuer: &Issuer, resource: &str, key: &SigningKey) -> String {
 static JTI: AtomicU64 = AtomicU64::new(0);
 
 fn proof(key: &SigningKey, method: &str, url: &str, token: Option<&str>, iat: i64) -> String {
+    proof_with(key, method, url, token, iat, None)
+}
+
+fn proof_with(
+    key: &SigningKey,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    iat: i64,
+    nonce: Option<&str>,
+) -> String {
     let jti = format!("jti-{}", JTI.fetch_add(1, Ordering::SeqCst));
     dpop::sign(
         key,
@@ -50,7 +72,7 @@ fn proof(key: &SigningKey, method: &str, url: &str, token: Option<&str>, iat: i6
             iat,
             jti: &jti,
             access_token: token,
-            nonce: None,
+            nonce,
         },
     )
     .unwrap()
@@ -202,4 +224,44 @@ async fn a_full_replay_cache_fails_closed_then_recovers() {
     let r = call(&g, "DPoP", &token, &[&p]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let _: Value = r.body;
+}
+
+#[tokio::test]
+async fn server_nonces_when_the_guard_wants_them() {
+    let issuer = Issuer::start().await;
+    let clock = test_clock();
+    let g = guard_with(&issuer, &clock, 1000, Some(Arc::new(NonceKey::random()))).await;
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let token = bound_token(&issuer, &g.resource, &key);
+    let now = clock.now();
+    let r = call(
+        &g,
+        "DPoP",
+        &token,
+        &[&proof(&key, "POST", &g.resource, Some(&token), now)],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(dpop_error(&r), "use_dpop_nonce");
+    let nonce = r.headers["dpop-nonce"].to_str().unwrap().to_owned();
+    assert!(
+        r.headers["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("DPoP-Nonce")
+    );
+    let p = proof_with(&key, "POST", &g.resource, Some(&token), now, Some(&nonce));
+    assert_eq!(call(&g, "DPoP", &token, &[&p]).await.status, StatusCode::OK);
+    let p = proof_with(&key, "POST", &g.resource, Some(&token), now, Some("forged"));
+    assert_eq!(
+        dpop_error(&call(&g, "DPoP", &token, &[&p]).await),
+        "use_dpop_nonce"
+    );
+    // Another guard's key: its nonces are not ours.
+    let other = NonceKey::random().current(now);
+    let p = proof_with(&key, "POST", &g.resource, Some(&token), now, Some(&other));
+    assert_eq!(
+        dpop_error(&call(&g, "DPoP", &token, &[&p]).await),
+        "use_dpop_nonce"
+    );
 }

@@ -1,12 +1,13 @@
-//! Server nonces for DPoP proofs (RFC 9449 §8), stateless: a nonce is the number of a time
-//! window and a MAC of it, so every instance that derives the same key from the KEK issues and
-//! accepts the same nonces, and nothing is stored. A nonce is accepted in its own window and the
-//! next one, so it lives between one and two windows.
+//! Server nonces for DPoP proofs (RFC 9449 §8, §9), stateless: a nonce is the number of a time
+//! window and a MAC of it, so every instance with the same key (the authorization server derives
+//! it from the KEK) issues and accepts the same nonces, and nothing is stored. A nonce is
+//! accepted in its own window and the next one, so it lives between one and two windows. Used
+//! by the token endpoint and by the guard.
 
+use crate::clock::UnixTime;
 use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use mcp_oauth_core::clock::UnixTime;
 
 /// The length of a nonce window, in seconds.
 pub const WINDOW: i64 = 300;
@@ -21,6 +22,15 @@ impl NonceKey {
     /// A key (derived from the KEK by the server).
     pub fn new(key: hmac::Key) -> Self {
         Self(key)
+    }
+
+    /// A fresh random key, for one process (the guard's default).
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 32];
+        // The system RNG does not fail on the platforms aws-lc-rs supports; a failure leaves
+        // zeros, which only makes the nonces guessable, never accepted without a proof.
+        let _ = aws_lc_rs::rand::fill(&mut bytes);
+        Self(hmac::Key::new(hmac::HMAC_SHA256, &bytes))
     }
 
     fn encode(&self, window: i64) -> String {
@@ -49,7 +59,7 @@ impl NonceKey {
         if window != current && window != current - 1 {
             return false;
         }
-        mcp_oauth_core::secret::constant_time_eq(nonce.as_bytes(), self.encode(window).as_bytes())
+        crate::secret::constant_time_eq(nonce.as_bytes(), self.encode(window).as_bytes())
     }
 }
 

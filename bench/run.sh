@@ -79,7 +79,11 @@ else
   (cd "$ROOT" && cargo build --release -p mcp-oauth --features conformance)
   TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
   BIN=$TARGET_DIR/release/mcp-oauth
+  (cd "$ROOT" && cargo build --release -p mcp-oauth-core --example dpop_proofs)
+  PROOFS_BIN=$TARGET_DIR/release/examples/dpop_proofs
 fi
+# The DPoP issuance scenario needs the proof maker; with BENCH_BIN, BENCH_PROOFS_BIN names it.
+PROOFS_BIN=${BENCH_PROOFS_BIN:-${PROOFS_BIN:-}}
 
 log "peer dependencies (npm ci)"
 if [ ! -d "$BENCH/peer/node_modules/oidc-provider" ]; then
@@ -197,6 +201,8 @@ export MCP_OAUTH_LOG=warn
 # Capacity is measured, not the per-instance rate limiter: with its defaults the per-client /token
 # limit (20 000/s) would cap issuance at the target itself and the login limit (50/s) the browser flow.
 export MCP_OAUTH_TOKEN_RATE_LIMIT_PER_IP=0 MCP_OAUTH_TOKEN_RATE_LIMIT_PER_CLIENT=0
+# DPoP proofs of cc-dpop are made before each run: give them the whole run (RFC 9449 iat window).
+export MCP_OAUTH_DPOP_PROOF_LIFETIME=300
 export MCP_OAUTH_AUTHORIZE_RATE_LIMIT_PER_IP=0 MCP_OAUTH_LOGIN_RATE_LIMIT_PER_IP=0
 RES=https://bench.example/api
 OURS_DIR=$WORK/ours-data
@@ -229,6 +235,19 @@ TOKEN=$(curl -sf "$OURS/token" -H "Authorization: Basic $BASIC" -d "$CC_BODY" | 
 curl -sf "$OURS/introspect" -H "Authorization: Basic $BASIC" -d "token=$TOKEN" | grep -q '"active":true' || { echo "our introspection says inactive" >&2; exit 1; }
 for r in $(seq 1 "$RUNS"); do wrk_run introspect ours "$r" "$OURS_PID" "$OURS" form.lua /introspect "$BASIC" "token=$TOKEN"; done
 paced_run cc ours "$OURS_PID" "$OURS" form.lua /token "$BASIC" "$CC_BODY"
+# client_credentials with a DPoP proof per request (RFC 9449): proof verification and the jti
+# recorded in the database on every issuance, next to the bearer "cc" figure. Proofs are made
+# just before each run (their iat must be fresh), more than a run sends (BENCH_DPOP_PROOFS).
+if [ -n "$PROOFS_BIN" ]; then
+  for r in $(seq 1 "$RUNS"); do
+    "$PROOFS_BIN" "$OURS/token" "${BENCH_DPOP_PROOFS:-400000}" >"$WORK/proofs.txt"
+    note_cmd "dpop_proofs URL/token ${BENCH_DPOP_PROOFS:-400000} > FILE  # mcp-oauth-core example"
+    wrk_run cc-dpop ours "$r" "$OURS_PID" "$OURS" form_dpop.lua /token "$BASIC" "$CC_BODY" "$WORK/proofs.txt" "$WRK_THREADS"
+  done
+  rm -f "$WORK/proofs.txt"
+else
+  log "no proof maker (BENCH_PROOFS_BIN): skipping cc-dpop"
+fi
 paced_run introspect ours "$OURS_PID" "$OURS" form.lua /introspect "$BASIC" "token=$TOKEN"
 OURS_RSS_END=$(rss_kib "$OURS_PID")
 stop_pid "$OURS_PID"

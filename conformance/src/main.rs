@@ -92,7 +92,9 @@ fn config_for(scenario: &str, ctx: &Value) -> Result<ClientConfig, AnyError> {
         .timeout(Duration::from_secs(5))
         .callback_timeout(Duration::from_secs(10))
         .client_name("mcp-oauth conformance client")
-        .client_metadata_document_url(CIMD_URL);
+        .client_metadata_document_url(CIMD_URL)
+        // DPoP whenever the authorization server advertises it (the harness's `auth/dpop*`).
+        .dpop(true);
     Ok(match scenario {
         "auth/client-credentials-jwt" => {
             let alg = ctx

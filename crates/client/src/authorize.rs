@@ -50,6 +50,9 @@ pub struct AuthorizationRequest {
     /// The client id sent.
     pub client_id: String,
     verifier: Secret,
+    /// The endpoint and the parameters, for a push (RFC 9126).
+    endpoint: String,
+    query: String,
 }
 
 impl AuthorizationRequest {
@@ -97,9 +100,12 @@ impl AuthorizationRequest {
         if let Some(s) = scope {
             q.append_pair("scope", s);
         }
+        let query = q.finish();
         let sep = if endpoint.contains('?') { '&' } else { '?' };
-        let url = format!("{endpoint}{sep}{}", q.finish());
+        let url = format!("{endpoint}{sep}{query}");
         Ok(Self {
+            endpoint: endpoint.to_owned(),
+            query,
             url,
             state,
             redirect_uri: redirect_uri.to_owned(),
@@ -110,6 +116,43 @@ impl AuthorizationRequest {
             client_id: client_id.to_owned(),
             verifier: Secret::new(verifier),
         })
+    }
+
+    /// RFC 9126: when the server advertises `pushed_authorization_request_endpoint`, pushes the
+    /// request there (the client authenticating as at the token endpoint), and makes [`Self::url`]
+    /// name it by `request_uri`: the parameters never pass through the browser.
+    pub async fn push_if_advertised(
+        &mut self,
+        fetcher: &Fetcher,
+        metadata: &AuthorizationServerMetadata,
+        client: &ClientRegistration,
+        now: i64,
+    ) -> Result<()> {
+        let Some(par) = metadata.pushed_authorization_request_endpoint.as_deref() else {
+            return Ok(());
+        };
+        let params: Vec<(String, String)> = url::form_urlencoded::parse(self.query.as_bytes())
+            .filter(|(k, _)| k != "client_id")
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let endpoint = TokenEndpoint {
+            url: par,
+            issuer: &self.issuer,
+            client,
+            method: client.auth.method(Some(metadata)),
+            dpop: None,
+        };
+        let request_uri = token::push(fetcher, endpoint, params, now).await?;
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("client_id", &self.client_id)
+            .append_pair("request_uri", &request_uri);
+        let sep = if self.endpoint.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        self.url = format!("{}{sep}{}", self.endpoint, q.finish());
+        Ok(())
     }
 
     /// Checks the redirect's parameters and returns the code. Order matters: a response (even an
@@ -149,6 +192,7 @@ impl AuthorizationRequest {
         client: &ClientRegistration,
         code: &Secret,
         now: i64,
+        dpop: Option<token::Dpop<'_>>,
     ) -> Result<IssuedToken> {
         let url = token::endpoint(metadata, &self.issuer)?;
         let params = vec![
@@ -165,6 +209,7 @@ impl AuthorizationRequest {
                 issuer: &self.issuer,
                 client,
                 method: client.auth.method(Some(metadata)),
+                dpop,
             },
             params,
             now,

@@ -20,6 +20,24 @@ pub async fn request_token(
     scope: Option<&str>,
     now: i64,
 ) -> Result<IssuedToken> {
+    request_token_with(
+        fetcher, issuer, metadata, client, resource, scope, now, None,
+    )
+    .await
+}
+
+/// [`request_token`], the token bound to a DPoP key (RFC 9449 §5) when `dpop` is given.
+#[allow(clippy::too_many_arguments)]
+pub async fn request_token_with(
+    fetcher: &Fetcher,
+    issuer: &str,
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    resource: &str,
+    scope: Option<&str>,
+    now: i64,
+    dpop: Option<token::Dpop<'_>>,
+) -> Result<IssuedToken> {
     if matches!(client.auth, ClientAuth::None) {
         return Err(Error::Config(
             "the client credentials grant needs a client secret or a private key".into(),
@@ -27,7 +45,7 @@ pub async fn request_token(
     }
     let params = vec![("grant_type".into(), grant_type::CLIENT_CREDENTIALS.into())];
     token::grant_request(
-        fetcher, issuer, metadata, client, params, resource, scope, now,
+        fetcher, issuer, metadata, client, params, resource, scope, now, dpop,
     )
     .await
 }

@@ -48,6 +48,7 @@ pub struct ClientConfig {
     pub(crate) callback_timeout: Duration,
     pub(crate) max_attempts: u32,
     pub(crate) legacy_fallback: bool,
+    pub(crate) dpop: bool,
 }
 
 impl Default for ClientConfig {
@@ -66,6 +67,7 @@ impl Default for ClientConfig {
             callback_timeout: Duration::from_secs(300),
             max_attempts: 3,
             legacy_fallback: true,
+            dpop: false,
         }
     }
 }
@@ -74,6 +76,16 @@ impl ClientConfig {
     /// The defaults: https only, 10 s timeouts, 1 MiB bodies, DCR allowed, code flow.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Uses DPoP (RFC 9449) with authorization servers that advertise ES256 in
+    /// `dpop_signing_alg_values_supported`: a key per server kept with its token in the
+    /// credential store, a proof on every token and resource request, server nonces retried.
+    /// Default off: a DPoP-bound token cannot be used as a bearer token (`mcp-oauth token` piped
+    /// into `curl`, say).
+    pub fn dpop(mut self, enabled: bool) -> Self {
+        self.dpop = enabled;
+        self
     }
 
     /// Allows `http://` on loopback addresses (development and tests only).

@@ -92,6 +92,7 @@ pub async fn request_id_jag(
             issuer: idp_issuer,
             client: &config.idp_client,
             method: config.idp_client.auth.method(None),
+            dpop: None,
         },
         params,
         now,
@@ -126,7 +127,7 @@ pub async fn redeem_id_jag(
         ("assertion".into(), id_jag.expose().to_owned()),
     ];
     token::grant_request(
-        fetcher, issuer, metadata, client, params, resource, scope, now,
+        fetcher, issuer, metadata, client, params, resource, scope, now, None,
     )
     .await
 }

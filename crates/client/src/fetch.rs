@@ -152,6 +152,17 @@ impl Fetcher {
         form: &[(String, String)],
         authorization: Option<HeaderValue>,
     ) -> Result<Fetched> {
+        self.post_form_with(url, form, authorization, &[]).await
+    }
+
+    /// [`Self::post_form`] with more headers (a DPoP proof).
+    pub async fn post_form_with(
+        &self,
+        url: &str,
+        form: &[(String, String)],
+        authorization: Option<HeaderValue>,
+        extra: &[(&str, HeaderValue)],
+    ) -> Result<Fetched> {
         let u = self.check(url)?;
         let mut req = self
             .client
@@ -161,6 +172,11 @@ impl Fetcher {
         if let Some(mut v) = authorization {
             v.set_sensitive(true);
             req = req.header(reqwest::header::AUTHORIZATION, v);
+        }
+        for (name, value) in extra {
+            let mut v = value.clone();
+            v.set_sensitive(true);
+            req = req.header(*name, v);
         }
         self.send(url, req).await
     }

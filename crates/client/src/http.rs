@@ -75,16 +75,34 @@ impl AuthorizedClient {
         let max = self.manager.config().max_attempts;
         let mut token = self.manager.cached_token(&self.server_url).await?;
         let mut retried_401 = false;
+        let mut retried_nonce = false;
         let mut scope_attempts = 0u32;
+        let transport = |e: reqwest::Error| Error::Transport {
+            url: self.server_url.clone(),
+            source: e.without_url(),
+        };
         loop {
-            let mut req = build(&self.http);
+            let mut req = build(&self.http).build().map_err(transport)?;
             if let Some(t) = &token {
-                req = req.bearer_auth(t);
+                // `Bearer`, or `DPoP` with a proof for this method and URL (RFC 9449 §7.1).
+                let url = req.url().as_str().to_owned();
+                let method = req.method().as_str().to_owned();
+                let headers = self
+                    .manager
+                    .authorization_headers(&self.server_url, t, &method, &url)
+                    .await?;
+                req.headers_mut().extend(headers);
             }
-            let resp = req.send().await.map_err(|e| Error::Transport {
-                url: self.server_url.clone(),
-                source: e.without_url(),
-            })?;
+            let url = req.url().as_str().to_owned();
+            let resp = self.http.execute(req).await.map_err(transport)?;
+            // RFC 9449 §9: a resource server's nonce, retried once.
+            if resp.status().as_u16() == 401
+                && self.manager.note_dpop_nonce(&url, resp.headers())
+                && !retried_nonce
+            {
+                retried_nonce = true;
+                continue;
+            }
             let challenge = || {
                 find_bearer(
                     resp.headers()

@@ -43,6 +43,7 @@ pub mod callback;
 pub mod client_credentials;
 pub mod config;
 pub mod discovery;
+pub mod dpop;
 pub mod enterprise;
 pub mod error;
 pub mod fetch;

@@ -36,6 +36,23 @@ pub struct IssuedToken {
     pub issued_token_type: Option<String>,
 }
 
+impl IssuedToken {
+    /// Whether the token is DPoP-bound (`token_type: DPoP`, RFC 9449 §5).
+    pub fn is_dpop(&self) -> bool {
+        self.token_type
+            .eq_ignore_ascii_case(mcp_oauth_core::dpop::TOKEN_TYPE)
+    }
+}
+
+/// The DPoP key a token request proves, and where the server nonces are kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Dpop<'a> {
+    /// The key.
+    pub key: &'a crate::dpop::DpopKey,
+    /// The nonces.
+    pub nonces: &'a crate::dpop::Nonces,
+}
+
 /// Where and as whom to call a token endpoint.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenEndpoint<'a> {
@@ -47,6 +64,8 @@ pub struct TokenEndpoint<'a> {
     pub client: &'a ClientRegistration,
     /// The authentication method name (from [`ClientAuth::method`]).
     pub method: &'a str,
+    /// The DPoP key to prove, if the token is to be bound to one.
+    pub dpop: Option<Dpop<'a>>,
 }
 
 /// `form_urlencode`: one value as `application/x-www-form-urlencoded` (RFC 6749 Appendix B);
@@ -112,20 +131,46 @@ pub async fn revoke(
     if resp.status == 200 {
         return Ok(());
     }
-    Err(
-        match resp.json::<ErrorResponse>("an OAuth error response") {
-            Ok(e) => Error::OAuth {
-                endpoint: endpoint.url.to_owned(),
-                status: resp.status,
-                error: e.error,
-                description: e.error_description,
-            },
-            Err(e) => e,
-        },
-    )
+    Err(oauth_error(endpoint.url, &resp))
 }
 
 /// The issuer's `token_endpoint`, or the error that names it missing.
+/// POSTs an authorization request to a pushed authorization request endpoint (RFC 9126 §2)
+/// with the client's authentication, and returns the `request_uri`.
+pub async fn push(
+    fetcher: &Fetcher,
+    endpoint: TokenEndpoint<'_>,
+    mut params: Vec<(String, String)>,
+    now: i64,
+) -> Result<String> {
+    let authorization = authenticate(endpoint, &mut params, now)?;
+    let resp = fetcher
+        .post_form(endpoint.url, &params, authorization)
+        .await?;
+    if resp.status != 201 && resp.status != 200 {
+        return Err(oauth_error(endpoint.url, &resp));
+    }
+    #[derive(serde::Deserialize)]
+    struct Pushed {
+        request_uri: String,
+    }
+    let pushed: Pushed = resp.json("a pushed authorization response")?;
+    Ok(pushed.request_uri)
+}
+
+/// The error of a refused request to `url`.
+fn oauth_error(url: &str, resp: &crate::fetch::Fetched) -> Error {
+    match resp.json::<ErrorResponse>("an OAuth error response") {
+        Ok(e) => Error::OAuth {
+            endpoint: url.to_owned(),
+            status: resp.status,
+            error: e.error,
+            description: e.error_description,
+        },
+        Err(e) => e,
+    }
+}
+
 pub(crate) fn endpoint<'m>(
     metadata: &'m AuthorizationServerMetadata,
     issuer: &str,
@@ -152,6 +197,7 @@ pub(crate) async fn grant_request(
     resource: &str,
     scope: Option<&str>,
     now: i64,
+    dpop: Option<Dpop<'_>>,
 ) -> Result<IssuedToken> {
     let url = endpoint(metadata, issuer)?;
     params.push(("resource".into(), resource.to_owned()));
@@ -163,6 +209,7 @@ pub(crate) async fn grant_request(
         issuer,
         client,
         method: client.auth.method(Some(metadata)),
+        dpop,
     };
     request(fetcher, endpoint, params, now, true).await
 }
@@ -177,21 +224,40 @@ pub async fn request(
     require_bearer: bool,
 ) -> Result<IssuedToken> {
     let authorization = authenticate(endpoint, &mut params, now)?;
-    let resp = fetcher
-        .post_form(endpoint.url, &params, authorization)
-        .await?;
+    let send = |nonce_retry: bool| {
+        let (params, authorization) = (&params, authorization.clone());
+        async move {
+            let mut extra = Vec::new();
+            if let Some(d) = endpoint.dpop {
+                let nonce = d.nonces.get(endpoint.url);
+                extra.push((
+                    mcp_oauth_core::dpop::HEADER,
+                    d.key
+                        .proof("POST", endpoint.url, None, nonce.as_deref(), now)?,
+                ));
+            }
+            let resp = fetcher
+                .post_form_with(endpoint.url, params, authorization, &extra)
+                .await?;
+            let noted = endpoint
+                .dpop
+                .is_some_and(|d| d.nonces.note(endpoint.url, &resp.headers));
+            // RFC 9449 §8: the server wants a nonce in the proof; once, with the one it gave.
+            let wants_nonce = resp.status == 400
+                && noted
+                && !nonce_retry
+                && resp
+                    .json::<ErrorResponse>("an OAuth error response")
+                    .is_ok_and(|e| e.error == "use_dpop_nonce");
+            Ok::<_, Error>((resp, wants_nonce))
+        }
+    };
+    let (mut resp, wants_nonce) = send(false).await?;
+    if wants_nonce {
+        resp = send(true).await?.0;
+    }
     if resp.status != 200 {
-        return Err(
-            match resp.json::<ErrorResponse>("an OAuth error response") {
-                Ok(e) => Error::OAuth {
-                    endpoint: endpoint.url.to_owned(),
-                    status: resp.status,
-                    error: e.error,
-                    description: e.error_description,
-                },
-                Err(e) => e,
-            },
-        );
+        return Err(oauth_error(endpoint.url, &resp));
     }
     let parsed: TokenResponse = resp.json("a token response")?;
     if parsed.access_token.is_empty() {
@@ -202,7 +268,11 @@ pub async fn request(
             detail: "access_token is empty".into(),
         });
     }
-    if require_bearer && !parsed.token_type.eq_ignore_ascii_case("bearer") {
+    let dpop_bound = endpoint.dpop.is_some()
+        && parsed
+            .token_type
+            .eq_ignore_ascii_case(mcp_oauth_core::dpop::TOKEN_TYPE);
+    if require_bearer && !parsed.token_type.eq_ignore_ascii_case("bearer") && !dpop_bound {
         return Err(Error::UnsupportedTokenType {
             endpoint: endpoint.url.to_owned(),
             token_type: parsed.token_type,
@@ -239,6 +309,7 @@ mod tests {
             issuer: "https://as.example",
             client: &client,
             method: auth_method::CLIENT_SECRET_BASIC,
+            dpop: None,
         };
         let mut params = Vec::new();
         let header = authenticate(endpoint, &mut params, 0).unwrap().unwrap();

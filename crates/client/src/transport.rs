@@ -104,20 +104,97 @@ impl OAuthHttpClient {
         StreamableHttpClientTransport::with_client(self, config)
     }
 
-    /// Runs `op` with the current token and reacts to 401 and 403 `insufficient_scope`.
-    async fn authorized<T, F, Fut>(&self, op: F) -> Result<T, HttpError>
+    /// The custom headers of one attempt: the caller's, and the token's `Authorization` (with
+    /// a DPoP proof for `method uri` when the token is bound to a key).
+    async fn headers_with(
+        &self,
+        custom: &HashMap<HeaderName, HeaderValue>,
+        token: Option<&str>,
+        method: &str,
+        uri: &str,
+    ) -> Result<HashMap<HeaderName, HeaderValue>, HttpError> {
+        let mut headers = custom.clone();
+        if let Some(t) = token {
+            let auth = self
+                .manager
+                .authorization_headers(&self.server_url, t, method, uri)
+                .await
+                .map_err(oauth)?;
+            headers.extend(auth);
+        }
+        Ok(headers)
+    }
+
+    /// RFC 9449 §9: the resource server wants a nonce (`use_dpop_nonce`), but rmcp's error
+    /// keeps only `WWW-Authenticate`, so the nonce is read from the answer to the same request
+    /// made once more with a fresh proof (refused again, for want of the nonce, before it is
+    /// acted on). Whether a nonce was learnt.
+    async fn learn_nonce(
+        &self,
+        headers: HashMap<HeaderName, HeaderValue>,
+        method: &str,
+        uri: &str,
+        body: Option<&[u8]>,
+    ) -> bool {
+        let Ok(m) = reqwest::Method::from_bytes(method.as_bytes()) else {
+            return false;
+        };
+        let mut req = self.http.request(m, uri);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        if let Some(b) = body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(
+                    reqwest::header::ACCEPT,
+                    "application/json, text/event-stream",
+                )
+                .body(b.to_vec());
+        }
+        match req.send().await {
+            Ok(resp) => self.manager.note_dpop_nonce(uri, resp.headers()),
+            Err(_) => false,
+        }
+    }
+
+    /// Runs `op` with the current token's headers and reacts to 401 (a DPoP nonce, else a
+    /// refresh or authorization) and 403 `insufficient_scope`.
+    async fn authorized<T, F, Fut>(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<&[u8]>,
+        custom: &HashMap<HeaderName, HeaderValue>,
+        op: F,
+    ) -> Result<T, HttpError>
     where
-        F: Fn(Option<String>) -> Fut + Send + Sync,
+        F: Fn(HashMap<HeaderName, HeaderValue>) -> Fut + Send + Sync,
         Fut: Future<Output = Result<T, StreamableHttpError<reqwest::Error>>> + Send,
     {
         let url: &str = &self.server_url;
         let max = self.manager.config().max_attempts;
         let mut token = self.manager.cached_token(url).await.map_err(oauth)?;
         let mut retried_401 = false;
+        let mut retried_nonce = false;
         let mut scope_attempts = 0u32;
         loop {
-            match op(token.clone()).await {
+            let headers = self
+                .headers_with(custom, token.as_deref(), method, uri)
+                .await?;
+            match op(headers).await {
                 Ok(v) => return Ok(v),
+                Err(StreamableHttpError::AuthRequired(e))
+                    if !retried_nonce && wants_dpop_nonce(&e.www_authenticate_header) =>
+                {
+                    retried_nonce = true;
+                    let probe = self
+                        .headers_with(custom, token.as_deref(), method, uri)
+                        .await?;
+                    if !self.learn_nonce(probe, method, uri, body).await {
+                        return Err(StreamableHttpError::AuthRequired(e));
+                    }
+                }
                 Err(StreamableHttpError::AuthRequired(e)) if !retried_401 => {
                     retried_401 = true;
                     let c = find_bearer([e.www_authenticate_header.as_str()]);
@@ -147,6 +224,16 @@ impl OAuthHttpClient {
             }
         }
     }
+}
+
+/// Whether a `WWW-Authenticate` value holds a `DPoP` challenge with `error="use_dpop_nonce"`.
+fn wants_dpop_nonce(header: &str) -> bool {
+    mcp_oauth_core::challenge::parse(header).is_ok_and(|cs| {
+        cs.iter().any(|c| {
+            c.scheme.eq_ignore_ascii_case(mcp_oauth_core::dpop::SCHEME)
+                && c.param("error") == Some("use_dpop_nonce")
+        })
+    })
 }
 
 fn oauth(e: Error) -> HttpError {
@@ -246,13 +333,14 @@ impl StreamableHttpClient for OAuthHttpClient {
                 .entry(HeaderName::from_static("mcp-protocol-version"))
                 .or_insert(v);
         }
-        self.authorized(|token| {
+        let body = serde_json::to_vec(&message).ok();
+        self.authorized("POST", &uri, body.as_deref(), &custom_headers, |headers| {
             self.http.post_message_with_response_limits(
                 uri.clone(),
                 message.clone(),
                 session_id.clone(),
-                token,
-                custom_headers.clone(),
+                None,
+                headers,
                 limits,
             )
         })
@@ -266,13 +354,9 @@ impl StreamableHttpClient for OAuthHttpClient {
         _auth_header: Option<String>,
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), HttpError> {
-        self.authorized(|token| {
-            self.http.delete_session(
-                uri.clone(),
-                session_id.clone(),
-                token,
-                custom_headers.clone(),
-            )
+        self.authorized("DELETE", &uri, None, &custom_headers, |headers| {
+            self.http
+                .delete_session(uri.clone(), session_id.clone(), None, headers)
         })
         .await
     }
@@ -305,13 +389,13 @@ impl StreamableHttpClient for OAuthHttpClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         max_sse_event_size: usize,
     ) -> Result<BoxStream<'static, Result<Sse, SseError>>, HttpError> {
-        self.authorized(|token| {
+        self.authorized("GET", &uri, None, &custom_headers, |headers| {
             self.http.get_stream_with_max_sse_event_size(
                 uri.clone(),
                 session_id.clone(),
                 last_event_id.clone(),
-                token,
-                custom_headers.clone(),
+                None,
+                headers,
                 max_sse_event_size,
             )
         })

@@ -458,6 +458,7 @@ fn token(at: &str) -> StoredToken {
         scope: Some("a".into()),
         obtained_at: NOW,
         auth_method: Some("none".into()),
+        dpop_key: None,
     }
 }
 

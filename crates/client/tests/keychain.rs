@@ -166,6 +166,9 @@ fn token(n: u32, server: &str, generation: u32) -> StoredToken {
         scope: Some("mcp:tools".into()),
         obtained_at: 1_700_000_000,
         auth_method: None,
+        dpop_key: n
+            .is_multiple_of(3)
+            .then(|| Secret::new(format!("dpop-{n}-very-secret"))),
     }
 }
 

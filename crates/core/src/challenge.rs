@@ -259,27 +259,66 @@ fn write_quoted(out: &mut String, v: &str) {
     out.push('"');
 }
 
+/// `scheme name="value", …` for the parameters that are set.
+fn write_challenge(scheme: &str, params: &[(&str, &Option<String>)]) -> String {
+    let mut out = String::from(scheme);
+    let mut first = true;
+    for (name, value) in params {
+        if let Some(v) = value {
+            out.push_str(if first { " " } else { ", " });
+            first = false;
+            out.push_str(name);
+            out.push('=');
+            write_quoted(&mut out, v);
+        }
+    }
+    out
+}
+
 impl fmt::Display for BearerChallenge {
     /// `Bearer error="…", error_description="…", scope="…", resource_metadata="…"`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = String::from("Bearer");
-        let mut first = true;
-        for (name, value) in [
-            ("realm", &self.realm),
-            ("error", &self.error),
-            ("error_description", &self.error_description),
-            ("scope", &self.scope),
-            ("resource_metadata", &self.resource_metadata),
-        ] {
-            if let Some(v) = value {
-                out.push_str(if first { " " } else { ", " });
-                first = false;
-                out.push_str(name);
-                out.push('=');
-                write_quoted(&mut out, v);
-            }
-        }
-        f.write_str(&out)
+        f.write_str(&write_challenge(
+            "Bearer",
+            &[
+                ("realm", &self.realm),
+                ("error", &self.error),
+                ("error_description", &self.error_description),
+                ("scope", &self.scope),
+                ("resource_metadata", &self.resource_metadata),
+            ],
+        ))
+    }
+}
+
+/// A `DPoP` challenge (RFC 9449 §7.1): the proof algorithms accepted, and the error.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DpopChallenge {
+    /// `algs`: space-delimited proof algorithms.
+    pub algs: Option<String>,
+    /// `error`: `invalid_token`, `invalid_dpop_proof` or `use_dpop_nonce`.
+    pub error: Option<String>,
+    /// `error_description`.
+    pub error_description: Option<String>,
+    /// `scope`.
+    pub scope: Option<String>,
+    /// `resource_metadata` (RFC 9728 §5.1).
+    pub resource_metadata: Option<String>,
+}
+
+impl fmt::Display for DpopChallenge {
+    /// `DPoP algs="…", error="…", error_description="…", scope="…", resource_metadata="…"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&write_challenge(
+            "DPoP",
+            &[
+                ("algs", &self.algs),
+                ("error", &self.error),
+                ("error_description", &self.error_description),
+                ("scope", &self.scope),
+                ("resource_metadata", &self.resource_metadata),
+            ],
+        ))
     }
 }
 

@@ -45,6 +45,10 @@ pub enum ErrorCode {
     UnapprovedSoftwareStatement,
     /// RFC 7009 §2.2.1.
     UnsupportedTokenType,
+    /// RFC 9449 §5: the DPoP proof is invalid.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the server requires a nonce in the DPoP proof (sent with `DPoP-Nonce`).
+    UseDpopNonce,
     /// Not an RFC code: a rate limit was hit (sent with HTTP 429 and `Retry-After`).
     SlowDown,
 }
@@ -71,6 +75,8 @@ impl ErrorCode {
             Self::InvalidSoftwareStatement => "invalid_software_statement",
             Self::UnapprovedSoftwareStatement => "unapproved_software_statement",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::SlowDown => "slow_down",
         }
     }

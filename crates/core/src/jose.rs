@@ -207,17 +207,19 @@ impl SigningKey {
 
     /// Signs `payload`, the claims already serialised as a JSON object, like [`Self::sign`].
     pub fn sign_json(&self, typ: &str, payload: &[u8]) -> Result<String, JoseError> {
-        let header_len = if typ == crate::token::ACCESS_TOKEN_JWT_TYPE {
-            self.at_jwt_header.len()
-        } else {
-            96
-        };
-        let mut out = String::with_capacity(header_len + payload.len() * 4 / 3 + 360);
         if typ == crate::token::ACCESS_TOKEN_JWT_TYPE {
-            out.push_str(&self.at_jwt_header);
+            self.sign_with_header(&self.at_jwt_header, payload)
         } else {
-            out.push_str(&encoded_header(self.alg, typ, &self.kid)?);
+            self.sign_with_header(&encoded_header(self.alg, typ, &self.kid)?, payload)
         }
+    }
+
+    /// Signs `payload` under `header`, a JOSE header already base64url-encoded by the caller
+    /// (a DPoP proof carries the public `jwk` rather than a `kid`). The header must name this
+    /// key's algorithm.
+    pub fn sign_with_header(&self, header: &str, payload: &[u8]) -> Result<String, JoseError> {
+        let mut out = String::with_capacity(header.len() + payload.len() * 4 / 3 + 360);
+        out.push_str(header);
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(payload, &mut out);
         let rng = aws_lc_rs::rand::SystemRandom::new();

@@ -14,6 +14,7 @@
 pub mod basic;
 pub mod challenge;
 pub mod clock;
+pub mod dpop;
 pub mod error;
 pub mod form;
 pub mod jose;

@@ -47,6 +47,12 @@ pub struct AuthorizationServerMetadata {
     pub code_challenge_methods_supported: Option<Vec<String>>,
     /// RFC 9207.
     pub authorization_response_iss_parameter_supported: Option<bool>,
+    /// RFC 9126 §5: where to push authorization requests.
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// RFC 9126 §5: whether every authorization request must be pushed.
+    pub require_pushed_authorization_requests: Option<bool>,
+    /// RFC 9449 §5.1: the algorithms DPoP proofs may be signed with.
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
     /// Client ID Metadata Documents.
     pub client_id_metadata_document_supported: Option<bool>,
     /// A page for developers.
@@ -89,6 +95,8 @@ pub struct ProtectedResourceMetadata {
     pub scopes_supported: Option<Vec<String>>,
     /// `["header"]`: tokens only in the `Authorization` header.
     pub bearer_methods_supported: Option<Vec<String>>,
+    /// RFC 9728 §2 (RFC 9449): the DPoP proof algorithms the resource accepts.
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
     /// The resource's own keys, if it signs anything.
     pub jwks_uri: Option<String>,
     /// A human-readable name.
@@ -142,6 +150,11 @@ pub struct ClientMetadata {
     pub software_version: Option<String>,
     /// `native` or `web` (OpenID Dynamic Registration; SEP-837).
     pub application_type: Option<String>,
+    /// RFC 9449 §5.2: the client always uses DPoP; the server refuses its token requests without
+    /// a proof.
+    pub dpop_bound_access_tokens: Option<bool>,
+    /// RFC 9126 §6: the client's authorization requests must be pushed.
+    pub require_pushed_authorization_requests: Option<bool>,
     /// Anything else.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

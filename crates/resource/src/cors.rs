@@ -31,7 +31,7 @@ use http_body_util::Full;
 pub const ALLOW_METHODS: &str = "GET, POST, DELETE";
 /// The request headers an MCP client sends.
 pub const ALLOW_HEADERS: &str =
-    "authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id";
+    "authorization, content-type, dpop, mcp-protocol-version, mcp-session-id, last-event-id";
 /// The response headers a browser client must be able to read.
 pub const EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id";
 /// How long a browser may cache a preflight answer (seconds).

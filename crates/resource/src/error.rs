@@ -58,6 +58,10 @@ pub enum AuthError {
         /// The scopes this request needs, sent as `scope` when not empty.
         needed: ScopeSet,
     },
+    /// A DPoP refusal (RFC 9449 §7.1): the scheme does not fit the token's binding, or the proof
+    /// is missing or wrong: `401` with a `DPoP` challenge.
+    #[error("{}: {}", .0.code, .0.description)]
+    Dpop(DpopRefusal),
     /// The token is valid but lacks scopes: `403 error="insufficient_scope"`.
     #[error("insufficient_scope: {scope}")]
     InsufficientScope {
@@ -139,4 +143,16 @@ pub enum ConfigError {
     /// The issuer is not of a form the profile's provider uses; the text says which form.
     #[error("issuer {0}")]
     IssuerForm(String),
+}
+
+/// Why a DPoP request was refused (see [`crate::dpop`]): `401` with a `DPoP` challenge carrying
+/// `error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopRefusal {
+    /// `invalid_token` (scheme and binding disagree) or `invalid_dpop_proof`.
+    pub code: mcp_oauth_core::ErrorCode,
+    /// Sent as `error_description`.
+    pub description: String,
+    /// The nonce to send in `DPoP-Nonce` (with `use_dpop_nonce`).
+    pub nonce: Option<String>,
 }

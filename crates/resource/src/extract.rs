@@ -44,6 +44,24 @@ pub enum ExtractError {
 /// challenge. The scheme is compared case-insensitively (RFC 9110 §11.1); the token must match
 /// `token68` (`1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`).
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ExtractError> {
+    Ok(match access_token(headers)? {
+        Some((Scheme::Bearer, token)) => Some(token),
+        _ => None,
+    })
+}
+
+/// The scheme an access token was sent with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `Bearer` (RFC 6750).
+    Bearer,
+    /// `DPoP` (RFC 9449 §7.1): the token must be bound to the key of the request's proof.
+    Dpop,
+}
+
+/// The access token of a request and the scheme it came with, `Bearer` or `DPoP` (case-insensitive),
+/// by the rules of [`bearer_token`]; `Ok(None)` for no header or another scheme.
+pub fn access_token(headers: &HeaderMap) -> Result<Option<(Scheme, &str)>, ExtractError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -57,9 +75,13 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ExtractError> {
         Some(i) => (&value[..i], &value[i..]),
         None => (value, ""),
     };
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case(mcp_oauth_core::dpop::SCHEME) {
+        Scheme::Dpop
+    } else {
         return Ok(None);
-    }
+    };
     let token = rest.trim_start_matches([' ', '\t']);
     if token.is_empty() {
         return Err(ExtractError::Malformed);
@@ -70,7 +92,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ExtractError> {
     if !is_token68(token) {
         return Err(ExtractError::Malformed);
     }
-    Ok(Some(token))
+    Ok(Some((scheme, token)))
 }
 
 /// The API key of a request in the configured header (`X-API-Key`, say), for clients that cannot
@@ -181,6 +203,23 @@ mod tests {
                 "{v}"
             );
         }
+    }
+
+    #[test]
+    fn dpop_scheme_is_read_too() {
+        assert_eq!(
+            access_token(&headers(&["DPoP abc"])),
+            Ok(Some((Scheme::Dpop, "abc")))
+        );
+        assert_eq!(
+            access_token(&headers(&["dpop abc"])),
+            Ok(Some((Scheme::Dpop, "abc")))
+        );
+        assert_eq!(bearer_token(&headers(&["DPoP abc"])), Ok(None));
+        assert_eq!(
+            access_token(&headers(&["DPoP a b"])),
+            Err(ExtractError::Malformed)
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub(crate) struct GuardConfig {
     pub(crate) cors: Cors,
     /// The header an API key may also come in (`X-API-Key`), if any.
     pub(crate) api_key_header: Option<http::HeaderName>,
+    pub(crate) dpop: crate::dpop::DpopGuard,
 }
 
 impl std::fmt::Debug for GuardConfig {
@@ -79,12 +80,15 @@ where
     let (parts, body) = req.into_parts();
     extract::check_query(parts.uri.query()).map_err(invalid_request)?;
     // Borrowed from the headers, which stay in `parts` until the request is rebuilt.
-    let token = extract::bearer_token(&parts.headers).map_err(invalid_request)?;
+    let token = extract::access_token(&parts.headers).map_err(invalid_request)?;
     let token = match &cfg.api_key_header {
         Some(name) => match (token, extract::header_token(&parts.headers, name)) {
             (Some(_), Ok(Some(_))) => return Err(invalid_request(extract::ExtractError::Both)),
             (Some(t), _) => Some(t),
-            (None, key) => key.map_err(invalid_request)?,
+            // A key in its own header is a bearer credential: never DPoP-bound.
+            (None, key) => key
+                .map_err(invalid_request)?
+                .map(|k| (extract::Scheme::Bearer, k)),
         },
         None => token,
     };
@@ -99,7 +103,7 @@ where
         (GuardedBody::streaming(body), cfg.policy.need_without_body())
     };
 
-    let principal = authenticate(cfg, token, &requirement).await?;
+    let principal = authenticate(cfg, &parts, token, &requirement).await?;
     let mut req = Request::from_parts(parts, body);
     if let Some(p) = principal {
         req.extensions_mut().insert(p);
@@ -144,10 +148,11 @@ where
 /// requirement's scopes are copied only into a refusal.
 async fn authenticate(
     cfg: &GuardConfig,
-    token: Option<&str>,
+    parts: &http::request::Parts,
+    token: Option<(extract::Scheme, &str)>,
     requirement: &Need<'_>,
 ) -> Result<Option<Principal>, AuthError> {
-    let Some(token) = token else {
+    let Some((scheme, token)) = token else {
         return if requirement.public {
             Ok(None)
         } else {
@@ -174,6 +179,15 @@ async fn authenticate(
             return Err(AuthError::Unavailable);
         }
     };
+    // RFC 9449 §7: the scheme must fit the token's binding, and a bound token needs its proof.
+    cfg.dpop.check(
+        &parts.headers,
+        &parts.method,
+        &crate::dpop::request_url(&cfg.resource, parts.uri.path()),
+        scheme,
+        token,
+        &principal,
+    )?;
     if !requirement.public && !principal.scopes.is_superset(&requirement.scopes) {
         let scope = cfg.policy.step_up(&requirement.scopes, &principal.scopes);
         tracing::info!(

@@ -43,6 +43,7 @@ pub struct RequireBearerBuilder {
     resource_metadata: Option<String>,
     cors: Cors,
     api_key_header: Option<String>,
+    dpop: crate::dpop::DpopSettings,
 }
 
 impl std::fmt::Debug for RequireBearerBuilder {
@@ -70,6 +71,7 @@ impl RequireBearerLayer {
             resource_metadata: None,
             cors: Cors::default(),
             api_key_header: None,
+            dpop: crate::dpop::DpopSettings::default(),
         }
     }
 
@@ -160,6 +162,13 @@ impl RequireBearerBuilder {
         self
     }
 
+    /// How DPoP proofs are judged (proof lifetime, replay cache size, clock). Default:
+    /// [`crate::dpop::DpopSettings::default`].
+    pub fn dpop(mut self, settings: crate::dpop::DpopSettings) -> Self {
+        self.dpop = settings;
+        self
+    }
+
     /// Checks the settings and builds the layer.
     pub fn build(self) -> Result<RequireBearerLayer, ConfigError> {
         mcp_oauth_core::resource::validate(&self.resource)
@@ -191,6 +200,7 @@ impl RequireBearerBuilder {
                 max_body_bytes: self.max_body_bytes,
                 cors: self.cors,
                 api_key_header,
+                dpop: crate::dpop::DpopGuard::new(self.dpop),
             }),
         })
     }

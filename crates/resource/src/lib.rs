@@ -39,6 +39,7 @@
 pub mod body;
 pub mod content;
 pub mod cors;
+pub mod dpop;
 pub mod error;
 pub mod extract;
 #[cfg(test)]

@@ -29,7 +29,8 @@ use std::task::{Context, Poll};
 pub const BEARER_METHODS: [&str; 1] = ["header"];
 
 /// A PRM document for `resource` trusting `authorization_servers`, with
-/// `bearer_methods_supported: ["header"]`. Set `scopes_supported` (from
+/// `bearer_methods_supported: ["header"]` and the DPoP proof algorithms the guard accepts
+/// (`dpop_signing_alg_values_supported`, RFC 9728 §2). Set `scopes_supported` (from
 /// [`crate::ScopePolicy::scopes_supported`]), `resource_name` and `resource_documentation` on
 /// the result as needed.
 pub fn metadata(
@@ -40,6 +41,7 @@ pub fn metadata(
         resource: resource.into(),
         authorization_servers: authorization_servers.into_iter().map(Into::into).collect(),
         bearer_methods_supported: Some(BEARER_METHODS.iter().map(|s| (*s).to_owned()).collect()),
+        dpop_signing_alg_values_supported: Some(mcp_oauth_core::dpop::algorithm_names()),
         ..Default::default()
     }
 }
@@ -58,7 +60,8 @@ struct Served {
 
 impl PrmService {
     /// Checks the document (a valid `resource`, at least one authorization server) and
-    /// prepares it. `bearer_methods_supported` defaults to `["header"]` when unset.
+    /// prepares it. `bearer_methods_supported` defaults to `["header"]` and
+    /// `dpop_signing_alg_values_supported` to the guard's proof algorithms when unset.
     pub fn new(mut metadata: ProtectedResourceMetadata) -> Result<Self, ConfigError> {
         mcp_oauth_core::resource::validate(&metadata.resource)
             .map_err(|_| ConfigError::InvalidResource(metadata.resource.clone()))?;
@@ -68,6 +71,10 @@ impl PrmService {
         if metadata.bearer_methods_supported.is_none() {
             metadata.bearer_methods_supported =
                 Some(BEARER_METHODS.iter().map(|s| (*s).to_owned()).collect());
+        }
+        if metadata.dpop_signing_alg_values_supported.is_none() {
+            metadata.dpop_signing_alg_values_supported =
+                Some(mcp_oauth_core::dpop::algorithm_names());
         }
         let inserted = protected_resource_metadata_url(&metadata.resource)
             .and_then(|u| UriParts::split(&u).map(|p| p.path.to_owned()))
@@ -218,6 +225,7 @@ mod tests {
                     "authorization_servers": ["https://as.example"],
                     "scopes_supported": ["mcp"],
                     "bearer_methods_supported": ["header"],
+                    "dpop_signing_alg_values_supported": ["ES256", "ES384", "EdDSA", "RS256", "PS256"],
                     "resource_name": "Demo",
                     "resource_documentation": "https://docs.example",
                 })

@@ -6,6 +6,7 @@
 //! | no token | 401 | `Bearer resource_metadata="…"[, scope="…"]`, no `error` (RFC 6750 §3.1) |
 //! | bad, expired, wrong-audience token | 401 | `error="invalid_token"` |
 //! | malformed or repeated header, token in query or body | 400 | `error="invalid_request"` |
+//! | DPoP: bound token as `Bearer`, unbound as `DPoP`, bad proof ([`crate::dpop`]) | 401 | `Bearer resource_metadata="…", DPoP algs="…", error="invalid_token"` or `"invalid_dpop_proof"` |
 //! | token lacks scopes | 403 | `error="insufficient_scope", scope="…"` |
 //! | issuer unreachable | 503 | none; `Retry-After` |
 //! | body too large | 413 | none; JSON-RPC error body without `id` |
@@ -73,6 +74,32 @@ pub fn refusal(err: &AuthError, resource_metadata: &str) -> Response<Full<Bytes>
             ),
             description,
         ),
+        AuthError::Dpop(r) => {
+            let dpop = crate::dpop::challenge(r, resource_metadata);
+            let mut resp = oauth(
+                StatusCode::UNAUTHORIZED,
+                challenge(None, None),
+                &r.description,
+            );
+            // The DPoP challenge carries the error; the Bearer one still points to the metadata.
+            let both = format!("{}, {dpop}", challenge(None, None));
+            if let Ok(v) = HeaderValue::from_str(&both) {
+                resp.headers_mut().insert(WWW_AUTHENTICATE, v);
+            }
+            if let Some(n) = r
+                .nonce
+                .as_deref()
+                .and_then(|n| HeaderValue::from_str(n).ok())
+            {
+                resp.headers_mut()
+                    .insert(mcp_oauth_core::dpop::NONCE_HEADER, n);
+                resp.headers_mut().insert(
+                    ACCESS_CONTROL_EXPOSE_HEADERS,
+                    HeaderValue::from_static("WWW-Authenticate, DPoP-Nonce"),
+                );
+            }
+            resp
+        }
         AuthError::InsufficientScope { scope } => oauth(
             StatusCode::FORBIDDEN,
             challenge(

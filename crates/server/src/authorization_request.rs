@@ -38,6 +38,8 @@ pub struct AuthorizationRequest {
     pub prompt_login: bool,
     /// The original query string, carried through the login and consent forms.
     pub raw_query: String,
+    /// The pushed request this came from (RFC 9126), spent when a code is issued.
+    pub pushed: Option<crate::par::Pushed>,
 }
 
 /// Why a request was refused.
@@ -93,8 +95,53 @@ pub fn redirect_origin(redirect_uri: &str) -> Option<String> {
     UriParts::split(redirect_uri).map(|p| p.origin())
 }
 
-/// Validates the query of an authorization request.
+/// Validates the query of an authorization request. A `request_uri` (RFC 9126 §4) stands for the
+/// request its client pushed: only `client_id` may be sent beside it, and the pushed parameters
+/// are the request. A client that must push (its `require_pushed_authorization_requests`, or the
+/// server's) is refused without one.
 pub async fn validate(
+    state: &AppState,
+    raw_query: &str,
+) -> Result<AuthorizationRequest, AuthorizationError> {
+    let strict = OAuthParams::parse(raw_query.as_bytes()).ok();
+    let req = match strict.as_ref().and_then(|p| p.get("request_uri")) {
+        Some(uri) => {
+            let Some(client_id) = strict.as_ref().and_then(|p| p.get("client_id")) else {
+                return Err(page(
+                    "Invalid request",
+                    "A request_uri must come with the client_id that pushed it.",
+                ));
+            };
+            let pushed = crate::par::open(&state.0.kek, uri, client_id, state.now())
+                .map_err(|e| page("Invalid request", format!("{e}.")))?;
+            let mut req = validate_query(state, &pushed.query).await?;
+            req.raw_query = raw_query.to_owned();
+            req.pushed = Some(pushed);
+            req
+        }
+        None => validate_query(state, raw_query).await?,
+    };
+    if req.pushed.is_none() && must_push(state, &req.client) {
+        return Err(page(
+            "Invalid request",
+            "This client must push its authorization requests (RFC 9126 pushed authorization requests).",
+        ));
+    }
+    Ok(req)
+}
+
+/// Whether `client`'s authorization requests must come through `/par`.
+pub fn must_push(state: &AppState, client: &Client) -> bool {
+    state.config().require_pushed_authorization_requests
+        || client
+            .metadata
+            .get("require_pushed_authorization_requests")
+            .and_then(serde_json::Value::as_bool)
+            == Some(true)
+}
+
+/// Validates an authorization request given by its parameters (from the query, or pushed).
+pub async fn validate_query(
     state: &AppState,
     raw_query: &str,
 ) -> Result<AuthorizationRequest, AuthorizationError> {
@@ -206,6 +253,7 @@ pub async fn validate(
         prompt_consent: prompt.split(' ').any(|p| p == "consent"),
         prompt_login: prompt.split(' ').any(|p| p == "login"),
         raw_query: raw_query.to_owned(),
+        pushed: None,
     })
 }
 

@@ -28,16 +28,21 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 /// The request headers a browser client may send: `authorization` (client secret by Basic, an
 /// initial or registration access token, RFC 7591 §3 / RFC 7592 §2), `content-type` (JSON for
 /// registration, a form for the token endpoint) and `mcp-protocol-version`, which MCP SDKs add to
-/// their discovery requests.
-pub const ALLOWED_HEADERS: [HeaderName; 3] = [
+/// their discovery requests, and `dpop` (a DPoP proof, RFC 9449).
+pub const ALLOWED_HEADERS: [HeaderName; 4] = [
     header::AUTHORIZATION,
     header::CONTENT_TYPE,
     HeaderName::from_static("mcp-protocol-version"),
+    HeaderName::from_static("dpop"),
 ];
 
 /// The response headers a page may read besides the CORS-safelisted ones: the challenge of a
-/// refused client authentication, and how long to wait after `429`.
-pub const EXPOSED_HEADERS: [HeaderName; 2] = [header::WWW_AUTHENTICATE, header::RETRY_AFTER];
+/// refused client authentication, how long to wait after `429`, and a DPoP server nonce.
+pub const EXPOSED_HEADERS: [HeaderName; 3] = [
+    header::WWW_AUTHENTICATE,
+    header::RETRY_AFTER,
+    HeaderName::from_static("dpop-nonce"),
+];
 
 /// How long a browser may cache a preflight answer: an hour (browsers cap it lower anyway).
 const MAX_AGE: Duration = Duration::from_secs(3600);

@@ -24,6 +24,8 @@ pub struct OAuthError {
     pub www_authenticate: Option<String>,
     /// `Retry-After` seconds, if any.
     pub retry_after: Option<u64>,
+    /// A `DPoP-Nonce` to send (RFC 9449 §8), if any.
+    pub dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -41,6 +43,7 @@ impl OAuthError {
             description: description.into(),
             www_authenticate: None,
             retry_after: None,
+            dpop_nonce: None,
         }
     }
 
@@ -136,6 +139,9 @@ impl IntoResponse for OAuthError {
             .and_then(|w| HeaderValue::from_str(&w).ok())
         {
             h.insert(header::WWW_AUTHENTICATE, w);
+        }
+        if let Some(n) = self.dpop_nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+            h.insert(mcp_oauth_core::dpop::NONCE_HEADER, n);
         }
         if let Some(s) = self.retry_after {
             h.insert(header::RETRY_AFTER, HeaderValue::from(s));

@@ -26,6 +26,7 @@ pub(crate) mod clients;
 pub mod config;
 pub mod console;
 pub(crate) mod cors;
+pub(crate) mod dpop;
 pub mod error;
 pub mod federation;
 pub mod fetch;
@@ -35,6 +36,7 @@ pub mod keys;
 pub mod liveness;
 pub(crate) mod metrics;
 pub mod model;
+pub(crate) mod par;
 pub(crate) mod password;
 pub(crate) mod rate_limit;
 pub(crate) mod record_cache;
@@ -120,6 +122,9 @@ impl AuthorizationServer {
             state: AppState(Arc::new(Inner {
                 refresh_hmac: kek.derive_hmac("mcp-oauth refresh-token successor v1"),
                 api_key_hmac: kek.derive_hmac(api_keys::HMAC_PURPOSE),
+                dpop_replay: Arc::new(dpop::StoreReplay(store.clone())),
+                kek: kek.clone(),
+                dpop_nonces: dpop::NonceKey::new(kek.derive_hmac("mcp-oauth dpop nonce v1")),
                 config,
                 store,
                 keys: Arc::new(keys),
@@ -186,6 +191,7 @@ impl AuthorizationServer {
                 post(handlers::token::post),
             )
             .route(&format!("{base}/revoke"), post(handlers::revoke::post))
+            .route(&format!("{base}/par"), post(handlers::par::post))
             .route(&format!("{base}/jwks"), get(handlers::metadata::jwks))
             .route(
                 &format!("{base}/register/{{client_id}}"),

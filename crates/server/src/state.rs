@@ -28,6 +28,12 @@ pub(crate) struct Inner {
     pub refresh_hmac: hmac::Key,
     /// Hashes API keys (see [`crate::api_keys`]).
     pub api_key_hmac: hmac::Key,
+    /// The key-encryption key, which also seals pushed authorization requests ([`crate::par`]).
+    pub kek: Arc<crate::keys::kek::Kek>,
+    /// Single use of DPoP proof ids, across instances (see [`crate::dpop::replay`]).
+    pub dpop_replay: Arc<dyn crate::dpop::ProofReplay>,
+    /// Makes and checks DPoP server nonces (see [`crate::dpop::nonce`]).
+    pub dpop_nonces: crate::dpop::NonceKey,
     /// The issuer's path, under which the endpoints are routed.
     pub base_path: String,
     /// Per-IP limit on `POST /register`.

@@ -76,6 +76,11 @@ pub struct SignInArgs {
     /// How long to wait for you to finish signing in, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub timeout: u64,
+    /// Bind the token to a key kept with it in the credential store (DPoP, RFC 9449), when the
+    /// server supports it: a stolen token is then useless without the key. `tools` and `call`
+    /// prove the key on every request; the token no longer works as a bearer token elsewhere.
+    #[arg(long)]
+    pub dpop: bool,
 }
 
 /// `mcp-oauth login URL`.

@@ -115,7 +115,9 @@ pub fn manager(
         if let Some(u) = &s.client_metadata_url {
             config = config.client_metadata_document_url(u.clone());
         }
-        config = config.callback_timeout(Duration::from_secs(s.timeout.max(1)));
+        config = config
+            .callback_timeout(Duration::from_secs(s.timeout.max(1)))
+            .dpop(s.dpop);
         paste = s.no_browser;
     }
     let prompt = Arc::new(prompt::CliPrompt {

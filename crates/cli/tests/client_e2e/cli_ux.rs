@@ -325,27 +325,44 @@ async fn login_asks_for_the_scope_of_the_challenge() {
     let env = Env::start().await;
     let (mcp, _task) =
         challenging_resource(&env, &["mcp:tools", "mcp:admin"], Some("mcp:tools")).await;
+    // The AS knows the resource: the client pushes its request (RFC 9126), which /par checks.
+    let scopes = ["mcp:tools=Use tools", "mcp:admin=Administer"]
+        .iter()
+        .map(|s| mcp_oauth_server::admin::parse_scope_def(s).unwrap())
+        .collect();
+    mcp_oauth_server::admin::add_resource(env.store.as_ref(), &mcp, "Challenging", scopes, 0)
+        .await
+        .unwrap();
     let (browser, opened) = recording_browser(env.dir.path());
     let creds = env.dir.path().join("c.json").display().to_string();
     let dir = env.dir.path().to_path_buf();
+    let creds_file = creds.clone();
     let login = tokio::spawn(async move {
         run(
             &dir,
-            &["login", &mcp, "--credentials", &creds, "--timeout", "3"],
+            &["login", &mcp, "--credentials", &creds, "--timeout", "10"],
             &[("BROWSER", &browser)],
             MINUTE,
         )
         .await
     });
     let auth_url = url::Url::parse(&wait_for_file(&opened).await).unwrap();
-    let scope: Vec<String> = auth_url
-        .query_pairs()
-        .filter(|(k, _)| k == "scope")
-        .map(|(_, v)| v.into_owned())
-        .collect();
-    assert_eq!(scope, ["mcp:tools"], "{auth_url}");
+    let has = |name: &str| auth_url.query_pairs().any(|(k, _)| k == name);
+    assert!(
+        has("request_uri") && !has("scope"),
+        "pushed, by reference: {auth_url}"
+    );
+    // The person signs in; the token has the challenge's scope, not every scope supported.
+    let location = sign_in(auth_url.as_str()).await;
+    let _ = reqwest::get(&location).await;
     let out = login.await.unwrap();
-    assert!(!out.ok, "nobody signed in: it times out");
+    assert!(out.ok, "{}", out.stderr);
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(&creds_file).unwrap()).unwrap();
+    assert!(
+        stored.to_string().contains(r#""scope":"mcp:tools""#),
+        "{stored}"
+    );
 }
 
 /// Client commands list only their own options; server and admin commands keep theirs; a

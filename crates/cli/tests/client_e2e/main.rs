@@ -6,6 +6,7 @@
 #[path = "../common/bin.rs"]
 mod bin;
 mod cli_ux;
+mod dpop;
 #[path = "../common/login.rs"]
 mod login;
 #[path = "../common/pages.rs"]

@@ -88,6 +88,8 @@ pub struct Env {
     pub http: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
     pub dir: tempfile::TempDir,
+    /// The authorization server's store, for tests that register more.
+    pub store: Arc<dyn Store>,
 }
 
 impl Drop for Env {
@@ -115,6 +117,11 @@ async fn count_refreshes(
 
 impl Env {
     pub async fn start() -> Self {
+        Self::start_with(false).await
+    }
+
+    /// [`Env::start`], the guard asking for DPoP nonces (RFC 9449 §9) when `guard_nonces`.
+    pub async fn start_with(guard_nonces: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&dir.path().join("db.sqlite"))
@@ -178,6 +185,12 @@ impl Env {
             .unwrap();
         let guard = RequireBearerLayer::builder(mcp_url.clone(), verifier)
             .policy(policy)
+            .dpop(mcp_oauth_resource::dpop::DpopSettings {
+                clock: Arc::new(clock.clone()),
+                nonces: guard_nonces
+                    .then(|| Arc::new(mcp_oauth_core::dpop::nonce::NonceKey::random())),
+                ..Default::default()
+            })
             .build()
             .unwrap();
         let mcp = StreamableHttpService::new(
@@ -207,6 +220,7 @@ impl Env {
             http: reqwest::Client::new(),
             task,
             dir,
+            store,
         }
     }
 

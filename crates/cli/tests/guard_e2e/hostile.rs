@@ -394,7 +394,7 @@ async fn cors_preflights_are_answered_by_the_guard() {
         assert_eq!(hd["access-control-allow-methods"], "GET, POST, DELETE");
         assert_eq!(
             hd["access-control-allow-headers"],
-            "authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id"
+            "authorization, content-type, dpop, mcp-protocol-version, mcp-session-id, last-event-id"
         );
     }
     for origin in [

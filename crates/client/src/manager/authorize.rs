@@ -22,11 +22,18 @@ impl TokenManager {
                 d.scopes_supported(),
             )
         });
+        // RFC 9449: a fresh key for this authorization, when DPoP is on and the server takes it.
+        let dpop_key = (self.config.dpop && crate::dpop::advertised(&d.metadata))
+            .then(crate::dpop::DpopKey::generate)
+            .transpose()?;
         let (client, issued) = match &self.config.grant {
-            GrantMode::AuthorizationCode => self.code_flow(&d, scope.as_deref()).await?,
+            GrantMode::AuthorizationCode => {
+                self.code_flow(&d, scope.as_deref(), dpop_key.as_ref())
+                    .await?
+            }
             GrantMode::ClientCredentials => {
                 let client = self.pre_registered_for(&d.issuer, "the client credentials grant")?;
-                let issued = client_credentials::request_token(
+                let issued = client_credentials::request_token_with(
                     &self.fetcher,
                     &d.issuer,
                     &d.metadata,
@@ -34,6 +41,7 @@ impl TokenManager {
                     &d.resource,
                     scope.as_deref(),
                     self.clock.now(),
+                    self.dpop_for(dpop_key.as_ref()),
                 )
                 .await?;
                 (client, issued)
@@ -94,7 +102,9 @@ impl TokenManager {
                 (client, issued)
             }
         };
-        self.save(&d, &client, issued, scope).await
+        let dpop_key = dpop_key.filter(|_| issued.is_dpop());
+        self.save(&d, &client, issued, scope, dpop_key.as_ref())
+            .await
     }
 
     pub(super) fn pre_registered_for(
@@ -116,6 +126,7 @@ impl TokenManager {
         &self,
         d: &Discovery,
         scope: Option<&str>,
+        dpop_key: Option<&crate::dpop::DpopKey>,
     ) -> Result<(ClientRegistration, IssuedToken)> {
         if !d.metadata.supports_s256() {
             return Err(Error::PkceUnsupported {
@@ -130,7 +141,7 @@ impl TokenManager {
             let client = registrar
                 .resolve(&d.issuer, &d.metadata, &redirect_uri)
                 .await?;
-            let request = AuthorizationRequest::new(
+            let mut request = AuthorizationRequest::new(
                 &self.fetcher,
                 &d.issuer,
                 &d.metadata,
@@ -139,6 +150,9 @@ impl TokenManager {
                 &d.resource,
                 scope,
             )?;
+            request
+                .push_if_advertised(&self.fetcher, &d.metadata, &client, self.clock.now())
+                .await?;
             let prompt = PromptRequest {
                 authorization_url: request.url.clone(),
                 redirect_uri: redirect_uri.clone(),
@@ -149,7 +163,14 @@ impl TokenManager {
                 Ok(params) => match request.validate_response(&params) {
                     Ok(code) => {
                         request
-                            .exchange(&self.fetcher, &d.metadata, &client, &code, self.clock.now())
+                            .exchange(
+                                &self.fetcher,
+                                &d.metadata,
+                                &client,
+                                &code,
+                                self.clock.now(),
+                                self.dpop_for(dpop_key),
+                            )
                             .await
                     }
                     Err(e) => Err(e),

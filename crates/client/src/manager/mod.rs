@@ -81,6 +81,7 @@ impl TokenManagerBuilder {
             config: self.config,
             locks: Mutex::new(HashMap::new()),
             discoveries: Mutex::new(HashMap::new()),
+            dpop_nonces: crate::dpop::Nonces::default(),
         })
     }
 }
@@ -105,9 +106,60 @@ pub struct TokenManager {
     clock: SharedClock,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     discoveries: Mutex<HashMap<String, Discovery>>,
+    dpop_nonces: crate::dpop::Nonces,
 }
 
 impl TokenManager {
+    /// The DPoP side of a token request with `key`.
+    pub(crate) fn dpop_for<'a>(
+        &'a self,
+        key: Option<&'a crate::dpop::DpopKey>,
+    ) -> Option<token::Dpop<'a>> {
+        key.map(|key| token::Dpop {
+            key,
+            nonces: &self.dpop_nonces,
+        })
+    }
+
+    /// The headers that present `token` on `method url` (RFC 6750 or RFC 9449 §7.1): `Bearer`,
+    /// or, for a token bound to a key in the store, `DPoP` with a fresh proof of that key (and
+    /// the latest nonce of that server).
+    pub async fn authorization_headers(
+        &self,
+        server_url: &str,
+        token: &str,
+        method: &str,
+        url: &str,
+    ) -> Result<Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>> {
+        use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
+        let stored = self.select_stored(server_url).await?;
+        let key = match stored {
+            Some((_, tok)) if tok.access_token.expose() == token => tok.dpop_key,
+            _ => None,
+        };
+        let header = |scheme: &str| {
+            let mut v = HeaderValue::from_str(&format!("{scheme} {token}"))
+                .map_err(|_| Error::Config("the access token cannot be sent in a header".into()))?;
+            v.set_sensitive(true);
+            Ok::<_, Error>(v)
+        };
+        let Some(key) = key else {
+            return Ok(vec![(AUTHORIZATION, header("Bearer")?)]);
+        };
+        let key = crate::dpop::DpopKey::from_secret(&key)?;
+        let nonce = self.dpop_nonces.get(url);
+        let proof = key.proof(method, url, Some(token), nonce.as_deref(), self.clock.now())?;
+        Ok(vec![
+            (AUTHORIZATION, header(mcp_oauth_core::dpop::SCHEME)?),
+            (HeaderName::from_static("dpop"), proof),
+        ])
+    }
+
+    /// Remembers the `DPoP-Nonce` a resource server sent with a response to `url`; whether
+    /// there was one.
+    pub fn note_dpop_nonce(&self, url: &str, headers: &reqwest::header::HeaderMap) -> bool {
+        self.dpop_nonces.note(url, headers)
+    }
     /// A builder with `config`.
     pub fn builder(config: ClientConfig) -> TokenManagerBuilder {
         TokenManagerBuilder {
@@ -337,6 +389,7 @@ impl TokenManager {
         client: &ClientRegistration,
         issued: IssuedToken,
         requested_scope: Option<String>,
+        dpop_key: Option<&crate::dpop::DpopKey>,
     ) -> Result<String> {
         let now = self.clock.now();
         let key = TokenKey {
@@ -355,6 +408,7 @@ impl TokenManager {
             scope: issued.scope.or(requested_scope),
             obtained_at: now,
             auth_method: Some(client.auth.method(Some(&d.metadata)).to_owned()),
+            dpop_key: dpop_key.map(crate::dpop::DpopKey::to_secret),
         };
         // This identity's tokens for this server from another AS or client are superseded (and
         // an entry of an older file for the same client, which had no grant, is migrated).

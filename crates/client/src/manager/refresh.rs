@@ -37,6 +37,11 @@ impl TokenManager {
             .clone()
             .unwrap_or_else(|| client.auth.method(None).to_owned());
         let now = self.clock.now();
+        let dpop_key = tok
+            .dpop_key
+            .as_ref()
+            .map(crate::dpop::DpopKey::from_secret)
+            .transpose()?;
         let result = token::request(
             &self.fetcher,
             TokenEndpoint {
@@ -44,6 +49,7 @@ impl TokenManager {
                 issuer: &key.issuer,
                 client: &client,
                 method: &method,
+                dpop: self.dpop_for(dpop_key.as_ref()),
             },
             params,
             now,
@@ -52,6 +58,7 @@ impl TokenManager {
         .await;
         match result {
             Ok(issued) => {
+                let bound = issued.is_dpop();
                 let stored = StoredToken {
                     server_url: tok.server_url.clone(),
                     token_endpoint: tok.token_endpoint.clone(),
@@ -62,6 +69,8 @@ impl TokenManager {
                     access_token: issued.access_token,
                     obtained_at: now,
                     auth_method: Some(method),
+                    // A bound token's successor is bound to the same key.
+                    dpop_key: tok.dpop_key.clone().filter(|_| bound),
                 };
                 self.store.put_token(key, &stored).await?;
                 tracing::debug!(target: "mcp_oauth::client", key = %key, "refreshed");

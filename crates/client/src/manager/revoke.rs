@@ -53,6 +53,7 @@ impl TokenManager {
             issuer: &key.issuer,
             client: &client,
             method: &method,
+            dpop: None,
         };
         let now = self.clock.now();
         if let Some(rt) = &tok.refresh_token {

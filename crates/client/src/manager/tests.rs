@@ -22,6 +22,7 @@ async fn a_manager_only_uses_the_tokens_of_its_identity() {
             }
             .into(),
         ),
+        dpop_key: None,
     };
     let key = |client: &str, grant: Option<&str>| TokenKey {
         issuer: "https://as.example".into(),

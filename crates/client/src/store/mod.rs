@@ -103,6 +103,14 @@ pub struct StoredToken {
     /// The client authentication method used to obtain it (reused to refresh it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_method: Option<String>,
+    /// The key the token is bound to (DPoP, RFC 9449), PKCS#8 base64url: sent as
+    /// `Authorization: DPoP` with a proof of this key. `None`: a bearer token.
+    #[serde(
+        default,
+        with = "opt_secret_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub dpop_key: Option<Secret>,
 }
 
 /// A dynamic registration (RFC 7591) as stored. Pre-registered clients and Client ID Metadata
@@ -295,6 +303,7 @@ mod tests {
             scope: None,
             obtained_at: 0,
             auth_method: None,
+            dpop_key: Some(Secret::new("dpop-very-secret")),
         };
         let d = format!("{t:?}");
         assert!(!d.contains("very-secret"), "{d}");

@@ -53,6 +53,7 @@ async fn challenge_leads_to_the_metadata_at_both_paths() {
                 "authorization_servers": [issuer.url],
                 "scopes_supported": ["files:write", "mcp"],
                 "bearer_methods_supported": ["header"],
+                "dpop_signing_alg_values_supported": ["ES256", "ES384", "EdDSA", "RS256", "PS256"],
                 "resource_name": "Echo",
                 "resource_documentation": "https://docs.example/echo",
             })

@@ -41,6 +41,18 @@ pub struct ServerConfig {
     pub refresh_grace: i64,
     /// Browser session lifetime in seconds. Default 8 hours.
     pub session_ttl: i64,
+    /// How old a DPoP proof's `iat` may be at `/token`, in seconds (RFC 9449 §11.1); its `jti` is
+    /// remembered that long. Default 60. Proofs up to 5 s in the future are accepted too.
+    pub dpop_proof_lifetime: i64,
+    /// Whether DPoP proofs at `/token` must carry a server nonce (RFC 9449 §8): a proof without
+    /// one is answered `use_dpop_nonce` with a `DPoP-Nonce`, so that a proof cannot be made ahead
+    /// of time. Default false: the `iat` window and single-use `jti` already bound replay, and
+    /// the nonce costs every client a round trip.
+    pub dpop_nonce_required: bool,
+    /// Whether every client must push its authorization requests to `/par` (RFC 9126 §5).
+    /// Default false; a client can be required to by its own
+    /// `require_pushed_authorization_requests` metadata.
+    pub require_pushed_authorization_requests: bool,
     /// Signing algorithm for access tokens. Default ES256.
     #[serde(deserialize_with = "signing_alg")]
     pub signing_alg: Algorithm,
@@ -237,6 +249,9 @@ impl ServerConfig {
             refresh_family_ttl: 90 * 86_400,
             refresh_grace: 10,
             session_ttl: 8 * 3_600,
+            dpop_proof_lifetime: 60,
+            dpop_nonce_required: false,
+            require_pushed_authorization_requests: false,
             signing_alg: Algorithm::ES256,
             dev: false,
             max_body_bytes: 64 * 1024,
@@ -338,6 +353,12 @@ impl ServerConfig {
             return Err(err(
                 "code_ttl",
                 "must be at most 600 seconds (RFC 6749 §4.1.2)",
+            ));
+        }
+        if !(1..=600).contains(&self.dpop_proof_lifetime) {
+            return Err(err(
+                "dpop_proof_lifetime",
+                "must be between 1 and 600 seconds",
             ));
         }
         if self.refresh_grace < 0 || self.refresh_grace > 300 {

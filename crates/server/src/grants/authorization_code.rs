@@ -7,10 +7,12 @@
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
-use crate::grants::{bearer, check_resource};
+use crate::grants::{bearer, bound, check_resource};
 use crate::model::{Grant, RedeemOutcome, RefreshToken};
 use crate::state::AppState;
-use crate::tokens::{AccessTokenRequest, issue_access_token, new_refresh_token};
+use crate::tokens::{
+    AccessTokenRequest, bind_refresh_token, issue_access_token, new_refresh_token,
+};
 use mcp_oauth_core::form::OAuthParams;
 use mcp_oauth_core::pkce;
 use mcp_oauth_core::secret::{random_token, sha256_b64url};
@@ -21,6 +23,7 @@ pub async fn exchange(
     state: &AppState,
     client: &AuthenticatedClient,
     params: OAuthParams,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let code = params
         .get("code")
@@ -38,7 +41,14 @@ pub async fn exchange(
     let grant_id = random_token(16);
     let issue_refresh =
         cfg.issue_refresh_tokens && client.client.allows_grant(grant_type::REFRESH_TOKEN);
-    let refresh_plain = issue_refresh.then(new_refresh_token);
+    // RFC 9449 §5: a public client's refresh token is bound to its DPoP key (a confidential
+    // client's is bound to its credentials already).
+    let refresh_plain = issue_refresh.then(|| match dpop_jkt {
+        Some(jkt) if !client.client.is_confidential() => {
+            bind_refresh_token(&state.0.refresh_hmac, &new_refresh_token(), jkt)
+        }
+        _ => new_refresh_token(),
+    });
     let refresh = refresh_plain.as_ref().map(|t| RefreshToken {
         token_hash: sha256_b64url(t.as_bytes()),
         grant_id: grant_id.clone(),
@@ -128,8 +138,12 @@ pub async fn exchange(
             scope: Some(&scope_str),
             grant_id: Some(&grant_id),
             auth_time: Some(record.auth_time),
+            cnf_jkt: dpop_jkt,
         },
     )?;
     tracing::info!(target: "mcp_oauth::token", client_id = %record.client_id, grant = "authorization_code", "tokens issued");
-    Ok(bearer(access, ttl, refresh_plain, record.scope.to_string()))
+    Ok(bound(
+        bearer(access, ttl, refresh_plain, record.scope.to_string()),
+        dpop_jkt,
+    ))
 }

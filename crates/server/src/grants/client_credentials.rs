@@ -4,7 +4,7 @@
 
 use crate::client_auth::{AuthMethod, AuthenticatedClient};
 use crate::error::OAuthError;
-use crate::grants::bearer;
+use crate::grants::{bearer, bound};
 use crate::state::AppState;
 use crate::tokens::{AccessTokenRequest, issue_access_token};
 use mcp_oauth_core::form::OAuthParams;
@@ -16,6 +16,7 @@ pub async fn exchange(
     state: &AppState,
     client: &AuthenticatedClient,
     params: OAuthParams,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     if client.method == AuthMethod::None {
         return Err(OAuthError::new(
@@ -85,7 +86,8 @@ pub async fn exchange(
             scope: Some(&scope_str),
             grant_id: None,
             auth_time: None,
+            cnf_jkt: dpop_jkt,
         },
     )?;
-    Ok(bearer(access, ttl, None, scope_str))
+    Ok(bound(bearer(access, ttl, None, scope_str), dpop_jkt))
 }

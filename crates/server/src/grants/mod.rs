@@ -23,6 +23,16 @@ pub(crate) fn check_resource(requested: Option<&str>, granted: &str) -> Result<(
     }
 }
 
+/// `response` as the grant issued it: `token_type: DPoP` when its access token is bound to the
+/// key `dpop_jkt` (RFC 9449 §5). Each grant that binds its token says so itself, so that a grant
+/// returning a token it did not mint never claims a binding.
+pub(crate) fn bound(mut response: TokenResponse, dpop_jkt: Option<&str>) -> TokenResponse {
+    if dpop_jkt.is_some() {
+        response.token_type = mcp_oauth_core::dpop::TOKEN_TYPE.into();
+    }
+    response
+}
+
 /// A bearer token response.
 pub(crate) fn bearer(
     access_token: String,

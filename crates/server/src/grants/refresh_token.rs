@@ -7,10 +7,13 @@
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
-use crate::grants::{bearer, check_resource};
+use crate::grants::{bearer, bound, check_resource};
 use crate::model::{RefreshToken, RotateOutcome};
 use crate::state::AppState;
-use crate::tokens::{AccessTokenRequest, issue_access_token, successor_refresh_token};
+use crate::tokens::{
+    AccessTokenRequest, bind_refresh_token, is_bound_refresh_token, issue_access_token,
+    refresh_binding_allows, successor_refresh_token,
+};
 use mcp_oauth_core::form::OAuthParams;
 use mcp_oauth_core::secret::sha256_b64url;
 use mcp_oauth_core::token::TokenResponse;
@@ -21,10 +24,18 @@ pub async fn exchange(
     state: &AppState,
     client: &AuthenticatedClient,
     params: OAuthParams,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = params
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    // A bound token is refused without a proof of its key before anything is looked up or
+    // rotated: a thief holding it cannot even burn the family (RFC 9449 §5).
+    if !refresh_binding_allows(&state.0.refresh_hmac, presented, dpop_jkt) {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token is bound to a DPoP key; present a DPoP proof of that key",
+        ));
+    }
     let presented_hash = sha256_b64url(presented.as_bytes());
     let now = state.now();
     // Check ownership before rotating, so another client cannot burn someone's family.
@@ -48,7 +59,10 @@ pub async fn exchange(
             ));
         }
     };
-    let successor_plain = successor_refresh_token(&state.0.refresh_hmac, presented);
+    let mut successor_plain = successor_refresh_token(&state.0.refresh_hmac, presented);
+    if let Some(jkt) = dpop_jkt.filter(|_| is_bound_refresh_token(presented)) {
+        successor_plain = bind_refresh_token(&state.0.refresh_hmac, &successor_plain, jkt);
+    }
     let successor = RefreshToken {
         token_hash: sha256_b64url(successor_plain.as_bytes()),
         grant_id: grant.id.clone(),
@@ -110,12 +124,11 @@ pub async fn exchange(
             scope: Some(&scope_str),
             grant_id: Some(&grant.id),
             auth_time: grant.auth_time,
+            cnf_jkt: dpop_jkt,
         },
     )?;
-    Ok(bearer(
-        access,
-        ttl,
-        Some(successor_plain),
-        scope.to_string(),
+    Ok(bound(
+        bearer(access, ttl, Some(successor_plain), scope.to_string()),
+        dpop_jkt,
     ))
 }

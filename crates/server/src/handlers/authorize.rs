@@ -127,8 +127,26 @@ pub(crate) async fn issue_code_with(
     auth_time: i64,
     upstream: Option<(&str, &crate::upstream::TokenSet)>,
 ) -> Response {
-    let code = random_token(32);
     let now = state.now();
+    // RFC 9126 §7.3: one push, one code, on any instance.
+    if let Some(p) = &req.pushed {
+        match state
+            .store()
+            .use_jti(crate::par::SPENT_NAMESPACE, &p.id, p.expires_at, now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                return PageError::bad_request(
+                    "Invalid request",
+                    "This request_uri was already used; the client must push its request again.",
+                )
+                .into_response();
+            }
+            Err(e) => return internal_page(e),
+        }
+    }
+    let code = random_token(32);
     let code_hash = sha256_b64url(code.as_bytes());
     if let Some((upstream_id, tokens)) = upstream {
         let kept = crate::upstream::seal(

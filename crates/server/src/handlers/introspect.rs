@@ -101,12 +101,22 @@ async fn handle(
         } else {
             None
         };
+        // RFC 9449 §6.2: a bound token says so, with its key's thumbprint.
+        let cnf = claims.extra.get("cnf").cloned();
+        let mut extra = serde_json::Map::new();
+        let token_type = match cnf {
+            Some(cnf) => {
+                extra.insert("cnf".into(), cnf);
+                mcp_oauth_core::dpop::TOKEN_TYPE
+            }
+            None => "Bearer",
+        };
         return Ok(IntrospectionResponse {
             active: true,
             scope: claims.scope,
             client_id: Some(claims.client_id),
             username,
-            token_type: Some("Bearer".into()),
+            token_type: Some(token_type.into()),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
             nbf: None,
@@ -114,7 +124,7 @@ async fn handle(
             aud: Some(claims.aud),
             iss: Some(claims.iss),
             jti: Some(claims.jti),
-            extra: Default::default(),
+            extra,
         });
     }
     if let Some((rt, grant)) = state

@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod consent;
+pub mod dpop;
 pub mod form;
 pub mod introspect;
 pub mod limits;
@@ -9,6 +10,7 @@ pub mod login;
 pub mod metadata;
 pub mod metrics;
 pub mod page_form;
+pub mod par;
 pub mod register;
 pub mod revoke;
 pub mod token;

@@ -31,7 +31,16 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
     );
     match result {
         Ok(r) => match r.to_json() {
-            Ok(json) => no_store_json_bytes(StatusCode::OK, json),
+            Ok(json) => {
+                let mut resp = no_store_json_bytes(StatusCode::OK, json);
+                if let Some(n) = crate::handlers::dpop::fresh_nonce(&state)
+                    .and_then(|n| axum::http::HeaderValue::from_str(&n).ok())
+                {
+                    resp.headers_mut()
+                        .insert(mcp_oauth_core::dpop::NONCE_HEADER, n);
+                }
+                resp
+            }
             Err(e) => OAuthError::internal("serialise response", e).into_response(),
         },
         Err(e) => {
@@ -71,13 +80,19 @@ async fn handle(
             format!("this client is not registered for the {gt} grant"),
         ));
     }
+    // RFC 9449 §5: a valid proof binds the access token (and a public client's refresh token)
+    // to its key.
+    let jkt = crate::handlers::dpop::token_request_key(state, headers, &client.client).await?;
+    let dpop = jkt.as_deref();
     let response = match gt {
         GrantType::AuthorizationCode => {
-            grants::authorization_code::exchange(state, &client, params).await?
+            grants::authorization_code::exchange(state, &client, params, dpop).await?
         }
-        GrantType::RefreshToken => grants::refresh_token::exchange(state, &client, params).await?,
+        GrantType::RefreshToken => {
+            grants::refresh_token::exchange(state, &client, params, dpop).await?
+        }
         GrantType::ClientCredentials => {
-            grants::client_credentials::exchange(state, &client, params).await?
+            grants::client_credentials::exchange(state, &client, params, dpop).await?
         }
         GrantType::TokenExchange => {
             grants::token_exchange::exchange(state, &client, params).await?

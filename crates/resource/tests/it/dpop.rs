@@ -1,0 +1,267 @@
+//! The guard with DPoP-bound tokens (RFC 9449 §7): proofs checked against `cnf.jkt`, `ath`,
+//! the method and the URL; replays; a stolen bound token used as a bearer token.
+
+use crate::support::*;
+use axum::http::StatusCode;
+use mcp_oauth_core::clock::{Clock, TestClock};
+use mcp_oauth_core::dpop::nonce::NonceKey;
+use mcp_oauth_core::dpop::{self, NewProof};
+use mcp_oauth_core::jose::{Algorithm, SigningKey};
+use mcp_oauth_resource::dpop::DpopSettings;
+use mcp_oauth_resource::{JwtVerifier, RequireBearerLayer};
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+async fn guard(issuer: &Issuer, clock: &TestClock, max_replay_entries: usize) -> Guarded {
+    guard_with(issuer, clock, max_replay_entries, None).await
+}
+
+async fn guard_with(
+    issuer: &Issuer,
+    clock: &TestClock,
+    max_replay_entries: usize,
+    nonces: Option<Arc<NonceKey>>,
+) -> Guarded {
+    guarded(|resource| {
+        let verifier = JwtVerifier::builder(issuer.url.clone(), resource)
+            .insecure_allow_http(true)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        RequireBearerLayer::builder(resource, verifier)
+            .dpop(DpopSettings {
+                clock: Arc::new(clock.clone()),
+                max_replay_entries,
+                nonces,
+                ..DpopSettings::default()
+            })
+            .build()
+            .unwrap()
+    })
+    .await
+}
+
+/// A token bound to `key`.
+fn bound_token(issuer: &Issuer, resource: &str, key: &SigningKey) -> String {
+    let mut claims = issuer.claims(resource, "mcp");
+    claims["cnf"] = serde_json::json!({ "jkt": key.kid() });
+    issuer.key.sign("at+jwt", &claims).unwrap()
+}
+
+static JTI: AtomicU64 = AtomicU64::new(0);
+
+fn proof(key: &SigningKey, method: &str, url: &str, token: Option<&str>, iat: i64) -> String {
+    proof_with(key, method, url, token, iat, None)
+}
+
+fn proof_with(
+    key: &SigningKey,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    iat: i64,
+    nonce: Option<&str>,
+) -> String {
+    let jti = format!("jti-{}", JTI.fetch_add(1, Ordering::SeqCst));
+    dpop::sign(
+        key,
+        &NewProof {
+            method,
+            url,
+            iat,
+            jti: &jti,
+            access_token: token,
+            nonce,
+        },
+    )
+    .unwrap()
+}
+
+/// POSTs `tools/list` with `Authorization: {scheme} {token}` and the given proofs.
+async fn call(g: &Guarded, scheme: &str, token: &str, proofs: &[&str]) -> Reply {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/mcp", g.base))
+        .header("content-type", "application/json")
+        .header("authorization", format!("{scheme} {token}"))
+        .body(serde_json::to_vec(&tools_list()).unwrap());
+    for p in proofs {
+        req = req.header("DPoP", *p);
+    }
+    send(req).await
+}
+
+/// The `DPoP` challenge's `error`, and that it lists the proof algorithms.
+fn dpop_error(r: &Reply) -> String {
+    let h = r.headers["www-authenticate"].to_str().unwrap();
+    let all = mcp_oauth_core::challenge::parse(h).unwrap();
+    let d = all
+        .iter()
+        .find(|c| c.scheme.eq_ignore_ascii_case("DPoP"))
+        .unwrap_or_else(|| panic!("a DPoP challenge in {h}"));
+    assert!(d.param("algs").unwrap().contains("ES256"));
+    assert!(
+        all.iter()
+            .any(|c| c.is_bearer() && c.param("resource_metadata").is_some())
+    );
+    d.param("error").unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_bound_token_with_its_proof_passes() {
+    let issuer = Issuer::start().await;
+    let clock = test_clock();
+    let g = guard(&issuer, &clock, 1000).await;
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let token = bound_token(&issuer, &g.resource, &key);
+    let now = clock.now();
+    let p = proof(&key, "POST", &g.resource, Some(&token), now);
+    let r = call(&g, "DPoP", &token, &[&p]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["subject"], "alice");
+    // Unbound tokens still work as bearer tokens.
+    let plain = issuer.token(&g.resource, "mcp");
+    assert_eq!(call(&g, "Bearer", &plain, &[]).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn hostile_dpop_requests_are_refused() {
+    let issuer = Issuer::start().await;
+    let clock = test_clock();
+    let g = guard(&issuer, &clock, 1000).await;
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let thief = SigningKey::generate(Algorithm::ES256).unwrap();
+    let token = bound_token(&issuer, &g.resource, &key);
+    let now = clock.now();
+
+    // A stolen bound token used as a bearer token.
+    let r = call(&g, "Bearer", &token, &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(dpop_error(&r), "invalid_token");
+    // ... even with a proof of the thief's own key.
+    let p = proof(&thief, "POST", &g.resource, Some(&token), now);
+    let r = call(&g, "DPoP", &token, &[&p]).await;
+    assert_eq!(dpop_error(&r), "invalid_dpop_proof");
+    // An unbound token sent as DPoP.
+    let plain = issuer.token(&g.resource, "mcp");
+    let p = proof(&key, "POST", &g.resource, Some(&plain), now);
+    assert_eq!(
+        dpop_error(&call(&g, "DPoP", &plain, &[&p]).await),
+        "invalid_token"
+    );
+
+    let other_url = format!("{}/other", g.base);
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("no proof", vec![]),
+        (
+            "two proofs",
+            vec![
+                proof(&key, "POST", &g.resource, Some(&token), now),
+                proof(&key, "POST", &g.resource, Some(&token), now),
+            ],
+        ),
+        (
+            "another method",
+            vec![proof(&key, "GET", &g.resource, Some(&token), now)],
+        ),
+        (
+            "another URL",
+            vec![proof(&key, "POST", &other_url, Some(&token), now)],
+        ),
+        ("no ath", vec![proof(&key, "POST", &g.resource, None, now)]),
+        (
+            "ath of another token",
+            vec![proof(&key, "POST", &g.resource, Some("x.y.z"), now)],
+        ),
+        (
+            "too old",
+            vec![proof(&key, "POST", &g.resource, Some(&token), now - 120)],
+        ),
+        ("garbage", vec!["a.b.c".to_owned()]),
+    ];
+    for (what, proofs) in cases {
+        let refs: Vec<&str> = proofs.iter().map(String::as_str).collect();
+        let r = call(&g, "DPoP", &token, &refs).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(dpop_error(&r), "invalid_dpop_proof", "{what}: {}", r.body);
+        assert!(r.body["error_description"].is_string());
+    }
+
+    // A replayed proof.
+    let p = proof(&key, "POST", &g.resource, Some(&token), now);
+    assert_eq!(call(&g, "DPoP", &token, &[&p]).await.status, StatusCode::OK);
+    let r = call(&g, "DPoP", &token, &[&p]).await;
+    assert_eq!(dpop_error(&r), "invalid_dpop_proof");
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used")
+    );
+}
+
+#[tokio::test]
+async fn a_full_replay_cache_fails_closed_then_recovers() {
+    let issuer = Issuer::start().await;
+    let clock = test_clock();
+    let g = guard(&issuer, &clock, 2).await;
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let token = bound_token(&issuer, &g.resource, &key);
+    for _ in 0..2 {
+        let p = proof(&key, "POST", &g.resource, Some(&token), clock.now());
+        assert_eq!(call(&g, "DPoP", &token, &[&p]).await.status, StatusCode::OK);
+    }
+    let p = proof(&key, "POST", &g.resource, Some(&token), clock.now());
+    let r = call(&g, "DPoP", &token, &[&p]).await;
+    assert_eq!(
+        r.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "never forgets a live proof"
+    );
+    // Once the remembered proofs are out of their window, there is room again.
+    clock.advance(70);
+    let p = proof(&key, "POST", &g.resource, Some(&token), clock.now());
+    let r = call(&g, "DPoP", &token, &[&p]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let _: Value = r.body;
+}
+
+#[tokio::test]
+async fn server_nonces_when_the_guard_wants_them() {
+    let issuer = Issuer::start().await;
+    let clock = test_clock();
+    let g = guard_with(&issuer, &clock, 1000, Some(Arc::new(NonceKey::random()))).await;
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let token = bound_token(&issuer, &g.resource, &key);
+    let now = clock.now();
+    let r = call(
+        &g,
+        "DPoP",
+        &token,
+        &[&proof(&key, "POST", &g.resource, Some(&token), now)],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(dpop_error(&r), "use_dpop_nonce");
+    let nonce = r.headers["dpop-nonce"].to_str().unwrap().to_owned();
+    assert!(
+        r.headers["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("DPoP-Nonce")
+    );
+    let p = proof_with(&key, "POST", &g.resource, Some(&token), now, Some(&nonce));
+    assert_eq!(call(&g, "DPoP", &token, &[&p]).await.status, StatusCode::OK);
+    let p = proof_with(&key, "POST", &g.resource, Some(&token), now, Some("forged"));
+    assert_eq!(
+        dpop_error(&call(&g, "DPoP", &token, &[&p]).await),
+        "use_dpop_nonce"
+    );
+    // Another guard's key: its nonces are not ours.
+    let other = NonceKey::random().current(now);
+    let p = proof_with(&key, "POST", &g.resource, Some(&token), now, Some(&other));
+    assert_eq!(
+        dpop_error(&call(&g, "DPoP", &token, &[&p]).await),
+        "use_dpop_nonce"
+    );
+}

@@ -254,20 +254,11 @@ impl Browser {
     /// The browser's console messages since the last call (chromedriver's log, which keeps them
     /// across navigations): CSP violations are reported there.
     pub async fn browser_log(&self) -> Vec<String> {
-        let v = self
-            .call(
-                reqwest::Method::POST,
-                "/se/log",
-                Some(json!({"type": "browser"})),
-            )
-            .await;
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.console_log()
+            .await
+            .iter()
+            .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 
     /// The handles of the open windows, and the current one.

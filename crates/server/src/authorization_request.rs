@@ -9,6 +9,7 @@
 //! (RFC 9700 §4.11.2).
 
 use crate::model::{Client, ClientOrigin, Resource};
+use crate::par::Presented;
 use crate::state::AppState;
 use crate::store::StoreError;
 use mcp_oauth_core::form::{FormError, OAuthParams};
@@ -95,13 +96,32 @@ pub fn redirect_origin(redirect_uri: &str) -> Option<String> {
     UriParts::split(redirect_uri).map(|p| p.origin())
 }
 
-/// Validates the query of an authorization request. A `request_uri` (RFC 9126 §4) stands for the
-/// request its client pushed: only `client_id` may be sent beside it, and the pushed parameters
-/// are the request. A client that must push (its `require_pushed_authorization_requests`, or the
-/// server's) is refused without one.
+/// Validates the query of an authorization request at `/authorize`. A `request_uri` (RFC 9126
+/// §4) stands for the request its client pushed: only `client_id` may be sent beside it, and the
+/// pushed parameters are the request. A client that must push (its
+/// `require_pushed_authorization_requests`, or the server's) is refused without one. The request's
+/// `raw_query`, which the sign-in forms carry, then names the pushed request in its carried form
+/// ([`crate::par::carry`]).
 pub async fn validate(
     state: &AppState,
     raw_query: &str,
+) -> Result<AuthorizationRequest, AuthorizationError> {
+    validate_as(state, raw_query, Presented::AtAuthorize).await
+}
+
+/// [`validate`] for the query a login or consent form, or an upstream login, carried: a pushed
+/// request must be in its carried form, and may be used for the sign-in window.
+pub async fn validate_carried(
+    state: &AppState,
+    raw_query: &str,
+) -> Result<AuthorizationRequest, AuthorizationError> {
+    validate_as(state, raw_query, Presented::Carried).await
+}
+
+async fn validate_as(
+    state: &AppState,
+    raw_query: &str,
+    presented: Presented,
 ) -> Result<AuthorizationRequest, AuthorizationError> {
     let strict = OAuthParams::parse(raw_query.as_bytes()).ok();
     let req = match strict.as_ref().and_then(|p| p.get("request_uri")) {
@@ -112,10 +132,21 @@ pub async fn validate(
                     "A request_uri must come with the client_id that pushed it.",
                 ));
             };
-            let pushed = crate::par::open(&state.0.kek, uri, client_id, state.now())
+            let pushed = crate::par::open(&state.0.kek, uri, client_id, state.now(), presented)
                 .map_err(|e| page("Invalid request", format!("{e}.")))?;
             let mut req = validate_query(state, &pushed.query).await?;
-            req.raw_query = raw_query.to_owned();
+            req.raw_query = match presented {
+                Presented::Carried => raw_query.to_owned(),
+                Presented::AtAuthorize => {
+                    let carried = crate::par::carry(&state.0.kek, &pushed)
+                        .map_err(|e| page("Invalid request", format!("{e}.")))?;
+                    serde_urlencoded::to_string([
+                        ("client_id", client_id),
+                        ("request_uri", carried.as_str()),
+                    ])
+                    .map_err(|e| page("Invalid request", format!("{e}.")))?
+                }
+            };
             req.pushed = Some(pushed);
             req
         }

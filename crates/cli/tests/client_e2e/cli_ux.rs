@@ -2,7 +2,7 @@
 //! in a pipe, one-line errors (the causes with `-v`), `$BROWSER`, a run without a terminal that
 //! fails at once, the sign-in timeout, the scope of the challenge, help without server options,
 //! hints for renamed flags, the admin commands' database line, `status`/`logout` wording, and
-//! tokens kept per identity.
+//! tokens kept per identity, and `login --dpop`.
 
 use crate::support::*;
 use axum::Router;
@@ -269,6 +269,77 @@ async fn login_opens_the_browser_named_by_browser_env() {
     assert!(out.ok, "{}", out.stderr);
     assert!(out.stdout.contains("Logged in to"), "{}", out.stdout);
     assert!(page.contains("Authorization complete"), "{page}");
+}
+
+/// `login --dpop`: the stored token is bound to a key kept beside it; `token` prints it, `tools`
+/// proves the key on every request, and the same token sent as a bearer token is refused.
+#[tokio::test]
+async fn login_with_dpop_binds_the_token_and_tools_prove_the_key() {
+    let env = Env::start().await;
+    let (browser, opened) = recording_browser(env.dir.path());
+    let creds_path = env.dir.path().join("c.json");
+    let creds = creds_path.display().to_string();
+    let url = env.mcp_url.clone();
+    let dir = env.dir.path().to_path_buf();
+    let login = {
+        let creds = creds.clone();
+        tokio::spawn(async move {
+            run(
+                &dir,
+                &["login", &url, "--dpop", "--credentials", &creds],
+                &[("BROWSER", &browser)],
+                MINUTE,
+            )
+            .await
+        })
+    };
+    let auth_url = wait_for_file(&opened).await;
+    let location = sign_in(&auth_url).await;
+    reqwest::get(&location).await.unwrap();
+    let out = login.await.unwrap();
+    assert!(out.ok, "{}", out.stderr);
+
+    let dir = env.dir.path();
+    let out = run(
+        dir,
+        &["token", &env.mcp_url, "--credentials", &creds],
+        &[],
+        MINUTE,
+    )
+    .await;
+    assert!(out.ok, "{}", out.stderr);
+    let token = out.stdout.trim().to_owned();
+    let jkt = claims(&token)["cnf"]["jkt"].clone();
+    assert!(jkt.as_str().is_some_and(|j| j.len() == 43), "bound: {jkt}");
+    let file = std::fs::read_to_string(&creds_path).unwrap();
+    assert!(file.contains("dpop_key"), "the key is kept with the token");
+
+    let out = run(
+        dir,
+        &["tools", &env.mcp_url, "--credentials", &creds],
+        &[],
+        MINUTE,
+    )
+    .await;
+    assert!(out.ok, "tools proves the key: {}", out.stderr);
+    assert!(!out.stdout.trim().is_empty(), "{}", out.stdout);
+
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "thief", "version": "1"}}});
+    let r = reqwest::Client::new()
+        .post(&env.mcp_url)
+        .bearer_auth(&token)
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "a bound token is no bearer token"
+    );
 }
 
 /// Without a terminal and without `$BROWSER`, `login` and a `tools` that would have to sign in

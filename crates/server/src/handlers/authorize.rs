@@ -132,7 +132,7 @@ pub(crate) async fn issue_code_with(
     if let Some(p) = &req.pushed {
         match state
             .store()
-            .use_jti(crate::par::SPENT_NAMESPACE, &p.id, p.expires_at, now)
+            .use_jti(crate::par::SPENT_NAMESPACE, &p.id, p.spent_until(), now)
             .await
         {
             Ok(true) => {}

@@ -2,7 +2,7 @@
 //! CSRF token, and validate the carried authorization request again (nothing from a previous
 //! page is trusted).
 
-use crate::authorization_request::{AuthorizationRequest, validate};
+use crate::authorization_request::{AuthorizationRequest, validate_carried};
 use crate::handlers::authorize::{error_response, internal_page};
 use crate::handlers::form;
 use crate::model::Session;
@@ -54,7 +54,7 @@ pub(crate) async fn read(
         .into_response());
     }
     let raw_query = params.take("authorize_query").unwrap_or_default();
-    let request = validate(state, &raw_query)
+    let request = validate_carried(state, &raw_query)
         .await
         .map_err(|e| error_response(state, e))?;
     Ok(PageForm {

@@ -185,3 +185,94 @@ async fn pushing_can_be_required_per_server_and_per_client() {
     let r = push(&s, id, &[]).await;
     assert_eq!(r.status(), StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn a_slow_sign_in_keeps_a_pushed_request_for_the_sign_in_session_only() {
+    let s = TestServer::start().await;
+    let uri = request_uri(&s).await;
+    let mut b = Browser::new(&s);
+    let page = b
+        .get(&s.authorize_url(&by_reference(PUBLIC_CLIENT, &uri)))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let carried = page.hidden("authorize_query");
+    assert!(
+        !carried.contains(&uri),
+        "the forms carry the request sealed for them, not the client's request_uri"
+    );
+
+    // The person takes five minutes to sign in: the push has expired, the sign-in has not.
+    s.clock.advance(300);
+    let consent = b.log_in(&page, "alice", "wonderland").await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+    let csrf = consent.hidden("csrf_token");
+    let approve = [
+        ("csrf_token", csrf.as_str()),
+        ("authorize_query", carried.as_str()),
+        ("approve", "1"),
+    ];
+    let done = b.post("/consent", &approve).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let loc = done.location.unwrap();
+    assert_eq!(query_param(&loc, "state").as_deref(), Some("st-123"));
+    let code = query_param(&loc, "code").unwrap();
+    assert_eq!(s.exchange(&code).await.status(), StatusCode::OK);
+
+    // Still one push, one code: the carried request again, long after the push expired.
+    s.clock.advance(600);
+    let again = b.post("/consent", &approve).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+    assert!(again.body.contains("already used"), "{}", again.body);
+    assert!(again.location.is_none(), "no second code");
+
+    // The client's request_uri itself is no good in a form, and the carried one is no good at
+    // /authorize, even in time.
+    let uri = request_uri(&s).await;
+    let mut fresh = Browser::new(&s);
+    let page = fresh
+        .get(&s.authorize_url(&by_reference(PUBLIC_CLIENT, &uri)))
+        .await;
+    let csrf = page.hidden("csrf_token");
+    let raw = serde_urlencoded::to_string(by_reference(PUBLIC_CLIENT, &uri)).unwrap();
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("authorize_query", raw.as_str()),
+        ("username", "alice"),
+        ("password", "wonderland"),
+    ];
+    let refused = fresh.post("/login", &form).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.location.is_none());
+    let carried: Vec<(String, String)> =
+        serde_urlencoded::from_str(&page.hidden("authorize_query")).unwrap();
+    let at_authorize = fresh.get(&s.authorize_url(&carried)).await;
+    assert_eq!(at_authorize.status, StatusCode::BAD_REQUEST);
+    assert!(at_authorize.location.is_none(), "never a redirect");
+
+    // Past the sign-in window the carried request is refused too, even in a signed-in session
+    // (which outlives the window).
+    let r = push(&s, PUBLIC_CLIENT, &[("prompt", "consent")]).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.unwrap();
+    let uri = v["request_uri"].as_str().unwrap();
+    let consent = b
+        .get(&s.authorize_url(&by_reference(PUBLIC_CLIENT, uri)))
+        .await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.body);
+    let csrf = consent.hidden("csrf_token");
+    let carried = consent.hidden("authorize_query");
+    s.clock.advance(60 + 1800);
+    let late = b
+        .post(
+            "/consent",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("authorize_query", carried.as_str()),
+                ("approve", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST, "{}", late.body);
+    assert!(late.body.contains("expired"), "{}", late.body);
+    assert!(late.location.is_none(), "no code");
+}

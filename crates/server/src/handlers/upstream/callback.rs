@@ -13,7 +13,7 @@
 
 use super::{callback_url, failure};
 use crate::audit::{self, AuditEvent, AuditKind};
-use crate::authorization_request::validate;
+use crate::authorization_request::validate_carried;
 use crate::handlers::authorize::{error_response, internal_page, issue_code_with, restrict};
 use crate::handlers::consent::remember;
 use crate::state::AppState;
@@ -112,7 +112,7 @@ async fn finish(
     let Some(code) = params.get("code") else {
         return failure::refused("The identity provider's answer has neither a code nor an error.");
     };
-    let mut req = match validate(state, &login.authorize_query).await {
+    let mut req = match validate_carried(state, &login.authorize_query).await {
         Ok(r) => r,
         Err(e) => return error_response(state, e),
     };

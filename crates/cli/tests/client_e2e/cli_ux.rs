@@ -276,6 +276,12 @@ async fn login_opens_the_browser_named_by_browser_env() {
 #[tokio::test]
 async fn login_with_dpop_binds_the_token_and_tools_prove_the_key() {
     let env = Env::start().await;
+    // The binary's proofs carry the real time, which the servers check within a minute.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    env.clock.set(now as i64);
     let (browser, opened) = recording_browser(env.dir.path());
     let creds_path = env.dir.path().join("c.json");
     let creds = creds_path.display().to_string();

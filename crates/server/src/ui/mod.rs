@@ -7,6 +7,7 @@
 //! submission too).
 
 pub mod error;
+pub mod device_pages;
 pub mod pages;
 pub mod session;
 

@@ -67,6 +67,16 @@ fn advice(err: &Error, d: &Doing<'_>) -> String {
             t.as_secs()
         ),
         Error::Prompt(m) => m.clone(),
+        Error::MissingEndpoint {
+            issuer,
+            endpoint: "device_authorization_endpoint",
+        } => format!(
+            "the authorization server {issuer} does not offer the device flow (no device_authorization_endpoint in its metadata); sign in with a browser instead: `mcp-oauth login {}` (or `--no-browser` to paste the redirect)",
+            d.url
+        ),
+        Error::DeviceAccessDenied => {
+            "the sign-in was denied on the verification page; run the command again and approve".to_owned()
+        }
         other => scrub(&other.to_string()),
     }
 }

@@ -26,8 +26,8 @@ impl TokenManager {
             let registrar = self.registrar();
             let client = registrar.resolve_device(&d.issuer, &d.metadata).await?;
             let method = client.auth.method(Some(&d.metadata));
-            let endpoint = |url| TokenEndpoint {
-                url,
+            let at_device_endpoint = TokenEndpoint {
+                url: device_url,
                 issuer: &d.issuer,
                 client: &client,
                 method,
@@ -35,7 +35,7 @@ impl TokenManager {
             };
             let started = crate::device::start(
                 &self.fetcher,
-                endpoint(device_url),
+                at_device_endpoint,
                 &d.resource,
                 scope,
                 self.clock.now(),
@@ -61,8 +61,9 @@ impl TokenManager {
             let issued = crate::device::poll(
                 &self.fetcher,
                 TokenEndpoint {
+                    url: token_url,
                     dpop: self.dpop_for(dpop_key),
-                    ..endpoint(token_url)
+                    ..at_device_endpoint
                 },
                 &started,
                 &d.resource,

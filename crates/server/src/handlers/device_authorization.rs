@@ -48,8 +48,7 @@ async fn handle(
     headers: &axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, OAuthError> {
-    let params = form::read(headers, body, state.config().max_body_bytes).await?;
-    let mut params = params;
+    let mut params = form::read(headers, body, state.config().max_body_bytes).await?;
     let client = authenticate(state, headers, &mut params, true).await?;
     let client = &client.client;
     if !client.allows_grant(grant_type::DEVICE_CODE) {

@@ -22,7 +22,10 @@ fn status_from_row(row: &impl SqlRow) -> StoreResult<DeviceStatus> {
     match status.as_str() {
         "pending" => Ok(DeviceStatus::Pending),
         "denied" => Ok(DeviceStatus::Denied),
-        "approved" => match (row.col("user_id")?, row.col("auth_time")?) {
+        "approved" => match (
+            row.col::<Option<String>>("user_id")?,
+            row.col::<Option<UnixTime>>("auth_time")?,
+        ) {
             (Some(user_id), Some(auth_time)) => Ok(DeviceStatus::Approved { user_id, auth_time }),
             _ => Err(StoreError::Backend(
                 "an approved device authorization without its user".into(),

@@ -236,6 +236,7 @@ async fn metadata_registration_and_the_authorization_response() {
     assert_eq!(
         refused(vec![
             ("client_id", DEVICE_CLIENT.into()),
+            ("resource", s.resource.clone()),
             ("scope", "no:such".into())
         ])
         .await,

@@ -1,6 +1,7 @@
 -- The device authorization grant (RFC 8628): one row per authorization in flight, until its
--- device code is redeemed, it is denied and reported, or it expires (purged). Both codes only as
--- SHA-256 hashes (base64url). The user code hash is unique: a new code that collides is drawn again.
+-- device code is redeemed, it is denied and reported, or it expires (purged). The device code only
+-- as its SHA-256, the user code only as its HMAC-SHA-256 under a KEK-derived key (both base64url).
+-- The user code hash is unique: a new code that collides is drawn again.
 CREATE TABLE device_authorizations (
     device_code_hash TEXT NOT NULL PRIMARY KEY,
     user_code_hash   TEXT NOT NULL UNIQUE,

@@ -32,7 +32,14 @@ impl Drop for Proc {
 /// `serve --dev --demo` polling at 1 s (so the test waits seconds, not minutes); its issuer.
 fn serve(data: &std::path::Path) -> (Proc, String) {
     let mut child = Command::new(bin::mcp_oauth())
-        .args(["serve", "--dev", "--demo", "--addr", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--dev",
+            "--demo",
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data)
         .env("MCP_OAUTH_DEVICE_POLL_INTERVAL", "1")
         .env("MCP_OAUTH_LOG", "warn")
@@ -61,10 +68,7 @@ struct Shown {
 
 /// Starts `login URL --device`; returns the process, what it showed, and a thread collecting
 /// the rest of its stderr.
-fn start_login(
-    url: &str,
-    creds: &str,
-) -> (Proc, Shown, std::thread::JoinHandle<String>) {
+fn start_login(url: &str, creds: &str) -> (Proc, Shown, std::thread::JoinHandle<String>) {
     let mut child = Command::new(bin::mcp_oauth())
         .args(["login", url, "--device", "--credentials", creds])
         .env_remove("MCP_OAUTH_CREDENTIALS")
@@ -165,7 +169,11 @@ async fn login_device_then_token_and_tools() {
         "{}",
         shown.user_code
     );
-    assert!(shown.complete.starts_with(&format!("{base}/device?user_code=")));
+    assert!(
+        shown
+            .complete
+            .starts_with(&format!("{base}/device?user_code="))
+    );
     decide_in_chromium(&chrome, &driver, &shown, true).await;
     let out = wait(login);
     let stderr = reader.join().unwrap();
@@ -179,7 +187,11 @@ async fn login_device_then_token_and_tools() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
     let access = String::from_utf8_lossy(&token.stdout).trim().to_owned();
     assert_eq!(access.split('.').count(), 3, "a JWT: {access}");
     assert!(
@@ -187,13 +199,20 @@ async fn login_device_then_token_and_tools() {
         "no token printed by login"
     );
     let file = std::fs::read_to_string(creds).unwrap();
-    assert!(file.contains(&access), "the token stored like the browser login's");
+    assert!(
+        file.contains(&access),
+        "the token stored like the browser login's"
+    );
     let tools = Command::new(bin::mcp_oauth())
         .args(["tools", &url, "--credentials", creds])
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(tools.status.success(), "{}", String::from_utf8_lossy(&tools.stderr));
+    assert!(
+        tools.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tools.stderr)
+    );
     assert!(String::from_utf8_lossy(&tools.stdout).contains("echo"));
 
     // A second device login reuses the device registration; the user denies: one clear line.

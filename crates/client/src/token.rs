@@ -167,7 +167,9 @@ pub(crate) async fn post_authenticated(
     now: i64,
 ) -> Result<crate::fetch::Fetched> {
     let authorization = authenticate(endpoint, &mut params, now)?;
-    fetcher.post_form(endpoint.url, &params, authorization).await
+    fetcher
+        .post_form(endpoint.url, &params, authorization)
+        .await
 }
 
 /// The error of a refused request to `url`.

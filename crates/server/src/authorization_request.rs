@@ -279,7 +279,12 @@ pub(crate) async fn resolve_target(
     };
     let requested = match scope.map(ScopeSet::parse) {
         Some(Ok(s)) => Some(s),
-        Some(Err(e)) => return Err(TargetRefusal::Invalid(ErrorCode::InvalidScope, e.to_string())),
+        Some(Err(e)) => {
+            return Err(TargetRefusal::Invalid(
+                ErrorCode::InvalidScope,
+                e.to_string(),
+            ));
+        }
         None => None,
     };
     let scope = grantable_scope(client, &resource, requested.as_ref());

@@ -75,7 +75,11 @@ mod tests {
         let distinct: std::collections::BTreeSet<_> = codes.iter().collect();
         assert!(distinct.len() > 190, "random codes rarely repeat");
         let used: std::collections::BTreeSet<u8> = codes.iter().flat_map(|c| c.bytes()).collect();
-        assert_eq!(used.len(), ALPHABET.len(), "every letter appears in 1 600 draws");
+        assert_eq!(
+            used.len(),
+            ALPHABET.len(),
+            "every letter appears in 1 600 draws"
+        );
     }
 
     #[test]
@@ -84,7 +88,14 @@ mod tests {
         assert_eq!(normalise(" BCDF GHJK\t").as_deref(), Some("BCDFGHJK"));
         assert_eq!(normalise("B-C-D-F-G-H-J-K").as_deref(), Some("BCDFGHJK"));
         assert_eq!(display("BCDFGHJK"), "BCDF-GHJK");
-        for bad in ["", "BCDFGHJ", "BCDFGHJKL", "ABCDEFGH", "BCDF-GHJ1", "ＢCDFGHJK"] {
+        for bad in [
+            "",
+            "BCDFGHJ",
+            "BCDFGHJKL",
+            "ABCDEFGH",
+            "BCDF-GHJ1",
+            "ＢCDFGHJK",
+        ] {
             assert_eq!(normalise(bad), None, "{bad:?}");
         }
         assert_eq!(normalise(&"-".repeat(100)), None);
@@ -94,8 +105,17 @@ mod tests {
     fn hashes_are_keyed() {
         let a = hmac::Key::new(hmac::HMAC_SHA256, b"a");
         let b = hmac::Key::new(hmac::HMAC_SHA256, b"b");
-        assert_eq!(user_code_hash(&a, "BCDFGHJK"), user_code_hash(&a, "BCDFGHJK"));
-        assert_ne!(user_code_hash(&a, "BCDFGHJK"), user_code_hash(&b, "BCDFGHJK"));
-        assert_ne!(user_code_hash(&a, "BCDFGHJK"), user_code_hash(&a, "BCDFGHJL"));
+        assert_eq!(
+            user_code_hash(&a, "BCDFGHJK"),
+            user_code_hash(&a, "BCDFGHJK")
+        );
+        assert_ne!(
+            user_code_hash(&a, "BCDFGHJK"),
+            user_code_hash(&b, "BCDFGHJK")
+        );
+        assert_ne!(
+            user_code_hash(&a, "BCDFGHJK"),
+            user_code_hash(&a, "BCDFGHJL")
+        );
     }
 }

@@ -76,7 +76,8 @@ fn advice(err: &Error, d: &Doing<'_>) -> String {
             d.url
         ),
         Error::DeviceAccessDenied => {
-            "the sign-in was denied on the verification page; run the command again and approve".to_owned()
+            "the sign-in was denied on the verification page; run the command again and approve"
+                .to_owned()
         }
         other => scrub(&other.to_string()),
     }

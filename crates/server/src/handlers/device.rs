@@ -48,7 +48,9 @@ pub async fn get(
         Err(e) => return internal_page(e),
     };
     match current {
-        Some(s) if s.user_id.is_some() => code_page(&state, &s, &prefill, None, StatusCode::OK).await,
+        Some(s) if s.user_id.is_some() => {
+            code_page(&state, &s, &prefill, None, StatusCode::OK).await
+        }
         Some(s) => login_page(&state, &s, None, &prefill, None, "", StatusCode::OK),
         None => match session::create(&state, None).await {
             Ok((s, cookie)) => login_page(&state, &s, cookie, &prefill, None, "", StatusCode::OK),
@@ -151,10 +153,13 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
     let limiter = &state.0.limits.device_user_code;
     let ip_key = crate::throttle::ip_key(ip);
     let user_key = format!("user:{user_id}");
-    let wait = [limiter.take_key(ip_key.as_str(), now), limiter.take_key(user_key.as_str(), now)]
-        .into_iter()
-        .filter_map(Result::err)
-        .max();
+    let wait = [
+        limiter.take_key(ip_key.as_str(), now),
+        limiter.take_key(user_key.as_str(), now),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .max();
     if let Some(wait) = wait {
         tracing::warn!(target: "mcp_oauth::device", %ip, %user_id, "user code attempts throttled");
         failed(&state, &user_id, ip, "throttled").await;
@@ -243,11 +248,27 @@ async fn approve(
         auth_time: s.auth_time.unwrap_or_else(|| state.now()),
         scope: scope.clone(),
     };
-    decide(state, user_id, hash, a, &decision, AuditKind::DeviceApproved).await
+    decide(
+        state,
+        user_id,
+        hash,
+        a,
+        &decision,
+        AuditKind::DeviceApproved,
+    )
+    .await
 }
 
 async fn deny(state: &AppState, user_id: &str, hash: &str, a: &DeviceAuthorization) -> Response {
-    decide(state, user_id, hash, a, &DeviceDecision::Deny, AuditKind::DeviceDenied).await
+    decide(
+        state,
+        user_id,
+        hash,
+        a,
+        &DeviceDecision::Deny,
+        AuditKind::DeviceDenied,
+    )
+    .await
 }
 
 async fn decide(

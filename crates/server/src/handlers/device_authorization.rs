@@ -104,7 +104,9 @@ async fn handle(
         state.store().as_ref(),
         AuditEvent::new(AuditKind::DeviceAuthorizationIssued, now)
             .client(client.client_id.as_str())
-            .detail(serde_json::json!({"resource": record.resource, "scope": record.scope.to_string()})),
+            .detail(
+                serde_json::json!({"resource": record.resource, "scope": record.scope.to_string()}),
+            ),
     )
     .await;
     let shown = device::display(&user_code);

@@ -137,12 +137,13 @@ pub(crate) async fn check_password(
         state.0.throttle.fail(&keys, now);
         state.metrics().login_failure();
         tracing::warn!(target: "mcp_oauth::login", %ip, "login failed");
-        let mut event = AuditEvent::new(AuditKind::LoginFailed, now)
-            .ip(ip)
-            .detail(serde_json::json!({
-                "account": if known_id.is_some() { "known" } else { "unknown" },
-                "client_id": client_id,
-            }));
+        let mut event =
+            AuditEvent::new(AuditKind::LoginFailed, now)
+                .ip(ip)
+                .detail(serde_json::json!({
+                    "account": if known_id.is_some() { "known" } else { "unknown" },
+                    "client_id": client_id,
+                }));
         event.user_id = known_id;
         audit::record(state.store().as_ref(), event).await;
         return Err(PasswordRefusal::Wrong);

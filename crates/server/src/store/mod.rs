@@ -383,8 +383,10 @@ pub trait ApiKeyStore: Send + Sync {
 pub trait DeviceStore: Send + Sync {
     /// Stores a new authorization; `Conflict` if its device code hash or its user code hash is
     /// taken (the caller draws another user code).
-    async fn insert_device_authorization(&self, authorization: &DeviceAuthorization)
-    -> StoreResult<()>;
+    async fn insert_device_authorization(
+        &self,
+        authorization: &DeviceAuthorization,
+    ) -> StoreResult<()>;
     /// The authorization with this user code hash, unless it expired at `now` (any status: the
     /// caller shows only pending ones).
     async fn find_device_authorization(

@@ -154,7 +154,11 @@ impl<'a> Person<'a> {
         let csrf = self.csrf().await;
         self.post(
             "/device",
-            &[("csrf_token", &csrf), ("user_code", user_code), ("lookup", "1")],
+            &[
+                ("csrf_token", &csrf),
+                ("user_code", user_code),
+                ("lookup", "1"),
+            ],
         )
         .await
     }
@@ -203,13 +207,8 @@ async fn metadata_registration_and_the_authorization_response() {
     assert_eq!(v["interval"], 5);
     assert!(code_of(&v).len() >= 43, "256-bit device code");
     // Neither code is stored as itself.
-    let dump = serde_json::to_string(
-        &s.store()
-            .list_audit(&AuditFilter::default())
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let dump = serde_json::to_string(&s.store().list_audit(&AuditFilter::default()).await.unwrap())
+        .unwrap();
     assert!(!dump.contains(&code_of(&v)) && !dump.contains(user_code));
 
     // Refusals, in RFC 6749 §5.2 shape.
@@ -324,7 +323,8 @@ async fn device_flow_in_chromium_with_the_prefilled_code_confirmed() {
     assert_eq!(r.headers()["cache-control"], "no-store");
 
     let b = Chromium::start(&chrome, &driver).await;
-    b.goto(v["verification_uri_complete"].as_str().unwrap()).await;
+    b.goto(v["verification_uri_complete"].as_str().unwrap())
+        .await;
     b.wait_source("Connect a device").await;
     b.type_into("#username", "alice").await;
     b.type_into("#password", "wonderland").await;
@@ -346,7 +346,10 @@ async fn device_flow_in_chromium_with_the_prefilled_code_confirmed() {
     );
     b.click("button[name=lookup]").await;
     let consent = b.wait_source("Authorize").await;
-    assert!(consent.contains("Device &lt;tv-app&gt;"), "client name, escaped");
+    assert!(
+        consent.contains("Device &lt;tv-app&gt;"),
+        "client name, escaped"
+    );
     assert!(consent.contains(DEVICE_CLIENT), "client id shown");
     assert!(consent.contains(&s.resource) && consent.contains("Test MCP"));
     assert!(consent.contains("Use tools") && consent.contains("Read files"));
@@ -356,7 +359,10 @@ async fn device_flow_in_chromium_with_the_prefilled_code_confirmed() {
     b.click("button[name=approve]").await;
     b.wait_source("Device connected").await;
     assert!(
-        b.browser_log().await.iter().all(|l| !l.contains("Content Security Policy")),
+        b.browser_log()
+            .await
+            .iter()
+            .all(|l| !l.contains("Content Security Policy")),
         "no CSP violation"
     );
     b.quit().await;
@@ -373,7 +379,10 @@ async fn device_flow_in_chromium_with_the_prefilled_code_confirmed() {
     assert_eq!(c["scope"], "files:read mcp:tools");
     let alice = s.store().get_user_by_name("alice").await.unwrap().unwrap();
     assert_eq!(c["sub"], alice.id);
-    assert_eq!(s.introspect(t["access_token"].as_str().unwrap()).await["active"], true);
+    assert_eq!(
+        s.introspect(t["access_token"].as_str().unwrap()).await["active"],
+        true
+    );
 
     // Redeemed once: the device code is gone.
     s.clock.advance(5);
@@ -450,7 +459,11 @@ async fn polling_too_fast_slows_down_and_an_expired_code_is_expired() {
     let mut alice = Person::signed_in(&s, "alice", "wonderland", "127.0.0.1").await;
     let page = alice.enter(&user_code).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
-    assert!(page.body.contains("not valid, or it expired"), "{}", page.body);
+    assert!(
+        page.body.contains("not valid, or it expired"),
+        "{}",
+        page.body
+    );
     // The purge removes it; then it is simply unknown.
     s.server.maintain().await;
     assert_eq!(poll_error(&s, DEVICE_CLIENT, &dc).await.1, "invalid_grant");
@@ -514,7 +527,14 @@ async fn concurrent_polls_redeem_once_and_another_clients_code_is_refused() {
     assert_eq!(ok, 1, "exactly one of 20 concurrent polls gets tokens");
     let grants = s
         .store()
-        .list_grants_for_user(&s.store().get_user_by_name("alice").await.unwrap().unwrap().id)
+        .list_grants_for_user(
+            &s.store()
+                .get_user_by_name("alice")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+        )
         .await
         .unwrap();
     assert_eq!(grants.len(), 1, "one grant");
@@ -563,8 +583,14 @@ async fn a_resource_on_the_poll_must_be_the_approved_one_and_dpop_binds() {
             ],
         )
         .await;
-    assert_eq!(error_of(r).await, (StatusCode::BAD_REQUEST, "invalid_target".into()));
-    assert_eq!(poll_error(&s, DEVICE_CLIENT, &code_of(&v)).await.1, "invalid_grant");
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::BAD_REQUEST, "invalid_target".into())
+    );
+    assert_eq!(
+        poll_error(&s, DEVICE_CLIENT, &code_of(&v)).await.1,
+        "invalid_grant"
+    );
 }
 
 /// RFC 8628 §5.1: user codes tried per address and per user are limited (5 a minute by
@@ -577,7 +603,15 @@ async fn guessing_user_codes_is_stopped_by_the_limit() {
     let mut mallory = Person::signed_in(&s, "bob", "builder", "127.0.0.1").await;
     let mut refused_as_wrong = 0;
     let mut throttled = 0;
-    for guess in ["BBBB-BBBB", "CCCC-CCCC", "DDDD-DDDD", "FFFF-FFFF", "GGGG-GGGG", "HHHH-HHHH", "JJJJ-JJJJ"] {
+    for guess in [
+        "BBBB-BBBB",
+        "CCCC-CCCC",
+        "DDDD-DDDD",
+        "FFFF-FFFF",
+        "GGGG-GGGG",
+        "HHHH-HHHH",
+        "JJJJ-JJJJ",
+    ] {
         let page = mallory.enter(guess).await;
         match page.status {
             StatusCode::BAD_REQUEST => refused_as_wrong += 1,
@@ -588,12 +622,22 @@ async fn guessing_user_codes_is_stopped_by_the_limit() {
             other => panic!("unexpected {other}: {}", page.body),
         }
     }
-    assert_eq!((refused_as_wrong, throttled), (5, 2), "5 tries a minute, then 429");
+    assert_eq!(
+        (refused_as_wrong, throttled),
+        (5, 2),
+        "5 tries a minute, then 429"
+    );
     // While limited, even the right code is not looked up.
-    assert_eq!(mallory.enter(&right).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        mallory.enter(&right).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     // The same user from another address: the per-user budget is spent too.
     let mut elsewhere = Person::signed_in(&s, "bob", "builder", "127.0.0.2").await;
-    assert_eq!(elsewhere.enter(&right).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        elsewhere.enter(&right).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     let failed = s
         .store()
         .list_audit(&AuditFilter {

@@ -182,7 +182,13 @@ pub async fn device_authorizations<S: Store>(store: &S) {
     );
     let deny_poll = |now| async move {
         store
-            .poll_device_authorization("dv-d-dc", "dv-client", now, &grant("dv-g2", "dv-client", None, FAR), None)
+            .poll_device_authorization(
+                "dv-d-dc",
+                "dv-client",
+                now,
+                &grant("dv-g2", "dv-client", None, FAR),
+                None,
+            )
             .await
             .unwrap()
     };
@@ -201,7 +207,13 @@ pub async fn device_authorizations<S: Store>(store: &S) {
     );
     assert_eq!(
         store
-            .poll_device_authorization("dv-e-dc", &client, 1_000, &grant("dv-g3", &client, None, FAR), None)
+            .poll_device_authorization(
+                "dv-e-dc",
+                &client,
+                1_000,
+                &grant("dv-g3", &client, None, FAR),
+                None
+            )
             .await
             .unwrap(),
         DevicePoll::Expired
@@ -211,7 +223,13 @@ pub async fn device_authorizations<S: Store>(store: &S) {
     store.purge_expired(1_000).await.unwrap();
     assert_eq!(
         store
-            .poll_device_authorization("dv-e-dc", &client, 999, &grant("dv-g3", &client, None, FAR), None)
+            .poll_device_authorization(
+                "dv-e-dc",
+                &client,
+                999,
+                &grant("dv-g3", &client, None, FAR),
+                None
+            )
             .await
             .unwrap(),
         DevicePoll::NotFound,

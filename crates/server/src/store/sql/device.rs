@@ -47,7 +47,9 @@ fn device_from_row(row: &impl SqlRow) -> StoreResult<DeviceAuthorization> {
 impl<S: SqlBackend<Db = D>, D: Dialect> DeviceStore for S {
     async fn insert_device_authorization(&self, a: &DeviceAuthorization) -> StoreResult<()> {
         let (user_id, auth_time) = match &a.status {
-            DeviceStatus::Approved { user_id, auth_time } => (Some(user_id.as_str()), Some(*auth_time)),
+            DeviceStatus::Approved { user_id, auth_time } => {
+                (Some(user_id.as_str()), Some(*auth_time))
+            }
             _ => (None, None),
         };
         sqlx::query(
@@ -81,7 +83,11 @@ impl<S: SqlBackend<Db = D>, D: Dialect> DeviceStore for S {
         )
         .arg(user_code_hash)
         .arg(now)
-        .optional(self.on_pool(), "reading a device authorization", device_from_row)
+        .optional(
+            self.on_pool(),
+            "reading a device authorization",
+            device_from_row,
+        )
         .await
     }
 

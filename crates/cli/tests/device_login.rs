@@ -2,7 +2,8 @@
 //! `serve --dev --demo` process, the client registering itself for the device grant (DCR); the
 //! verification page and the code it prints on stderr are used in headless Chromium (sign-in,
 //! the prefilled code confirmed, Allow); then `token` and `tools` work with the stored tokens.
-//! A denial ends `login` with a one-line error.
+//! A denial ends `login` with a one-line error. A pre-registered client (`clients add --grant
+//! …device_code`) with `--dpop`: the token is bound to the key, and `tools` proves it.
 //!
 //! Skipped loudly without Chromium and chromedriver; failed if `MCP_OAUTH_REQUIRE_BROWSER` is set.
 
@@ -68,9 +69,14 @@ struct Shown {
 
 /// Starts `login URL --device`; returns the process, what it showed, and a thread collecting
 /// the rest of its stderr.
-fn start_login(url: &str, creds: &str) -> (Proc, Shown, std::thread::JoinHandle<String>) {
+fn start_login(
+    url: &str,
+    creds: &str,
+    extra: &[&str],
+) -> (Proc, Shown, std::thread::JoinHandle<String>) {
     let mut child = Command::new(bin::mcp_oauth())
         .args(["login", url, "--device", "--credentials", creds])
+        .args(extra)
         .env_remove("MCP_OAUTH_CREDENTIALS")
         .env_remove("BROWSER")
         .stdin(Stdio::null())
@@ -162,7 +168,7 @@ async fn login_device_then_token_and_tools() {
     let creds = tmp.path().join("creds.json");
     let creds = creds.to_str().unwrap();
 
-    let (login, shown, reader) = start_login(&url, creds);
+    let (login, shown, reader) = start_login(&url, creds, &[]);
     assert_eq!(shown.verification_uri, format!("{base}/device"));
     assert!(
         shown.user_code.len() == 9 && shown.user_code.as_bytes()[4] == b'-',
@@ -216,10 +222,90 @@ async fn login_device_then_token_and_tools() {
     assert!(String::from_utf8_lossy(&tools.stdout).contains("echo"));
 
     // A second device login reuses the device registration; the user denies: one clear line.
-    let (login, shown, reader) = start_login(&url, creds);
+    let (login, shown, reader) = start_login(&url, creds, &[]);
     decide_in_chromium(&chrome, &driver, &shown, false).await;
     let out = wait(login);
     let stderr = reader.join().unwrap();
     assert!(!out.status.success());
     assert!(stderr.contains("denied"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_device_with_a_pre_registered_client_and_dpop() {
+    let Some((chrome, driver)) = webdriver::require() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (_serve, base) = serve(&data);
+    let added = Command::new(bin::mcp_oauth())
+        .args([
+            "clients",
+            "add",
+            "--name",
+            "Terminal",
+            "--public",
+            "--client-id",
+            "tty",
+        ])
+        .args(["--grant", "urn:ietf:params:oauth:grant-type:device_code"])
+        .args(["--grant", "refresh_token", "--data-dir"])
+        .arg(&data)
+        .env_remove("MCP_OAUTH_KEK")
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let url = format!("{base}/mcp");
+    let creds = tmp.path().join("creds.json");
+    let creds = creds.to_str().unwrap();
+    let (login, shown, reader) = start_login(&url, creds, &["--client-id", "tty", "--dpop"]);
+    decide_in_chromium(&chrome, &driver, &shown, true).await;
+    let out = wait(login);
+    let stderr = reader.join().unwrap();
+    assert!(out.status.success(), "login failed: {stderr}");
+    let status = Command::new(bin::mcp_oauth())
+        .args(["status", "--json", "--credentials", creds])
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        status.contains("\"tty\""),
+        "the pre-registered client: {status}"
+    );
+    let token = Command::new(bin::mcp_oauth())
+        .args(["token", &url, "--client-id", "tty", "--credentials", creds])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let access = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let payload = access.split('.').nth(1).unwrap();
+    use base64::Engine;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["client_id"], "tty");
+    assert!(claims["cnf"]["jkt"].is_string(), "DPoP-bound: {claims}");
+    let tools = Command::new(bin::mcp_oauth())
+        .args(["tools", &url, "--client-id", "tty", "--credentials", creds])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        tools.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tools.stderr)
+    );
+    assert!(String::from_utf8_lossy(&tools.stdout).contains("echo"));
 }

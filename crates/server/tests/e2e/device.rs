@@ -700,3 +700,113 @@ async fn a_post_without_the_csrf_token_or_session_is_refused() {
         "authorization_pending"
     );
 }
+
+/// Confidential device clients authenticate at both endpoints as at `/token`: a secret by
+/// HTTP Basic, and `private_key_jwt` (RFC 7523), whose assertions are single use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confidential_clients_authenticate_with_a_secret_or_private_key_jwt() {
+    use mcp_oauth_core::jose::{Algorithm, SigningKey};
+    let s = server().await;
+    let grants = vec![grant_type::DEVICE_CODE.to_owned(), "refresh_token".into()];
+    let (_, secret) = admin::add_client(
+        s.store().as_ref(),
+        NewClient {
+            name: "Kiosk".into(),
+            grant_types: grants.clone(),
+            client_id: Some("kiosk".into()),
+            ..Default::default()
+        },
+        s.state.now(),
+    )
+    .await
+    .unwrap();
+    let secret = secret.unwrap().expose().to_owned();
+    let form = [("resource", s.resource.as_str()), ("scope", "mcp:tools")];
+    let r = s
+        .post_basic("/device_authorization", "kiosk", &secret, &form)
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let r = s
+        .post_basic("/device_authorization", "kiosk", "wrong", &form)
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().contains_key("www-authenticate"));
+    let mut alice = Person::signed_in(&s, "alice", "wonderland", "127.0.0.1").await;
+    alice.decide(v["user_code"].as_str().unwrap(), true).await;
+    let poll_form = [
+        ("grant_type", grant_type::DEVICE_CODE),
+        ("device_code", v["device_code"].as_str().unwrap()),
+    ];
+    let r = s.post_form("/token", &poll_form).await;
+    assert_eq!(
+        error_of(r).await.1,
+        "invalid_client",
+        "a confidential client must authenticate"
+    );
+    let r = s.post_basic("/token", "kiosk", &secret, &poll_form).await;
+    assert_eq!(r.status(), 200);
+
+    // private_key_jwt.
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    admin::add_client(
+        s.store().as_ref(),
+        NewClient {
+            name: "Signed kiosk".into(),
+            grant_types: grants,
+            client_id: Some("signed-kiosk".into()),
+            jwks: Some(serde_json::json!({ "keys": [key.public_jwk()] })),
+            ..Default::default()
+        },
+        s.state.now(),
+    )
+    .await
+    .unwrap();
+    let now = s.state.now();
+    let assertion = |jti: &str| {
+        key.sign(
+            "JWT",
+            &serde_json::json!({
+                "iss": "signed-kiosk", "sub": "signed-kiosk", "aud": s.base,
+                "iat": now, "exp": now + 60, "jti": jti
+            }),
+        )
+        .unwrap()
+    };
+    let a1 = assertion("device-1");
+    let with = |a: &str| {
+        vec![
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+            ),
+            ("client_assertion", a.to_owned()),
+            ("resource", s.resource.clone()),
+        ]
+    };
+    let form: Vec<(&str, String)> = with(&a1);
+    let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = s.post_form("/device_authorization", &f).await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let r = s.post_form("/device_authorization", &f).await;
+    assert_eq!(
+        error_of(r).await.1,
+        "invalid_client",
+        "an assertion is single use"
+    );
+    alice.decide(v["user_code"].as_str().unwrap(), true).await;
+    let a2 = assertion("device-2");
+    let mut form = with(&a2);
+    form.pop();
+    form.push(("grant_type", grant_type::DEVICE_CODE.to_owned()));
+    form.push(("device_code", v["device_code"].as_str().unwrap().to_owned()));
+    let f: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = s.post_form("/token", &f).await;
+    assert_eq!(r.status(), 200);
+    let t: Value = r.json().await.unwrap();
+    assert_eq!(
+        claims(t["access_token"].as_str().unwrap())["client_id"],
+        "signed-kiosk"
+    );
+}

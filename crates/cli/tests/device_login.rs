@@ -309,3 +309,86 @@ async fn login_device_with_a_pre_registered_client_and_dpop() {
     );
     assert!(String::from_utf8_lossy(&tools.stdout).contains("echo"));
 }
+
+/// A server whose authorization server has no `device_authorization_endpoint`: `login --device`
+/// fails at once with a line that says so and names the browser login instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_device_without_the_endpoint_says_what_to_do() {
+    use axum::routing::{any, get};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (b1, b2, b3) = (base.clone(), base.clone(), base.clone());
+    let app = axum::Router::new()
+        .route(
+            "/mcp",
+            any(move || {
+                let b = b1.clone();
+                async move {
+                    (
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        [(
+                            "www-authenticate",
+                            format!(
+                                "Bearer resource_metadata=\"{b}/.well-known/oauth-protected-resource/mcp\""
+                            ),
+                        )],
+                    )
+                }
+            }),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(move || {
+                let b = b2.clone();
+                async move {
+                    axum::Json(serde_json::json!({
+                        "resource": format!("{b}/mcp"),
+                        "authorization_servers": [b],
+                    }))
+                }
+            }),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(move || {
+                let b = b3.clone();
+                async move {
+                    axum::Json(serde_json::json!({
+                        "issuer": b,
+                        "authorization_endpoint": format!("{b}/authorize"),
+                        "token_endpoint": format!("{b}/token"),
+                        "registration_endpoint": format!("{b}/register"),
+                        "response_types_supported": ["code"],
+                        "code_challenge_methods_supported": ["S256"],
+                    }))
+                }
+            }),
+        );
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let creds = tmp.path().join("creds.json");
+    let url = format!("{base}/mcp");
+    let login_url = url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(bin::mcp_oauth())
+            .args(["login", &login_url, "--device", "--credentials"])
+            .arg(&creds)
+            .env_remove("MCP_OAUTH_CREDENTIALS")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    server.abort();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("does not offer the device flow")
+            && stderr.contains(&format!("`mcp-oauth login {url}`")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+}

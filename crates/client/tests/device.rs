@@ -18,12 +18,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A poll's arrival time and form.
+type Poll = (Instant, HashMap<String, String>);
+
 #[derive(Clone, Default)]
 struct Script {
     /// The token endpoint's answers, in order (the last one repeats).
     answers: Arc<Mutex<Vec<&'static str>>>,
     /// When each poll arrived, and its form.
-    polls: Arc<Mutex<Vec<(Instant, HashMap<String, String>)>>>,
+    polls: Arc<Mutex<Vec<Poll>>>,
     verification_uri: Arc<Mutex<String>>,
     expires_in: u64,
 }

@@ -810,3 +810,26 @@ async fn confidential_clients_authenticate_with_a_secret_or_private_key_jwt() {
         "signed-kiosk"
     );
 }
+
+/// `/device_authorization` shares `/token`'s budget per client address: `429 slow_down` JSON with
+/// `Retry-After` when it is spent, before the body is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_authorization_is_rate_limited_per_address() {
+    let s = TestServer::start_with(|c| c.token_rate_limit_per_ip = 2).await;
+    device_client(&s, DEVICE_CLIENT).await;
+    start(&s, DEVICE_CLIENT, "mcp:tools").await;
+    start(&s, DEVICE_CLIENT, "mcp:tools").await;
+    let r = s
+        .post_form(
+            "/device_authorization",
+            &[("client_id", DEVICE_CLIENT), ("resource", &s.resource)],
+        )
+        .await;
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::TOO_MANY_REQUESTS, "slow_down".into())
+    );
+    s.clock.advance(30);
+    start(&s, DEVICE_CLIENT, "mcp:tools").await;
+}

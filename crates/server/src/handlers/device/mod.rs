@@ -9,24 +9,29 @@
 //! Guessing (§5.1): every form post that looks a user code up takes a token from the limiter
 //! per client address and per signed-in user ([`crate::rate_limit::EndpointLimits`]); codes that
 //! match nothing are audited (`device_user_code_failed`).
+//!
+//! `mod.rs` the routes' handlers and the decision; `sign_in.rs` the page's password sign-in;
+//! `render.rs` the pages as answers (sign-in, code, consent).
+
+mod render;
+mod sign_in;
+
+pub use sign_in::login;
 
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::device;
-use crate::handlers::authorize::{internal_page, redirect};
+use crate::handlers::authorize::internal_page;
 use crate::handlers::form;
-use crate::handlers::login::{PasswordRefusal, check_password};
 use crate::model::{DeviceAuthorization, DeviceDecision, DeviceStatus, Session};
 use crate::state::AppState;
-use crate::ui::device_pages::{self, DeviceSummary};
+use crate::ui::device_pages;
 use crate::ui::session::{self, csrf_ok};
 use crate::ui::{self, PageError};
-use axum::extract::{ConnectInfo, RawQuery, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mcp_oauth_core::form::OAuthParams;
-use mcp_oauth_core::secret::Secret;
-use std::net::SocketAddr;
-
+use render::{code_page, consent_page, login_page};
 /// `GET /device[?user_code=…]`.
 pub async fn get(
     State(state): State<AppState>,
@@ -58,85 +63,6 @@ pub async fn get(
         },
     }
 }
-
-/// `POST /device/login`: the password sign-in of the device page, then back to `/device` with
-/// the code the person had (still to be confirmed there).
-pub async fn login(State(state): State<AppState>, req: Request) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let ip = peer.map_or_else(|| "unknown".into(), |a| a.to_string());
-    let ip_key = peer.map_or_else(|| "ip:unknown".into(), crate::throttle::ip_key);
-    let (parts, body) = req.into_parts();
-    let (s, mut params) = match read_form(&state, &parts.headers, body, false).await {
-        Ok(f) => f,
-        Err(page) => return page,
-    };
-    let user_code = params.take("user_code").unwrap_or_default();
-    let carried = device::normalise(&user_code)
-        .map(|c| device::display(&c))
-        .unwrap_or_default();
-    if !state.config().local_login {
-        return PageError::new(
-            StatusCode::FORBIDDEN,
-            "Password sign-in is off",
-            "This server signs people in through their identity provider only.",
-        )
-        .into_response();
-    }
-    let username = params.take("username").unwrap_or_default();
-    let password = Secret::new(params.take("password").unwrap_or_default());
-    let user = match check_password(&state, &ip, ip_key, &username, password, None).await {
-        Ok(u) => u,
-        Err(PasswordRefusal::Internal(resp)) => return resp,
-        Err(PasswordRefusal::Throttled(wait)) => {
-            let mut resp = login_page(
-                &state,
-                &s,
-                None,
-                &carried,
-                Some(&format!(
-                    "Too many failed attempts. Try again in {wait} seconds."
-                )),
-                &username,
-                StatusCode::TOO_MANY_REQUESTS,
-            );
-            crate::ui::error::set_retry_after(&mut resp, wait);
-            return resp;
-        }
-        Err(PasswordRefusal::Wrong) => {
-            return login_page(
-                &state,
-                &s,
-                None,
-                &carried,
-                Some("The username or password is incorrect."),
-                &username,
-                StatusCode::UNAUTHORIZED,
-            );
-        }
-    };
-    // A new session id at login defeats session fixation.
-    if let Err(e) = state.store().delete_session(&s.id_hash).await {
-        return internal_page(e);
-    }
-    let cookie = match session::create(&state, Some(user.id.clone())).await {
-        Ok((_, cookie)) => cookie,
-        Err(e) => return internal_page(e),
-    };
-    let mut back = format!("{}/device", state.0.base_path);
-    if !carried.is_empty() {
-        back.push_str("?user_code=");
-        back.push_str(&carried);
-    }
-    let mut resp = redirect(&back);
-    if let Some(c) = cookie {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
-    resp
-}
-
 /// `POST /device`: `lookup` (the code entered or confirmed: show the consent), or `approve` /
 /// `deny` (the decision, the code looked up again).
 pub async fn post(State(state): State<AppState>, req: Request) -> Response {
@@ -311,7 +237,6 @@ async fn decide(
     .await;
     ui::html(StatusCode::OK, device_pages::done(approved), &[])
 }
-
 /// A code tried that matched nothing live (or a throttled try), for the audit trail.
 async fn failed(state: &AppState, user_id: &str, ip: std::net::IpAddr, reason: &str) {
     audit::record(
@@ -323,10 +248,9 @@ async fn failed(state: &AppState, user_id: &str, ip: std::net::IpAddr, reason: &
     )
     .await;
 }
-
 /// Reads a device form: the body, the browser session (signed in, with `require_user`), the
 /// CSRF token.
-async fn read_form(
+pub(super) async fn read_form(
     state: &AppState,
     headers: &HeaderMap,
     body: axum::body::Body,
@@ -355,134 +279,4 @@ async fn read_form(
         .into_response());
     }
     Ok((session, params))
-}
-
-fn login_page(
-    state: &AppState,
-    s: &Session,
-    cookie: Option<HeaderValue>,
-    user_code: &str,
-    error: Option<&str>,
-    username: &str,
-    status: StatusCode,
-) -> Response {
-    let body = device_pages::login(
-        &format!("{}/device/login", state.0.base_path),
-        &s.csrf_token,
-        user_code,
-        error,
-        username,
-        state.config().local_login,
-    );
-    let mut resp = ui::html(status, body, &[]);
-    if let Some(c) = cookie {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
-    resp
-}
-
-async fn username(state: &AppState, s: &Session) -> Result<String, Response> {
-    match s.user_id.as_deref() {
-        Some(id) => match state.store().get_user(id).await {
-            Ok(Some(u)) => Ok(u.username),
-            Ok(None) => Ok(id.to_owned()),
-            Err(e) => Err(internal_page(e)),
-        },
-        None => Ok(String::new()),
-    }
-}
-
-async fn code_page(
-    state: &AppState,
-    s: &Session,
-    user_code: &str,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    let name = match username(state, s).await {
-        Ok(n) => n,
-        Err(resp) => return resp,
-    };
-    let body = device_pages::enter_code(
-        &format!("{}/device", state.0.base_path),
-        &s.csrf_token,
-        &name,
-        user_code,
-        error,
-    );
-    ui::html(status, body, &[])
-}
-
-async fn consent_page(
-    state: &AppState,
-    s: &Session,
-    a: &DeviceAuthorization,
-    code: &str,
-) -> Response {
-    let client = match crate::clients::find(state, &a.client_id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            return PageError::bad_request(
-                "Unknown application",
-                "The application that asked for this code is no longer registered.",
-            )
-            .into_response();
-        }
-        Err(crate::clients::LookupError::Store(e)) => return internal_page(e),
-        Err(crate::clients::LookupError::Document(e)) => {
-            return PageError::bad_request("Unknown application", e.to_string()).into_response();
-        }
-    };
-    let resource = match crate::resources::find(state, &a.resource).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return PageError::bad_request(
-                "Resource removed",
-                "The resource this device asked for is no longer registered.",
-            )
-            .into_response();
-        }
-        Err(e) => return internal_page(e),
-    };
-    let user_id = s.user_id.as_deref().unwrap_or_default();
-    let (kept, unavailable) =
-        match crate::roles::scope_for_user(state, &resource, &a.scope, user_id).await {
-            Ok(k) => k,
-            Err(e) => return internal_page(e),
-        };
-    let scopes: Vec<(String, String)> = kept
-        .iter()
-        .map(|name| {
-            let desc = resource
-                .scopes
-                .iter()
-                .find(|d| d.name == name)
-                .map(|d| d.description.clone())
-                .unwrap_or_else(|| name.to_owned());
-            (name.to_owned(), desc)
-        })
-        .collect();
-    let name = match username(state, s).await {
-        Ok(n) => n,
-        Err(resp) => return resp,
-    };
-    let verified_by = (client.origin == crate::model::ClientOrigin::Cimd)
-        .then(|| crate::cimd::document::host_of(&client.client_id));
-    let shown = device::display(code);
-    let body = device_pages::consent(
-        &format!("{}/device", state.0.base_path),
-        &s.csrf_token,
-        &DeviceSummary {
-            client_name: &client.client_name,
-            client_id: &client.client_id,
-            verified_by: verified_by.as_deref(),
-            resource_name: &resource.name,
-            resource_uri: &resource.uri,
-            user_code: &shown,
-        },
-        &name,
-        &scopes,
-        &unavailable,
-    );
-    ui::html(StatusCode::OK, body, &[])
 }

@@ -833,3 +833,47 @@ async fn device_authorization_is_rate_limited_per_address() {
     s.clock.advance(30);
     start(&s, DEVICE_CLIENT, "mcp:tools").await;
 }
+
+/// A client disabled after it started a device authorization is shown and approved nothing,
+/// and cannot poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_client_is_approved_nothing() {
+    // Disabled from outside this server (as `mcp-oauth clients disable` does): no record cache,
+    // so the change is seen at once rather than within `record_cache_ttl_ms`.
+    let s = TestServer::start_with(|c| c.record_cache_ttl_ms = 0).await;
+    device_client(&s, DEVICE_CLIENT).await;
+    let v = start(&s, DEVICE_CLIENT, "mcp:tools").await;
+    let user_code = v["user_code"].as_str().unwrap().to_owned();
+    let mut alice = Person::signed_in(&s, "alice", "wonderland", "127.0.0.1").await;
+    admin::set_client_disabled(s.store().as_ref(), DEVICE_CLIENT, true, s.state.now())
+        .await
+        .unwrap();
+    let page = alice.enter(&user_code).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.body.contains("no longer registered"), "{}", page.body);
+    let csrf = alice.csrf().await;
+    let page = alice
+        .post(
+            "/device",
+            &[
+                ("csrf_token", &csrf),
+                ("user_code", &user_code),
+                ("approve", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    let r = poll(&s, DEVICE_CLIENT, &code_of(&v)).await;
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::UNAUTHORIZED, "invalid_client".into())
+    );
+    admin::set_client_disabled(s.store().as_ref(), DEVICE_CLIENT, false, s.state.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        poll_error(&s, DEVICE_CLIENT, &code_of(&v)).await.1,
+        "authorization_pending",
+        "nothing was approved meanwhile"
+    );
+}

@@ -144,6 +144,18 @@ async fn approve(
     hash: &str,
     a: &DeviceAuthorization,
 ) -> Response {
+    // A client disabled or removed since the code was issued is approved nothing.
+    match crate::clients::find(state, &a.client_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) | Err(crate::clients::LookupError::Document(_)) => {
+            return PageError::bad_request(
+                "Unknown application",
+                "The application that asked for this code is no longer registered.",
+            )
+            .into_response();
+        }
+        Err(crate::clients::LookupError::Store(e)) => return internal_page(e),
+    }
     let resource = match crate::resources::find(state, &a.resource).await {
         Ok(Some(r)) => r,
         Ok(None) => {

@@ -63,6 +63,7 @@ pub async fn get(
         },
     }
 }
+
 /// `POST /device`: `lookup` (the code entered or confirmed: show the consent), or `approve` /
 /// `deny` (the decision, the code looked up again).
 pub async fn post(State(state): State<AppState>, req: Request) -> Response {
@@ -73,7 +74,13 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
         Err(page) => return page,
     };
     let user_id = s.user_id.clone().unwrap_or_default();
-    let typed = params.get("user_code").unwrap_or_default().to_owned();
+    // Echoed into the form again (escaped), at most as long as the field allows.
+    let typed: String = params
+        .get("user_code")
+        .unwrap_or_default()
+        .chars()
+        .take(64)
+        .collect();
     let now = state.now();
     // Every look-up of a code counts, the decision's too: a guesser cannot skip the first step.
     let limiter = &state.0.limits.device_user_code;
@@ -249,6 +256,7 @@ async fn decide(
     .await;
     ui::html(StatusCode::OK, device_pages::done(approved), &[])
 }
+
 /// A code tried that matched nothing live (or a throttled try), for the audit trail.
 async fn failed(state: &AppState, user_id: &str, ip: std::net::IpAddr, reason: &str) {
     audit::record(
@@ -260,6 +268,7 @@ async fn failed(state: &AppState, user_id: &str, ip: std::net::IpAddr, reason: &
     )
     .await;
 }
+
 /// Reads a device form: the body, the browser session (signed in, with `require_user`), the
 /// CSRF token.
 pub(super) async fn read_form(

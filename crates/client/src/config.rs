@@ -21,6 +21,10 @@ pub enum GrantMode {
     /// workload's platform issued (its `aud` is the MCP authorization server), with the
     /// pre-registered client. A refused assertion is reported, never retried.
     JwtBearer(mcp_oauth_core::secret::Secret),
+    /// A user authorizes on another device (RFC 8628, the device authorization grant): the
+    /// prompt shows a code and where to enter it ([`crate::AuthorizationPrompt::show_device_code`]),
+    /// and the client polls. For machines without a usable browser (SSH, containers).
+    DeviceCode,
 }
 
 impl GrantMode {
@@ -29,7 +33,9 @@ impl GrantMode {
     /// with another's token.
     pub fn key_name(&self) -> &'static str {
         match self {
-            Self::AuthorizationCode => "authorization_code",
+            // A person's delegated tokens either way: a later browser-mode command uses (and
+            // refreshes) the tokens a device sign-in stored, and the other way round.
+            Self::AuthorizationCode | Self::DeviceCode => "authorization_code",
             Self::ClientCredentials => "client_credentials",
             Self::Enterprise(_) => "id_jag",
             Self::JwtBearer(_) => "jwt_bearer",

@@ -221,6 +221,16 @@ pub enum Error {
     /// The authorization response has neither `code` nor `error`.
     #[error("the authorization response carries no code")]
     MissingCode,
+    /// The user denied the device authorization (RFC 8628 §3.5 `access_denied`).
+    #[error("the sign-in was denied on the verification page (access_denied)")]
+    DeviceAccessDenied,
+    /// The device code expired before anyone approved it (RFC 8628 §3.5 `expired_token`, or
+    /// `expires_in` passed).
+    #[error(
+        "the device code expired after {} s before the sign-in was approved; run the login again and enter the code sooner",
+        .0.as_secs()
+    )]
+    DeviceCodeExpired(Duration),
     /// Nobody completed the authorization in time.
     #[error(
         "no authorization response arrived within {} s; open the printed URL and finish the login, or use the --no-browser mode",

@@ -42,6 +42,7 @@ pub mod authorize;
 pub mod callback;
 pub mod client_credentials;
 pub mod config;
+pub mod device;
 pub mod discovery;
 pub mod dpop;
 pub mod enterprise;

@@ -38,6 +38,19 @@ pub trait AuthorizationPrompt: Send + Sync + std::fmt::Debug {
         request: &PromptRequest,
         listener: LoopbackListener,
     ) -> Result<OAuthParams>;
+
+    /// Shows the user where to go and which code to enter (the device authorization grant,
+    /// RFC 8628 §3.3); the manager then polls. Only the codes and URLs of `authorization` are
+    /// for display; its device code is a secret. By default a prompt cannot.
+    async fn show_device_code(
+        &self,
+        authorization: &crate::device::DeviceAuthorization,
+    ) -> Result<()> {
+        let _ = authorization;
+        Err(Error::Unsupported(
+            "this authorization prompt cannot show a device code".into(),
+        ))
+    }
 }
 
 /// Whether `url` may be opened in a browser: `https`, or `http` on a loopback host.

@@ -190,6 +190,12 @@ struct RegistrationResponse {
     token_endpoint_auth_method: Option<String>,
 }
 
+/// The credential store key of the device grant's dynamic registration at `issuer` (apart
+/// from the browser flow's, which is kept under the issuer itself).
+pub fn device_key(issuer: &str) -> String {
+    format!("{issuer} device_code")
+}
+
 /// Picks or obtains a client registration for one AS.
 #[derive(Debug)]
 pub struct Registrar<'a> {
@@ -296,7 +302,77 @@ impl Registrar<'_> {
             application_type: Some(application_type(redirect_uri).to_owned()),
             ..Default::default()
         };
-        let resp = self.fetcher.post_json(endpoint, &body, &[]).await?;
+        self.submit(
+            issuer,
+            issuer,
+            endpoint,
+            &body,
+            vec![redirect_uri.to_owned()],
+        )
+        .await
+    }
+
+    /// The registration to use at `issuer` for the device authorization grant (RFC 8628): a
+    /// pre-registered client, else the dynamic registration kept for it, else a new one
+    /// registering `urn:ietf:params:oauth:grant-type:device_code` (and refresh tokens) with no
+    /// redirect URI. Kept under [`device_key`], apart from the browser flow's registration, which
+    /// is registered for other grants.
+    pub async fn resolve_device(
+        &self,
+        issuer: &str,
+        metadata: &AuthorizationServerMetadata,
+    ) -> Result<ClientRegistration> {
+        if let Some(pre) = self.pre_registered(issuer) {
+            return Ok(pre);
+        }
+        let key = device_key(issuer);
+        if let Some(stored) = self.store.get_registration(&key).await? {
+            let mut reg = ClientRegistration::from_stored(stored);
+            reg.issuer = Some(issuer.to_owned());
+            if !reg.expired(self.now) {
+                return Ok(reg);
+            }
+        }
+        let endpoint = match (
+            self.config.allow_dynamic,
+            metadata.registration_endpoint.as_deref(),
+        ) {
+            (true, Some(e)) => e,
+            (allowed, _) => {
+                return Err(Error::NoRegistration {
+                    issuer: issuer.to_owned(),
+                    reason: if allowed {
+                        "no pre-registered client for this issuer, and the server has no registration_endpoint".into()
+                    } else {
+                        "no pre-registered client for this issuer, and dynamic registration is disabled".into()
+                    },
+                });
+            }
+        };
+        let body = ClientMetadata {
+            token_endpoint_auth_method: Some(auth_method::NONE.to_owned()),
+            grant_types: Some(vec![
+                grant_type::DEVICE_CODE.to_owned(),
+                grant_type::REFRESH_TOKEN.to_owned(),
+            ]),
+            response_types: Some(Vec::new()),
+            client_name: Some(self.config.client_name.clone()),
+            application_type: Some("native".to_owned()),
+            ..Default::default()
+        };
+        self.submit(issuer, &key, endpoint, &body, Vec::new()).await
+    }
+
+    /// Sends an RFC 7591 registration and keeps the answer under `store_key`.
+    async fn submit(
+        &self,
+        issuer: &str,
+        store_key: &str,
+        endpoint: &str,
+        body: &ClientMetadata,
+        redirect_uris: Vec<String>,
+    ) -> Result<ClientRegistration> {
+        let resp = self.fetcher.post_json(endpoint, body, &[]).await?;
         if resp.status != 201 && resp.status != 200 {
             let detail = match resp.json::<mcp_oauth_core::ErrorResponse>("an RFC 7591 error") {
                 Ok(e) => e.to_string(),
@@ -328,16 +404,18 @@ impl Registrar<'_> {
             (Some(_), _) => auth_method::CLIENT_SECRET_BASIC.to_owned(),
         };
         let stored = StoredRegistration {
-            issuer: issuer.to_owned(),
+            issuer: store_key.to_owned(),
             client_id: parsed.client_id,
             client_secret: parsed.client_secret.map(Secret::new),
             token_endpoint_auth_method: method,
             client_secret_expires_at: parsed.client_secret_expires_at,
-            redirect_uris: vec![redirect_uri.to_owned()],
+            redirect_uris,
         };
         self.store.put_registration(&stored).await?;
         tracing::info!(target: "mcp_oauth::client", issuer, client_id = %stored.client_id, "registered dynamically");
-        Ok(ClientRegistration::from_stored(stored))
+        let mut registration = ClientRegistration::from_stored(stored);
+        registration.issuer = Some(issuer.to_owned());
+        Ok(registration)
     }
 
     /// Forgets a dynamic registration the AS no longer knows (`invalid_client`).

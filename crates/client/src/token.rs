@@ -158,8 +158,22 @@ pub async fn push(
     Ok(pushed.request_uri)
 }
 
+/// POSTs `params` to `endpoint.url` with the client's authentication and returns the answer
+/// as it came (the device authorization request, RFC 8628 §3.1, authenticates as at `/token`).
+pub(crate) async fn post_authenticated(
+    fetcher: &Fetcher,
+    endpoint: TokenEndpoint<'_>,
+    mut params: Vec<(String, String)>,
+    now: i64,
+) -> Result<crate::fetch::Fetched> {
+    let authorization = authenticate(endpoint, &mut params, now)?;
+    fetcher
+        .post_form(endpoint.url, &params, authorization)
+        .await
+}
+
 /// The error of a refused request to `url`.
-fn oauth_error(url: &str, resp: &crate::fetch::Fetched) -> Error {
+pub(crate) fn oauth_error(url: &str, resp: &crate::fetch::Fetched) -> Error {
     match resp.json::<ErrorResponse>("an OAuth error response") {
         Ok(e) => Error::OAuth {
             endpoint: url.to_owned(),

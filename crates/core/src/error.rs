@@ -49,8 +49,13 @@ pub enum ErrorCode {
     InvalidDpopProof,
     /// RFC 9449 §8: the server requires a nonce in the DPoP proof (sent with `DPoP-Nonce`).
     UseDpopNonce,
-    /// Not an RFC code: a rate limit was hit (sent with HTTP 429 and `Retry-After`).
+    /// A rate limit was hit (sent with HTTP 429 and `Retry-After`); also RFC 8628 §3.5, a
+    /// device-code poll sooner than the interval (sent with 400, the interval grows by 5 s).
     SlowDown,
+    /// RFC 8628 §3.5: the user has not yet approved or denied the device authorization.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: the device code expired; the client may start a new authorization.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -78,6 +83,8 @@ impl ErrorCode {
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
             Self::SlowDown => "slow_down",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::ExpiredToken => "expired_token",
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct AuthorizationServerMetadata {
     pub authorization_response_iss_parameter_supported: Option<bool>,
     /// RFC 9126 §5: where to push authorization requests.
     pub pushed_authorization_request_endpoint: Option<String>,
+    /// RFC 8628 §4: the device authorization endpoint.
+    pub device_authorization_endpoint: Option<String>,
     /// RFC 9126 §5: whether every authorization request must be pushed.
     pub require_pushed_authorization_requests: Option<bool>,
     /// RFC 9449 §5.1: the algorithms DPoP proofs may be signed with.

@@ -20,6 +20,8 @@ pub mod grant_type {
     pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
     /// RFC 8693.
     pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+    /// RFC 8628 §3.4.
+    pub const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 }
 
 /// The grants a token request can name that this stack implements at `/token`, parsed once so that
@@ -35,15 +37,18 @@ pub enum GrantType {
     ClientCredentials,
     /// RFC 8693 (a resource server's exchange of a user's token for their upstream token).
     TokenExchange,
+    /// RFC 8628 §3.4 (the device authorization grant).
+    DeviceCode,
 }
 
 impl GrantType {
     /// Every grant, in the order metadata lists them.
-    pub const ALL: [GrantType; 4] = [
+    pub const ALL: [GrantType; 5] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
         GrantType::TokenExchange,
+        GrantType::DeviceCode,
     ];
 
     /// The registered name (RFC 6749, RFC 7591 §2 `grant_types`).
@@ -53,6 +58,7 @@ impl GrantType {
             GrantType::RefreshToken => grant_type::REFRESH_TOKEN,
             GrantType::ClientCredentials => grant_type::CLIENT_CREDENTIALS,
             GrantType::TokenExchange => grant_type::TOKEN_EXCHANGE,
+            GrantType::DeviceCode => grant_type::DEVICE_CODE,
         }
     }
 

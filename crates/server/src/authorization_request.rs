@@ -227,46 +227,14 @@ pub async fn validate_query(
     if let Err(e) = pkce::validate_challenge(challenge, params.get("code_challenge_method")) {
         return Err(fail(ErrorCode::InvalidRequest, &e.to_string()));
     }
-    let resource = match params.get("resource") {
-        Some(uri) => {
-            if mcp_oauth_core::resource::validate(uri).is_err() {
-                return Err(fail(
-                    ErrorCode::InvalidTarget,
-                    "resource must be an absolute URI without a fragment",
-                ));
+    let (resource, scope) =
+        match resolve_target(state, &client, params.get("resource"), params.get("scope")).await {
+            Ok(t) => t,
+            Err(TargetRefusal::Store(e)) => return Err(e.into()),
+            Err(TargetRefusal::Invalid(code, description)) => {
+                return Err(fail(code, &description));
             }
-            match crate::resources::find(state, uri).await? {
-                Some(r) => r,
-                None => {
-                    return Err(fail(
-                        ErrorCode::InvalidTarget,
-                        "the resource is not registered at this authorization server",
-                    ));
-                }
-            }
-        }
-        None => match crate::resources::default(state).await? {
-            Some(r) => r,
-            None => {
-                return Err(fail(
-                    ErrorCode::InvalidTarget,
-                    "resource is required (RFC 8707): name the protected resource the token is for",
-                ));
-            }
-        },
-    };
-    let requested = match params.get("scope").map(ScopeSet::parse) {
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => return Err(fail(ErrorCode::InvalidScope, &e.to_string())),
-        None => None,
-    };
-    let scope = grantable_scope(&client, &resource, requested.as_ref());
-    if requested.as_ref().is_some_and(|r| !r.is_empty()) && scope.is_empty() {
-        return Err(fail(
-            ErrorCode::InvalidScope,
-            "none of the requested scopes is available to this client for this resource",
-        ));
-    }
+        };
     let prompt = params.get("prompt").unwrap_or_default();
     if prompt.split(' ').any(|p| p == "none") {
         return Err(fail(
@@ -286,6 +254,78 @@ pub async fn validate_query(
         raw_query: raw_query.to_owned(),
         pushed: None,
     })
+}
+
+/// Why a request's resource and scopes cannot be granted.
+pub(crate) enum TargetRefusal {
+    /// The store failed.
+    Store(StoreError),
+    /// `invalid_target` or `invalid_scope`, with the description.
+    Invalid(ErrorCode, String),
+}
+
+impl From<StoreError> for TargetRefusal {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// The resource (RFC 8707: the one named, else the default) and the scopes ([`grantable_scope`])
+/// of a request for `client`: the rules of the authorization code grant, which the device
+/// authorization grant shares.
+pub(crate) async fn resolve_target(
+    state: &AppState,
+    client: &Client,
+    resource: Option<&str>,
+    scope: Option<&str>,
+) -> Result<(Arc<Resource>, ScopeSet), TargetRefusal> {
+    let resource = match resource {
+        Some(uri) => {
+            if mcp_oauth_core::resource::validate(uri).is_err() {
+                return Err(TargetRefusal::Invalid(
+                    ErrorCode::InvalidTarget,
+                    "resource must be an absolute URI without a fragment".into(),
+                ));
+            }
+            match crate::resources::find(state, uri).await? {
+                Some(r) => r,
+                None => {
+                    return Err(TargetRefusal::Invalid(
+                        ErrorCode::InvalidTarget,
+                        "the resource is not registered at this authorization server".into(),
+                    ));
+                }
+            }
+        }
+        None => match crate::resources::default(state).await? {
+            Some(r) => r,
+            None => {
+                return Err(TargetRefusal::Invalid(
+                    ErrorCode::InvalidTarget,
+                    "resource is required (RFC 8707): name the protected resource the token is for"
+                        .into(),
+                ));
+            }
+        },
+    };
+    let requested = match scope.map(ScopeSet::parse) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            return Err(TargetRefusal::Invalid(
+                ErrorCode::InvalidScope,
+                e.to_string(),
+            ));
+        }
+        None => None,
+    };
+    let scope = grantable_scope(client, &resource, requested.as_ref());
+    if requested.as_ref().is_some_and(|r| !r.is_empty()) && scope.is_empty() {
+        return Err(TargetRefusal::Invalid(
+            ErrorCode::InvalidScope,
+            "none of the requested scopes is available to this client for this resource".into(),
+        ));
+    }
+    Ok((resource, scope))
 }
 
 /// Whether a client's redirect URIs were checked by a person: only an administrator's

@@ -210,19 +210,21 @@ pub fn validate(body: &Value, rules: &Rules<'_>) -> Result<Registration, OAuthEr
             grant_type::AUTHORIZATION_CODE,
             grant_type::REFRESH_TOKEN,
             grant_type::CLIENT_CREDENTIALS,
+            grant_type::DEVICE_CODE,
         ]
         .contains(&g.as_str())
         {
             return Err(bad(format!(
-                "grant type `{g}` is not supported (authorization_code, refresh_token, client_credentials)"
+                "grant type `{g}` is not supported (authorization_code, refresh_token, client_credentials, {})",
+                grant_type::DEVICE_CODE
             )));
         }
     }
     let has = |g: &str| grants.iter().any(|x| x == g);
     let uses_code = has(grant_type::AUTHORIZATION_CODE);
-    if has(grant_type::REFRESH_TOKEN) && !uses_code {
+    if has(grant_type::REFRESH_TOKEN) && !uses_code && !has(grant_type::DEVICE_CODE) {
         return Err(bad(
-            "refresh_token is only issued with the authorization_code grant",
+            "refresh_token is only issued with the authorization_code or device_code grant",
         ));
     }
     if has(grant_type::CLIENT_CREDENTIALS) {

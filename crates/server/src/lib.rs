@@ -26,6 +26,7 @@ pub(crate) mod clients;
 pub mod config;
 pub mod console;
 pub(crate) mod cors;
+pub(crate) mod device;
 pub(crate) mod dpop;
 pub mod error;
 pub mod federation;
@@ -122,6 +123,7 @@ impl AuthorizationServer {
             state: AppState(Arc::new(Inner {
                 refresh_hmac: kek.derive_hmac("mcp-oauth refresh-token successor v1"),
                 api_key_hmac: kek.derive_hmac(api_keys::HMAC_PURPOSE),
+                device_hmac: kek.derive_hmac(device::HMAC_PURPOSE),
                 dpop_replay: Arc::new(dpop::StoreReplay(store.clone())),
                 kek: kek.clone(),
                 dpop_nonces: dpop::NonceKey::new(kek.derive_hmac("mcp-oauth dpop nonce v1")),
@@ -192,6 +194,11 @@ impl AuthorizationServer {
             )
             .route(&format!("{base}/revoke"), post(handlers::revoke::post))
             .route(&format!("{base}/par"), post(handlers::par::post))
+            .route(
+                &format!("{base}/device_authorization"),
+                // The per-address budget of `/token`, checked inside the handler.
+                post(handlers::device_authorization::post),
+            )
             .route(&format!("{base}/jwks"), get(handlers::metadata::jwks))
             .route(
                 &format!("{base}/register/{{client_id}}"),
@@ -232,6 +239,17 @@ impl AuthorizationServer {
                 )),
             )
             .route(&format!("{base}/consent"), post(handlers::consent::post))
+            .route(
+                &format!("{base}/device"),
+                get(handlers::device::get).post(handlers::device::post),
+            )
+            .route(
+                &format!("{base}/device/login"),
+                post(handlers::device::login).route_layer(axum::middleware::from_fn_with_state(
+                    self.state.clone(),
+                    handlers::limits::login_per_ip,
+                )),
+            )
             .route(
                 &format!("{base}/upstream/{{id}}/start"),
                 post(handlers::upstream::start::post).route_layer(

@@ -6,9 +6,11 @@
 
 pub mod api_key;
 pub mod audit;
+pub mod device;
 pub mod upstream;
 
 pub use api_key::ApiKey;
+pub use device::{DeviceAuthorization, DeviceDecision, DevicePoll, DeviceStatus};
 
 use mcp_oauth_core::ScopeSet;
 use mcp_oauth_core::clock::UnixTime;

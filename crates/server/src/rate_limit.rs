@@ -103,6 +103,9 @@ pub struct EndpointLimits {
     /// `POST /login` per client address, on top of the failure back-off: bounds the password
     /// hashing one address can cause.
     pub login_ip: Option<RateLimiter>,
+    /// User codes tried on the device page (RFC 8628 §5.1), keyed `ip:…` per client address and
+    /// `user:…` per signed-in user; always on.
+    pub device_user_code: RateLimiter<String>,
 }
 
 impl EndpointLimits {
@@ -115,6 +118,7 @@ impl EndpointLimits {
                 .then(|| RateLimiter::per_minute(config.token_rate_limit_per_client)),
             authorize_ip: ip(config.authorize_rate_limit_per_ip),
             login_ip: ip(config.login_rate_limit_per_ip),
+            device_user_code: RateLimiter::per_minute(config.device_user_code_attempts_per_minute),
         }
     }
 }

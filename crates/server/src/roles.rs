@@ -11,6 +11,7 @@
 //! allowed scopes, which only an administrator sets.
 
 use crate::authorization_request::AuthorizationRequest;
+use crate::model::Resource;
 use crate::state::AppState;
 use crate::store::StoreError;
 use mcp_oauth_core::ScopeSet;
@@ -32,8 +33,21 @@ pub async fn for_user(
     req: &mut AuthorizationRequest,
     user_id: &str,
 ) -> Result<Vec<Unavailable>, StoreError> {
-    if req.resource.scopes.iter().all(|d| d.roles.is_empty()) {
-        return Ok(Vec::new());
+    let (kept, removed) = scope_for_user(state, &req.resource, &req.scope, user_id).await?;
+    req.scope = kept;
+    Ok(removed)
+}
+
+/// The scopes of `scope` on `resource` that `user_id` may approve, and the others (the device
+/// page's consent, which has no authorization request).
+pub async fn scope_for_user(
+    state: &AppState,
+    resource: &Resource,
+    scope: &ScopeSet,
+    user_id: &str,
+) -> Result<(ScopeSet, Vec<Unavailable>), StoreError> {
+    if resource.scopes.iter().all(|d| d.roles.is_empty()) {
+        return Ok((scope.clone(), Vec::new()));
     }
     let roles = state
         .store()
@@ -41,19 +55,16 @@ pub async fn for_user(
         .await?
         .map(|u| u.roles)
         .unwrap_or_default();
-    let (kept, removed) = split(req, &roles);
-    req.scope = kept;
-    Ok(removed)
+    Ok(split(resource, scope, &roles))
 }
 
-/// The request's scopes a holder of `roles` may approve, and the others.
-fn split(req: &AuthorizationRequest, roles: &[String]) -> (ScopeSet, Vec<Unavailable>) {
+/// The scopes a holder of `roles` may approve, and the others.
+fn split(resource: &Resource, scope: &ScopeSet, roles: &[String]) -> (ScopeSet, Vec<Unavailable>) {
     let mut removed = Vec::new();
-    let kept = req
-        .scope
+    let kept = scope
         .iter()
         .filter(|name| {
-            match req.resource.scopes.iter().find(|d| d.name == *name) {
+            match resource.scopes.iter().find(|d| d.name == *name) {
                 Some(d) if !d.grantable_to(roles) => {
                     removed.push(Unavailable {
                         name: d.name.clone(),

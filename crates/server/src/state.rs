@@ -28,6 +28,8 @@ pub(crate) struct Inner {
     pub refresh_hmac: hmac::Key,
     /// Hashes API keys (see [`crate::api_keys`]).
     pub api_key_hmac: hmac::Key,
+    /// Hashes device-flow user codes (see [`crate::device`]).
+    pub device_hmac: hmac::Key,
     /// The key-encryption key, which also seals pushed authorization requests ([`crate::par`]).
     pub kek: Arc<crate::keys::kek::Kek>,
     /// Single use of DPoP proof ids, across instances (see [`crate::dpop::replay`]).

@@ -18,7 +18,8 @@ pub enum ClientsCommand {
         /// A redirect URI (repeatable). Loopback URIs match any port.
         #[arg(long = "redirect-uri")]
         redirect_uris: Vec<String>,
-        /// A grant type: authorization_code, refresh_token, client_credentials, or
+        /// A grant type: authorization_code, refresh_token, client_credentials,
+        /// urn:ietf:params:oauth:grant-type:device_code (RFC 8628, sign-in on another device), or
         /// urn:ietf:params:oauth:grant-type:token-exchange for a resource server that exchanges
         /// its users' tokens for their upstream tokens (with --resource) (repeatable).
         #[arg(long = "grant")]

@@ -81,6 +81,10 @@ pub struct SignInArgs {
     /// prove the key on every request; the token no longer works as a bearer token elsewhere.
     #[arg(long)]
     pub dpop: bool,
+    /// Sign in on another device (the device authorization grant, RFC 8628): print a page and a
+    /// code to enter there, then wait. For machines without a browser (SSH, containers).
+    #[arg(long, conflicts_with_all = ["no_browser", "client_credentials"])]
+    pub device: bool,
 }
 
 /// `mcp-oauth login URL`.

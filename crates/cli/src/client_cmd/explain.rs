@@ -67,6 +67,18 @@ fn advice(err: &Error, d: &Doing<'_>) -> String {
             t.as_secs()
         ),
         Error::Prompt(m) => m.clone(),
+        Error::MissingEndpoint {
+            issuer,
+            endpoint: "device_authorization_endpoint",
+            ..
+        } => format!(
+            "the authorization server {issuer} does not offer the device flow (no device_authorization_endpoint in its metadata); sign in with a browser instead: `mcp-oauth login {}` (or `--no-browser` to paste the redirect)",
+            d.url
+        ),
+        Error::DeviceAccessDenied => {
+            "the sign-in was denied on the verification page; run the command again and approve"
+                .to_owned()
+        }
         other => scrub(&other.to_string()),
     }
 }
@@ -124,6 +136,20 @@ mod tests {
             "{line}"
         );
         assert_eq!(line.matches("not registered").count(), 1, "{line}");
+    }
+
+    #[test]
+    fn a_server_without_the_device_flow_says_what_to_do() {
+        let e = anyhow::Error::new(Error::MissingEndpoint {
+            issuer: "https://as.example".into(),
+            endpoint: "device_authorization_endpoint",
+        });
+        let line = error_line(&explain(e, &doing()));
+        assert!(line.contains("does not offer the device flow"), "{line}");
+        assert!(
+            line.contains("`mcp-oauth login https://mcp.example/mcp`"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -79,6 +79,9 @@ fn client_auth(args: &ConnectArgs) -> anyhow::Result<ClientAuth> {
 
 /// The grant the flags ask for.
 fn grant(connect: &ConnectArgs, sign_in: Option<&SignInArgs>) -> anyhow::Result<GrantMode> {
+    if sign_in.is_some_and(|s| s.device) {
+        return Ok(GrantMode::DeviceCode);
+    }
     if !sign_in.is_some_and(|s| s.client_credentials) {
         return Ok(GrantMode::AuthorizationCode);
     }

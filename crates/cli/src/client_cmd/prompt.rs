@@ -7,6 +7,8 @@
 //!   (or still arrives at the loopback listener, whichever comes first).
 //! - `--no-browser`: the same paste, also from a pipe.
 //! - No terminal and no `$BROWSER`: fail at once, naming the command that works.
+//! - `--device`: the device flow (RFC 8628): the verification page and the code on stderr, then
+//!   the wait while the manager polls; no browser or terminal needed here.
 
 use super::progress;
 use mcp_oauth_client::callback::LoopbackListener;
@@ -93,5 +95,28 @@ impl AuthorizationPrompt for CliPrompt {
                 unattended_hint(&self.url)
             ))),
         }
+    }
+
+    /// The device flow (`--device`): where to go and the code, on stderr (never the device
+    /// code, never a token), shown even with `-q`: the sign-in cannot go on without them.
+    async fn show_device_code(
+        &self,
+        authorization: &mcp_oauth_client::device::DeviceAuthorization,
+    ) -> Result<()> {
+        progress::pause();
+        eprintln!(
+            "To sign in, open this page on any device:\n\n  {}\n\nand enter the code:\n\n  {}\n",
+            authorization.verification_uri, authorization.user_code
+        );
+        if let Some(complete) = &authorization.verification_uri_complete {
+            eprintln!(
+                "Or open this link, which fills the code in (check that it matches):\n\n  {complete}\n"
+            );
+        }
+        eprintln!(
+            "Waiting for the approval (the code expires in {} s)…",
+            authorization.expires_in.as_secs()
+        );
+        Ok(())
     }
 }

@@ -137,6 +137,7 @@ async fn client_credentials(
         timeout: 30,
         // A bearer token, so that the checks below can present it as any client would.
         dpop: false,
+        device: false,
     };
     let result = match crate::client_cmd::manager(&d.url, &connect, Some(&sign_in)) {
         Ok(m) => m.login(&d.url).await.map_err(anyhow::Error::from),

@@ -31,6 +31,10 @@ impl TokenManager {
                 self.code_flow(&d, scope.as_deref(), dpop_key.as_ref())
                     .await?
             }
+            GrantMode::DeviceCode => {
+                self.device_flow(&d, scope.as_deref(), dpop_key.as_ref())
+                    .await?
+            }
             GrantMode::ClientCredentials => {
                 let client = self.pre_registered_for(&d.issuer, "the client credentials grant")?;
                 let issued = client_credentials::request_token_with(

@@ -13,9 +13,11 @@
 
 //!
 //! `mod.rs` holds the manager and its public calls; `refresh.rs` the refresh under the locks;
-//! `authorize.rs` discovery, registration and the grants; `revoke.rs` RFC 7009 revocation.
+//! `authorize.rs` discovery, registration and the grants; `device.rs` the device authorization
+//! grant; `revoke.rs` RFC 7009 revocation.
 
 mod authorize;
+mod device;
 mod refresh;
 mod revoke;
 #[cfg(test)]
@@ -364,7 +366,10 @@ impl TokenManager {
         let grant = self.config.grant.key_name();
         let same_grant = match key.grant.as_deref() {
             Some(g) => g == grant,
-            None => matches!(self.config.grant, GrantMode::AuthorizationCode),
+            None => matches!(
+                self.config.grant,
+                GrantMode::AuthorizationCode | GrantMode::DeviceCode
+            ),
         };
         let pre = &self.config.registration.pre_registered;
         let same_client = pre.is_empty()

@@ -217,12 +217,14 @@ pub async fn add_client(
             grant_type::REFRESH_TOKEN,
             grant_type::CLIENT_CREDENTIALS,
             grant_type::TOKEN_EXCHANGE,
+            grant_type::DEVICE_CODE,
         ]
         .contains(&g.as_str())
         {
             return Err(invalid(format!(
-                "unknown grant `{g}` (use authorization_code, refresh_token, client_credentials or {})",
-                grant_type::TOKEN_EXCHANGE
+                "unknown grant `{g}` (use authorization_code, refresh_token, client_credentials, {} or {})",
+                grant_type::TOKEN_EXCHANGE,
+                grant_type::DEVICE_CODE
             )));
         }
     }

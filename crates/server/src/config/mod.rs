@@ -31,6 +31,19 @@ pub struct ServerConfig {
     pub access_token_ttl: i64,
     /// Authorization code lifetime in seconds. Default 60 (RFC 6749 §4.1.2 recommends ≤ 10 min).
     pub code_ttl: i64,
+    /// Lifetime of a device authorization (RFC 8628 §3.2 `expires_in`: its device code and user
+    /// code) in seconds. Default 600 (10 minutes): time to walk to a browser and sign in, short
+    /// enough that few user codes are live for a guesser at any time (see `docs/security.md`).
+    /// At most 1 800.
+    pub device_code_ttl: i64,
+    /// The polling interval a device client is told to keep (RFC 8628 §3.2 `interval`), in
+    /// seconds. Default 5, the RFC's default; 1 to 60. A poll sooner gets `slow_down` and 5 s more.
+    pub device_poll_interval: i64,
+    /// User codes one client address (IPv6: one /64) and, separately, one signed-in user may try
+    /// on the device page per minute, per instance. Default 5: a person mistyping needs two or
+    /// three; a guesser of the 20^8 user codes gets 7 200 tries a day (see `docs/security.md`).
+    /// At least 1.
+    pub device_user_code_attempts_per_minute: u32,
     /// Idle lifetime of a refresh token in seconds. Default 30 days.
     pub refresh_token_ttl: i64,
     /// Absolute lifetime of a refresh-token family in seconds. Default 90 days.
@@ -245,6 +258,9 @@ impl ServerConfig {
             issuer: issuer.into(),
             access_token_ttl: 900,
             code_ttl: 60,
+            device_code_ttl: 600,
+            device_poll_interval: 5,
+            device_user_code_attempts_per_minute: 5,
             refresh_token_ttl: 30 * 86_400,
             refresh_family_ttl: 90 * 86_400,
             refresh_grace: 10,
@@ -348,6 +364,21 @@ impl ServerConfig {
             if v <= 0 {
                 return Err(err(key, "must be a positive number of seconds"));
             }
+        }
+        if !(1..=1_800).contains(&self.device_code_ttl) {
+            return Err(err(
+                "device_code_ttl",
+                "must be 1 to 1800 seconds (a user code lives this long for guessers too)",
+            ));
+        }
+        if !(1..=60).contains(&self.device_poll_interval) {
+            return Err(err("device_poll_interval", "must be 1 to 60 seconds"));
+        }
+        if self.device_user_code_attempts_per_minute == 0 {
+            return Err(err(
+                "device_user_code_attempts_per_minute",
+                "must be at least 1 (user codes are only guessable with a limit)",
+            ));
         }
         if self.code_ttl > 600 {
             return Err(err(

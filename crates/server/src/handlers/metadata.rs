@@ -50,6 +50,7 @@ pub async fn document(state: &AppState) -> AuthorizationServerMetadata {
                 grant_type::AUTHORIZATION_CODE.into(),
                 grant_type::REFRESH_TOKEN.into(),
                 grant_type::CLIENT_CREDENTIALS.into(),
+                grant_type::DEVICE_CODE.into(),
             ];
             // Token exchange hands out upstream tokens, so only with an upstream to hand out.
             if !c.upstream.is_empty() {
@@ -66,6 +67,7 @@ pub async fn document(state: &AppState) -> AuthorizationServerMetadata {
         code_challenge_methods_supported: Some(vec!["S256".into()]),
         authorization_response_iss_parameter_supported: Some(true),
         pushed_authorization_request_endpoint: Some(c.endpoint("/par")),
+        device_authorization_endpoint: Some(c.endpoint("/device_authorization")),
         require_pushed_authorization_requests: Some(c.require_pushed_authorization_requests),
         dpop_signing_alg_values_supported: Some(mcp_oauth_core::dpop::algorithm_names()),
         client_id_metadata_document_supported: c.cimd_enabled.then_some(true),

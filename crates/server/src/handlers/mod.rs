@@ -2,6 +2,8 @@
 
 pub mod authorize;
 pub mod consent;
+pub mod device;
+pub mod device_authorization;
 pub mod dpop;
 pub mod form;
 pub mod introspect;

@@ -97,6 +97,9 @@ async fn handle(
         GrantType::TokenExchange => {
             grants::token_exchange::exchange(state, &client, params).await?
         }
+        GrantType::DeviceCode => {
+            grants::device_code::exchange(state, &client, params, dpop).await?
+        }
         // `GrantType` is non-exhaustive for other crates; a grant added there without a handler
         // here is refused, never run as another grant.
         _ => {

@@ -46,10 +46,21 @@ pub enum AuditKind {
     ApiKeyRevoked,
     /// An API key was accepted (in-process or through introspection; `client_id`: who asked).
     ApiKeyUsed,
+    /// A device authorization was started (RFC 8628 §3.2; `client_id`, the resource).
+    DeviceAuthorizationIssued,
+    /// The signed-in user approved a device authorization.
+    DeviceApproved,
+    /// The signed-in user denied a device authorization.
+    DeviceDenied,
+    /// An approved device code was redeemed for tokens.
+    DeviceCodeRedeemed,
+    /// A user code entered on the device page matched no live authorization, or the attempts
+    /// were throttled (guessing, RFC 8628 §5.1).
+    DeviceUserCodeFailed,
 }
 
 /// Every kind, for parsing and help texts.
-pub const KINDS: [AuditKind; 18] = [
+pub const KINDS: [AuditKind; 23] = [
     AuditKind::LoginSucceeded,
     AuditKind::LoginFailed,
     AuditKind::LoginThrottled,
@@ -68,6 +79,11 @@ pub const KINDS: [AuditKind; 18] = [
     AuditKind::ApiKeyCreated,
     AuditKind::ApiKeyRevoked,
     AuditKind::ApiKeyUsed,
+    AuditKind::DeviceAuthorizationIssued,
+    AuditKind::DeviceApproved,
+    AuditKind::DeviceDenied,
+    AuditKind::DeviceCodeRedeemed,
+    AuditKind::DeviceUserCodeFailed,
 ];
 
 impl AuditKind {
@@ -92,6 +108,11 @@ impl AuditKind {
             Self::ApiKeyCreated => "api_key_created",
             Self::ApiKeyRevoked => "api_key_revoked",
             Self::ApiKeyUsed => "api_key_used",
+            Self::DeviceAuthorizationIssued => "device_authorization_issued",
+            Self::DeviceApproved => "device_approved",
+            Self::DeviceDenied => "device_denied",
+            Self::DeviceCodeRedeemed => "device_code_redeemed",
+            Self::DeviceUserCodeFailed => "device_user_code_failed",
         }
     }
 }

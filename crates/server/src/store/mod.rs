@@ -377,6 +377,47 @@ pub trait ApiKeyStore: Send + Sync {
     async fn touch_api_key(&self, id: &str, now: UnixTime) -> StoreResult<()>;
 }
 
+/// Device authorizations (RFC 8628, see [`crate::model::device`]): found by the hash of a code,
+/// never by the code.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Stores a new authorization; `Conflict` if its device code hash or its user code hash is
+    /// taken (the caller draws another user code).
+    async fn insert_device_authorization(
+        &self,
+        authorization: &DeviceAuthorization,
+    ) -> StoreResult<()>;
+    /// The authorization with this user code hash, unless it expired at `now` (any status: the
+    /// caller shows only pending ones).
+    async fn find_device_authorization(
+        &self,
+        user_code_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceAuthorization>>;
+    /// Records the user's decision on the pending, unexpired authorization with this user code
+    /// hash; returns whether there was one. Atomic: of concurrent decisions, one wins.
+    async fn decide_device_authorization(
+        &self,
+        user_code_hash: &str,
+        now: UnixTime,
+        decision: &DeviceDecision,
+    ) -> StoreResult<bool>;
+    /// One poll of the device code with this hash by `client_id`, by the rule
+    /// `rules::decide_poll`, in one atomic step: records the poll (and a longer interval on
+    /// `slow_down`); an approved authorization becomes `grant` (user, resource, scope and
+    /// authentication time from the record) with its first refresh token, and the record is
+    /// deleted, so that of concurrent polls exactly one gets `Redeemed`; a denied one is deleted
+    /// as it is reported.
+    async fn poll_device_authorization(
+        &self,
+        device_code_hash: &str,
+        client_id: &str,
+        now: UnixTime,
+        grant: &Grant,
+        first_refresh: Option<&RefreshToken>,
+    ) -> StoreResult<DevicePoll>;
+}
+
 /// Declares `Store` as the sum of the aggregate traits and implements it for every type that has
 /// them all, so the list of aggregates is written once: a new aggregate trait is one more name
 /// here, and a backend that lacks it is not a `Store`.
@@ -407,4 +448,5 @@ store_of! {
         UpstreamStore,
         HealthStore,
         ApiKeyStore,
+        DeviceStore,
 }

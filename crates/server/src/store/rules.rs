@@ -7,6 +7,8 @@
 //! - [`decide_rotate`]: the refresh-rotation rule (a current token rotates; a retry within the
 //!   grace window with the same, still unused successor gets it again; any other reuse revokes the
 //!   family).
+//! - [`decide_poll`] (`rules/device.rs`): a device-code poll (RFC 8628 §3.5: pending,
+//!   `slow_down`, denied, expired, redeemed once).
 
 use crate::model::{AuthorizationCode, Grant, RefreshToken, RotateOutcome};
 use crate::store::{StoreError, StoreResult};
@@ -153,6 +155,9 @@ pub(crate) fn grant_from_code(grant: &Grant, code: &AuthorizationCode) -> Grant 
         ..grant.clone()
     }
 }
+
+mod device;
+pub(crate) use device::{PollDecision, decide_poll};
 
 #[cfg(test)]
 mod tests;

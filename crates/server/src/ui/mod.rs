@@ -6,6 +6,7 @@
 //! client, the client's redirect origin (browsers apply `form-action` to redirects after a form
 //! submission too).
 
+pub mod device_pages;
 pub mod error;
 pub mod pages;
 pub mod session;

@@ -13,7 +13,7 @@ button.secondary{background:#fff;color:#2456d6}.error{background:#fdecea;color:#
 .verified{background:#e8f6ec;color:#14532d;padding:.6rem;border-radius:6px;font-size:1.05rem}ul{padding-left:1.2rem}li{margin:.3rem 0}\
 code{background:#f0f1f4;padding:.1rem .3rem;border-radius:4px;word-break:break-all}.muted{color:#5b6475;font-size:.9rem}";
 
-fn layout(title: &str, body: &str) -> String {
+pub(crate) fn layout(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title><link rel=\"icon\" href=\"data:,\"><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
         escape(title)
@@ -37,7 +37,7 @@ pub struct RequestSummary<'a> {
 }
 
 /// The "who is asking" block: the verified host of a metadata document, prominently.
-fn verified(summary: &RequestSummary<'_>) -> String {
+pub(crate) fn verified(summary: &RequestSummary<'_>) -> String {
     summary
         .verified_by
         .map(|h| {
@@ -134,7 +134,7 @@ pub fn login(
 }
 
 /// The list items of the scopes a consent page asks for.
-fn scope_items(scopes: &[(String, String)]) -> String {
+pub(crate) fn scope_items(scopes: &[(String, String)]) -> String {
     if scopes.is_empty() {
         return "<li>Basic access (no specific permissions)</li>".to_owned();
     }

@@ -9,12 +9,12 @@ use mcp_oauth_core::secret::random_token;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-fn key() -> SigningKey {
+pub(crate) fn key() -> SigningKey {
     SigningKey::generate(Algorithm::ES256).unwrap()
 }
 
 /// A fresh proof for `POST {issuer}/token` at the server's time.
-fn proof(s: &TestServer, key: &SigningKey, nonce: Option<&str>) -> String {
+pub(crate) fn proof(s: &TestServer, key: &SigningKey, nonce: Option<&str>) -> String {
     proof_for(s, key, "POST", &s.url("/token"), 0, nonce)
 }
 

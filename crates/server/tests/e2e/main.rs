@@ -11,6 +11,7 @@ mod browser;
 mod cimd;
 mod concurrency;
 mod cors;
+mod device;
 mod dpop;
 mod forged_id_tokens;
 mod github;

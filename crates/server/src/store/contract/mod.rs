@@ -8,7 +8,7 @@
 //! `mod.rs` holds the drivers and the shared fixtures; each other file checks one aggregate (as
 //! `sql/` and `memory/` implement them): `accounts`, `grants`, `sessions`, `registration`,
 //! `assertions`, `audit`, `key_schedule`, `upstream`, `upstream_revocations`, `api_keys`,
-//! `user_sessions`, and `purge` across them all.
+//! `user_sessions`, `device`, and `purge` across them all.
 //!
 //! Compiled for this crate's tests and, with the `contract-tests` feature, for other crates'
 //! (a PostgreSQL backend's tests, say). A failed check panics, as a test assertion does, which
@@ -19,6 +19,7 @@ mod accounts;
 mod api_keys;
 mod assertions;
 mod audit;
+mod device;
 mod grants;
 mod key_schedule;
 mod purge;
@@ -32,6 +33,7 @@ pub use accounts::{clients, delete_client_cascades, delete_user_cascades, resour
 pub use api_keys::api_keys;
 pub use assertions::{assertions, concurrent_assertions};
 pub use audit::audit;
+pub use device::{concurrent_device_polls, device_authorizations};
 pub use grants::{
     access_token_revocation, codes, concurrent_redeem, concurrent_rotate_with_grace,
     concurrent_rotate_without_grace, grants, rotation, rotation_failures,
@@ -83,6 +85,8 @@ pub async fn run_all<S: Store>(store: &S) {
     upstream_tokens(store).await;
     upstream_revocations(store).await;
     upstream_refresh_lease(store).await;
+    // Purges up to its own expiries: just before `purge`, which clears everything below its base.
+    device_authorizations(store).await;
     purge(store).await;
     scheduled_rotation(store).await;
     api_keys(store).await;
@@ -99,6 +103,7 @@ pub async fn run_concurrency<S: Store>(store: Arc<S>) {
     concurrent_assertions(store.clone()).await;
     concurrent_upstream_logins(store.clone()).await;
     concurrent_upstream_refresh_lease(store.clone()).await;
+    concurrent_device_polls(store.clone()).await;
     concurrent_scheduled_rotation(store).await;
 }
 

@@ -48,6 +48,8 @@ impl ClientStore for MemoryStore {
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
         let mut s = self.lock()?;
         s.codes.retain(|_, r| r.code.client_id != client_id);
+        s.device_authorizations
+            .retain(|_, a| a.client_id != client_id);
         s.discard_orphan_upstream();
         s.remove_grants(|g| g.client_id == client_id);
         s.consents.retain(|_, c| c.client_id != client_id);
@@ -156,6 +158,9 @@ impl UserStore for MemoryStore {
         s.consents.retain(|_, c| c.user_id != id);
         // Pending codes would otherwise still turn into grants for a user who no longer exists.
         s.codes.retain(|_, r| r.code.user_id != id);
+        s.device_authorizations.retain(
+            |_, a| !matches!(&a.status, DeviceStatus::Approved { user_id, .. } if *user_id == id),
+        );
         s.discard_orphan_upstream();
         s.remove_grants(|g| g.user_id.as_deref() == Some(id.as_str()));
         s.upstream_links.retain(|_, l| l.user_id != id);

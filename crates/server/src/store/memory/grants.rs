@@ -249,6 +249,7 @@ impl GrantStore for MemoryStore {
         let mut s = self.lock()?;
         let count = |s: &State| {
             s.codes.len()
+                + s.device_authorizations.len()
                 + s.refresh.len()
                 + s.revoked_jtis.len()
                 + s.registration_tokens.len()
@@ -256,6 +257,7 @@ impl GrantStore for MemoryStore {
         };
         let before = count(&s);
         s.codes.retain(|_, r| r.code.expires_at > now);
+        s.device_authorizations.retain(|_, a| a.expires_at > now);
         s.refresh.retain(|_, t| t.expires_at > now);
         s.revoked_jtis.retain(|_, exp| *exp > now);
         s.registration_tokens

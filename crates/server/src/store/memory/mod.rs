@@ -8,7 +8,7 @@
 //!
 //! Each file implements the traits of one aggregate, as in `sql/`: `accounts`, `grants`,
 //! `sessions`, `registration`, `assertions`, `audit`, `key_schedule`, `upstream`, `health`,
-//! `api_keys`.
+//! `api_keys`, `device`.
 //!
 //! For tests, demos and single-process development; nothing survives a restart.
 
@@ -16,6 +16,7 @@ mod accounts;
 mod api_keys;
 mod assertions;
 mod audit;
+mod device;
 mod grants;
 mod health;
 mod key_schedule;
@@ -67,6 +68,8 @@ struct State {
     upstream_leases: HashMap<String, UnixTime>,
     /// API keys by id.
     api_keys: HashMap<String, ApiKey>,
+    /// Device authorizations by device code hash.
+    device_authorizations: HashMap<String, DeviceAuthorization>,
 }
 
 /// A store that keeps everything in process memory.

@@ -60,6 +60,7 @@ impl RegistrationStore for MemoryStore {
             .collect();
         for id in &doomed {
             s.codes.retain(|_, r| &r.code.client_id != id);
+            s.device_authorizations.retain(|_, a| &a.client_id != id);
             s.remove_grants(|g| &g.client_id == id);
             s.consents.retain(|_, c| &c.client_id != id);
             s.clients.remove(id);

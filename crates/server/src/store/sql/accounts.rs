@@ -112,8 +112,9 @@ async fn delete_client_in<D: Dialect>(
     lock_rows::<D>(conn, LOCK_CLIENT_ROWS, client_id).await?;
     // Its kept upstream tokens, before the codes and grants that find them go.
     discard_tokens_in::<D>(conn, doomed::CLIENT, client_id).await?;
-    const STEPS: [&str; 4] = [
+    const STEPS: [&str; 5] = [
         "DELETE FROM authorization_codes WHERE client_id = $1",
+        "DELETE FROM device_authorizations WHERE client_id = $1",
         // Explicit rather than left to ON DELETE CASCADE, so the statement list is the same on
         // every backend whatever its foreign-key settings.
         "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE client_id = $1)",
@@ -318,9 +319,11 @@ async fn delete_user_in<D: Dialect>(conn: &mut D::Connection, username: &str) ->
     };
     lock_rows::<D>(conn, LOCK_USER_ROWS, &id).await?;
     discard_tokens_in::<D>(conn, doomed::USER, &id).await?;
-    const STEPS: [&str; 6] = [
+    const STEPS: [&str; 7] = [
         "DELETE FROM sessions WHERE user_id = $1",
         "DELETE FROM consents WHERE user_id = $1",
+        // An approved, unredeemed device authorization is a pending grant too.
+        "DELETE FROM device_authorizations WHERE user_id = $1",
         // Pending codes would otherwise still turn into grants for a user who no longer exists.
         "DELETE FROM authorization_codes WHERE user_id = $1",
         "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE user_id = $1)",

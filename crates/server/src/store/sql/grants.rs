@@ -76,7 +76,7 @@ async fn insert_refresh<D: Dialect>(conn: &mut D::Connection, t: &RefreshToken) 
 }
 
 /// Inserts a grant and its first refresh token (which must belong to it).
-async fn insert_grant_in<D: Dialect>(
+pub(super) async fn insert_grant_in<D: Dialect>(
     conn: &mut D::Connection,
     g: &Grant,
     first: Option<&RefreshToken>,
@@ -371,8 +371,9 @@ async fn rotate_in<D: Dialect>(
 async fn purge_in<D: Dialect>(conn: &mut D::Connection, now: UnixTime) -> StoreResult<u64> {
     // The upstream tokens of expiring grants go by cascade: queued for revocation first.
     queue_revocations_in::<D, i64>(conn, doomed::EXPIRED_GRANTS, Some(now)).await?;
-    const STEPS: [&str; 7] = [
+    const STEPS: [&str; 8] = [
         "DELETE FROM authorization_codes WHERE expires_at <= $1",
+        "DELETE FROM device_authorizations WHERE expires_at <= $1",
         "DELETE FROM refresh_tokens WHERE expires_at <= $1",
         // The tokens of expiring grants, counted here rather than vanishing by cascade.
         "DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM grants WHERE expires_at <= $1)",

@@ -10,7 +10,8 @@
 //! - `grants`: codes, grants, refresh tokens and revoked access tokens, loading rows for the
 //!   pure decisions of [`rules`](crate::store::rules) and applying them;
 //! - `sessions`: consents, signing keys and browser sessions;
-//! - `registration`, `assertions`, `audit`, `key_schedule`, `upstream`, `health`, `api_keys`: one
+//! - `registration`, `assertions`, `audit`, `key_schedule`, `upstream`, `health`, `api_keys`,
+//!   `device` (device authorizations, polled by [`rules::decide_poll`](crate::store::rules)): one
 //!   trait each.
 //!
 //! How concurrent writers are kept apart is the dialect's: SQLite's write transaction holds the
@@ -23,6 +24,7 @@ mod accounts;
 mod api_keys;
 mod assertions;
 mod audit;
+mod device;
 pub(crate) mod dialect;
 mod error;
 mod grants;

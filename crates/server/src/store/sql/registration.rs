@@ -87,9 +87,14 @@ async fn purge_unused_in<D: Dialect>(
              AND created_at <= $2"
         };
     }
-    const STEPS: [&str; 4] = [
+    const STEPS: [&str; 5] = [
         concat!(
             "DELETE FROM authorization_codes WHERE client_id IN (",
+            doomed!(),
+            ")"
+        ),
+        concat!(
+            "DELETE FROM device_authorizations WHERE client_id IN (",
             doomed!(),
             ")"
         ),

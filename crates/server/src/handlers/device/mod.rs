@@ -1,0 +1,303 @@
+//! `GET/POST /device` (RFC 8628 §3.3, the `verification_uri`) and `POST /device/login`: a
+//! signed-in person enters the code their device shows (or confirms the one the link carried,
+//! §5.4), sees who asks for what, and approves or denies.
+//!
+//! The session is the browser session of `/authorize` (same cookie, same CSRF token); without a
+//! signed-in user the page shows a password sign-in that returns here. Federated sign-in is not
+//! offered here: the upstream round trip returns to an authorization request, not to this page.
+//!
+//! Guessing (§5.1): every form post that looks a user code up takes a token from the limiter
+//! per client address and per signed-in user ([`crate::rate_limit::EndpointLimits`]); codes that
+//! match nothing are audited (`device_user_code_failed`).
+//!
+//! `mod.rs` the routes' handlers and the decision; `sign_in.rs` the page's password sign-in;
+//! `render.rs` the pages as answers (sign-in, code, consent).
+
+mod render;
+mod sign_in;
+
+pub use sign_in::login;
+
+use crate::audit::{self, AuditEvent, AuditKind};
+use crate::device;
+use crate::handlers::authorize::internal_page;
+use crate::handlers::form;
+use crate::model::{DeviceAuthorization, DeviceDecision, DeviceStatus, Session};
+use crate::state::AppState;
+use crate::ui::device_pages;
+use crate::ui::session::{self, csrf_ok};
+use crate::ui::{self, PageError};
+use axum::extract::{RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use mcp_oauth_core::form::OAuthParams;
+use render::{code_page, consent_page, login_page};
+/// `GET /device[?user_code=…]`.
+pub async fn get(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let prefill = q
+        .as_deref()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "user_code")
+                .map(|(_, v)| v.into_owned())
+        })
+        .and_then(|c| device::normalise(&c))
+        .map(|c| device::display(&c))
+        .unwrap_or_default();
+    let current = match session::current(&state, &headers).await {
+        Ok(s) => s,
+        Err(e) => return internal_page(e),
+    };
+    match current {
+        Some(s) if s.user_id.is_some() => {
+            code_page(&state, &s, &prefill, None, StatusCode::OK).await
+        }
+        Some(s) => login_page(&state, &s, None, &prefill, None, "", StatusCode::OK),
+        None => match session::create(&state, None).await {
+            Ok((s, cookie)) => login_page(&state, &s, cookie, &prefill, None, "", StatusCode::OK),
+            Err(e) => internal_page(e),
+        },
+    }
+}
+
+/// `POST /device`: `lookup` (the code entered or confirmed: show the consent), or `approve` /
+/// `deny` (the decision, the code looked up again).
+pub async fn post(State(state): State<AppState>, req: Request) -> Response {
+    let ip = crate::handlers::limits::peer_ip(&req);
+    let (parts, body) = req.into_parts();
+    let (s, params) = match read_form(&state, &parts.headers, body, true).await {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
+    let user_id = s.user_id.clone().unwrap_or_default();
+    // Echoed into the form again (escaped), at most as long as the field allows.
+    let typed: String = params
+        .get("user_code")
+        .unwrap_or_default()
+        .chars()
+        .take(64)
+        .collect();
+    let now = state.now();
+    // Every look-up of a code counts, the decision's too: a guesser cannot skip the first step.
+    let limiter = &state.0.limits.device_user_code;
+    let ip_key = crate::throttle::ip_key(ip);
+    let user_key = format!("user:{user_id}");
+    let wait = [
+        limiter.take_key(ip_key.as_str(), now),
+        limiter.take_key(user_key.as_str(), now),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .max();
+    if let Some(wait) = wait {
+        tracing::warn!(target: "mcp_oauth::device", %ip, %user_id, "user code attempts throttled");
+        failed(&state, &user_id, ip, "throttled").await;
+        let mut resp = code_page(
+            &state,
+            &s,
+            &typed,
+            Some(&format!(
+                "Too many codes tried. Try again in {wait} seconds."
+            )),
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+        .await;
+        crate::ui::error::set_retry_after(&mut resp, wait);
+        return resp;
+    }
+    let found = match device::normalise(&typed) {
+        Some(code) => {
+            let hash = device::user_code_hash(&state.0.device_hmac, &code);
+            match state.store().find_device_authorization(&hash, now).await {
+                Ok(Some(a)) if a.status == DeviceStatus::Pending => Some((code, hash, a)),
+                Ok(_) => None,
+                Err(e) => return internal_page(e),
+            }
+        }
+        None => None,
+    };
+    let Some((code, hash, authorization)) = found else {
+        failed(&state, &user_id, ip, "no such code").await;
+        return code_page(
+            &state,
+            &s,
+            &typed,
+            Some("That code is not valid, or it expired. Check the code on your device and try again."),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    };
+    match (
+        params.contains("lookup"),
+        params.contains("approve"),
+        params.contains("deny"),
+    ) {
+        (true, false, false) => consent_page(&state, &s, &authorization, &code).await,
+        (false, true, false) => approve(&state, &s, &user_id, &hash, &authorization).await,
+        (false, false, true) => deny(&state, &user_id, &hash, &authorization).await,
+        _ => PageError::bad_request("Invalid request", "Choose either Allow or Deny.")
+            .into_response(),
+    }
+}
+
+async fn approve(
+    state: &AppState,
+    s: &Session,
+    user_id: &str,
+    hash: &str,
+    a: &DeviceAuthorization,
+) -> Response {
+    // A client disabled or removed since the code was issued is approved nothing.
+    match crate::clients::find(state, &a.client_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) | Err(crate::clients::LookupError::Document(_)) => {
+            return PageError::bad_request(
+                "Unknown application",
+                "The application that asked for this code is no longer registered.",
+            )
+            .into_response();
+        }
+        Err(crate::clients::LookupError::Store(e)) => return internal_page(e),
+    }
+    let resource = match crate::resources::find(state, &a.resource).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return PageError::bad_request(
+                "Resource removed",
+                "The resource this device asked for is no longer registered.",
+            )
+            .into_response();
+        }
+        Err(e) => return internal_page(e),
+    };
+    // Recomputed from the stored request and the user's roles: nothing the browser sends can
+    // add a scope.
+    let scope = match crate::roles::scope_for_user(state, &resource, &a.scope, user_id).await {
+        Ok((kept, _)) => kept,
+        Err(e) => return internal_page(e),
+    };
+    if !a.scope.is_empty() && scope.is_empty() {
+        return PageError::new(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "Your account may not approve any of the permissions this device asks for.",
+        )
+        .into_response();
+    }
+    let decision = DeviceDecision::Approve {
+        user_id: user_id.to_owned(),
+        auth_time: s.auth_time.unwrap_or_else(|| state.now()),
+        scope: scope.clone(),
+    };
+    decide(
+        state,
+        user_id,
+        hash,
+        a,
+        &decision,
+        AuditKind::DeviceApproved,
+    )
+    .await
+}
+
+async fn deny(state: &AppState, user_id: &str, hash: &str, a: &DeviceAuthorization) -> Response {
+    decide(
+        state,
+        user_id,
+        hash,
+        a,
+        &DeviceDecision::Deny,
+        AuditKind::DeviceDenied,
+    )
+    .await
+}
+
+async fn decide(
+    state: &AppState,
+    user_id: &str,
+    hash: &str,
+    a: &DeviceAuthorization,
+    decision: &DeviceDecision,
+    kind: AuditKind,
+) -> Response {
+    let now = state.now();
+    match state
+        .store()
+        .decide_device_authorization(hash, now, decision)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return PageError::bad_request(
+                "Already decided",
+                "This code was approved or denied already, or it expired.",
+            )
+            .into_response();
+        }
+        Err(e) => return internal_page(e),
+    }
+    let approved = matches!(decision, DeviceDecision::Approve { .. });
+    let mut detail = serde_json::json!({"resource": a.resource});
+    if let DeviceDecision::Approve { scope, .. } = decision {
+        detail["scope"] = scope.to_string().into();
+    }
+    tracing::info!(target: "mcp_oauth::device", %user_id, client_id = %a.client_id, approved, "device authorization decided");
+    audit::record(
+        state.store().as_ref(),
+        AuditEvent::new(kind, now)
+            .user(user_id)
+            .client(a.client_id.as_str())
+            .detail(detail),
+    )
+    .await;
+    ui::html(StatusCode::OK, device_pages::done(approved), &[])
+}
+
+/// A code tried that matched nothing live (or a throttled try), for the audit trail.
+async fn failed(state: &AppState, user_id: &str, ip: std::net::IpAddr, reason: &str) {
+    audit::record(
+        state.store().as_ref(),
+        AuditEvent::new(AuditKind::DeviceUserCodeFailed, state.now())
+            .user(user_id)
+            .ip(ip.to_string().as_str())
+            .detail(serde_json::json!({"reason": reason})),
+    )
+    .await;
+}
+
+/// Reads a device form: the body, the browser session (signed in, with `require_user`), the
+/// CSRF token.
+pub(super) async fn read_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    require_user: bool,
+) -> Result<(Session, OAuthParams), Response> {
+    let params = form::read(headers, body, state.config().max_body_bytes)
+        .await
+        .map_err(|e| PageError::new(e.status, "Invalid request", e.description).into_response())?;
+    let session = match session::current(state, headers).await {
+        Ok(Some(s)) if !require_user || s.user_id.is_some() => s,
+        Ok(_) => {
+            return Err(PageError::bad_request(
+                "Session expired",
+                "Your sign-in session expired or cookies are disabled. Open the device page again.",
+            )
+            .into_response());
+        }
+        Err(e) => return Err(internal_page(e)),
+    };
+    if !csrf_ok(&session, params.get("csrf_token")) {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "Invalid request",
+            "The form was not sent from this server's page (CSRF check failed).",
+        )
+        .into_response());
+    }
+    Ok((session, params))
+}

@@ -42,7 +42,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
     let password = Secret::new(params.take("password").unwrap_or_default());
     let now = state.now();
     let keys = [format!("user:{username}"), ip_key];
-    if let Some(wait) = state.0.throttle.check(&keys, now) {
+    if let Some(wait) = state.0.throttle.check(&keys, now).await {
         tracing::warn!(target: "mcp_oauth::login", %ip, "login throttled");
         state.metrics().login_failure();
         audit::record(
@@ -75,7 +75,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
     let known_id = user.as_ref().map(|u| u.id.clone());
     // A disabled account gets the answer of a wrong password.
     let Some(user) = user.filter(|u| ok && u.disabled_at.is_none()) else {
-        state.0.throttle.fail(&keys, now);
+        state.0.throttle.fail(&keys, now).await;
         state.metrics().login_failure();
         tracing::warn!(target: "mcp_oauth::login", %ip, "login failed");
         let mut event = AuditEvent::new(AuditKind::LoginFailed, now)
@@ -96,7 +96,7 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
             StatusCode::UNAUTHORIZED,
         );
     };
-    state.0.throttle.succeed(&keys[0]);
+    state.0.throttle.succeed(&keys[0]).await;
     tracing::info!(target: "mcp_oauth::login", user_id = %user.id, "login succeeded");
     audit::record(
         state.store().as_ref(),

@@ -241,28 +241,31 @@ async fn redis_stopped_and_started_under_load() {
     own.start_again();
     // The first answer after the loss: Redis's memory of used ids begins now, so a credential
     // that could have been used before (an assertion within its 30 s leeway) is refused.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let (status, error, description) = loop {
-        let r = p
-            .by_assertion(&p.a.base, &p.assertion(), Some(&p.proof(&key)))
-            .await;
-        if r.status() != StatusCode::SERVICE_UNAVAILABLE {
-            break error_and_description(r).await;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no recovery after Redis came back"
+    // Each instance finds it again by itself (its next probe after the break).
+    for base in [&p.a.base, &p.b] {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let (status, error, description) = loop {
+            let r = p
+                .by_assertion(base, &p.assertion(), Some(&p.proof(&key)))
+                .await;
+            if r.status() != StatusCode::SERVICE_UNAVAILABLE {
+                break error_and_description(r).await;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no recovery at {base} after Redis came back"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(
+            (status, error.as_str()),
+            (StatusCode::UNAUTHORIZED, "invalid_client")
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(
-        (status, error.as_str()),
-        (StatusCode::UNAUTHORIZED, "invalid_client")
-    );
-    assert!(
-        description.contains("replay cache was emptied"),
-        "{description}"
-    );
+        assert!(
+            description.contains("replay cache was emptied"),
+            "{description}"
+        );
+    }
     // Past the leeway, fresh credentials are accepted.
     p.a.clock.advance(31);
     assert_eq!(

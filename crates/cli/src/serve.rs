@@ -50,6 +50,12 @@ pub struct ServeArgs {
     /// `MCP_OAUTH_METRICS_TOKEN`, or in --dev.
     #[arg(long, env = "MCP_OAUTH_METRICS_ADDR")]
     metrics_addr: Option<String>,
+    /// Share the rate limits, the login back-off and the single-use client-assertion and DPoP
+    /// `jti`s with the other instances on this Redis (`redis://HOST:PORT/DB`, `rediss://` for
+    /// TLS; the configuration key `redis_url`, `MCP_OAUTH_REDIS_URL`). Needed when several
+    /// instances serve one issuer; see docs/deployment.md.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
 }
 
 /// The client id of the demo public client.
@@ -102,6 +108,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         config.issuer = format!("{scheme}://{local}");
     }
     config.dev = dev;
+    if let Some(url) = args.redis {
+        config.redis_url = mcp_oauth_server::config::RedisUrl::new(url);
+    }
     if let Some(policy) = &args.registration {
         config.registration = policy
             .parse()
@@ -124,9 +133,17 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let kek = data::load_kek(&dir)?;
     let clock = Arc::new(SystemClock);
     let issuer = config.issuer.clone();
+    if config.redis_url.is_set() {
+        tracing::info!(target: "mcp_oauth::serve", redis = %config.redis_url.redacted(), timeout_ms = config.redis_timeout_ms, "rate limits, login back-off and single-use jtis shared on Redis");
+    }
     let server = AuthorizationServer::new(config, store.clone(), kek, clock.clone())
         .await
-        .context("cannot load the signing keys (is MCP_OAUTH_KEK the key this data directory was created with?)")?;
+        .map_err(|e| match e {
+            mcp_oauth_server::StartError::Keys(_) => anyhow::Error::new(e).context(
+                "cannot load the signing keys (is MCP_OAUTH_KEK the key this data directory was created with?)",
+            ),
+            other => anyhow::Error::new(other),
+        })?;
     if dev {
         seed_demo(store.as_ref(), &issuer, clock.now()).await?;
     }

@@ -329,6 +329,115 @@ fn configuration_errors_name_their_key() {
         None,
     );
     assert!(!ok && err.contains("issuer"), "{err}");
+    // Redis: a bad URL, timeout or prefix is named, and a password in the URL never printed.
+    let (ok, _, err) = cli(
+        d,
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--redis",
+            "http://cache.internal",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("redis_url"), "{err}");
+    let (ok, _, err) = cli(
+        d,
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--redis",
+            "redis://app:s3cret@",
+        ],
+        None,
+    );
+    assert!(
+        !ok && err.contains("redis_url") && !err.contains("s3cret"),
+        "{err}"
+    );
+    let out = Command::new(bin::mcp_oauth())
+        .args([
+            "--data-dir",
+            d.to_str().unwrap(),
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .env("MCP_OAUTH_REDIS_URL", "redis://127.0.0.1:6379")
+        .env("MCP_OAUTH_REDIS_TIMEOUT_MS", "0")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("redis_timeout_ms"),
+        "{err}"
+    );
+}
+
+/// Sends one command to the Redis at 127.0.0.1:6379 over RESP; `None` when none answers.
+fn redis_command(args: &[&str]) -> Option<String> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect_timeout(
+        &"127.0.0.1:6379".parse().unwrap(),
+        Duration::from_millis(500),
+    )
+    .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    let mut cmd = format!("*{}\r\n", args.len());
+    for a in args {
+        cmd.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(cmd.as_bytes()).ok()?;
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+#[tokio::test]
+async fn serve_with_redis_counts_there() {
+    if redis_command(&["PING"]).is_none_or(|r| !r.starts_with("+PONG")) {
+        assert!(
+            std::env::var_os("MCP_OAUTH_REQUIRE_REDIS").is_none(),
+            "Redis is required (MCP_OAUTH_REQUIRE_REDIS) but none answers at 127.0.0.1:6379"
+        );
+        eprintln!("\n!!!!! skipped: no Redis at 127.0.0.1:6379 !!!!!\n");
+        return;
+    }
+    let prefix = format!("mcp-oauth-cli-test:{}:", std::process::id());
+    let tmp = tempfile::tempdir().unwrap();
+    let s = serve(
+        &tmp.path().join("data"),
+        &["--dev", "--redis", "redis://127.0.0.1:6379"],
+        &[("MCP_OAUTH_REDIS_KEY_PREFIX", &prefix)],
+    );
+    let http = reqwest::Client::new();
+    // A token request passes the per-address budget, counted on Redis.
+    let r = http
+        .post(format!("{}/token", s.addr))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let metrics = http
+        .get(format!("{}/metrics", s.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("mcp_oauth_redis_up 1"), "{metrics}");
+    let mark = format!("{prefix}jti-epoch");
+    assert_eq!(
+        redis_command(&["EXISTS", &mark]).as_deref(),
+        Some(":1\r\n"),
+        "the epoch mark"
+    );
+    drop(s);
+    let _ = redis_command(&["DEL", &mark]);
 }
 
 #[tokio::test]

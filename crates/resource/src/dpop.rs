@@ -7,8 +7,10 @@
 //! proofs live [`DpopSettings::proof_lifetime`] seconds, so the cache only has to hold the
 //! proofs of that window; several guard instances behind one load balancer do not share it, so
 //! a proof replayed within the window to another instance is not caught there (its `ath`,
-//! method and URL still pin it to the one request). When the cache is full of live entries the
-//! guard answers `503` rather than forget one: it fails closed.
+//! method and URL still pin it to the one request), unless they share a [`ReplayStore`]
+//! ([`DpopSettings::replay`]; on Redis with the `redis` feature, [`crate::dpop_redis`]). When
+//! the cache is full of live entries, or the shared store does not answer, the guard answers
+//! `503` rather than forget one: it fails closed.
 
 use crate::error::{AuthError, DpopRefusal};
 use crate::extract::Scheme;
@@ -36,7 +38,30 @@ pub struct DpopSettings {
     /// else the answer is `use_dpop_nonce` with a fresh one in `DPoP-Nonce`. Default none.
     /// Several guards accept each other's nonces when they share the key.
     pub nonces: Option<Arc<NonceKey>>,
+    /// A replay store shared by several guards, used instead of the per-process cache. Default
+    /// none (per process).
+    pub replay: Option<Arc<dyn ReplayStore>>,
 }
+
+/// Where several guards remember the proofs they accepted (RFC 9449 §11.1).
+#[async_trait::async_trait]
+pub trait ReplayStore: Send + Sync {
+    /// Records the proof `id` (SHA-256 of the key's thumbprint, a zero byte and the `jti`)
+    /// until `until` (the last moment its `iat` is acceptable): `Ok(true)` on its first use,
+    /// `Ok(false)` for a replay, `Err` when it cannot tell (the request is refused with `503`,
+    /// never accepted).
+    async fn first_use(
+        &self,
+        id: &[u8; 32],
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, ReplayUnavailable>;
+}
+
+/// The shared replay store did not answer.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the shared DPoP replay store did not answer")]
+pub struct ReplayUnavailable;
 
 impl Default for DpopSettings {
     fn default() -> Self {
@@ -46,6 +71,7 @@ impl Default for DpopSettings {
             max_replay_entries: 100_000,
             clock: Arc::new(SystemClock),
             nonces: None,
+            replay: None,
         }
     }
 }
@@ -57,6 +83,7 @@ impl std::fmt::Debug for DpopSettings {
             .field("future_leeway", &self.future_leeway)
             .field("max_replay_entries", &self.max_replay_entries)
             .field("nonces", &self.nonces.is_some())
+            .field("shared_replay", &self.replay.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -96,7 +123,7 @@ impl DpopGuard {
 
     /// Checks the scheme, the binding and the proof of a request whose token verified.
     /// `url` is the request's URL as the client addressed it (the resource's origin and path).
-    pub(crate) fn check(
+    pub(crate) async fn check(
         &self,
         headers: &http::HeaderMap,
         method: &http::Method,
@@ -163,26 +190,25 @@ impl DpopGuard {
                 nonce: Some(k.current(now)),
             }));
         }
-        self.first_use(
-            &verified.jkt,
-            &verified.jti,
-            expect.replay_until(verified.iat),
-            now,
-        )
+        let until = expect.replay_until(verified.iat);
+        let id = proof_id(&verified.jkt, &verified.jti);
+        let Some(shared) = &self.settings.replay else {
+            return self.first_use(id, until, now);
+        };
+        match shared.first_use(&id, until, now).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(refuse(
+                ErrorCode::InvalidDpopProof,
+                "the DPoP proof was already used",
+            )),
+            Err(ReplayUnavailable) => {
+                tracing::warn!(target: "mcp_oauth::resource", "shared DPoP replay store unavailable; refusing");
+                Err(AuthError::Unavailable)
+            }
+        }
     }
 
-    fn first_use(
-        &self,
-        jkt: &str,
-        jti: &str,
-        until: UnixTime,
-        now: UnixTime,
-    ) -> Result<(), AuthError> {
-        let mut id = Vec::with_capacity(jkt.len() + jti.len() + 1);
-        id.extend_from_slice(jkt.as_bytes());
-        id.push(0);
-        id.extend_from_slice(jti.as_bytes());
-        let id = mcp_oauth_core::secret::sha256(&id);
+    fn first_use(&self, id: [u8; 32], until: UnixTime, now: UnixTime) -> Result<(), AuthError> {
         let mut seen = self.seen.lock().map_err(|_| AuthError::Unavailable)?;
         if seen.get(&id).is_some_and(|exp| *exp > now) {
             return Err(refuse(
@@ -200,6 +226,15 @@ impl DpopGuard {
         seen.insert(id, until);
         Ok(())
     }
+}
+
+/// The id a proof is remembered by: SHA-256 of the key's thumbprint, a zero byte and the `jti`.
+fn proof_id(jkt: &str, jti: &str) -> [u8; 32] {
+    let mut id = Vec::with_capacity(jkt.len() + jti.len() + 1);
+    id.extend_from_slice(jkt.as_bytes());
+    id.push(0);
+    id.extend_from_slice(jti.as_bytes());
+    mcp_oauth_core::secret::sha256(&id)
 }
 
 /// The URL a request addressed: the resource's origin and the request's path.

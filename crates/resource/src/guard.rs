@@ -180,14 +180,16 @@ async fn authenticate(
         }
     };
     // RFC 9449 §7: the scheme must fit the token's binding, and a bound token needs its proof.
-    cfg.dpop.check(
-        &parts.headers,
-        &parts.method,
-        &crate::dpop::request_url(&cfg.resource, parts.uri.path()),
-        scheme,
-        token,
-        &principal,
-    )?;
+    cfg.dpop
+        .check(
+            &parts.headers,
+            &parts.method,
+            &crate::dpop::request_url(&cfg.resource, parts.uri.path()),
+            scheme,
+            token,
+            &principal,
+        )
+        .await?;
     if !requirement.public && !principal.scopes.is_superset(&requirement.scopes) {
         let scope = cfg.policy.step_up(&requirement.scopes, &principal.scopes);
         tracing::info!(

@@ -40,6 +40,8 @@ pub mod body;
 pub mod content;
 pub mod cors;
 pub mod dpop;
+#[cfg(feature = "redis")]
+pub mod dpop_redis;
 pub mod error;
 pub mod extract;
 #[cfg(test)]

@@ -12,8 +12,9 @@
 //! - `iss` = `sub` = the client id; `aud` is one string (never an array): the issuer (with or
 //!   without a trailing `/`) or the token endpoint URL (RFC 7523 clients); `exp` is required and at most `assertion_max_lifetime` ahead; `nbf`
 //!   and `iat`, if present, are not in the future; 30 s of clock skew are allowed each way;
-//! - `jti` is required and single-use until the assertion expires ([`crate::store::AssertionStore`],
-//!   persistent, so a restart does not reopen the window).
+//! - `jti` is required and single-use until the assertion expires ([`crate::replay`]: the
+//!   database, persistent, so a restart does not reopen the window; or Redis, shared by the
+//!   instances, refusing when it cannot answer or has lost its memory).
 //!
 //! Times come from the server's clock, never from the JWT library's wall clock. Every failure is
 //! `invalid_client`; the assertion itself is never logged.
@@ -21,6 +22,7 @@
 use crate::clients::{self, LookupError};
 use crate::error::OAuthError;
 use crate::model::Client;
+use crate::replay::{Outcome, Owner, Use};
 use crate::state::AppState;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -111,18 +113,25 @@ pub async fn verify(
     let claims = verify_signature(state, &client, &jws).await?;
     check_claims(state, &client_id, &claims)?;
     // Recorded until the last moment it could still be accepted.
-    let first = state
-        .store()
-        .use_jti(
-            &client_id,
-            &claims.jti,
-            claims.exp.saturating_add(LEEWAY),
-            state.now(),
-        )
-        .await?;
-    if !first {
-        tracing::warn!(target: "mcp_oauth::client_auth", %client_id, "client assertion replayed");
-        return Err(refuse("the client assertion was already used (jti replay)"));
+    let used = Use {
+        owner: Owner::ClientAssertion(&client_id),
+        jti: &claims.jti,
+        until: claims.exp.saturating_add(LEEWAY),
+        earliest: earliest_use(&claims, state.config().assertion_max_lifetime),
+    };
+    match state.0.replay.first_use(used, state.now()).await {
+        Ok(Outcome::First) => {}
+        Ok(Outcome::Replay) => {
+            tracing::warn!(target: "mcp_oauth::client_auth", %client_id, "client assertion replayed");
+            return Err(refuse("the client assertion was already used (jti replay)"));
+        }
+        Ok(Outcome::BeforeMemory) => {
+            tracing::warn!(target: "mcp_oauth::client_auth", %client_id, "client assertion older than the replay cache's memory");
+            return Err(refuse(
+                "the replay cache was emptied after this assertion could first be used; sign a new assertion",
+            ));
+        }
+        Err(e) => return Err(e.into()),
     }
     Ok(client)
 }
@@ -172,6 +181,17 @@ async fn verify_signature(
             _ => "none of the client's registered keys matches the assertion's kid and alg",
         })
     })
+}
+
+/// The first moment `c` could have been accepted: no earlier than its `iat` and `nbf`, and no
+/// earlier than `max_lifetime` before its `exp`, each less the leeway.
+fn earliest_use(c: &Claims, max_lifetime: i64) -> i64 {
+    let by_exp = c.exp.saturating_sub(max_lifetime).saturating_sub(LEEWAY);
+    [c.iat, c.nbf]
+        .into_iter()
+        .flatten()
+        .map(|t| t.saturating_sub(LEEWAY))
+        .fold(by_exp, i64::max)
 }
 
 fn check_claims(state: &AppState, client_id: &str, c: &Claims) -> Result<(), OAuthError> {
@@ -252,5 +272,34 @@ mod tests {
         // `none` does not even parse as a JOSE algorithm here.
         let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         assert!(jsonwebtoken::decode_header(format!("{h}.e30.")).is_err());
+    }
+
+    #[test]
+    fn the_earliest_use_takes_every_bound() {
+        let c = |iat, nbf, exp| Claims {
+            iss: "c".into(),
+            sub: "c".into(),
+            aud: Audience::One("a".into()),
+            exp,
+            nbf,
+            iat,
+            jti: "j".into(),
+        };
+        assert_eq!(
+            earliest_use(&c(None, None, 1_000), 300),
+            670,
+            "by exp alone"
+        );
+        assert_eq!(
+            earliest_use(&c(Some(900), None, 1_000), 300),
+            870,
+            "iat later"
+        );
+        assert_eq!(
+            earliest_use(&c(Some(100), Some(950), 1_000), 300),
+            920,
+            "nbf later"
+        );
+        assert_eq!(earliest_use(&c(None, None, i64::MIN), 300), i64::MIN);
     }
 }

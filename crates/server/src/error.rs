@@ -121,6 +121,25 @@ impl From<StoreError> for OAuthError {
     }
 }
 
+/// A single-use check that could not be made: the database's failure as any other; Redis not
+/// answering as `503 temporarily_unavailable` with `Retry-After` (nothing was accepted; the
+/// client may retry shortly with a fresh credential).
+impl From<crate::replay::ReplayError> for OAuthError {
+    fn from(e: crate::replay::ReplayError) -> Self {
+        match e {
+            crate::replay::ReplayError::Store(e) => e.into(),
+            _ => {
+                let mut e = Self::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the replay check cannot be made right now; try again shortly",
+                );
+                e.retry_after = Some(1);
+                e
+            }
+        }
+    }
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let body = ErrorResponse::new(self.code, self.description);

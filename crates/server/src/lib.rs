@@ -42,8 +42,10 @@ pub(crate) mod password;
 pub(crate) mod rate_limit;
 pub(crate) mod record_cache;
 pub(crate) mod registration;
+pub(crate) mod replay;
 pub(crate) mod resources;
 pub(crate) mod roles;
+pub(crate) mod shared;
 pub(crate) mod state;
 pub mod store;
 pub(crate) mod throttle;
@@ -52,6 +54,7 @@ pub mod ui;
 pub(crate) mod upstream;
 
 pub use config::{ConfigError, RegistrationPolicy, ServerConfig};
+pub use shared::RedisSetupError;
 pub use state::AppState;
 pub use upstream::UpstreamConfigError;
 
@@ -63,7 +66,6 @@ use keys::kek::Kek;
 use keys::{KeyError, KeyManager};
 use mcp_oauth_core::clock::SharedClock;
 use mcp_oauth_core::wellknown::{OAUTH_AUTHORIZATION_SERVER, OPENID_CONFIGURATION, served_path};
-use rate_limit::RateLimiter;
 use state::Inner;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,6 +85,9 @@ pub enum StartError {
     /// An `[[upstream]]` block cannot be used (a preset's field missing or malformed).
     #[error(transparent)]
     Upstream(#[from] upstream::UpstreamConfigError),
+    /// `redis_url` cannot be used.
+    #[error(transparent)]
+    Redis(#[from] RedisSetupError),
 }
 
 /// A configured authorization server.
@@ -103,14 +108,45 @@ impl AuthorizationServer {
         let keys =
             KeyManager::load(store.clone(), kek.clone(), config.signing_alg, clock.now()).await?;
         let base_path = config.issuer_path().trim_end_matches('/').to_owned();
-        let throttle = LoginThrottle::new(config.login_free_attempts, config.login_max_backoff);
+        let metrics = metrics::Metrics::new();
+        let redis = if config.redis_url.is_set() {
+            Some(Arc::new(shared::Redis::new(
+                &config.redis_url,
+                Duration::from_millis(config.redis_timeout_ms),
+                &config.redis_key_prefix,
+                metrics.redis(),
+            )?))
+        } else {
+            None
+        };
+        let local_throttle =
+            LoginThrottle::new(config.login_free_attempts, config.login_max_backoff);
+        // With Redis, the limits, the back-off and the single-use ids are counted across the
+        // instances; without, per instance (the ids in the database, shared anyway).
+        let (throttle, limits, replay): (
+            Box<dyn throttle::LoginBackoff>,
+            _,
+            Arc<dyn replay::SingleUse>,
+        ) = match &redis {
+            Some(r) => (
+                Box::new(shared::backoff::SharedBackoff::new(
+                    r.clone(),
+                    local_throttle,
+                )),
+                shared::limits::endpoint_limits(&config, r),
+                Arc::new(shared::replay::RedisSingleUse(r.clone())),
+            ),
+            None => (
+                Box::new(local_throttle),
+                rate_limit::EndpointLimits::new(&config),
+                Arc::new(replay::StoreSingleUse(store.clone())),
+            ),
+        };
         let fetcher = SafeFetcher::new(
             config.cimd_allow_loopback,
             Duration::from_millis(config.fetch_connect_timeout_ms),
             Duration::from_millis(config.fetch_timeout_ms),
         )?;
-        let registration_limiter = RateLimiter::per_minute(config.registration_rate_limit);
-        let limits = rate_limit::EndpointLimits::new(&config);
         let record_ttl = Duration::from_millis(config.record_cache_ttl_ms);
         let upstreams = upstream::Upstreams::new(
             &config.upstream,
@@ -124,7 +160,7 @@ impl AuthorizationServer {
                 refresh_hmac: kek.derive_hmac("mcp-oauth refresh-token successor v1"),
                 api_key_hmac: kek.derive_hmac(api_keys::HMAC_PURPOSE),
                 device_hmac: kek.derive_hmac(device::HMAC_PURPOSE),
-                dpop_replay: Arc::new(dpop::StoreReplay(store.clone())),
+                replay,
                 kek: kek.clone(),
                 dpop_nonces: dpop::NonceKey::new(kek.derive_hmac("mcp-oauth dpop nonce v1")),
                 config,
@@ -133,11 +169,10 @@ impl AuthorizationServer {
                 clock,
                 throttle,
                 base_path,
-                registration_limiter,
                 fetcher,
                 cimd: cimd::CimdResolver::default(),
                 client_jwks: client_keys::JwksCache::default(),
-                metrics: metrics::Metrics::new(),
+                metrics,
                 limits,
                 clients: record_cache::RecordCache::new(record_ttl),
                 resources: record_cache::RecordCache::new(record_ttl),

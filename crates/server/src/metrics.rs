@@ -1,6 +1,8 @@
 //! Prometheus metrics (`GET /metrics`, OpenMetrics text): tokens issued by grant and outcome,
 //! request latency per endpoint, login failures, refresh-token reuse detections, and client
-//! metadata document fetches.
+//! metadata document fetches; with Redis ([`crate::shared`]), whether it answers, the requests each
+//! limiter decided on this instance alone while it did not, and the requests refused because the
+//! replay cache could not be asked.
 //!
 //! Labels are `&'static str` from fixed sets, so recording allocates nothing on the token path.
 
@@ -27,6 +29,43 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimiterLabels {
+    limiter: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    store: &'static str,
+}
+
+/// The Redis metrics, handed to [`crate::shared::Redis`] (clones share the values).
+#[derive(Clone, Debug, Default)]
+pub struct RedisMetrics {
+    up: Gauge,
+    fallbacks: Family<LimiterLabels, Counter>,
+    refusals: Family<StoreLabels, Counter>,
+}
+
+impl RedisMetrics {
+    /// Whether the last call to Redis was answered in time.
+    pub fn set_up(&self, up: bool) {
+        self.up.set(i64::from(up));
+    }
+
+    /// Counts a request `limiter` decided with this instance's own counts.
+    pub fn fallback(&self, limiter: &'static str) {
+        self.fallbacks
+            .get_or_create(&LimiterLabels { limiter })
+            .inc();
+    }
+
+    /// Counts a request refused because the replay cache `store` did not answer.
+    pub fn refusal(&self, store: &'static str) {
+        self.refusals.get_or_create(&StoreLabels { store }).inc();
+    }
+}
+
 fn latency_histogram() -> Histogram {
     // 100 µs to ~6.5 s.
     Histogram::new(exponential_buckets(0.0001, 2.0, 17))
@@ -42,6 +81,7 @@ pub struct Metrics {
     cimd_fetches: Family<OutcomeLabels, Counter>,
     pool_connections: Gauge,
     pool_idle: Gauge,
+    redis: RedisMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -111,8 +151,29 @@ impl Metrics {
             "Idle connections of the database pool",
             Gauge::default(),
         );
+        let redis = RedisMetrics {
+            up: registered(
+                &mut registry,
+                "redis_up",
+                "1 when the last call to Redis was answered within the timeout; 0 when it was not, or no Redis is configured",
+                Gauge::default(),
+            ),
+            fallbacks: registered(
+                &mut registry,
+                "redis_fallbacks",
+                "Requests a limiter decided with this instance's own counts because Redis did not answer",
+                Family::<LimiterLabels, Counter>::default(),
+            ),
+            refusals: registered(
+                &mut registry,
+                "redis_replay_refusals",
+                "Requests refused (503) because the replay cache on Redis did not answer",
+                Family::<StoreLabels, Counter>::default(),
+            ),
+        };
         Self {
             registry,
+            redis,
             pool_connections,
             pool_idle,
             tokens,
@@ -121,6 +182,11 @@ impl Metrics {
             refresh_reuse,
             cimd_fetches,
         }
+    }
+
+    /// The Redis metrics, for [`crate::shared::Redis`].
+    pub fn redis(&self) -> RedisMetrics {
+        self.redis.clone()
     }
 
     /// Counts a token request.

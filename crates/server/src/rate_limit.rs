@@ -3,11 +3,14 @@
 //!
 //! Each key gets `per_minute` tokens, refilled continuously; a request takes one. IPv6
 //! addresses are grouped by /64, because one host usually holds a whole /64 and could otherwise
-//! rotate through it. Kept in memory per instance, like the login throttle: the aim is to make a
-//! flood expensive, not to count exactly across a cluster. Time comes from the server's clock, so
+//! rotate through it. [`RateLimiter`] keeps them in memory per instance; with Redis configured,
+//! each endpoint's budget is a [`crate::shared::limits::SharedBudget`] instead, counted across
+//! the instances, with this instance's buckets as the fallback. Both are a [`Budget`]. Time
+//! comes from the server's clock, so
 //! tests advance it instead of sleeping. A lookup by a borrowed key (`&str` for a client id)
 //! allocates nothing once the key has a bucket.
 
+use async_trait::async_trait;
 use mcp_oauth_core::clock::UnixTime;
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -83,6 +86,31 @@ impl<K: Hash + Eq> RateLimiter<K> {
     }
 }
 
+/// One endpoint's budget, keyed by `Q` (an address, or a client id as `str`): where its
+/// buckets live is the implementation's business.
+#[async_trait]
+pub trait Budget<Q: ?Sized + Sync>: Send + Sync {
+    /// Takes a token for `key` at `now`: `Ok` to proceed, else the seconds to wait.
+    async fn take(&self, key: &Q, now: UnixTime) -> Result<(), u64>;
+}
+
+#[async_trait]
+impl Budget<IpAddr> for RateLimiter<IpAddr> {
+    async fn take(&self, key: &IpAddr, now: UnixTime) -> Result<(), u64> {
+        RateLimiter::take(self, *key, now)
+    }
+}
+
+#[async_trait]
+impl Budget<str> for RateLimiter<String> {
+    async fn take(&self, key: &str, now: UnixTime) -> Result<(), u64> {
+        self.take_key(key, now)
+    }
+}
+
+/// A per-address budget.
+pub type IpBudget = Box<dyn Budget<IpAddr>>;
+
 impl RateLimiter<IpAddr> {
     /// Takes a token for the address `ip` (IPv6: its /64) at `now`; see [`Self::take_key`].
     pub fn take(&self, ip: IpAddr, now: UnixTime) -> Result<(), u64> {
@@ -90,36 +118,69 @@ impl RateLimiter<IpAddr> {
     }
 }
 
-/// The per-instance request budgets of the endpoints (`None`: no limit, configured as 0).
-#[derive(Debug)]
+/// The request budgets of the endpoints (`None`: no limit, configured as 0).
 pub struct EndpointLimits {
-    /// `POST /token` per client address, checked before the body is read.
-    pub token_ip: Option<RateLimiter>,
+    /// `POST /token` (and `/par`) per client address, checked before the body is read.
+    pub token_ip: Option<IpBudget>,
     /// `POST /token` per authenticated client, checked after client authentication (checking
     /// before would let anyone spend a client's budget by naming it).
-    pub token_client: Option<RateLimiter<String>>,
+    pub token_client: Option<Box<dyn Budget<str>>>,
     /// `GET /authorize` per client address.
-    pub authorize_ip: Option<RateLimiter>,
+    pub authorize_ip: Option<IpBudget>,
     /// `POST /login` per client address, on top of the failure back-off: bounds the password
     /// hashing one address can cause.
-    pub login_ip: Option<RateLimiter>,
+    pub login_ip: Option<IpBudget>,
+    /// `POST /register` per client address (never off: see `registration_rate_limit`).
+    pub register_ip: IpBudget,
     /// User codes tried on the device page (RFC 8628 §5.1), keyed `ip:…` per client address and
     /// `user:…` per signed-in user; always on.
-    pub device_user_code: RateLimiter<String>,
+    pub device_user_code: Box<dyn Budget<str>>,
+}
+
+/// The endpoint budgets' names (metric labels, Redis keys) and their per-minute settings.
+pub(crate) struct Settings {
+    pub token_ip: u32,
+    pub token_client: u32,
+    pub authorize_ip: u32,
+    pub login_ip: u32,
+    pub register_ip: u32,
+    pub device_user_code: u32,
+}
+
+impl Settings {
+    pub(crate) fn of(config: &crate::config::ServerConfig) -> Self {
+        Self {
+            token_ip: config.token_rate_limit_per_ip,
+            token_client: config.token_rate_limit_per_client,
+            authorize_ip: config.authorize_rate_limit_per_ip,
+            login_ip: config.login_rate_limit_per_ip,
+            register_ip: config.registration_rate_limit,
+            device_user_code: config.device_user_code_attempts_per_minute,
+        }
+    }
 }
 
 impl EndpointLimits {
-    /// The limits of `config`.
+    /// The per-instance limits of `config`.
     pub fn new(config: &crate::config::ServerConfig) -> Self {
-        let ip = |n: u32| (n > 0).then(|| RateLimiter::per_minute(n));
+        let s = Settings::of(config);
+        let ip = |n: u32| (n > 0).then(|| Box::new(RateLimiter::per_minute(n)) as IpBudget);
         Self {
-            token_ip: ip(config.token_rate_limit_per_ip),
-            token_client: (config.token_rate_limit_per_client > 0)
-                .then(|| RateLimiter::per_minute(config.token_rate_limit_per_client)),
-            authorize_ip: ip(config.authorize_rate_limit_per_ip),
-            login_ip: ip(config.login_rate_limit_per_ip),
-            device_user_code: RateLimiter::per_minute(config.device_user_code_attempts_per_minute),
+            token_ip: ip(s.token_ip),
+            token_client: (s.token_client > 0).then(|| {
+                Box::new(RateLimiter::<String>::per_minute(s.token_client)) as Box<dyn Budget<str>>
+            }),
+            authorize_ip: ip(s.authorize_ip),
+            login_ip: ip(s.login_ip),
+            register_ip: Box::new(RateLimiter::per_minute(s.register_ip)),
+            device_user_code: Box::new(RateLimiter::<String>::per_minute(s.device_user_code)),
         }
+    }
+}
+
+impl std::fmt::Debug for EndpointLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EndpointLimits")
     }
 }
 

@@ -6,10 +6,9 @@ use crate::config::ServerConfig;
 use crate::fetch::SafeFetcher;
 use crate::keys::KeyManager;
 use crate::model::{Client, Resource};
-use crate::rate_limit::RateLimiter;
 use crate::record_cache::RecordCache;
 use crate::store::Store;
-use crate::throttle::LoginThrottle;
+use crate::throttle::LoginBackoff;
 use aws_lc_rs::hmac;
 use mcp_oauth_core::clock::SharedClock;
 use std::sync::Arc;
@@ -23,7 +22,8 @@ pub(crate) struct Inner {
     pub store: Arc<dyn Store>,
     pub keys: Arc<KeyManager>,
     pub clock: SharedClock,
-    pub throttle: LoginThrottle,
+    /// Login back-off per account and address: this instance's, or Redis's (see [`crate::shared`]).
+    pub throttle: Box<dyn LoginBackoff>,
     /// Derives refresh-token successors (see `tokens::successor_refresh_token`).
     pub refresh_hmac: hmac::Key,
     /// Hashes API keys (see [`crate::api_keys`]).
@@ -32,14 +32,13 @@ pub(crate) struct Inner {
     pub device_hmac: hmac::Key,
     /// The key-encryption key, which also seals pushed authorization requests ([`crate::par`]).
     pub kek: Arc<crate::keys::kek::Kek>,
-    /// Single use of DPoP proof ids, across instances (see [`crate::dpop::replay`]).
-    pub dpop_replay: Arc<dyn crate::dpop::ProofReplay>,
+    /// Single use of client assertion and DPoP proof ids, across instances (the database, or
+    /// Redis: see [`crate::replay`]).
+    pub replay: Arc<dyn crate::replay::SingleUse>,
     /// Makes and checks DPoP server nonces (see [`crate::dpop::nonce`]).
     pub dpop_nonces: crate::dpop::NonceKey,
     /// The issuer's path, under which the endpoints are routed.
     pub base_path: String,
-    /// Per-IP limit on `POST /register`.
-    pub registration_limiter: RateLimiter,
     /// The SSRF-safe fetcher for metadata documents and client JWKS.
     pub fetcher: SafeFetcher,
     /// Client ID Metadata Documents: fetch, validation, cache.
@@ -48,7 +47,7 @@ pub(crate) struct Inner {
     pub client_jwks: JwksCache,
     /// Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
-    /// Per-IP and per-client budgets of `/token`, `/authorize` and `/login`.
+    /// Per-IP and per-client budgets of `/token`, `/authorize`, `/login` and `/register`.
     pub limits: crate::rate_limit::EndpointLimits,
     /// Client records recently read from the store (see [`crate::record_cache`]).
     pub clients: RecordCache<Client>,

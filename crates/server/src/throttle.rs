@@ -7,10 +7,11 @@
 //! records of the accounts being guessed at (an active guesser's record stays recent).
 //!
 //! After `free` failures a key must wait 2, 4, 8 … seconds (capped at `max_backoff`) before the
-//! next attempt counts; a success clears the account's record. Kept in memory per instance: the
-//! aim is to make online guessing slow, and an attacker spreading over instances still meets
-//! each one's limit.
+//! next attempt counts; a success clears the account's record. [`LoginThrottle`] keeps the
+//! records in memory per instance; with Redis configured, [`crate::shared::backoff`] keeps them
+//! there, so that N instances give a guesser one budget, not N. Both are a [`LoginBackoff`].
 
+use async_trait::async_trait;
 use mcp_oauth_core::clock::UnixTime;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,6 +24,30 @@ pub fn ip_key(ip: std::net::IpAddr) -> String {
     match crate::rate_limit::ip_group(ip) {
         std::net::IpAddr::V6(net) => format!("ip:{net}/64"),
         v4 => format!("ip:{v4}"),
+    }
+}
+
+/// Where the login failures are counted.
+#[async_trait]
+pub trait LoginBackoff: Send + Sync {
+    /// Seconds to wait before `keys` may try again, or `None` if they may try now.
+    async fn check(&self, keys: &[String], now: UnixTime) -> Option<u64>;
+    /// Records a failed attempt for every key.
+    async fn fail(&self, keys: &[String], now: UnixTime);
+    /// Clears the record of `key` after a successful login.
+    async fn succeed(&self, key: &str);
+}
+
+#[async_trait]
+impl LoginBackoff for LoginThrottle {
+    async fn check(&self, keys: &[String], now: UnixTime) -> Option<u64> {
+        LoginThrottle::check(self, keys, now)
+    }
+    async fn fail(&self, keys: &[String], now: UnixTime) {
+        LoginThrottle::fail(self, keys, now);
+    }
+    async fn succeed(&self, key: &str) {
+        LoginThrottle::succeed(self, key);
     }
 }
 
@@ -43,6 +68,16 @@ pub struct LoginThrottle {
 }
 
 impl LoginThrottle {
+    /// The number of failures allowed before back-off.
+    pub fn free(&self) -> u32 {
+        self.free
+    }
+
+    /// The longest back-off, in seconds.
+    pub fn max_backoff(&self) -> u64 {
+        self.max_backoff
+    }
+
     /// `free` failures are allowed before back-off; waits grow to `max_backoff` seconds.
     pub fn new(free: u32, max_backoff: u64) -> Self {
         Self::with_capacity(free, max_backoff, MAX_ENTRIES)

@@ -101,6 +101,12 @@ pub struct GuardArgs {
     /// introspected (--client-id), the answer cached at most 30 s.
     #[arg(long, env = "MCP_OAUTH_GUARD_API_KEY_HEADER")]
     api_key_header: Option<String>,
+    /// Share the DPoP proof replay cache with the other guards of this resource on this Redis
+    /// (`redis://HOST:PORT/DB`, `rediss://` for TLS): a proof one guard accepted is refused by the
+    /// others. Each call waits at most 50 ms; a Redis that does not answer refuses DPoP requests
+    /// (`503`). Default: per process.
+    #[arg(long, env = "MCP_OAUTH_GUARD_REDIS", value_name = "URL")]
+    redis: Option<String>,
     /// Allow `http://` issuers (local development and tests only).
     #[arg(long)]
     insecure_http: bool,
@@ -200,6 +206,18 @@ fn app(args: &Settings, trust: Trust) -> anyhow::Result<Router> {
     }
     if let Some(h) = &args.api_key_header {
         guard = guard.api_key_header(h.clone());
+    }
+    if let Some(url) = &args.redis {
+        let store = mcp_oauth_resource::dpop_redis::RedisReplay::new(
+            url,
+            "mcp-oauth:",
+            Duration::from_millis(50),
+        )
+        .map_err(|e| anyhow::anyhow!("invalid configuration `redis`: {e}"))?;
+        guard = guard.dpop(mcp_oauth_resource::dpop::DpopSettings {
+            replay: Some(std::sync::Arc::new(store)),
+            ..Default::default()
+        });
     }
     let guard = guard.build().context("invalid guard settings")?;
     let forward = Proxy::new(upstream, &prefix).service();

@@ -45,6 +45,7 @@ struct Table {
     addr: Option<String>,
     allow_origin: Option<OneOrMany>,
     api_key_header: Option<String>,
+    redis: Option<String>,
     insecure_http: Option<bool>,
     max_body_bytes: Option<usize>,
     max_sessions_per_client: Option<usize>,
@@ -98,6 +99,7 @@ pub(super) struct Settings {
     pub(super) addr: String,
     pub(super) allow_origins: Vec<String>,
     pub(super) api_key_header: Option<String>,
+    pub(super) redis: Option<String>,
     pub(super) insecure_http: bool,
     pub(super) max_body_bytes: usize,
     pub(super) max_sessions_per_client: usize,
@@ -193,6 +195,7 @@ impl Settings {
                 .unwrap_or_else(|| "127.0.0.1:8090".to_owned()),
             allow_origins: list(args.allow_origins, t.allow_origin),
             api_key_header: args.api_key_header.or(t.api_key_header),
+            redis: args.redis.or(t.redis),
             insecure_http: args.insecure_http || t.insecure_http.unwrap_or(false),
             max_body_bytes: args
                 .max_body_bytes
@@ -256,6 +259,7 @@ addr = "127.0.0.1:7000"
 max_sessions_per_client = 8
 client_id = "guard"
 client_secret_file = "/run/secret"
+redis = "redis://cache.internal:6379/0"
 "#;
 
     #[test]
@@ -268,6 +272,7 @@ client_secret_file = "/run/secret"
         assert_eq!(s.max_sessions_per_client, 8);
         assert_eq!(s.session_idle_timeout, 600);
         assert!(matches!(s.client_secret, Some(SecretSource::File(_))));
+        assert_eq!(s.redis.as_deref(), Some("redis://cache.internal:6379/0"));
         let s = resolve(
             &[
                 "--addr",
@@ -278,10 +283,13 @@ client_secret_file = "/run/secret"
                 "y",
                 "--profile",
                 "okta",
+                "--redis",
+                "redis://127.0.0.1:6379",
             ],
             Some(FILE),
         )
         .unwrap();
+        assert_eq!(s.redis.as_deref(), Some("redis://127.0.0.1:6379"));
         assert_eq!(s.addr, "127.0.0.1:0");
         assert_eq!(s.audiences, ["x", "y"], "a flag list replaces the file's");
         assert_eq!(s.profile, "okta");

@@ -265,3 +265,127 @@ async fn server_nonces_when_the_guard_wants_them() {
         "use_dpop_nonce"
     );
 }
+
+/// Two guards of one resource (as behind a load balancer) on the shared Redis at 127.0.0.1:6379
+/// (a key prefix of this test's own; proof keys expire with their window), or `None` (skipped
+/// loudly; failed when `MCP_OAUTH_REQUIRE_REDIS` is set).
+async fn guards_sharing(
+    issuer: &Issuer,
+    clock: &TestClock,
+    url: &str,
+    timeout: std::time::Duration,
+) -> (Guarded, Guarded) {
+    let prefix = format!(
+        "mcp-oauth-test:{}:",
+        mcp_oauth_core::secret::random_token(9)
+    );
+    let store: Arc<dyn mcp_oauth_resource::dpop::ReplayStore> =
+        Arc::new(mcp_oauth_resource::dpop_redis::RedisReplay::new(url, &prefix, timeout).unwrap());
+    let layer = |resource: &str, store: Arc<dyn mcp_oauth_resource::dpop::ReplayStore>| {
+        let verifier = JwtVerifier::builder(issuer.url.clone(), resource)
+            .insecure_allow_http(true)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        RequireBearerLayer::builder(resource, verifier)
+            .dpop(DpopSettings {
+                clock: Arc::new(clock.clone()),
+                replay: Some(store),
+                ..DpopSettings::default()
+            })
+            .build()
+            .unwrap()
+    };
+    let a = guarded(|resource| layer(resource, store.clone())).await;
+    // The second guard serves the first one's resource (its URL is the load balancer's).
+    let resource = a.resource.clone();
+    let b = guarded(|_| layer(&resource, store.clone())).await;
+    (a, b)
+}
+
+fn redis_answers() -> bool {
+    let up = std::net::TcpStream::connect_timeout(
+        &"127.0.0.1:6379".parse().unwrap(),
+        std::time::Duration::from_millis(500),
+    )
+    .is_ok();
+    if !up {
+        assert!(
+            std::env::var_os("MCP_OAUTH_REQUIRE_REDIS").is_none(),
+            "Redis is required (MCP_OAUTH_REQUIRE_REDIS) but none answers at 127.0.0.1:6379"
+        );
+        eprintln!("\n!!!!! skipped: no Redis at 127.0.0.1:6379 !!!!!\n");
+    }
+    up
+}
+
+#[tokio::test]
+async fn guards_sharing_a_redis_refuse_a_proof_replayed_to_the_other() {
+    if !redis_answers() {
+        return;
+    }
+    let issuer = Issuer::start().await;
+    let clock = test_clock();
+    let (a, b) = guards_sharing(
+        &issuer,
+        &clock,
+        "redis://127.0.0.1:6379",
+        std::time::Duration::from_millis(500),
+    )
+    .await;
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let token = bound_token(&issuer, &a.resource, &key);
+    let p = proof(&key, "POST", &a.resource, Some(&token), clock.now());
+    assert_eq!(call(&a, "DPoP", &token, &[&p]).await.status, StatusCode::OK);
+    let r = call(&b, "DPoP", &token, &[&p]).await;
+    assert_eq!(dpop_error(&r), "invalid_dpop_proof");
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used")
+    );
+    let fresh = proof(&key, "POST", &a.resource, Some(&token), clock.now());
+    assert_eq!(
+        call(&b, "DPoP", &token, &[&fresh]).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        dpop_error(&call(&a, "DPoP", &token, &[&fresh]).await),
+        "invalid_dpop_proof"
+    );
+}
+
+#[tokio::test]
+async fn a_shared_store_that_never_answers_fails_closed_within_its_timeout() {
+    // A listener that accepts and never answers: a hung Redis.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("redis://{}", silent.local_addr().unwrap());
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let issuer = Issuer::start().await;
+    let clock = test_clock();
+    let (a, _b) = guards_sharing(&issuer, &clock, &url, std::time::Duration::from_millis(50)).await;
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let token = bound_token(&issuer, &a.resource, &key);
+    for _ in 0..2 {
+        let p = proof(&key, "POST", &a.resource, Some(&token), clock.now());
+        let t = std::time::Instant::now();
+        let r = call(&a, "DPoP", &token, &[&p]).await;
+        assert_eq!(
+            r.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "never accepted unchecked"
+        );
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+    hold.abort();
+}

@@ -2,6 +2,7 @@
 //! hands it a TOML file's text and the `MCP_OAUTH_*` variables ([`layers`]), then its flags.
 
 pub mod layers;
+pub mod redis;
 pub mod upstream;
 
 use mcp_oauth_core::jose::Algorithm;
@@ -9,6 +10,7 @@ use mcp_oauth_core::uri::{UriParts, is_loopback_host};
 use serde::Deserialize;
 
 pub use layers::{LayerError, Layers};
+pub use redis::RedisUrl;
 pub use upstream::{Preset, UpstreamConfig};
 
 /// Settings of one authorization server. Every field documents its default and why.
@@ -189,6 +191,21 @@ pub struct ServerConfig {
     /// live at an identity provider. A property of this server's login page, so a top-level key
     /// rather than one of any single upstream block.
     pub local_login: bool,
+    /// A Redis every instance shares (`redis://host:port/db` or `rediss://` for TLS), for the
+    /// rate limits, the login back-off and the single-use `jti`s of client assertions and DPoP
+    /// proofs (see [`crate::shared`]). Default empty: each instance counts alone and the `jti`s
+    /// stay in the database, which is right for one instance. With several instances behind one
+    /// address, set it, or an attacker gets each instance's budget. Never printed (it may carry
+    /// a password).
+    pub redis_url: RedisUrl,
+    /// How long a request waits for Redis, in milliseconds, per call (connecting included).
+    /// Default 50: Redis answers in well under a millisecond on a local network, and a request
+    /// must not hang on it. Past it, the limits decide on this instance's own counts and the
+    /// replay checks refuse (`503`); at most 5 000.
+    pub redis_timeout_ms: u64,
+    /// The prefix of every key this server writes to Redis. Default `mcp-oauth:`; give each
+    /// deployment sharing one Redis its own.
+    pub redis_key_prefix: String,
 }
 
 /// Who may use dynamic client registration.
@@ -303,6 +320,9 @@ impl ServerConfig {
                 .collect(),
             upstream: Vec::new(),
             local_login: true,
+            redis_url: RedisUrl::default(),
+            redis_timeout_ms: 50,
+            redis_key_prefix: "mcp-oauth:".to_owned(),
         }
     }
 
@@ -425,6 +445,9 @@ impl ServerConfig {
                 "must be 0 (off) or at least two access-token lifetimes",
             ));
         }
+        self.redis_url.check().map_err(|m| err("redis_url", m))?;
+        redis::check_timeout_and_prefix(self.redis_timeout_ms, &self.redis_key_prefix)
+            .map_err(|(key, m)| err(key, m))?;
         if self.key_reload_interval == 0 {
             return Err(err("key_reload_interval", "must be at least 1 second"));
         }

@@ -30,7 +30,10 @@ const USER_CODE_DRAWS: usize = 5;
 /// `POST /device_authorization`. The per-address budget of `/token` comes first, before the
 /// body is read.
 pub async fn post(State(state): State<AppState>, req: Request) -> Response {
-    if let Some(refused) = crate::handlers::limits::token_ip_refusal(&state, &req) {
+    if let Some(refused) =
+        crate::handlers::limits::token_ip_refusal(&state, crate::handlers::limits::peer_ip(&req))
+            .await
+    {
         return refused;
     }
     let (parts, body) = req.into_parts();

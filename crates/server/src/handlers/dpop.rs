@@ -1,11 +1,12 @@
 //! The DPoP proof of a token request (RFC 9449 §5): at most one `DPoP` header, verified by
 //! `mcp_oauth_core::dpop` against `POST` and this server's token endpoint, within the
 //! configured `iat` window; the server nonce when the configuration asks for one; the `jti` used
-//! once across all instances ([`crate::dpop::ProofReplay`]). A client registered with
+//! once across all instances ([`crate::replay`]). A client registered with
 //! `dpop_bound_access_tokens: true` must send one (RFC 9449 §5.2).
 
 use crate::error::OAuthError;
 use crate::model::Client;
+use crate::replay::{Outcome, Owner, Use};
 use crate::state::AppState;
 use axum::http::HeaderMap;
 use mcp_oauth_core::ErrorCode;
@@ -74,19 +75,26 @@ pub async fn token_request_key(
         e.dpop_nonce = Some(state.0.dpop_nonces.current(expect.now));
         return Err(e);
     }
-    let first = state
-        .0
-        .dpop_replay
-        .first_use(
-            &verified.jkt,
-            &verified.jti,
-            expect.replay_until(verified.iat),
-            expect.now,
-        )
-        .await?;
-    if !first {
-        tracing::warn!(target: "mcp_oauth::token", client_id = %client.client_id, "DPoP proof replayed");
-        return Err(invalid_proof("the DPoP proof was already used"));
+    let used = Use {
+        owner: Owner::DpopProof(&verified.jkt),
+        jti: &verified.jti,
+        until: expect.replay_until(verified.iat),
+        // A proof is accepted from `FUTURE_LEEWAY` before its `iat` on.
+        earliest: verified.iat.saturating_sub(FUTURE_LEEWAY),
+    };
+    match state.0.replay.first_use(used, expect.now).await {
+        Ok(Outcome::First) => {}
+        Ok(Outcome::Replay) => {
+            tracing::warn!(target: "mcp_oauth::token", client_id = %client.client_id, "DPoP proof replayed");
+            return Err(invalid_proof("the DPoP proof was already used"));
+        }
+        Ok(Outcome::BeforeMemory) => {
+            tracing::warn!(target: "mcp_oauth::token", client_id = %client.client_id, "DPoP proof older than the replay cache's memory");
+            return Err(invalid_proof(
+                "the replay cache was emptied after this proof was made; send a new proof",
+            ));
+        }
+        Err(e) => return Err(e.into()),
     }
     Ok(Some(verified.jkt))
 }

@@ -18,11 +18,11 @@ pub fn peer_ip(req: &Request) -> IpAddr {
 }
 
 /// The `POST /token` per-address budget: the `429 slow_down` answer when it is spent.
-pub fn token_ip_refusal(state: &AppState, req: &Request) -> Option<Response> {
+pub async fn token_ip_refusal(state: &AppState, ip: IpAddr) -> Option<Response> {
     if let Some(l) = &state.0.limits.token_ip
-        && let Err(wait) = l.take(peer_ip(req), state.now())
+        && let Err(wait) = l.take(&ip, state.now()).await
     {
-        tracing::debug!(target: "mcp_oauth::token", ip = %peer_ip(req), "token rate limit (per IP) hit");
+        tracing::debug!(target: "mcp_oauth::token", %ip, "token rate limit (per IP) hit");
         return Some(OAuthError::rate_limited(wait).into_response());
     }
     None
@@ -31,7 +31,7 @@ pub fn token_ip_refusal(state: &AppState, req: &Request) -> Option<Response> {
 /// Middleware of `GET /authorize`: the per-address budget, answered with a `429` page.
 pub async fn authorize_per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(l) = &state.0.limits.authorize_ip
-        && let Err(wait) = l.take(peer_ip(&req), state.now())
+        && let Err(wait) = l.take(&peer_ip(&req), state.now()).await
     {
         tracing::warn!(target: "mcp_oauth::authorize", ip = %peer_ip(&req), "authorization rate limit (per IP) hit");
         return too_many_page(wait);
@@ -43,7 +43,7 @@ pub async fn authorize_per_ip(State(state): State<AppState>, req: Request, next:
 /// form is read or a password hashed.
 pub async fn login_per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(l) = &state.0.limits.login_ip
-        && let Err(wait) = l.take(peer_ip(&req), state.now())
+        && let Err(wait) = l.take(&peer_ip(&req), state.now()).await
     {
         tracing::warn!(target: "mcp_oauth::login", ip = %peer_ip(&req), "login rate limit (per IP) hit");
         return too_many_page(wait);

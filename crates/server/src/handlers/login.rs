@@ -113,7 +113,7 @@ pub(crate) async fn check_password(
 ) -> Result<crate::model::User, PasswordRefusal> {
     let now = state.now();
     let keys = [format!("user:{username}"), ip_key];
-    if let Some(wait) = state.0.throttle.check(&keys, now) {
+    if let Some(wait) = state.0.throttle.check(&keys, now).await {
         tracing::warn!(target: "mcp_oauth::login", %ip, "login throttled");
         state.metrics().login_failure();
         audit::record(
@@ -134,7 +134,7 @@ pub(crate) async fn check_password(
     let known_id = user.as_ref().map(|u| u.id.clone());
     // A disabled account gets the answer of a wrong password.
     let Some(user) = user.filter(|u| ok && u.disabled_at.is_none()) else {
-        state.0.throttle.fail(&keys, now);
+        state.0.throttle.fail(&keys, now).await;
         state.metrics().login_failure();
         tracing::warn!(target: "mcp_oauth::login", %ip, "login failed");
         let mut event =
@@ -148,7 +148,7 @@ pub(crate) async fn check_password(
         audit::record(state.store().as_ref(), event).await;
         return Err(PasswordRefusal::Wrong);
     };
-    state.0.throttle.succeed(&keys[0]);
+    state.0.throttle.succeed(&keys[0]).await;
     tracing::info!(target: "mcp_oauth::login", user_id = %user.id, "login succeeded");
     let mut event = AuditEvent::new(AuditKind::LoginSucceeded, now)
         .user(user.id.as_str())

@@ -19,7 +19,10 @@ use mcp_oauth_core::secret::random_token;
 
 /// `POST /par`.
 pub async fn post(State(state): State<AppState>, req: Request) -> Response {
-    if let Some(refused) = crate::handlers::limits::token_ip_refusal(&state, &req) {
+    if let Some(refused) =
+        crate::handlers::limits::token_ip_refusal(&state, crate::handlers::limits::peer_ip(&req))
+            .await
+    {
         return refused;
     }
     let (parts, body) = req.into_parts();

@@ -40,7 +40,7 @@ async fn handle_register(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Value, OAuthError> {
-    if let Err(wait) = state.0.registration_limiter.take(ip, state.now()) {
+    if let Err(wait) = state.0.limits.register_ip.take(&ip, state.now()).await {
         tracing::warn!(target: "mcp_oauth::register", %ip, "registration rate limit hit");
         return Err(OAuthError::rate_limited(wait));
     }

@@ -14,7 +14,10 @@ use mcp_oauth_core::token::{GrantType, TokenResponse};
 /// `POST /token`.
 /// The per-address rate limit comes first, before the body is read.
 pub async fn post(State(state): State<AppState>, req: Request) -> Response {
-    if let Some(refused) = crate::handlers::limits::token_ip_refusal(&state, &req) {
+    if let Some(refused) =
+        crate::handlers::limits::token_ip_refusal(&state, crate::handlers::limits::peer_ip(&req))
+            .await
+    {
         return refused;
     }
     // The headers are borrowed from the request rather than extracted (a `HeaderMap` extractor
@@ -69,7 +72,7 @@ async fn handle(
     *grant = gt.as_str();
     let client = authenticate(state, headers, &mut params, true).await?;
     if let Some(l) = &state.0.limits.token_client
-        && let Err(wait) = l.take_key(client.client.client_id.as_str(), state.now())
+        && let Err(wait) = l.take(client.client.client_id.as_str(), state.now()).await
     {
         tracing::debug!(target: "mcp_oauth::token", client_id = %client.client.client_id, "token rate limit (per client) hit");
         return Err(OAuthError::rate_limited(wait));

@@ -87,8 +87,8 @@ pub async fn post(State(state): State<AppState>, req: Request) -> Response {
     let ip_key = crate::throttle::ip_key(ip);
     let user_key = format!("user:{user_id}");
     let wait = [
-        limiter.take_key(ip_key.as_str(), now),
-        limiter.take_key(user_key.as_str(), now),
+        limiter.take(ip_key.as_str(), now).await,
+        limiter.take(user_key.as_str(), now).await,
     ]
     .into_iter()
     .filter_map(Result::err)

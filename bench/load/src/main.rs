@@ -183,7 +183,8 @@ async fn run(args: Args) -> Result<(), String> {
             path,
             save_refresh,
         } => {
-            let codes = Arc::new(redeem::Codes::read(&codes)?);
+            let file = codes;
+            let codes = Arc::new(redeem::Codes::read(&file)?);
             let save = save_refresh.as_ref().map(|_| Arc::new(Mutex::new(Vec::new())));
             let works = (0..args.conns)
                 .map(|_| redeem::Redeem {
@@ -202,7 +203,16 @@ async fn run(args: Args) -> Result<(), String> {
                 lines.push(String::new());
                 std::fs::write(&file, lines.join("\n")).map_err(|e| format!("{file}: {e}"))?;
             }
-            eprintln!("redeem: {} of {} codes used", codes.used(), codes.items.len());
+            // The codes not sent stay for the next run (a calibration run and its paced run).
+            let mut rest: Vec<String> = codes.items[codes.used()..]
+                .iter()
+                .map(|(c, v)| format!("{c} {v}"))
+                .collect();
+            rest.push(String::new());
+            std::fs::write(&file, rest.join("\n")).map_err(|e| format!("{file}: {e}"))?;
+            if codes.used() == codes.items.len() {
+                eprintln!("redeem: all {} codes used: the run ended early", codes.items.len());
+            }
             println!("{}", summary.line());
         }
         Command::Register { path } => {

@@ -101,6 +101,10 @@ w(f"- server pinned to core 0 (`taskset -c 0`), load generator to core 1; loopba
   f"{env['connections']} connections; one wrk thread")
 w(f"- {env['wrk']}; peer: node-oidc-provider {env['oidc_provider']} on Node {env['node']} (`NODE_ENV=production`)")
 w(f"- ours: `{env.get('binary', 'mcp-oauth')}` (`serve`), SQLite in a fresh data directory, ES256, `MCP_OAUTH_LOG=warn`, rate limits off (`MCP_OAUTH_*_RATE_LIMIT_*=0`, ignored by builds without them)")
+if env.get("postgres"):
+    w(f"- write paths (7–9) also on PostgreSQL {env['postgres']} (127.0.0.1, a fresh database per run, its backends not pinned); load generator `bench-load` (bench/load)")
+if env.get("only"):
+    w(f"- only these scenarios: `--only {env['only']}`")
 w("")
 w("## Results (medians)")
 w("")

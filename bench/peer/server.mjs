@@ -1,6 +1,7 @@
 // The peer of bench/run.sh: node-oidc-provider configured like our server for the benchmark.
 // client_credentials with RFC 9068-style JWT access tokens (ES256) bound to one resource through the
-// resourceIndicators feature, a client_secret_basic client, introspection on, in-memory adapter.
+// resourceIndicators feature, a client_secret_basic client, introspection on, the in-memory adapter
+// (its store's bound raised, below).
 // For the write paths: a public client (`none`, PKCE) with authorization_code and refresh_token,
 // refresh tokens rotated on every use, open dynamic registration (`/reg`), and one bench-only route,
 // `POST /bench/mint-codes`, that mints authorization codes through the provider's own models (a
@@ -9,6 +10,11 @@
 // Listens on 127.0.0.1 only (port from PEER_PORT, default 0) and prints `peer listening on URL`.
 import { generateKeyPairSync } from 'node:crypto';
 import Provider, { errors } from 'oidc-provider';
+// The provider's own in-memory adapter and its LRU store, with the bound raised: the default store
+// keeps 1 000 entries, and codes minted before a run (tens of thousands) would be evicted before
+// they are redeemed ("grant request is invalid"). Same adapter code, same data structure.
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
+import LRU from 'oidc-provider/lib/helpers/lru.js';
 
 const RESOURCE = process.env.PEER_RESOURCE ?? 'https://bench.example/api';
 // node-oidc-provider refuses to introspect its JWT access tokens ("Structured JWT Tokens cannot be
@@ -23,7 +29,10 @@ const port = Number(process.env.PEER_PORT ?? 0);
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'bench-es256', alg: 'ES256', use: 'sig' };
 
+const storage = new LRU({ maxSize: Number(process.env.PEER_STORE_MAX ?? 5_000_000) });
+
 const make = (issuer) => new Provider(issuer, {
+  adapter: (model) => new MemoryAdapter(model, storage),
   clients: [{
     client_id: CLIENT_ID,
     client_secret: CLIENT_SECRET,

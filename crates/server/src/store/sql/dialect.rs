@@ -168,6 +168,16 @@ pub trait SqlBackend: Send + Sync + 'static {
     fn on_pool(&self) -> impl Executor<'_, Database = Self::Db> {
         <Self::Db as Runs>::on_pool(self.pool())
     }
+
+    /// Where the database admits one writer at a time (SQLite), the queue this process's write
+    /// transactions wait in before they begin ([`in_tx!`](super::tx::in_tx)): a writer then waits
+    /// its turn in order, woken when the one before commits, instead of polling the database's
+    /// lock in SQLite's busy handler, which sleeps 1, 2, 5, 10, 20… ms between tries and so made a
+    /// queue of 64 rotations wait ~20 ms each (bench/notes.md, issue 19). Other processes on the
+    /// same file still meet the busy timeout. `None` where the database locks rows.
+    fn write_gate(&self) -> Option<&tokio::sync::Mutex<()>> {
+        None
+    }
 }
 
 /// A statement whose text was formatted from literals and a dialect's constants alone (an

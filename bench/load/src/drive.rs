@@ -106,7 +106,9 @@ pub async fn drive<W: Work>(plan: &Plan, works: Vec<W>) -> Result<(Summary, Vec<
     let mut total = Tally::default();
     let mut back = Vec::with_capacity(tasks.len());
     for t in tasks {
-        let (tally, w) = t.await.map_err(|e| format!("a connection task failed: {e}"))??;
+        let (tally, w) = t
+            .await
+            .map_err(|e| format!("a connection task failed: {e}"))??;
         total.samples.extend(tally.samples);
         total.status_errors += tally.status_errors;
         total.connect_errors += tally.connect_errors;

@@ -161,7 +161,13 @@ async fn run(args: Args) -> Result<(), String> {
             let works = tokens[..args.conns]
                 .iter()
                 .map(|t| {
-                    rotate::Chain::new(&target, &path, &client_id, basic.as_deref(), (*t).to_owned())
+                    rotate::Chain::new(
+                        &target,
+                        &path,
+                        &client_id,
+                        basic.as_deref(),
+                        (*t).to_owned(),
+                    )
                 })
                 .collect();
             let (summary, works) = drive::drive(&plan, works).await?;
@@ -185,7 +191,9 @@ async fn run(args: Args) -> Result<(), String> {
         } => {
             let file = codes;
             let codes = Arc::new(redeem::Codes::read(&file)?);
-            let save = save_refresh.as_ref().map(|_| Arc::new(Mutex::new(Vec::new())));
+            let save = save_refresh
+                .as_ref()
+                .map(|_| Arc::new(Mutex::new(Vec::new())));
             let works = (0..args.conns)
                 .map(|_| redeem::Redeem {
                     target: target.clone(),
@@ -211,7 +219,10 @@ async fn run(args: Args) -> Result<(), String> {
             rest.push(String::new());
             std::fs::write(&file, rest.join("\n")).map_err(|e| format!("{file}: {e}"))?;
             if codes.used() == codes.items.len() {
-                eprintln!("redeem: all {} codes used: the run ended early", codes.items.len());
+                eprintln!(
+                    "redeem: all {} codes used: the run ended early",
+                    codes.items.len()
+                );
             }
             println!("{}", summary.line());
         }
@@ -276,11 +287,21 @@ async fn run(args: Args) -> Result<(), String> {
             let auth = match (bearer, dpop_basic, dpop_body) {
                 (Some(t), None, None) => mcp::Auth::Bearer(format!("Bearer {t}")),
                 (None, Some(basic), Some(body)) => {
-                    dpop_auth(&target, &basic, &body, &format!("{}{path}", target.base), proofs)
-                        .await?
+                    dpop_auth(
+                        &target,
+                        &basic,
+                        &body,
+                        &format!("{}{path}", target.base),
+                        proofs,
+                    )
+                    .await?
                 }
                 (None, None, None) => mcp::Auth::None,
-                _ => return Err("give --bearer, or --dpop-basic with --dpop-body, or neither".into()),
+                _ => {
+                    return Err(
+                        "give --bearer, or --dpop-basic with --dpop-body, or neither".into(),
+                    );
+                }
             };
             let auth = Arc::new(auth);
             let works = (0..args.conns)

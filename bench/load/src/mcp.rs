@@ -15,7 +15,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub enum Auth {
     None,
     Bearer(String),
-    Dpop { authorization: String, proofs: Arc<Proofs> },
+    Dpop {
+        authorization: String,
+        proofs: Arc<Proofs>,
+    },
 }
 
 pub struct Proofs {

@@ -118,7 +118,10 @@ impl Work for MintOurs {
                 eprintln!(
                     "mint: /authorize answered {} without a code: {}",
                     answer.status,
-                    String::from_utf8_lossy(&answer.body).chars().take(200).collect::<String>()
+                    String::from_utf8_lossy(&answer.body)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
                 );
                 false
             }
@@ -166,7 +169,11 @@ impl Work for MintPeer {
         let body = String::from_utf8_lossy(&answer.body);
         let codes: Vec<&str> = body.lines().filter(|l| !l.is_empty()).collect();
         if answer.status != 200 || codes.len() != self.verifiers.len() {
-            eprintln!("mint: the peer answered {}: {}", answer.status, body.chars().take(200).collect::<String>());
+            eprintln!(
+                "mint: the peer answered {}: {}",
+                answer.status,
+                body.chars().take(200).collect::<String>()
+            );
             return false;
         }
         for (c, v) in codes.iter().zip(&self.verifiers) {

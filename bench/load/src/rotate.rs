@@ -43,7 +43,10 @@ impl Work for Chain {
         if self.broken {
             return None;
         }
-        let mut pairs = vec![("grant_type", "refresh_token"), ("refresh_token", &*self.token)];
+        let mut pairs = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &*self.token),
+        ];
         // A public client names itself in the body (RFC 6749 §3.2.1); a confidential one
         // authenticates with Basic instead.
         if self.basic.is_none() {

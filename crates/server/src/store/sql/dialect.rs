@@ -33,10 +33,6 @@ pub trait Dialect:
     /// How a transaction that writes begins (`None`: the driver's plain `BEGIN`).
     const BEGIN_WRITE: Option<&'static str>;
 
-    /// How a transaction of several reads that must see one snapshot begins (`None`: the
-    /// driver's plain `BEGIN`).
-    const BEGIN_SNAPSHOT: Option<&'static str>;
-
     /// Whether write transactions run side by side and are kept apart by row locks
     /// (`SELECT … FOR UPDATE`), taken in one global order: authorization code, then grant, then
     /// refresh token. `false` where a write transaction holds the whole database from its

@@ -13,14 +13,6 @@ pub(crate) async fn begin_write<D: Dialect>(
     begin(pool, D::BEGIN_WRITE, "beginning a transaction").await
 }
 
-/// Begins a transaction of reads that see one snapshot ([`Dialect::BEGIN_SNAPSHOT`]).
-pub(crate) async fn begin_snapshot<D: Dialect>(
-    pool: &Pool<D>,
-    what: &'static str,
-) -> StoreResult<Transaction<'static, D>> {
-    begin(pool, D::BEGIN_SNAPSHOT, what).await
-}
-
 async fn begin<D: Dialect>(
     pool: &Pool<D>,
     statement: Option<&'static str>,

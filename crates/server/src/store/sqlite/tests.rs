@@ -138,10 +138,7 @@ async fn chain(store: &SqliteStore, ns: &str) {
         expires_at: i64::MAX / 2,
         revoked_at: None,
     };
-    store
-        .insert_grant(&g, Some(&link(ns, 0)))
-        .await
-        .unwrap();
+    store.insert_grant(&g, Some(&link(ns, 0))).await.unwrap();
 }
 
 fn link(ns: &str, i: u32) -> crate::model::RefreshToken {
@@ -190,7 +187,11 @@ async fn chains_rotate_side_by_side_in_one_process_and_beside_another() {
     }
     let mut tasks = Vec::new();
     for c in 0..CHAINS {
-        let s = if c % 4 == 0 { other.clone() } else { store.clone() };
+        let s = if c % 4 == 0 {
+            other.clone()
+        } else {
+            store.clone()
+        };
         tasks.push(tokio::spawn(rotate_chain(s, format!("c{c}"), STEPS)));
     }
     for t in tasks {
@@ -204,7 +205,14 @@ async fn chains_rotate_side_by_side_in_one_process_and_beside_another() {
             .unwrap()
             .unwrap();
         assert_eq!(last.rotated_at, None, "{ns}: the last successor is live");
-        let (first, _) = store.get_refresh(&format!("{ns}-0")).await.unwrap().unwrap();
-        assert_eq!(first.successor_hash.as_deref(), Some(format!("{ns}-1").as_str()));
+        let (first, _) = store
+            .get_refresh(&format!("{ns}-0"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            first.successor_hash.as_deref(),
+            Some(format!("{ns}-1").as_str())
+        );
     }
 }

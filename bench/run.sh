@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
 # The benchmark harness of issue 7: our authorization server and guard against node-oidc-provider and an
-# unguarded rmcp server, with wrk. Usage: bench/run.sh [--quick] [--runs N]. Writes bench/RESULTS.md and
-# keeps the raw output in bench/out/<timestamp>/. See bench/README.md.
+# unguarded rmcp server, with wrk and bench-load (bench/load). Usage: bench/run.sh [--quick] [--runs N]
+# [--only LIST]. Writes bench/RESULTS.md and keeps the raw output in bench/out/<timestamp>/. See
+# bench/README.md (the scenario names of --only are listed there).
 set -euo pipefail
 
 DUR=10
 RUNS=3
 QUICK=0
+ONLY=""
 INVOCATION="${BENCH_BIN:+BENCH_BIN=$BENCH_BIN }bench/run.sh $*"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1; DUR=3; shift ;;
     --runs) RUNS="$2"; shift 2 ;;
-    -h|--help) sed -n 2,4p "$0"; exit 0 ;;
+    --only) ONLY="$2"; shift 2 ;;
+    -h|--help) sed -n 2,5p "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 [ "$RUNS" -ge 1 ] || { echo "--runs must be >= 1" >&2; exit 2; }
+ALL_SCENARIOS="cc introspect cc-dpop memory peer mcp mcp-sat mcp-cold mcp-dpop authcode rotate redeem register"
+for n in ${ONLY//,/ }; do
+  [[ " $ALL_SCENARIOS " == *" $n "* ]] || { echo "unknown scenario for --only: $n (known: $ALL_SCENARIOS)" >&2; exit 2; }
+done
+# want NAME...: whether any of the scenarios is selected (all are without --only).
+want() {
+  [ -z "$ONLY" ] && return 0
+  local n
+  for n in "$@"; do [[ ",$ONLY," == *",$n,"* ]] && return 0; done
+  return 1
+}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
@@ -55,9 +69,15 @@ stop_pid() {
   for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
 }
+# PostgreSQL databases made here (one fresh database per server run), dropped on exit.
+PG_URL_BASE=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+PG_DBS=()
 cleanup() {
-  local pid
+  local pid db
   for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  for db in "${PG_DBS[@]}"; do
+    psql "$PG_URL_BASE/postgres" -qAtc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -81,9 +101,17 @@ else
   BIN=$TARGET_DIR/release/mcp-oauth
   (cd "$ROOT" && cargo build --release -p mcp-oauth-core --example dpop_proofs)
   PROOFS_BIN=$TARGET_DIR/release/examples/dpop_proofs
+  (cd "$ROOT" && cargo build --release -p mcp-oauth-bench)
+  LOAD_BIN=$TARGET_DIR/release/bench-load
 fi
-# The DPoP issuance scenario needs the proof maker; with BENCH_BIN, BENCH_PROOFS_BIN names it.
+# The DPoP issuance scenario needs the proof maker; with BENCH_BIN, BENCH_PROOFS_BIN names it, and
+# BENCH_LOAD_BIN the load generator of the write paths and the DPoP guard (bench/load).
 PROOFS_BIN=${BENCH_PROOFS_BIN:-${PROOFS_BIN:-}}
+LOAD_BIN=${BENCH_LOAD_BIN:-${LOAD_BIN:-}}
+if want mcp-dpop rotate redeem register && [ -z "$LOAD_BIN" ]; then
+  echo "these scenarios need bench-load: set BENCH_LOAD_BIN (cargo build --release -p mcp-oauth-bench)" >&2; exit 1
+fi
+command -v psql >/dev/null || { want rotate redeem register && echo "psql missing: the write paths run on PostgreSQL too" >&2 && exit 1; }
 
 log "peer dependencies (npm ci)"
 if [ ! -d "$BENCH/peer/node_modules/oidc-provider" ]; then
@@ -158,16 +186,32 @@ median_rps() {
 # closed-loop, so each connection waits between requests (BENCH_DELAY_MS): a 2 s calibration run at
 # d0 = CONNS / (0.8 * max) gives the time a request takes at that load, L = CONNS / achieved - d0, and
 # the recorded run waits d = CONNS / (0.8 * max) - L.
+# RUNNER (wrk_run by default, load_run for bench-load) is the function of the measured runs.
 paced_run() {
-  local scenario=$1 server=$2 max target d0 a d
+  local scenario=$1 server=$2 max target d0 a d runner=${RUNNER:-wrk_run}
   max=$(median_rps "$scenario" "$server")
   target=$(python3 -c "print(0.8 * $max)")
   d0=$(python3 -c "print($CONNS / $target * 1000)")
-  (DUR=2; BENCH_DELAY_MS=$d0 wrk_run calibrate "$server" 1 "$3" "$4" "${@:5}")
+  (DUR=2; BENCH_DELAY_MS=$d0 $runner calibrate "$server" 1 "$3" "$4" "${@:5}")
   a=$(median_rps calibrate "$server")
   sed -i '/^calibrate\t/d' "$RAW"
   d=$(python3 -c "print(max(0.0, $d0 - ($CONNS / max($a, 1.0) * 1000 - $d0)))")
-  BENCH_DELAY_MS=$d wrk_run "$scenario@80%" "$server" 1 "$3" "$4" "${@:5}"
+  BENCH_DELAY_MS=$d $runner "$scenario@80%" "$server" 1 "$3" "$4" "${@:5}"
+}
+
+# load_run SCENARIO SERVER RUN PID URL COMMAND ARGS...: as wrk_run, with bench-load (one thread, on the
+# load core): a refresh chain per connection, single-use codes, registration, DPoP per request.
+load_run() {
+  local scenario=$1 server=$2 run=$3 pid=$4 url=$5
+  shift 5
+  local out=$WORK/load-$scenario-$server-$run.txt before after line
+  [ "$run" = 1 ] && note_cmd "taskset -c $LOAD_CPU bench-load --url URL --conns $CONNS --duration $DUR $1 ...  # $scenario/$server${BENCH_DELAY_MS:+, BENCH_DELAY_MS=$BENCH_DELAY_MS}"
+  before=$(cpu_ticks "$pid")
+  taskset -c "$LOAD_CPU" timeout $((DUR + 60)) "$LOAD_BIN" --url "$url" --conns "$CONNS" --duration "$DUR" "$@" >"$out" 2>&1 || true
+  after=$(cpu_ticks "$pid")
+  line=$(grep '^BENCH ' "$out" | tail -1)
+  [ -n "$line" ] || { cat "$out" >&2; echo "bench-load gave no summary" >&2; exit 1; }
+  row "$scenario" "$server" "$run" "$line" $((after - before))
 }
 
 # mint URL BASIC BODY FILE COUNT: issues COUNT tokens with client_credentials into FILE (wrk + mint.lua on
@@ -205,6 +249,8 @@ export MCP_OAUTH_TOKEN_RATE_LIMIT_PER_IP=0 MCP_OAUTH_TOKEN_RATE_LIMIT_PER_CLIENT
 export MCP_OAUTH_DPOP_PROOF_LIFETIME=300
 export MCP_OAUTH_AUTHORIZE_RATE_LIMIT_PER_IP=0 MCP_OAUTH_LOGIN_RATE_LIMIT_PER_IP=0
 RES=https://bench.example/api
+RSS_IDLE="" RSS_100K="" MINTED="" MINT100K_RATE="" OURS_RSS_END="" PER_RUN=0
+if want cc introspect cc-dpop memory; then
 OURS_DIR=$WORK/ours-data
 start ours "$WORK/ours.log" "$BIN" --data-dir "$OURS_DIR" serve --addr 127.0.0.1:0
 OURS_PID=$SPID OURS=$SURL
@@ -219,6 +265,7 @@ BASIC=$(b64 "$(python3 -c 'import sys,urllib.parse as u; print(u.quote(sys.argv[
 CC_BODY="grant_type=client_credentials&resource=$(python3 -c 'import sys,urllib.parse as u; print(u.quote(sys.argv[1],safe=""))' "$RES")&scope=mcp%3Atools"
 curl -sf "$OURS/token" -H "Authorization: Basic $BASIC" -d "$CC_BODY" >/dev/null || { echo "our token endpoint refused the bench client" >&2; exit 1; }
 
+if want memory; then
 sleep 1
 RSS_IDLE=$(rss_kib "$OURS_PID")
 log "ours: VmRSS idle $RSS_IDLE KiB; issuing 100000 tokens"
@@ -229,16 +276,23 @@ RSS_100K=$(rss_kib "$OURS_PID")
 log "ours: VmRSS after $MINTED tokens $RSS_100K KiB"
 rm -f "$WORK/ours-100k.txt"
 log "ours: minted at $MINT100K_RATE tokens/s"
+fi
 
-for r in $(seq 1 "$RUNS"); do wrk_run cc ours "$r" "$OURS_PID" "$OURS" form.lua /token "$BASIC" "$CC_BODY"; done
+if want cc; then
+  for r in $(seq 1 "$RUNS"); do wrk_run cc ours "$r" "$OURS_PID" "$OURS" form.lua /token "$BASIC" "$CC_BODY"; done
+fi
 TOKEN=$(curl -sf "$OURS/token" -H "Authorization: Basic $BASIC" -d "$CC_BODY" | json_field access_token)
 curl -sf "$OURS/introspect" -H "Authorization: Basic $BASIC" -d "token=$TOKEN" | grep -q '"active":true' || { echo "our introspection says inactive" >&2; exit 1; }
-for r in $(seq 1 "$RUNS"); do wrk_run introspect ours "$r" "$OURS_PID" "$OURS" form.lua /introspect "$BASIC" "token=$TOKEN"; done
-paced_run cc ours "$OURS_PID" "$OURS" form.lua /token "$BASIC" "$CC_BODY"
+if want introspect; then
+  for r in $(seq 1 "$RUNS"); do wrk_run introspect ours "$r" "$OURS_PID" "$OURS" form.lua /introspect "$BASIC" "token=$TOKEN"; done
+fi
+want cc && paced_run cc ours "$OURS_PID" "$OURS" form.lua /token "$BASIC" "$CC_BODY"
 # client_credentials with a DPoP proof per request (RFC 9449): proof verification and the jti
 # recorded in the database on every issuance, next to the bearer "cc" figure. Proofs are made
 # just before each run (their iat must be fresh), more than a run sends (BENCH_DPOP_PROOFS).
-if [ -n "$PROOFS_BIN" ]; then
+if ! want cc-dpop; then
+  :
+elif [ -n "$PROOFS_BIN" ]; then
   for r in $(seq 1 "$RUNS"); do
     "$PROOFS_BIN" "$OURS/token" "${BENCH_DPOP_PROOFS:-400000}" >"$WORK/proofs.txt"
     note_cmd "dpop_proofs URL/token ${BENCH_DPOP_PROOFS:-400000} > FILE  # mcp-oauth-core example"
@@ -248,14 +302,16 @@ if [ -n "$PROOFS_BIN" ]; then
 else
   log "no proof maker (BENCH_PROOFS_BIN): skipping cc-dpop"
 fi
-paced_run introspect ours "$OURS_PID" "$OURS" form.lua /introspect "$BASIC" "token=$TOKEN"
+want introspect && paced_run introspect ours "$OURS_PID" "$OURS" form.lua /introspect "$BASIC" "token=$TOKEN"
 OURS_RSS_END=$(rss_kib "$OURS_PID")
 stop_pid "$OURS_PID"
+fi
 
 # ------------------------------------------------------------------------------ peer: scenarios 1, 2
 PEER_SECRET=bench-secret-0123456789abcdef0123456789
 export NODE_ENV=production PEER_CLIENT_ID=bench-client PEER_CLIENT_SECRET=$PEER_SECRET PEER_RESOURCE=$RES
 export PEER_OPAQUE_RESOURCE=https://bench.example/opaque
+if want peer; then
 start peer "$WORK/peer.log" "$NODE" "$BENCH/peer/server.mjs"
 PEER_PID=$SPID PEER=$SURL
 PBASIC=$(b64 "bench-client:$PEER_SECRET")
@@ -269,8 +325,11 @@ PTOKEN=$(curl -sf "$PEER/token" -H "Authorization: Basic $PBASIC" \
 curl -sf "$PEER/token/introspection" -H "Authorization: Basic $PBASIC" -d "token=$PTOKEN" | grep -q '"active":true' || { echo "peer introspection says inactive" >&2; exit 1; }
 for r in $(seq 1 "$RUNS"); do wrk_run introspect peer "$r" "$PEER_PID" "$PEER" form.lua /token/introspection "$PBASIC" "token=$PTOKEN"; done
 stop_pid "$PEER_PID"
+fi
 
 # ------------------------------------------------------------- ours with the demo: scenarios 3 and 4
+MCP_SAT_CONNS=${BENCH_MCP_SAT_CONNS:-1024}
+if want mcp mcp-sat mcp-cold mcp-dpop authcode; then
 DEMO_DIR=$WORK/demo-data
 start demo "$WORK/demo.log" "$BIN" --data-dir "$DEMO_DIR" serve --addr 127.0.0.1:0 --demo-public
 DEMO_PID=$SPID DEMO=$SURL
@@ -290,7 +349,6 @@ MTOKEN=$(curl -sf "$DEMO/token" -H "Authorization: Basic $MBASIC" -d "$MCC_BODY"
 # sessions per client address (`MAX_SESSIONS_PER_CLIENT`, crates/cli/src/demo/sessions.rs, issue 12),
 # and all the load comes from 127.0.0.1: 64 sessions, one per connection of the main runs; the
 # 1024-connection runs share them (16 connections per session).
-MCP_SAT_CONNS=${BENCH_MCP_SAT_CONNS:-1024}
 MCP_SESSIONS=${BENCH_MCP_SESSIONS:-64}
 MCP_VERSION=2025-06-18
 export BENCH_MCP_VERSION=$MCP_VERSION
@@ -316,14 +374,33 @@ log "demo: $(grep -c . "$SESSIONS") sessions"
 SID=$SESSIONS
 MCP_PATH=/mcp
 
-for r in $(seq 1 "$RUNS"); do wrk_run mcp unguarded "$r" "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID"; done
-for r in $(seq 1 "$RUNS"); do wrk_run mcp guarded-warm "$r" "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID" "$MTOKEN"; done
+if want mcp; then
+  for r in $(seq 1 "$RUNS"); do wrk_run mcp unguarded "$r" "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID"; done
+  for r in $(seq 1 "$RUNS"); do wrk_run mcp guarded-warm "$r" "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID" "$MTOKEN"; done
+fi
 # 64 connections saturate the server core (the figures show "core busy"); the same pair again with
 # many more connections shows what a crowd of clients costs (more sessions and sockets in play).
-SAVE_CONNS=$CONNS; CONNS=$MCP_SAT_CONNS
-for r in $(seq 1 "$RUNS"); do wrk_run mcp-sat unguarded "$r" "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID"; done
-for r in $(seq 1 "$RUNS"); do wrk_run mcp-sat guarded-warm "$r" "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID" "$MTOKEN"; done
-CONNS=$SAVE_CONNS
+if want mcp-sat; then
+  SAVE_CONNS=$CONNS; CONNS=$MCP_SAT_CONNS
+  for r in $(seq 1 "$RUNS"); do wrk_run mcp-sat unguarded "$r" "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID"; done
+  for r in $(seq 1 "$RUNS"); do wrk_run mcp-sat guarded-warm "$r" "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID" "$MTOKEN"; done
+  CONNS=$SAVE_CONNS
+fi
+# The guard with DPoP-bound tokens (RFC 9449 §7): bench-load gets a token bound to a fresh key
+# (client_credentials with a proof), makes a proof with `ath` per request before the timed run, and
+# sends each once. The bearer pair is measured with the same load generator, so the two differ
+# only in the token's kind (proof verification, `ath`, the jti replay cache).
+if want mcp-dpop; then
+  for r in $(seq 1 "$RUNS"); do
+    load_run mcp-lg bearer "$r" "$DEMO_PID" "$DEMO" mcp --path "$MCP_PATH" --sessions "$SID" --bearer "$MTOKEN"
+  done
+  NPROOFS=$(python3 -c "print(max(20000, int($(median_rps mcp-lg bearer) * $DUR * 1.5)))")
+  for r in $(seq 1 "$RUNS"); do
+    load_run mcp-lg dpop "$r" "$DEMO_PID" "$DEMO" mcp --path "$MCP_PATH" --sessions "$SID" \
+      --dpop-basic "$MBASIC" --dpop-body "$MCC_BODY" --proofs "$NPROOFS"
+  done
+fi
+if want mcp-cold; then
 # Cold: a fresh token per request. Enough tokens for every run not to repeat one (estimated from the
 # warm throughput, capped); the cache (10 000 entries) cannot hold a slice, so a wrap also misses.
 WARM=$(median_rps mcp-sat guarded-warm)
@@ -336,15 +413,20 @@ for r in $(seq 1 "$RUNS"); do
 done
 echo "$PER_RUN" >"$WORK/cold-per-run.txt"
 rm -f "$WORK/cold-tokens.txt"
-paced_run mcp unguarded "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID"
-paced_run mcp guarded-warm "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID" "$MTOKEN"
-SAVE_CONNS=$CONNS; CONNS=$MCP_SAT_CONNS
-paced_run mcp-sat guarded-warm "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID" "$MTOKEN"
-CONNS=$SAVE_CONNS
+fi
+if want mcp; then
+  paced_run mcp unguarded "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID"
+  paced_run mcp guarded-warm "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID" "$MTOKEN"
+fi
+if want mcp-sat; then
+  SAVE_CONNS=$CONNS; CONNS=$MCP_SAT_CONNS
+  paced_run mcp-sat guarded-warm "$DEMO_PID" "$DEMO" mcp.lua "$MCP_PATH" "$SID" "$MTOKEN"
+  CONNS=$SAVE_CONNS
+fi
 
 # Scenario 4: the browser flow, Python driver on the load core.
 AC_WORKERS=8
-for r in $(seq 1 "$RUNS"); do
+want authcode && for r in $(seq 1 "$RUNS"); do
   note_cmd "taskset -c $LOAD_CPU python3 bench/authcode.py $DEMO $MCP_RES $DUR $AC_WORKERS  # run $r"
   before=$(cpu_ticks "$DEMO_PID")
   line=$(taskset -c "$LOAD_CPU" timeout $((DUR + 60)) python3 "$BENCH/authcode.py" "$DEMO" "$MCP_RES" "$DUR" "$AC_WORKERS" 2>"$WORK/authcode-$r.err" | grep '^FLOW ')
@@ -352,6 +434,90 @@ for r in $(seq 1 "$RUNS"); do
   row authcode ours "$r" "${line#FLOW }" $((after - before))
 done
 stop_pid "$DEMO_PID"
+fi
+
+# ------------------------------------------------------------ the write paths: scenarios 7–9 (issue 19)
+# Refresh rotation, code redemption and registration, each on SQLite (a fresh data directory), on
+# PostgreSQL (a fresh database, dropped on exit) and on the peer (node-oidc-provider ships only its
+# in-memory adapter: its figures are without a database). bench-load drives them: a refresh chain per
+# connection, each code redeemed once, a fresh registration per request.
+# Codes are minted before each run (600 s lifetime on both sides, so a long mint does not expire them):
+# ours through `GET /authorize` with one signed-in session whose consent covers the request
+# (bench/session.py logs in once: the login's Argon2id is not in any figure), the peer through the
+# bench route of bench/peer/server.mjs (its own Grant and AuthorizationCode models).
+# The registration limit (10 a minute per address by default) is lifted: capacity is measured.
+export MCP_OAUTH_CODE_TTL=600 MCP_OAUTH_REGISTRATION_RATE_LIMIT=1000000000
+REDIRECT=http://127.0.0.1:9999/callback
+# codes_for SCENARIO SERVER SECONDS: codes for SECONDS of load: 1.3 × the median rate so far, or a guess.
+codes_for() {
+  python3 -c "m = $(median_rps "$1" "$2"); print(int(1.3 * (m if m > 0 else 8000) * $3) + $CONNS)"
+}
+# mint_codes SERVER URL COUNT FILE: COUNT `code verifier` lines into FILE (not timed, not recorded).
+mint_codes() {
+  if [ "$1" = peer ]; then
+    note_cmd "taskset -c $LOAD_CPU bench-load --url URL --conns 8 --duration 600 mint-peer-codes --count N --out FILE"
+    taskset -c "$LOAD_CPU" "$LOAD_BIN" --url "$2" --conns 8 --duration 600 mint-peer-codes --count "$3" --out "$4" 2>>"$WORK/mint.log"
+  else
+    note_cmd "taskset -c $LOAD_CPU bench-load --url URL --conns $CONNS --duration 600 mint-codes --count N --out FILE --cookie SESSION --client-id demo-client --redirect-uri $REDIRECT --scope mcp:tools --resource URL/mcp"
+    taskset -c "$LOAD_CPU" "$LOAD_BIN" --url "$2" --conns "$CONNS" --duration 600 mint-codes --count "$3" --out "$4" \
+      --cookie "$COOKIE" --client-id demo-client --redirect-uri "$REDIRECT" --scope mcp:tools --resource "$2/mcp" 2>>"$WORK/mint.log"
+  fi
+}
+write_paths() {
+  local server=$1 url pid client resource regpath codes=$WORK/codes-$1.txt chains=$WORK/chains-$1.txt r
+  case $server in
+    sqlite) start "ours-sqlite" "$WORK/ours-sqlite.log" "$BIN" --data-dir "$WORK/sqlite-data" serve --addr 127.0.0.1:0 --demo ;;
+    postgres)
+      local db="mcp_oauth_bench_${STAMP,,}_$$"
+      note_cmd "psql $PG_URL_BASE/postgres -c 'CREATE DATABASE <fresh>'  # dropped on exit"
+      psql "$PG_URL_BASE/postgres" -qAtc "CREATE DATABASE \"$db\"" >/dev/null
+      PG_DBS+=("$db")
+      start "ours-postgres" "$WORK/ours-postgres.log" "$BIN" --data-dir "$WORK/postgres-data" --database "$PG_URL_BASE/$db" serve --addr 127.0.0.1:0 --demo ;;
+    peer) start peer "$WORK/peer-writes.log" "$NODE" "$BENCH/peer/server.mjs" ;;
+  esac
+  pid=$SPID url=$SURL
+  if [ "$server" = peer ]; then
+    client=bench-public resource=$RES regpath=/reg
+  else
+    client=demo-client resource=$url/mcp regpath=/register
+    note_cmd "python3 bench/session.py URL URL/mcp  # one login and consent; prints the session cookie"
+    COOKIE=$(python3 "$BENCH/session.py" "$url" "$resource")
+  fi
+  if want rotate; then
+    # One chain per connection, each begun by a code flow of its own (the code redeemed here).
+    mint_codes "$server" "$url" "$CONNS" "$codes"
+    note_cmd "taskset -c $LOAD_CPU bench-load --url URL --conns 8 redeem --codes FILE ... --save-refresh CHAINS  # $CONNS chains"
+    taskset -c "$LOAD_CPU" "$LOAD_BIN" --url "$url" --conns 8 --duration 600 redeem --codes "$codes" --client-id "$client" \
+      --redirect-uri "$REDIRECT" --resource "$resource" --save-refresh "$chains" >"$WORK/chains-$server.log" 2>&1
+    [ "$(grep -c . "$chains")" -ge "$CONNS" ] || { cat "$WORK/chains-$server.log" >&2; echo "$server: too few chains" >&2; exit 1; }
+    if [ "$server" = peer ]; then  # JIT warm-up, not recorded (the chains go on)
+      (DUR=2; load_run warmup peer 1 "$pid" "$url" rotate --chains "$chains" --client-id "$client")
+      sed -i '/^warmup\t/d' "$RAW"
+    fi
+    for r in $(seq 1 "$RUNS"); do load_run rotate "$server" "$r" "$pid" "$url" rotate --chains "$chains" --client-id "$client"; done
+    RUNNER=load_run paced_run rotate "$server" "$pid" "$url" rotate --chains "$chains" --client-id "$client"
+  fi
+  if want redeem; then
+    for r in $(seq 1 "$RUNS"); do
+      mint_codes "$server" "$url" "$(codes_for redeem "$server" "$DUR")" "$codes"
+      load_run redeem "$server" "$r" "$pid" "$url" redeem --codes "$codes" --client-id "$client" --redirect-uri "$REDIRECT" --resource "$resource"
+    done
+    # The calibration run and the paced run take their codes from one file (bench-load writes the
+    # unused ones back).
+    mint_codes "$server" "$url" "$(codes_for redeem "$server" $((DUR + 2)))" "$codes"
+    RUNNER=load_run paced_run redeem "$server" "$pid" "$url" redeem --codes "$codes" --client-id "$client" --redirect-uri "$REDIRECT" --resource "$resource"
+  fi
+  if want register; then
+    for r in $(seq 1 "$RUNS"); do load_run register "$server" "$r" "$pid" "$url" register --path "$regpath"; done
+  fi
+  rm -f "$codes" "$chains"
+  stop_pid "$pid"
+}
+if want rotate redeem register; then
+  write_paths sqlite
+  write_paths postgres
+  write_paths peer
+fi
 
 # ------------------------------------------------------------------------------------------ report
 cat >"$WORK/env.txt" <<EOF
@@ -376,6 +542,8 @@ mint100k_rate=$MINT100K_RATE
 rss_end_kib=$OURS_RSS_END
 cold_per_run=$PER_RUN
 mcp_sat_conns=$MCP_SAT_CONNS
+postgres=$(psql "$PG_URL_BASE/postgres" -qAtc 'SHOW server_version' 2>/dev/null || echo unknown)
+only=$ONLY
 commit=$(cd "$ROOT" && git rev-parse --short HEAD)
 dirty_files=$(cd "$ROOT" && git status --porcelain -- crates | wc -l)
 binary=$BIN

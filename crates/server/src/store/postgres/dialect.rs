@@ -8,10 +8,6 @@ use sqlx::postgres::PgQueryResult;
 impl Dialect for Postgres {
     /// `READ COMMITTED`, PostgreSQL's default: the row locks make it safe (see the module docs).
     const BEGIN_WRITE: Option<&'static str> = None;
-    /// At `READ COMMITTED` each statement sees its own snapshot; two reads that must agree need
-    /// one for the whole transaction.
-    const BEGIN_SNAPSHOT: Option<&'static str> =
-        Some("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
     /// Writers run side by side, apart by `FOR UPDATE` locks in the global order.
     const ROW_LOCKS: bool = true;
     /// Every text column is `COLLATE "C"` already; the sort keys say so too, so that a list's

@@ -37,7 +37,7 @@
 //!
 //! The statements are the shared SQL implementation's (`store/sql`), the same as SQLite's;
 //! this module connects, migrates and says how PostgreSQL speaks that SQL (`dialect`: the
-//! `FOR UPDATE` suffix, `COLLATE "C"` on text sort keys, the snapshot of a read transaction,
+//! `FOR UPDATE` suffix, `COLLATE "C"` on text sort keys,
 //! the advisory lock and the retry).
 
 mod dialect;

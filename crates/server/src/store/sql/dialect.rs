@@ -33,10 +33,6 @@ pub trait Dialect:
     /// How a transaction that writes begins (`None`: the driver's plain `BEGIN`).
     const BEGIN_WRITE: Option<&'static str>;
 
-    /// How a transaction of several reads that must see one snapshot begins (`None`: the
-    /// driver's plain `BEGIN`).
-    const BEGIN_SNAPSHOT: Option<&'static str>;
-
     /// Whether write transactions run side by side and are kept apart by row locks
     /// (`SELECT … FOR UPDATE`), taken in one global order: authorization code, then grant, then
     /// refresh token. `false` where a write transaction holds the whole database from its
@@ -167,6 +163,16 @@ pub trait SqlBackend: Send + Sync + 'static {
     /// The pool as the executor of one statement.
     fn on_pool(&self) -> impl Executor<'_, Database = Self::Db> {
         <Self::Db as Runs>::on_pool(self.pool())
+    }
+
+    /// Where the database admits one writer at a time (SQLite), the queue this process's write
+    /// transactions wait in before they begin ([`in_tx!`](super::tx::in_tx)): a writer then waits
+    /// its turn in order, woken when the one before commits, instead of polling the database's
+    /// lock in SQLite's busy handler, which sleeps 1, 2, 5, 10, 20… ms between tries and so made a
+    /// queue of 64 rotations wait ~20 ms each (bench/notes.md, issue 19). Other processes on the
+    /// same file still meet the busy timeout. `None` where the database locks rows.
+    fn write_gate(&self) -> Option<&tokio::sync::Mutex<()>> {
+        None
     }
 }
 

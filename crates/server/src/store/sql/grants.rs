@@ -7,7 +7,7 @@ use super::revocations::{discard_tokens_in, doomed, queue_revocations_in};
 use super::row::Columns;
 use super::row::record;
 use super::run::Run;
-use super::tx::{begin_snapshot, finish, in_tx};
+use super::tx::in_tx;
 use crate::model::{AuthorizationCode, Grant, RedeemOutcome, RefreshToken, RotateOutcome};
 use crate::store::rules::{
     CodeRow, RedeemDecision, RotateDecision, check_family, decide_redeem, decide_rotate,
@@ -29,6 +29,14 @@ fn grant_from_row(row: &impl SqlRow) -> StoreResult<Grant> {
 fn refresh_from_row(row: &impl SqlRow) -> StoreResult<RefreshToken> {
     record![row => RefreshToken { token_hash, grant_id, created_at, expires_at, rotated_at,
         successor_hash }]
+}
+
+/// A refresh token and its grant from one joined row (the token's times under other names).
+fn refresh_and_grant_from_row(row: &impl SqlRow) -> StoreResult<(RefreshToken, Grant)> {
+    let token = record![row => RefreshToken { token_hash, grant_id,
+        created_at = row.col("token_created_at")?, expires_at = row.col("token_expires_at")?,
+        rotated_at, successor_hash }]?;
+    Ok((token, grant_from_row(row)?))
 }
 
 /// Reads a grant; with `lock`, where the dialect locks rows, also locks its row until the
@@ -250,18 +258,21 @@ impl<S: SqlBackend<Db = D>, D: Dialect> GrantStore for S {
     }
 
     async fn get_refresh(&self, token_hash: &str) -> StoreResult<Option<(RefreshToken, Grant)>> {
-        // Two reads in one snapshot.
-        let mut tx = begin_snapshot(self.pool(), "reading a refresh token").await?;
-        let result = async {
-            let Some(token) = fetch_refresh::<D>(&mut tx, token_hash).await? else {
-                return Ok(None);
-            };
-            Ok(fetch_grant::<D>(&mut tx, &token.grant_id, false)
-                .await?
-                .map(|g| (token, g)))
-        }
-        .await;
-        finish(tx, result).await
+        // One statement, so one snapshot in every dialect, in one round trip: a refresh reads
+        // this before it rotates, and a transaction around two reads cost three more
+        // (BEGIN, a second SELECT, COMMIT; bench/notes.md, issue 19).
+        sqlx::query(
+            "SELECT r.token_hash, r.grant_id, r.created_at AS token_created_at, \
+             r.expires_at AS token_expires_at, r.rotated_at, r.successor_hash, g.* \
+             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = $1",
+        )
+        .arg(token_hash)
+        .optional(
+            self.on_pool(),
+            "reading a refresh token",
+            refresh_and_grant_from_row,
+        )
+        .await
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: UnixTime) -> StoreResult<bool> {

@@ -13,14 +13,6 @@ pub(crate) async fn begin_write<D: Dialect>(
     begin(pool, D::BEGIN_WRITE, "beginning a transaction").await
 }
 
-/// Begins a transaction of reads that see one snapshot ([`Dialect::BEGIN_SNAPSHOT`]).
-pub(crate) async fn begin_snapshot<D: Dialect>(
-    pool: &Pool<D>,
-    what: &'static str,
-) -> StoreResult<Transaction<'static, D>> {
-    begin(pool, D::BEGIN_SNAPSHOT, what).await
-}
-
 async fn begin<D: Dialect>(
     pool: &Pool<D>,
     statement: Option<&'static str>,
@@ -70,7 +62,9 @@ pub(crate) fn retry<D: Dialect>(
 /// Runs `$body` (an expression using the transaction's connection `$tx: &mut D::Connection`) in
 /// a write transaction of `$store` ([`begin_write`]), committing on success and rolling back on
 /// error; runs the whole transaction again when the database aborted it with a transient
-/// failure, up to [`Dialect::MAX_ATTEMPTS`] tries.
+/// failure, up to [`Dialect::MAX_ATTEMPTS`] tries. Where the store has a
+/// [`write_gate`](super::dialect::SqlBackend::write_gate), the transaction waits its turn there
+/// first.
 ///
 /// A macro rather than a function taking a closure: the body borrows the caller's arguments and
 /// the connection, and its future must be `Send` for `async_trait`; a closure that returns such a
@@ -78,6 +72,11 @@ pub(crate) fn retry<D: Dialect>(
 macro_rules! in_tx {
     ($store:expr, |$tx:ident| $body:expr) => {{
         let pool = $crate::store::sql::dialect::SqlBackend::pool($store);
+        // Held until the transaction (and any retry) is over.
+        let _turn = match $crate::store::sql::dialect::SqlBackend::write_gate($store) {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        };
         let mut attempt = 1u32;
         loop {
             let mut tx = $crate::store::sql::tx::begin_write(pool).await?;

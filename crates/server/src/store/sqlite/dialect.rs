@@ -7,8 +7,6 @@ use sqlx::sqlite::SqliteQueryResult;
 impl Dialect for Sqlite {
     /// Takes the database's write lock with the first statement (see the module docs).
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
-    /// A deferred transaction: its first read fixes the snapshot of the WAL that it sees.
-    const BEGIN_SNAPSHOT: Option<&'static str> = None;
     /// One writer at a time holds the whole database: there are no row locks to take.
     const ROW_LOCKS: bool = false;
     /// Text compares byte by byte already (SQLite's default `BINARY` collation).

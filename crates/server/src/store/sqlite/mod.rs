@@ -2,9 +2,11 @@
 //!
 //! One database file, opened in WAL mode so that readers never wait for the writer. Every
 //! operation that touches more than one row runs in one transaction begun with
-//! `BEGIN IMMEDIATE`: it takes the write lock up front, so concurrent writers queue on the busy
-//! timeout instead of failing with `SQLITE_BUSY` when a read transaction tries to upgrade to a
-//! write, and a check made inside the transaction still holds when its write lands. There are
+//! `BEGIN IMMEDIATE`: it takes the write lock up front, so concurrent writers queue instead of
+//! failing with `SQLITE_BUSY` when a read transaction tries to upgrade to a write, and a check made
+//! inside the transaction still holds when its write lands. This process's write transactions
+//! queue first on an async mutex (`SqlBackend::write_gate`), in order and without polling; the
+//! busy timeout is left for the writers of other processes (an admin command beside `serve`). There are
 //! therefore no row locks (SQLite has none) and no retries: nothing aborts a transaction that
 //! holds the write lock for a concurrent neighbour's sake.
 //!
@@ -23,6 +25,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The schema migrations, embedded at build time.
@@ -39,6 +42,8 @@ const POOL_SIZE: u32 = 8;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// This process's write transactions, one at a time ([`SqlBackend::write_gate`]).
+    writers: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -67,7 +72,10 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migrating the database: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writers: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// The connection pool (for administration, health checks and tests).
@@ -98,6 +106,10 @@ impl SqlBackend for SqliteStore {
 
     fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    fn write_gate(&self) -> Option<&tokio::sync::Mutex<()>> {
+        Some(&self.writers)
     }
 }
 

@@ -303,6 +303,11 @@ pub struct StoredKey {
     pub retires_at: Option<UnixTime>,
 }
 
+/// Lifetime of a session that has not logged in yet, in seconds: long enough to type a password,
+/// short enough that a flood of `/authorize` visits does not pile up rows for a working day. A
+/// pushed authorization request carried by the sign-in forms lives as long (`par::SIGN_IN_WINDOW`).
+pub const ANONYMOUS_SESSION_TTL: i64 = 1800;
+
 /// A browser session (the cookie holds the id; the store holds its hash). It exists before login
 /// too, so that the login form has a CSRF token bound to something; logging in replaces it with a
 /// new session (a new id), which defeats session fixation.

@@ -31,7 +31,7 @@ pub const SPENT_NAMESPACE: &str = "par request_uri";
 const MAX_URI_BYTES: usize = 16 * 1024;
 /// How long after its push expired a request carried by the sign-in forms stays usable: as long
 /// as a sign-in session that has not logged in yet.
-pub const SIGN_IN_WINDOW: i64 = crate::ui::session::ANONYMOUS_TTL;
+pub const SIGN_IN_WINDOW: i64 = crate::model::ANONYMOUS_SESSION_TTL;
 /// The AEAD context: a sealed request is never mistaken for another sealed value.
 const CONTEXT: &[u8] = b"mcp-oauth pushed authorization request v1";
 /// The AEAD context of a request carried by the sign-in forms: never accepted at `/authorize`.

@@ -39,9 +39,8 @@ pub fn read_cookie(state: &AppState, headers: &HeaderMap) -> Option<String> {
         })
 }
 
-/// Lifetime of a session that has not logged in yet: long enough to type a password, short
-/// enough that a flood of `/authorize` visits does not pile up rows for a working day.
-pub(crate) const ANONYMOUS_TTL: i64 = 1800;
+/// Lifetime of a session that has not logged in yet.
+const ANONYMOUS_TTL: i64 = crate::model::ANONYMOUS_SESSION_TTL;
 
 /// The `Set-Cookie` value for a session id.
 pub fn set_cookie(state: &AppState, id: &str, max_age: i64) -> Option<HeaderValue> {

@@ -60,6 +60,7 @@ un, warm, cold = stats("mcp", "unguarded"), stats("mcp", "guarded-warm"), stats(
 ac = stats("authcode", "ours")
 sun, swarm = stats("mcp-sat", "unguarded"), stats("mcp-sat", "guarded-warm")
 sat = env.get("mcp_sat_conns", "?")
+sessions = env.get("mcp_sessions", "64")
 paced = {k: stats(k[0] + "@80%", k[1]) for k in
          [("cc", "ours"), ("introspect", "ours"), ("mcp", "unguarded"), ("mcp", "guarded-warm"),
           ("mcp-sat", "guarded-warm"), ("rotate", "sqlite"), ("rotate", "postgres"), ("rotate", "peer"),
@@ -155,7 +156,7 @@ if cc_o and cc_p:
       + (f"introspection {in_o['rps'] / in_p['rps']:.2f}× throughput, {in_p['cpu'] / in_o['cpu']:.2f}× less CPU." if in_o and in_p else ""))
     w("")
 if sun and swarm:
-    w(f"Guard at {sat} connections ({sat} sessions; more connections than the core needs, so each request also "
+    w(f"Guard at {sat} connections ({sessions} sessions, shared by the connections; more connections than the core needs, so each request also "
       f"waits behind more others): warm cache costs {100 * (1 - swarm['rps'] / sun['rps']):.1f}% "
       f"of unguarded throughput and {swarm['cpu'] - sun['cpu']:.1f} µs of server CPU per request.")
     w("")

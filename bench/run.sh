@@ -542,6 +542,7 @@ mint100k_rate=$MINT100K_RATE
 rss_end_kib=$OURS_RSS_END
 cold_per_run=$PER_RUN
 mcp_sat_conns=$MCP_SAT_CONNS
+mcp_sessions=${MCP_SESSIONS:-64}
 postgres=$(psql "$PG_URL_BASE/postgres" -qAtc 'SHOW server_version' 2>/dev/null || echo unknown)
 only=$ONLY
 commit=$(cd "$ROOT" && git rev-parse --short HEAD)

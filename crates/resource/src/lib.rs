@@ -52,6 +52,7 @@ pub mod origin;
 pub mod policy;
 pub mod principal;
 pub mod prm;
+mod proof_cache;
 #[cfg(feature = "proxy")]
 pub mod proxy;
 pub mod response;

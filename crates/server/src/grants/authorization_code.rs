@@ -7,16 +7,15 @@
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
+use crate::grants::family::NewFamily;
 use crate::grants::{bearer, bound, check_resource};
-use crate::model::{Grant, RedeemOutcome, RefreshToken};
+use crate::model::RedeemOutcome;
 use crate::state::AppState;
-use crate::tokens::{
-    AccessTokenRequest, bind_refresh_token, issue_access_token, new_refresh_token,
-};
+use crate::tokens::{AccessTokenRequest, issue_access_token};
 use mcp_oauth_core::form::OAuthParams;
 use mcp_oauth_core::pkce;
-use mcp_oauth_core::secret::{random_token, sha256_b64url};
-use mcp_oauth_core::token::{TokenResponse, grant_type};
+use mcp_oauth_core::secret::sha256_b64url;
+use mcp_oauth_core::token::TokenResponse;
 
 /// Exchanges a code for tokens.
 pub async fn exchange(
@@ -37,42 +36,12 @@ pub async fn exchange(
         ));
     }
     let now = state.now();
-    let cfg = state.config();
-    let grant_id = random_token(16);
-    let issue_refresh =
-        cfg.issue_refresh_tokens && client.client.allows_grant(grant_type::REFRESH_TOKEN);
-    // RFC 9449 §5: a public client's refresh token is bound to its DPoP key (a confidential
-    // client's is bound to its credentials already).
-    let refresh_plain = issue_refresh.then(|| match dpop_jkt {
-        Some(jkt) if !client.client.is_confidential() => {
-            bind_refresh_token(&state.0.refresh_hmac, &new_refresh_token(), jkt)
-        }
-        _ => new_refresh_token(),
-    });
-    let refresh = refresh_plain.as_ref().map(|t| RefreshToken {
-        token_hash: sha256_b64url(t.as_bytes()),
-        grant_id: grant_id.clone(),
-        created_at: now,
-        expires_at: now + cfg.refresh_token_ttl,
-        rotated_at: None,
-        successor_hash: None,
-    });
+    let family = NewFamily::new(state, client, dpop_jkt, now);
     // The store fills user, resource, scope and auth time from the code it spends.
     let code_hash = sha256_b64url(code.as_bytes());
-    let pending = Grant {
-        id: grant_id.clone(),
-        client_id: client.client.client_id.clone(),
-        user_id: None,
-        resource: String::new(),
-        scope: Default::default(),
-        auth_time: None,
-        created_at: now,
-        expires_at: now + cfg.refresh_family_ttl,
-        revoked_at: None,
-    };
     let outcome = state
         .store()
-        .redeem_code(&code_hash, now, &pending, refresh.as_ref())
+        .redeem_code(&code_hash, now, &family.pending, family.refresh.as_ref())
         .await?;
     let record = match outcome {
         RedeemOutcome::Redeemed(c) => c,
@@ -96,7 +65,7 @@ pub async fn exchange(
             ));
         }
     };
-    let gid = grant_id.as_str();
+    let gid = family.pending.id.as_str();
     let reject = |err: OAuthError| async move {
         if let Err(e) = state.store().revoke_grant(gid, now).await {
             tracing::error!(target: "mcp_oauth::token", error = %e, "revoking a grant after a failed code check failed");
@@ -136,14 +105,14 @@ pub async fn exchange(
             subject: &record.user_id,
             resource: &record.resource,
             scope: Some(&scope_str),
-            grant_id: Some(&grant_id),
+            grant_id: Some(gid),
             auth_time: Some(record.auth_time),
             cnf_jkt: dpop_jkt,
         },
     )?;
     tracing::info!(target: "mcp_oauth::token", client_id = %record.client_id, grant = "authorization_code", "tokens issued");
     Ok(bound(
-        bearer(access, ttl, refresh_plain, record.scope.to_string()),
+        bearer(access, ttl, family.refresh_plain, record.scope.to_string()),
         dpop_jkt,
     ))
 }

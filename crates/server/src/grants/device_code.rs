@@ -10,17 +10,16 @@
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::client_auth::AuthenticatedClient;
 use crate::error::OAuthError;
+use crate::grants::family::NewFamily;
 use crate::grants::{bearer, bound, check_resource};
-use crate::model::{DevicePoll, Grant, RefreshToken};
+use crate::model::DevicePoll;
 use crate::state::AppState;
-use crate::tokens::{
-    AccessTokenRequest, bind_refresh_token, issue_access_token, new_refresh_token,
-};
+use crate::tokens::{AccessTokenRequest, issue_access_token};
 use axum::http::StatusCode;
 use mcp_oauth_core::ErrorCode;
 use mcp_oauth_core::form::OAuthParams;
-use mcp_oauth_core::secret::{random_token, sha256_b64url};
-use mcp_oauth_core::token::{TokenResponse, grant_type};
+use mcp_oauth_core::secret::sha256_b64url;
+use mcp_oauth_core::token::TokenResponse;
 
 /// Polls with a device code; tokens once the user approved.
 pub async fn exchange(
@@ -33,46 +32,16 @@ pub async fn exchange(
         .get("device_code")
         .ok_or_else(|| OAuthError::invalid_request("device_code is required"))?;
     let now = state.now();
-    let cfg = state.config();
     let client_id = client.client.client_id.as_str();
-    let grant_id = random_token(16);
-    let issue_refresh =
-        cfg.issue_refresh_tokens && client.client.allows_grant(grant_type::REFRESH_TOKEN);
-    // RFC 9449 §5: a public client's refresh token is bound to its DPoP key, as in the code grant.
-    let refresh_plain = issue_refresh.then(|| match dpop_jkt {
-        Some(jkt) if !client.client.is_confidential() => {
-            bind_refresh_token(&state.0.refresh_hmac, &new_refresh_token(), jkt)
-        }
-        _ => new_refresh_token(),
-    });
-    let refresh = refresh_plain.as_ref().map(|t| RefreshToken {
-        token_hash: sha256_b64url(t.as_bytes()),
-        grant_id: grant_id.clone(),
-        created_at: now,
-        expires_at: now + cfg.refresh_token_ttl,
-        rotated_at: None,
-        successor_hash: None,
-    });
-    // The store fills user, resource, scope and auth time from the approved authorization.
-    let pending = Grant {
-        id: grant_id.clone(),
-        client_id: client_id.to_owned(),
-        user_id: None,
-        resource: String::new(),
-        scope: Default::default(),
-        auth_time: None,
-        created_at: now,
-        expires_at: now + cfg.refresh_family_ttl,
-        revoked_at: None,
-    };
+    let family = NewFamily::new(state, client, dpop_jkt, now);
     let outcome = state
         .store()
         .poll_device_authorization(
             &sha256_b64url(device_code.as_bytes()),
             client_id,
             now,
-            &pending,
-            refresh.as_ref(),
+            &family.pending,
+            family.refresh.as_ref(),
         )
         .await?;
     let grant = match outcome {
@@ -146,7 +115,7 @@ pub async fn exchange(
     )?;
     tracing::info!(target: "mcp_oauth::token", client_id, grant = "device_code", "tokens issued");
     Ok(bound(
-        bearer(access, ttl, refresh_plain, scope_str),
+        bearer(access, ttl, family.refresh_plain, scope_str),
         dpop_jkt,
     ))
 }

@@ -4,6 +4,7 @@
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod device_code;
+mod family;
 pub mod refresh_token;
 pub mod token_exchange;
 

@@ -31,7 +31,35 @@ pub(crate) async fn read(
     body: Body,
     require_login: bool,
 ) -> Result<PageForm, Response> {
-    let mut params = form::read(headers, body, state.config().max_body_bytes)
+    let (session, mut params) = read_session_form(
+        state,
+        headers,
+        body,
+        require_login,
+        "Go back to the application and start again.",
+    )
+    .await?;
+    let raw_query = params.take("authorize_query").unwrap_or_default();
+    let request = validate_carried(state, &raw_query)
+        .await
+        .map_err(|e| error_response(state, e))?;
+    Ok(PageForm {
+        session,
+        params,
+        request,
+    })
+}
+
+/// What every page form checks first: the body, the browser session (signed in, with
+/// `require_login`; else the page says so and `expired_hint` what to do) and its CSRF token.
+pub(crate) async fn read_session_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    require_login: bool,
+    expired_hint: &str,
+) -> Result<(Session, OAuthParams), Response> {
+    let params = form::read(headers, body, state.config().max_body_bytes)
         .await
         .map_err(|e| PageError::new(e.status, "Invalid request", e.description).into_response())?;
     let session = match session::current(state, headers).await {
@@ -39,7 +67,7 @@ pub(crate) async fn read(
         Ok(_) => {
             return Err(PageError::bad_request(
                 "Session expired",
-                "Your sign-in session expired or cookies are disabled. Go back to the application and start again.",
+                format!("Your sign-in session expired or cookies are disabled. {expired_hint}"),
             )
             .into_response());
         }
@@ -53,13 +81,5 @@ pub(crate) async fn read(
         )
         .into_response());
     }
-    let raw_query = params.take("authorize_query").unwrap_or_default();
-    let request = validate_carried(state, &raw_query)
-        .await
-        .map_err(|e| error_response(state, e))?;
-    Ok(PageForm {
-        session,
-        params,
-        request,
-    })
+    Ok((session, params))
 }

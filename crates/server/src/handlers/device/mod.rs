@@ -21,11 +21,10 @@ pub use sign_in::login;
 use crate::audit::{self, AuditEvent, AuditKind};
 use crate::device;
 use crate::handlers::authorize::internal_page;
-use crate::handlers::form;
 use crate::model::{DeviceAuthorization, DeviceDecision, DeviceStatus, Session};
 use crate::state::AppState;
 use crate::ui::device_pages;
-use crate::ui::session::{self, csrf_ok};
+use crate::ui::session;
 use crate::ui::{self, PageError};
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -277,27 +276,12 @@ pub(super) async fn read_form(
     body: axum::body::Body,
     require_user: bool,
 ) -> Result<(Session, OAuthParams), Response> {
-    let params = form::read(headers, body, state.config().max_body_bytes)
-        .await
-        .map_err(|e| PageError::new(e.status, "Invalid request", e.description).into_response())?;
-    let session = match session::current(state, headers).await {
-        Ok(Some(s)) if !require_user || s.user_id.is_some() => s,
-        Ok(_) => {
-            return Err(PageError::bad_request(
-                "Session expired",
-                "Your sign-in session expired or cookies are disabled. Open the device page again.",
-            )
-            .into_response());
-        }
-        Err(e) => return Err(internal_page(e)),
-    };
-    if !csrf_ok(&session, params.get("csrf_token")) {
-        return Err(PageError::new(
-            StatusCode::FORBIDDEN,
-            "Invalid request",
-            "The form was not sent from this server's page (CSRF check failed).",
-        )
-        .into_response());
-    }
-    Ok((session, params))
+    crate::handlers::page_form::read_session_form(
+        state,
+        headers,
+        body,
+        require_user,
+        "Open the device page again.",
+    )
+    .await
 }

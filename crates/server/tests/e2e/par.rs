@@ -87,7 +87,11 @@ async fn misused_request_uris_are_refused_on_a_page() {
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     // Tampered with, or made up.
-    let tampered = format!("{}A", &uri[..uri.len() - 1]);
+    // The last character changed to one it is not (a fixed letter would leave
+    // the 1 in 64 URIs that already end with it untouched).
+    let last = if uri.ends_with('A') { 'B' } else { 'A' };
+    let tampered = format!("{}{last}", &uri[..uri.len() - 1]);
+    assert_ne!(tampered, uri);
     for bad in [
         tampered.as_str(),
         "urn:ietf:params:oauth:request_uri:abc",

@@ -286,6 +286,13 @@ impl AuthorizationServer {
                 )),
             )
             .route(
+                &format!("{base}/device/upstream"),
+                post(handlers::device::upstream).route_layer(axum::middleware::from_fn_with_state(
+                    self.state.clone(),
+                    handlers::limits::login_per_ip,
+                )),
+            )
+            .route(
                 &format!("{base}/upstream/{{id}}/start"),
                 post(handlers::upstream::start::post).route_layer(
                     axum::middleware::from_fn_with_state(

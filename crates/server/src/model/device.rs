@@ -3,6 +3,7 @@
 //! Both codes are stored only as SHA-256 hashes: a database read yields neither a code to poll
 //! with nor one to type in.
 
+use crate::model::upstream::UpstreamTokens;
 use mcp_oauth_core::ScopeSet;
 use mcp_oauth_core::clock::UnixTime;
 
@@ -69,6 +70,10 @@ pub enum DeviceDecision {
         auth_time: UnixTime,
         /// The scopes granted.
         scope: ScopeSet,
+        /// The upstream's tokens when the approval came through a federated sign-in, kept under
+        /// the device code's hash (in the decision's own transaction, so they can only follow
+        /// this approval into its grant) until the poll moves them to the grant.
+        upstream: Option<UpstreamTokens>,
     },
     /// Deny.
     Deny,

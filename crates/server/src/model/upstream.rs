@@ -14,8 +14,8 @@ pub struct UpstreamLogin {
     pub upstream_id: String,
     /// SHA-256 of the browser session id that started it (the binding to the browser).
     pub session_hash: String,
-    /// Our own pending `/authorize` request, validated again at the callback.
-    pub authorize_query: String,
+    /// What the sign-in is for: finished at the callback.
+    pub target: SignInFor,
     /// Our PKCE verifier for the upstream, sealed with the KEK (context: the state hash).
     pub sealed_verifier: Vec<u8>,
     /// The OpenID `nonce` sent (it comes back inside the signed ID token).
@@ -24,6 +24,23 @@ pub struct UpstreamLogin {
     pub created_at: UnixTime,
     /// Expiry (ten minutes: a person signing in at the provider).
     pub expires_at: UnixTime,
+}
+
+/// What an upstream sign-in finishes, once the provider says who signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignInFor {
+    /// Our own pending `/authorize` request (its query), validated again at the callback, which
+    /// then issues its code.
+    Authorization {
+        /// The request's query string.
+        query: String,
+    },
+    /// A device authorization (RFC 8628) the person confirmed on the device page, by the HMAC
+    /// of its user code: the callback approves it for the account that signed in.
+    Device {
+        /// [`crate::device::user_code_hash`] of the code.
+        user_code_hash: String,
+    },
 }
 
 /// An upstream account linked to a local user: (upstream, subject) is unique, and a user may

@@ -19,30 +19,76 @@ fn alert(error: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
+/// An identity provider the device page offers: its `[[upstream]]` id and name.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// The block's id (the button's value).
+    pub id: String,
+    /// Its display name.
+    pub name: String,
+}
+
 /// Sign-in before a device can be connected. `user_code` (as typed or prefilled) is carried
-/// through the sign-in and shown again afterwards, for confirmation.
+/// through the sign-in and shown again afterwards, for confirmation. With identity providers,
+/// the code is asked for first, in the form of their buttons (`upstream_action`): the consent
+/// comes before the person is sent to the provider, so the code must be known by then.
+#[allow(clippy::too_many_arguments)]
 pub fn login(
     action: &str,
+    upstream_action: &str,
     csrf: &str,
     user_code: &str,
     error: Option<&str>,
     username: &str,
+    providers: &[Provider],
     password_form: bool,
 ) -> String {
+    let federated = if providers.is_empty() {
+        String::new()
+    } else {
+        let buttons: String = providers
+            .iter()
+            .map(|p| {
+                format!(
+                    "<button type=\"submit\" name=\"upstream\" value=\"{id}\" class=\"secondary\">Continue with {name}</button> ",
+                    id = escape(&p.id),
+                    name = escape(&p.name),
+                )
+            })
+            .collect();
+        format!(
+            "<form method=\"post\" action=\"{action}\" class=\"upstream\">\
+<input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+<label for=\"upstream_user_code\">Code your device shows</label><input id=\"upstream_user_code\" name=\"user_code\" type=\"text\" autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" required maxlength=\"64\" value=\"{code}\">\
+{buttons}</form>",
+            action = escape(upstream_action),
+            csrf = escape(csrf),
+            code = escape(user_code),
+        )
+    };
     if !password_form {
+        let body = if providers.is_empty() {
+            "<p>Sign in to this server first (for example in the web console), then open this page again.</p>".to_owned()
+        } else {
+            format!(
+                "<p class=\"who\">Enter the code your device shows, then sign in with your identity provider.</p>{federated}"
+            )
+        };
         return layout(
             "Sign in",
-            &format!(
-                "<h1>Connect a device</h1>{}<p>Sign in to this server first (for example in the web console), then open this page again.</p>",
-                alert(error)
-            ),
+            &format!("<h1>Connect a device</h1>{}{body}", alert(error)),
         );
     }
+    let or = if providers.is_empty() {
+        String::new()
+    } else {
+        format!("{federated}<p class=\"muted\">or with a password of this server:</p>")
+    };
     layout(
         "Sign in",
         &format!(
             "<h1>Connect a device</h1>\
-<p class=\"who\">Sign in to connect an application running on another device.</p>{err}\
+<p class=\"who\">Sign in to connect an application running on another device.</p>{err}{or}\
 <form method=\"post\" action=\"{action}\">{hidden}\
 <label for=\"username\">Username</label><input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" required autofocus value=\"{user}\">\
 <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
@@ -160,6 +206,52 @@ pub fn consent(
             resource = escape(summary.resource_name),
             resource_uri = escape(summary.resource_uri),
             items = scope_items(scopes),
+            action = escape(action),
+            hidden = hidden(csrf, summary.user_code),
+        ),
+    )
+}
+
+/// Our consent before a federated sign-in approves a device (the MCP spec's confused-deputy
+/// defence, as [`super::pages::upstream_consent`]): who asks for what, and where the person
+/// will sign in. The scopes are those asked for; the sign-in's account gets those its roles
+/// allow.
+pub fn upstream_consent(
+    action: &str,
+    csrf: &str,
+    summary: &DeviceSummary<'_>,
+    provider: &Provider,
+    scopes: &[(String, String)],
+) -> String {
+    let verified = summary
+        .verified_by
+        .map(|h| {
+            format!(
+                "<p class=\"verified\">Client identity verified by <strong>{}</strong></p>",
+                escape(h)
+            )
+        })
+        .unwrap_or_default();
+    layout(
+        "Authorize a device",
+        &format!(
+            "<h1>Authorize {client}?</h1>{verified}\
+<p>The device showing the code <code id=\"user-code\">{code}</code> runs <strong>{client}</strong> <span class=\"muted\">(client id <code>{client_id}</code>)</span> and asks for access to <strong>{resource}</strong> <span class=\"muted\">(<code>{resource_uri}</code>)</span> with these permissions:</p>\
+<ul>{items}</ul>\
+<p class=\"who\">If you allow it, you will sign in with <strong>{provider}</strong>; the device gets access for the account you sign in with there.</p>\
+<p class=\"muted\">Only approve a device you are using yourself, right now.</p>\
+<form method=\"post\" action=\"{action}\">{hidden}\
+<input type=\"hidden\" name=\"upstream\" value=\"{provider_id}\">\
+<button type=\"submit\" name=\"approve\" value=\"1\">Allow and continue with {provider}</button> \
+<button type=\"submit\" name=\"deny\" value=\"1\" class=\"secondary\">Deny</button></form>",
+            client = escape(summary.client_name),
+            client_id = escape(summary.client_id),
+            code = escape(summary.user_code),
+            resource = escape(summary.resource_name),
+            resource_uri = escape(summary.resource_uri),
+            items = scope_items(scopes),
+            provider = escape(&provider.name),
+            provider_id = escape(&provider.id),
             action = escape(action),
             hidden = hidden(csrf, summary.user_code),
         ),

@@ -11,11 +11,11 @@ use mcp_oauth_server::audit::{AuditFilter, AuditKind};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-const DEVICE_CLIENT: &str = "tv-app";
+pub(crate) const DEVICE_CLIENT: &str = "tv-app";
 const OTHER_DEVICE_CLIENT: &str = "other-tv-app";
 
 /// A public client registered for the device grant (and refresh tokens).
-async fn device_client(s: &TestServer, id: &str) {
+pub(crate) async fn device_client(s: &TestServer, id: &str) {
     admin::add_client(
         s.store().as_ref(),
         NewClient {
@@ -42,7 +42,7 @@ async fn server() -> TestServer {
 }
 
 /// `POST /device_authorization` for `client` and the test resource.
-async fn start(s: &TestServer, client: &str, scope: &str) -> Value {
+pub(crate) async fn start(s: &TestServer, client: &str, scope: &str) -> Value {
     let r = s
         .post_form(
             "/device_authorization",
@@ -58,7 +58,7 @@ async fn start(s: &TestServer, client: &str, scope: &str) -> Value {
     r.json().await.unwrap()
 }
 
-async fn poll(s: &TestServer, client: &str, device_code: &str) -> reqwest::Response {
+pub(crate) async fn poll(s: &TestServer, client: &str, device_code: &str) -> reqwest::Response {
     s.post_form(
         "/token",
         &[
@@ -70,11 +70,15 @@ async fn poll(s: &TestServer, client: &str, device_code: &str) -> reqwest::Respo
     .await
 }
 
-async fn poll_error(s: &TestServer, client: &str, device_code: &str) -> (StatusCode, String) {
+pub(crate) async fn poll_error(
+    s: &TestServer,
+    client: &str,
+    device_code: &str,
+) -> (StatusCode, String) {
     error_of(poll(s, client, device_code).await).await
 }
 
-fn code_of(v: &Value) -> String {
+pub(crate) fn code_of(v: &Value) -> String {
     v["device_code"].as_str().unwrap().to_owned()
 }
 

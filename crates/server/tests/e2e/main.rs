@@ -12,6 +12,7 @@ mod cimd;
 mod concurrency;
 mod cors;
 mod device;
+mod device_upstream;
 mod dpop;
 mod forged_id_tokens;
 mod github;

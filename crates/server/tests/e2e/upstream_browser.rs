@@ -24,14 +24,14 @@ async fn federated_only() -> Option<(TestServer, Idp)> {
 }
 
 /// A console entry that is a CSP violation.
-fn csp_violation(e: &Value) -> bool {
+pub(crate) fn csp_violation(e: &Value) -> bool {
     let m = e["message"].as_str().unwrap_or_default();
     m.contains("Content Security Policy") || m.contains("Content-Security-Policy")
 }
 
 /// The console's errors (level `SEVERE`) and CSP violations since the last read, except those
 /// `allowed` says are expected; printed in full when any remain.
-async fn console_trouble(b: &Browser, allowed: impl Fn(&Value) -> bool) -> Vec<Value> {
+pub(crate) async fn console_trouble(b: &Browser, allowed: impl Fn(&Value) -> bool) -> Vec<Value> {
     b.console_log()
         .await
         .into_iter()
@@ -42,7 +42,7 @@ async fn console_trouble(b: &Browser, allowed: impl Fn(&Value) -> bool) -> Vec<V
 
 /// node-oidc-provider's development pages `@import` a web font from fonts.googleapis.com,
 /// which this machine cannot reach: their failure is theirs, not a page of ours.
-fn provider_font(e: &Value) -> bool {
+pub(crate) fn provider_font(e: &Value) -> bool {
     e["source"] == "network"
         && e["message"]
             .as_str()
@@ -51,7 +51,7 @@ fn provider_font(e: &Value) -> bool {
 
 /// The provider's and the test client's pages have no icon: the browser's `/favicon.ico`
 /// there fails (ours declare theirs inline, so a favicon request to us is an error).
-fn foreign_favicon(srv: &TestServer) -> impl Fn(&Value) -> bool + '_ {
+pub(crate) fn foreign_favicon(srv: &TestServer) -> impl Fn(&Value) -> bool + '_ {
     move |e| {
         e["message"].as_str().is_some_and(|m| {
             m.contains("/favicon.ico - ") && !m.starts_with(&format!("{}/", srv.base))

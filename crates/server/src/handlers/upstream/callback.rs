@@ -3,19 +3,24 @@
 //! In this order, each failure a page and nothing written before it: the `state` is consumed
 //! (once, atomically: a replay finds nothing), and must have been sent from this block's start,
 //! by this browser session; the RFC 9207 `iss` must be the provider's when sent (and is required
-//! when the provider says it sends it); a provider `error` is shown with its code; our pending
-//! request is validated again; the code is exchanged with our PKCE verifier; the ID token (or
+//! when the provider says it sends it); a provider `error` is shown with its code; what the
+//! sign-in is for is loaded again (our pending `/authorize` request, validated again, or a device
+//! authorization, still pending); the code is exchanged with our PKCE verifier; the ID token (or
 //! GitHub's API) says who signed in; the block admits them or not. Then the user is found,
-//! linked or created, the consent given before forwarding is recorded for them, the browser
-//! session is ended (no signed-in session here: each authorization goes through the upstream,
-//! and each grant keeps the upstream tokens of its own sign-in), and our code goes to the MCP
-//! client, with the upstream's tokens kept beside it.
+//! linked or created and the browser session is ended (no signed-in session here: each
+//! authorization goes through the upstream, and each grant keeps the upstream tokens of its own
+//! sign-in). For a request, the consent given before forwarding is recorded for the user and our
+//! code goes to the MCP client; for a device, its authorization is approved for the user. Either
+//! way the upstream's tokens are kept beside it, for its grant.
 
 use super::{callback_url, failure};
 use crate::audit::{self, AuditEvent, AuditKind};
-use crate::authorization_request::validate_carried;
+use crate::authorization_request::{AuthorizationRequest, validate_carried};
 use crate::handlers::authorize::{error_response, internal_page, issue_code_with, restrict};
 use crate::handlers::consent::remember;
+use crate::handlers::device;
+use crate::model::upstream::SignInFor;
+use crate::model::{DeviceAuthorization, DeviceStatus};
 use crate::state::AppState;
 use crate::ui::session;
 use crate::upstream::{Upstream, identity, link};
@@ -112,10 +117,31 @@ async fn finish(
     let Some(code) = params.get("code") else {
         return failure::refused("The identity provider's answer has neither a code nor an error.");
     };
-    let mut req = match validate_carried(state, &login.authorize_query).await {
-        Ok(r) => r,
-        Err(e) => return error_response(state, e),
+    // What the sign-in is for, checked again before the provider's code is spent.
+    let pending = match &login.target {
+        SignInFor::Authorization { query } => match validate_carried(state, query).await {
+            Ok(r) => Pending::Authorization(Box::new(r)),
+            Err(e) => return error_response(state, e),
+        },
+        SignInFor::Device { user_code_hash } => {
+            match state
+                .store()
+                .find_device_authorization(user_code_hash, now)
+                .await
+            {
+                Ok(Some(a)) if a.status == DeviceStatus::Pending => {
+                    Pending::Device(user_code_hash.clone(), Box::new(a))
+                }
+                Ok(_) => {
+                    return failure::refused(
+                        "This device code was approved or denied already, or it expired. Start again on the device.",
+                    );
+                }
+                Err(e) => return internal_page(e),
+            }
+        }
     };
+    let client_id = pending.client_id().to_owned();
     let verifier = match state
         .upstreams()
         .kek()
@@ -140,7 +166,7 @@ async fn finish(
         audit::record(
             state.store().as_ref(),
             AuditEvent::new(AuditKind::LoginFailed, now).detail(serde_json::json!({
-                "upstream": up.config.id, "reason": "not_allowed", "client_id": req.client.client_id,
+                "upstream": up.config.id, "reason": "not_allowed", "client_id": client_id,
             })),
         )
         .await;
@@ -167,7 +193,7 @@ async fn finish(
                 AuditEvent::new(AuditKind::LoginFailed, now)
                     .user(user_id.as_str())
                     .detail(serde_json::json!({
-                        "upstream": up.config.id, "reason": "disabled", "client_id": req.client.client_id,
+                        "upstream": up.config.id, "reason": "disabled", "client_id": client_id,
                     })),
             )
             .await;
@@ -180,30 +206,53 @@ async fn finish(
         state.store().as_ref(),
         AuditEvent::new(AuditKind::LoginSucceeded, now)
             .user(user_id.as_str())
-            .client(req.client.client_id.as_str())
+            .client(client_id.as_str())
             .detail(serde_json::json!({"upstream": up.config.id})),
     )
     .await;
-    if let Err(resp) = restrict(state, &mut req, &user_id).await {
-        return resp;
-    }
-    // The consent given on our page before the user was sent upstream, now theirs.
-    if let Err(resp) = remember(state, &user_id, &req, Some(&up.config.id)).await {
-        return resp;
-    }
     // The browser session that started the sign-in is spent, and no signed-in session replaces
     // it: every authorization of an upstream account goes through the upstream again (its own
     // session makes that quick), so each grant keeps the upstream tokens of its own sign-in, and
     // nothing here can be fixated or reused.
-    if let Err(e) = state.store().delete_session(&login.session_hash).await {
-        return internal_page(e);
+    let upstream = Some((up.config.id.as_str(), &tokens));
+    match pending {
+        Pending::Authorization(mut req) => {
+            if let Err(resp) = restrict(state, &mut req, &user_id).await {
+                return resp;
+            }
+            // The consent given on our page before the user was sent upstream, now theirs.
+            if let Err(resp) = remember(state, &user_id, &req, Some(&up.config.id)).await {
+                return resp;
+            }
+            if let Err(e) = state.store().delete_session(&login.session_hash).await {
+                return internal_page(e);
+            }
+            issue_code_with(state, &req, &user_id, now, upstream).await
+        }
+        // Approved on our consent page before the user was sent upstream: now for this account,
+        // with the scopes its roles allow.
+        Pending::Device(user_code_hash, a) => {
+            if let Err(e) = state.store().delete_session(&login.session_hash).await {
+                return internal_page(e);
+            }
+            device::approve(state, &user_id, now, &user_code_hash, &a, upstream).await
+        }
     }
-    issue_code_with(
-        state,
-        &req,
-        &user_id,
-        now,
-        Some((up.config.id.as_str(), &tokens)),
-    )
-    .await
+}
+
+/// What a sign-in finishes, loaded and checked again at the callback.
+enum Pending {
+    /// The `/authorize` request, to issue a code for.
+    Authorization(Box<AuthorizationRequest>),
+    /// A pending device authorization (its user code's hash, and the row), to approve.
+    Device(String, Box<DeviceAuthorization>),
+}
+
+impl Pending {
+    fn client_id(&self) -> &str {
+        match self {
+            Self::Authorization(req) => &req.client.client_id,
+            Self::Device(_, a) => &a.client_id,
+        }
+    }
 }

@@ -8,13 +8,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 /// The sign-in cannot go on, for a reason of this request (state, session, parameters).
-pub(super) fn refused(message: &'static str) -> Response {
+pub(crate) fn refused(message: &'static str) -> Response {
     tracing::warn!(target: "mcp_oauth::upstream", reason = message, "upstream sign-in refused");
     PageError::bad_request("Sign-in failed", message).into_response()
 }
 
 /// The block does not admit this account.
-pub(super) fn not_allowed(upstream: &str, why: String) -> Response {
+pub(crate) fn not_allowed(upstream: &str, why: String) -> Response {
     tracing::warn!(target: "mcp_oauth::upstream", upstream, reason = %why, "upstream account not allowed");
     PageError::new(
         StatusCode::FORBIDDEN,
@@ -25,7 +25,7 @@ pub(super) fn not_allowed(upstream: &str, why: String) -> Response {
 }
 
 /// The provider failed, refused or answered something invalid.
-pub(super) fn upstream(name: &str, e: &UpstreamError) -> Response {
+pub(crate) fn upstream(name: &str, e: &UpstreamError) -> Response {
     tracing::warn!(target: "mcp_oauth::upstream", upstream = name, error = %e, "upstream sign-in failed");
     let status = match e {
         UpstreamError::Unreachable(_) | UpstreamError::Garbage(_) => StatusCode::BAD_GATEWAY,
@@ -41,7 +41,7 @@ pub(super) fn upstream(name: &str, e: &UpstreamError) -> Response {
 }
 
 /// No such upstream block.
-pub(super) fn unknown() -> Response {
+pub(crate) fn unknown() -> Response {
     PageError::new(
         StatusCode::NOT_FOUND,
         "Unknown sign-in",

@@ -3,7 +3,7 @@
 //! check, sign in, issue our code). `failure.rs`: the page that says what went wrong.
 
 pub mod callback;
-mod failure;
+pub(crate) mod failure;
 pub mod start;
 
 use crate::state::AppState;

@@ -12,9 +12,10 @@ use crate::authorization_request::redirect_origin;
 use crate::handlers::authorize::{Shown, internal_page, redirect, scope_descriptions};
 use crate::handlers::consent::denied;
 use crate::handlers::page_form::{self, PageForm};
-use crate::model::upstream::UpstreamLogin;
+use crate::model::upstream::{SignInFor, UpstreamLogin};
 use crate::state::AppState;
 use crate::ui::{self, PageError, pages};
+use crate::upstream::{Endpoints, Upstream};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -66,42 +67,67 @@ pub async fn post(
             ui::html(StatusCode::OK, body, &[client.as_str(), provider.as_str()])
         }
         (true, false) => {
-            let state_token = random_token(32);
-            let nonce = random_token(32);
-            let (verifier, challenge) = mcp_oauth_core::pkce::generate();
-            let state_hash = sha256_b64url(state_token.as_bytes());
-            let sealed = match state
-                .upstreams()
-                .kek()
-                .encrypt(state_hash.as_bytes(), verifier.as_bytes())
-            {
-                Ok(s) => s,
-                Err(e) => return internal_page(e),
-            };
-            let login = UpstreamLogin {
-                state_hash,
-                upstream_id: id.clone(),
-                session_hash: s.id_hash.clone(),
-                authorize_query: req.raw_query.clone(),
-                sealed_verifier: sealed,
-                nonce: nonce.clone(),
-                created_at: now,
-                expires_at: now + PENDING_TTL,
-            };
-            if let Err(e) = state.store().insert_upstream_login(&login).await {
-                return internal_page(e);
-            }
-            tracing::info!(target: "mcp_oauth::upstream", upstream = %id, client_id = %req.client.client_id, "sign-in sent upstream");
-            redirect(&up.authorization_url(
+            send(
+                &state,
+                &up,
                 &endpoints,
-                &callback_url(&state, &id),
-                &state_token,
-                &nonce,
-                &challenge,
-            ))
+                &s.id_hash,
+                SignInFor::Authorization {
+                    query: req.raw_query.clone(),
+                },
+                &req.client.client_id,
+            )
+            .await
         }
         (false, true) => denied(&state, req, None, Some(&id)).await,
         _ => PageError::bad_request("Invalid request", "Choose either Allow or Deny.")
             .into_response(),
     }
+}
+
+/// Creates the pending sign-in for `target` (state, PKCE verifier sealed with the KEK, nonce,
+/// bound to the browser session `session_hash`) and redirects the browser to the provider.
+pub(crate) async fn send(
+    state: &AppState,
+    up: &Upstream,
+    endpoints: &Endpoints,
+    session_hash: &str,
+    target: SignInFor,
+    client_id: &str,
+) -> Response {
+    let now = state.now();
+    let id = &up.config.id;
+    let state_token = random_token(32);
+    let nonce = random_token(32);
+    let (verifier, challenge) = mcp_oauth_core::pkce::generate();
+    let state_hash = sha256_b64url(state_token.as_bytes());
+    let sealed = match state
+        .upstreams()
+        .kek()
+        .encrypt(state_hash.as_bytes(), verifier.as_bytes())
+    {
+        Ok(s) => s,
+        Err(e) => return internal_page(e),
+    };
+    let login = UpstreamLogin {
+        state_hash,
+        upstream_id: id.clone(),
+        session_hash: session_hash.to_owned(),
+        target,
+        sealed_verifier: sealed,
+        nonce: nonce.clone(),
+        created_at: now,
+        expires_at: now + PENDING_TTL,
+    };
+    if let Err(e) = state.store().insert_upstream_login(&login).await {
+        return internal_page(e);
+    }
+    tracing::info!(target: "mcp_oauth::upstream", upstream = %id, %client_id, "sign-in sent upstream");
+    redirect(&up.authorization_url(
+        endpoints,
+        &callback_url(state, id),
+        &state_token,
+        &nonce,
+        &challenge,
+    ))
 }

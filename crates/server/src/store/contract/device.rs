@@ -31,6 +31,7 @@ fn approve(user_id: &str, scope: &str) -> DeviceDecision {
         user_id: user_id.to_owned(),
         auth_time: 150,
         scope: scopes(scope),
+        upstream: None,
     }
 }
 

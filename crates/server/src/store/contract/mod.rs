@@ -44,7 +44,8 @@ pub use registration::{registration_tokens, unused_registrations};
 pub use sessions::{concurrent_consents, consents, keys, sessions};
 pub use upstream::{concurrent_upstream_logins, upstream_links, upstream_logins, upstream_tokens};
 pub use upstream_revocations::{
-    concurrent_upstream_refresh_lease, upstream_refresh_lease, upstream_revocations,
+    concurrent_upstream_refresh_lease, device_upstream_tokens, upstream_refresh_lease,
+    upstream_revocations,
 };
 pub use user_sessions::{user_disabled, user_sessions};
 
@@ -87,6 +88,7 @@ pub async fn run_all<S: Store>(store: &S) {
     upstream_refresh_lease(store).await;
     // Purges up to its own expiries: just before `purge`, which clears everything below its base.
     device_authorizations(store).await;
+    device_upstream_tokens(store).await;
     purge(store).await;
     scheduled_rotation(store).await;
     api_keys(store).await;

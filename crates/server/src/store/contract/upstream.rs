@@ -2,14 +2,16 @@
 //! following their code into its grant and out with its revocation.
 
 use super::*;
-use crate::model::upstream::{UpstreamLink, UpstreamLogin, UpstreamTokens};
+use crate::model::upstream::{SignInFor, UpstreamLink, UpstreamLogin, UpstreamTokens};
 
 fn login(state_hash: &str, expires_at: UnixTime) -> UpstreamLogin {
     UpstreamLogin {
         state_hash: state_hash.to_owned(),
         upstream_id: "corp".into(),
         session_hash: "sess".into(),
-        authorize_query: "client_id=a&response_type=code".into(),
+        target: SignInFor::Authorization {
+            query: "client_id=a&response_type=code".into(),
+        },
         sealed_verifier: vec![0, 1, 2, 255],
         nonce: "nonce".into(),
         created_at: expires_at - 600,
@@ -39,7 +41,8 @@ fn kept(code_hash: &str) -> UpstreamTokens {
     }
 }
 
-/// Sign-ins in flight: consumed once, not after their expiry, purged.
+/// Sign-ins in flight (for an authorization or a device): consumed once, not after their
+/// expiry, purged.
 pub async fn upstream_logins<S: Store>(store: &S) {
     store
         .insert_upstream_login(&login("ul-1", 700))
@@ -51,6 +54,16 @@ pub async fn upstream_logins<S: Store>(store: &S) {
     );
     let got = store.take_upstream_login("ul-1", 100).await.unwrap();
     assert_eq!(got, Some(login("ul-1", 700)));
+    // A device page's sign-in round-trips its target.
+    let mut device = login("ul-d", 700);
+    device.target = SignInFor::Device {
+        user_code_hash: "uc-hash".into(),
+    };
+    store.insert_upstream_login(&device).await.unwrap();
+    assert_eq!(
+        store.take_upstream_login("ul-d", 100).await.unwrap(),
+        Some(device)
+    );
     assert_eq!(
         store.take_upstream_login("ul-1", 100).await.unwrap(),
         None,

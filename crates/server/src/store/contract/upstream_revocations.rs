@@ -260,3 +260,114 @@ pub async fn concurrent_upstream_refresh_lease<S: Store>(store: Arc<S>) {
         .count();
     assert_eq!(won, 1);
 }
+
+/// A device authorization pending at 100 for `client`, approved by `user`, with tokens of a
+/// federated approval kept under its device code's hash (`{ns}-dc`).
+async fn device_signed_in<S: Store>(
+    store: &S,
+    ns: &str,
+    client: &str,
+    user: &str,
+    expires_at: UnixTime,
+) {
+    let a = DeviceAuthorization {
+        device_code_hash: format!("{ns}-dc"),
+        user_code_hash: format!("{ns}-uc"),
+        client_id: client.to_owned(),
+        resource: "https://mcp.example/mcp".into(),
+        scope: scopes("tools:read"),
+        created_at: 100,
+        expires_at,
+        interval: 5,
+        last_poll_at: None,
+        status: DeviceStatus::Pending,
+    };
+    store.insert_device_authorization(&a).await.unwrap();
+    let approve = DeviceDecision::Approve {
+        user_id: user.to_owned(),
+        auth_time: 100,
+        scope: scopes("tools:read"),
+        upstream: Some(kept(&a.device_code_hash)),
+    };
+    assert!(
+        store
+            .decide_device_authorization(&a.user_code_hash, 100, &approve)
+            .await
+            .unwrap()
+    );
+    // A second federated approval loses, and its tokens are not kept.
+    let mut late = kept(&a.device_code_hash);
+    late.sealed = b"late".to_vec();
+    let again = DeviceDecision::Approve {
+        user_id: user.to_owned(),
+        auth_time: 101,
+        scope: scopes("tools:read"),
+        upstream: Some(late),
+    };
+    assert!(
+        !store
+            .decide_device_authorization(&a.user_code_hash, 101, &again)
+            .await
+            .unwrap()
+    );
+}
+
+/// The tokens of a federated device approval: kept while the authorization lives (a purge
+/// leaves them), moved to the grant its poll redeems, and queued for revocation when it expires
+/// unredeemed or its approver or client is removed.
+pub async fn device_upstream_tokens<S: Store>(store: &S) {
+    store.take_upstream_revocations(1_000).await.unwrap();
+    for c in ["du-client", "du-client2"] {
+        store.insert_client(&bare_client(c, 1)).await.unwrap();
+    }
+    for u in ["du-user", "du-user2"] {
+        store.insert_user(&user(u, u)).await.unwrap();
+    }
+    device_signed_in(store, "du-a", "du-client", "du-user", 1_500).await;
+    device_signed_in(store, "du-b", "du-client", "du-user", 1_400).await;
+    store.purge_expired(1_200).await.unwrap();
+    assert_eq!(
+        queued(store).await,
+        Vec::<String>::new(),
+        "kept while the authorizations live"
+    );
+    let g = grant("du-g1", "du-client", None, FAR);
+    assert!(matches!(
+        store
+            .poll_device_authorization("du-a-dc", "du-client", 1_300, &g, None)
+            .await
+            .unwrap(),
+        DevicePoll::Redeemed(_)
+    ));
+    let moved = store
+        .get_grant_upstream_tokens("du-g1")
+        .await
+        .unwrap()
+        .expect("the grant's");
+    assert_eq!(
+        (
+            moved.code_hash.as_str(),
+            moved.grant_id.as_deref(),
+            moved.sealed.as_slice()
+        ),
+        ("du-a-dc", Some("du-g1"), b"du-a-dc".as_slice()),
+        "the winning approval's tokens"
+    );
+    store.purge_expired(1_400).await.unwrap();
+    assert_eq!(queued(store).await, ["du-b-dc"], "expired unredeemed");
+    assert!(
+        store
+            .get_grant_upstream_tokens("du-g1")
+            .await
+            .unwrap()
+            .is_some(),
+        "the redeemed one stays with its grant"
+    );
+
+    device_signed_in(store, "du-c", "du-client", "du-user2", FAR).await;
+    assert!(store.delete_user("du-user2").await.unwrap());
+    assert_eq!(queued(store).await, ["du-c-dc"], "its approver removed");
+    device_signed_in(store, "du-d", "du-client2", "du-user", FAR).await;
+    assert!(store.delete_client("du-client2").await.unwrap());
+    assert_eq!(queued(store).await, ["du-d-dc"], "its client removed");
+}

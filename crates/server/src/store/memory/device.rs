@@ -50,7 +50,8 @@ impl DeviceStore for MemoryStore {
         now: UnixTime,
         decision: &DeviceDecision,
     ) -> StoreResult<bool> {
-        let mut s = self.lock()?;
+        let mut guard = self.lock()?;
+        let s = &mut *guard;
         if let DeviceDecision::Approve { user_id, .. } = decision
             && !s.users.contains_key(user_id)
         {
@@ -71,12 +72,18 @@ impl DeviceStore for MemoryStore {
                 user_id,
                 auth_time,
                 scope,
+                upstream,
             } => {
                 a.status = DeviceStatus::Approved {
                     user_id: user_id.clone(),
                     auth_time: *auth_time,
                 };
                 a.scope = scope.clone();
+                // Under the same lock: kept only for the approval that won.
+                if let Some(kept) = upstream {
+                    s.upstream_tokens
+                        .insert(kept.code_hash.clone(), kept.clone());
+                }
             }
             DeviceDecision::Deny => a.status = DeviceStatus::Denied,
         }
@@ -119,6 +126,11 @@ impl DeviceStore for MemoryStore {
                     s.check_new_grant(&grant, first_refresh)?;
                     s.put_grant(&grant, first_refresh);
                     s.device_authorizations.remove(device_code_hash);
+                    if let Some(t) = s.upstream_tokens.get_mut(device_code_hash)
+                        && t.grant_id.is_none()
+                    {
+                        t.grant_id = Some(grant.id.clone());
+                    }
                     DevicePoll::Redeemed(grant)
                 }
             },

@@ -41,11 +41,18 @@ impl State {
         }
     }
 
-    /// Discards the kept upstream tokens of codes that went unredeemed.
+    /// Discards the kept upstream tokens of codes and device authorizations that went
+    /// unredeemed (a device sign-in's are kept under the device code's hash).
     pub(super) fn discard_orphan_upstream(&mut self) {
         let codes = std::mem::take(&mut self.codes);
-        self.discard_upstream(|t| t.grant_id.is_none() && !codes.contains_key(&t.code_hash));
+        let devices = std::mem::take(&mut self.device_authorizations);
+        self.discard_upstream(|t| {
+            t.grant_id.is_none()
+                && !codes.contains_key(&t.code_hash)
+                && !devices.contains_key(&t.code_hash)
+        });
         self.codes = codes;
+        self.device_authorizations = devices;
     }
 
     /// Removes grants matching `pred` and their refresh tokens; returns how many rows went.

@@ -9,6 +9,7 @@ use super::row::Columns;
 use super::row::record;
 use super::run::Run;
 use super::tx::in_tx;
+use super::upstream::put_tokens;
 use crate::model::{
     DeviceAuthorization, DeviceDecision, DevicePoll, DeviceStatus, Grant, RefreshToken,
 };
@@ -97,32 +98,8 @@ impl<S: SqlBackend<Db = D>, D: Dialect> DeviceStore for S {
         now: UnixTime,
         decision: &DeviceDecision,
     ) -> StoreResult<bool> {
-        // One conditional UPDATE: of two decisions racing, the second finds it no longer pending.
-        let q = match decision {
-            DeviceDecision::Approve {
-                user_id,
-                auth_time,
-                scope,
-            } => sqlx::query(
-                "UPDATE device_authorizations SET status = 'approved', user_id = $3, \
-                 auth_time = $4, scope = $5 \
-                 WHERE user_code_hash = $1 AND expires_at > $2 AND status = 'pending'",
-            )
-            .arg(user_code_hash)
-            .arg(now)
-            .arg(user_id.as_str())
-            .arg(*auth_time)
-            .arg(scope.to_string()),
-            DeviceDecision::Deny => sqlx::query(
-                "UPDATE device_authorizations SET status = 'denied' \
-                 WHERE user_code_hash = $1 AND expires_at > $2 AND status = 'pending'",
-            )
-            .arg(user_code_hash)
-            .arg(now),
-        };
-        Ok(q.changed(self.on_pool(), "deciding a device authorization")
-            .await?
-            > 0)
+        // A transaction for the approval's upstream tokens, kept only if the decision won.
+        in_tx!(self, |tx| decide_in::<D>(tx, user_code_hash, now, decision))
     }
 
     async fn poll_device_authorization(
@@ -204,8 +181,65 @@ async fn poll_in<D: Dialect>(
                     .arg(device_code_hash)
                     .run(D::on(conn), "spending a device code")
                     .await?;
+                // Upstream tokens of a federated approval now belong to the grant.
+                sqlx::query(
+                    "UPDATE upstream_tokens SET grant_id = $1 \
+                     WHERE code_hash = $2 AND grant_id IS NULL",
+                )
+                .arg(grant.id.as_str())
+                .arg(device_code_hash)
+                .run(D::on(conn), "moving upstream tokens to a grant")
+                .await?;
                 DevicePoll::Redeemed(grant)
             }
         },
     )
+}
+
+/// One conditional `UPDATE`: of two decisions racing, the second finds it no longer pending.
+/// An approval's upstream tokens are kept, under the device code's hash, only if it won.
+async fn decide_in<D: Dialect>(
+    conn: &mut D::Connection,
+    user_code_hash: &str,
+    now: UnixTime,
+    decision: &DeviceDecision,
+) -> StoreResult<bool> {
+    let q = match decision {
+        DeviceDecision::Approve {
+            user_id,
+            auth_time,
+            scope,
+            upstream: _,
+        } => sqlx::query(
+            "UPDATE device_authorizations SET status = 'approved', user_id = $3, \
+             auth_time = $4, scope = $5 \
+             WHERE user_code_hash = $1 AND expires_at > $2 AND status = 'pending'",
+        )
+        .arg(user_code_hash)
+        .arg(now)
+        .arg(user_id.as_str())
+        .arg(*auth_time)
+        .arg(scope.to_string()),
+        DeviceDecision::Deny => sqlx::query(
+            "UPDATE device_authorizations SET status = 'denied' \
+             WHERE user_code_hash = $1 AND expires_at > $2 AND status = 'pending'",
+        )
+        .arg(user_code_hash)
+        .arg(now),
+    };
+    let won = q
+        .changed(D::on(conn), "deciding a device authorization")
+        .await?
+        > 0;
+    if won
+        && let DeviceDecision::Approve {
+            upstream: Some(kept),
+            ..
+        } = decision
+    {
+        put_tokens::<D>(kept)
+            .run(D::on(conn), "keeping upstream tokens")
+            .await?;
+    }
+    Ok(won)
 }

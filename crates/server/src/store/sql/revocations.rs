@@ -12,17 +12,21 @@ use crate::store::StoreResult;
 pub(super) mod doomed {
     /// Of one grant (`$1` its id).
     pub const GRANT: &str = "grant_id = $1";
-    /// Of a client's grants and codes (`$1` the client id).
+    /// Of a client's grants, codes and device authorizations (`$1` the client id).
     pub const CLIENT: &str = "grant_id IN (SELECT id FROM grants WHERE client_id = $1) \
-        OR code_hash IN (SELECT code_hash FROM authorization_codes WHERE client_id = $1)";
-    /// Of a user's grants and codes (`$1` the user id).
+        OR code_hash IN (SELECT code_hash FROM authorization_codes WHERE client_id = $1) \
+        OR code_hash IN (SELECT device_code_hash FROM device_authorizations WHERE client_id = $1)";
+    /// Of a user's grants, codes and the device authorizations they approved (`$1` the user id).
     pub const USER: &str = "grant_id IN (SELECT id FROM grants WHERE user_id = $1) \
-        OR code_hash IN (SELECT code_hash FROM authorization_codes WHERE user_id = $1)";
+        OR code_hash IN (SELECT code_hash FROM authorization_codes WHERE user_id = $1) \
+        OR code_hash IN (SELECT device_code_hash FROM device_authorizations WHERE user_id = $1)";
     /// Of grants that expire (`$1` now).
     pub const EXPIRED_GRANTS: &str = "grant_id IN (SELECT id FROM grants WHERE expires_at <= $1)";
-    /// Of codes gone unredeemed (no argument).
-    pub const ORPHANS: &str =
-        "grant_id IS NULL AND code_hash NOT IN (SELECT code_hash FROM authorization_codes)";
+    /// Of codes and device authorizations gone unredeemed (no argument). The tokens of a device
+    /// sign-in are kept under the device code's hash until its poll redeems it.
+    pub const ORPHANS: &str = "grant_id IS NULL \
+        AND code_hash NOT IN (SELECT code_hash FROM authorization_codes) \
+        AND code_hash NOT IN (SELECT device_code_hash FROM device_authorizations)";
 }
 
 /// Copies the kept tokens `cond` selects to the revocation queue, in the caller's transaction,

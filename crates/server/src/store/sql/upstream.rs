@@ -4,18 +4,24 @@
 //! refresh lease of a grant's upstream tokens (claimed by one conditional `UPDATE`).
 
 use super::accounts::insert_user_in;
-use super::dialect::{Arg, Dialect, SqlBackend, SqlRow, formatted};
+use super::dialect::{Arg, Dialect, Query, SqlBackend, SqlRow, formatted};
 use super::row::{Columns, record};
 use super::run::Run;
 use super::tx::in_tx;
 use crate::model::User;
-use crate::model::upstream::{UpstreamLink, UpstreamLogin, UpstreamTokens};
+use crate::model::upstream::{SignInFor, UpstreamLink, UpstreamLogin, UpstreamTokens};
 use crate::store::{StoreResult, UpstreamStore};
 use async_trait::async_trait;
 use mcp_oauth_core::clock::UnixTime;
 
 fn login_from_row(row: &impl SqlRow) -> StoreResult<UpstreamLogin> {
-    record![row => UpstreamLogin { state_hash, upstream_id, session_hash, authorize_query,
+    let target = match row.col::<Option<String>>("device_user_code_hash")? {
+        Some(user_code_hash) => SignInFor::Device { user_code_hash },
+        None => SignInFor::Authorization {
+            query: row.col("authorize_query")?,
+        },
+    };
+    record![row => UpstreamLogin { state_hash, upstream_id, session_hash, target = target,
         sealed_verifier, nonce, created_at, expires_at }]
 }
 
@@ -44,18 +50,43 @@ async fn insert_link_in<D: Dialect>(conn: &mut D::Connection, l: &UpstreamLink) 
     .await
 }
 
+/// Keeps (or replaces) the upstream tokens under `t.code_hash`: the statement, to run on the
+/// pool or in a transaction.
+pub(super) fn put_tokens<D: Dialect>(t: &UpstreamTokens) -> Query<'_, D> {
+    sqlx::query(
+        "INSERT INTO upstream_tokens (code_hash, grant_id, upstream_id, sealed, expires_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code_hash) DO UPDATE SET \
+         grant_id = excluded.grant_id, upstream_id = excluded.upstream_id, \
+         sealed = excluded.sealed, expires_at = excluded.expires_at, \
+         updated_at = excluded.updated_at",
+    )
+    .arg(t.code_hash.as_str())
+    .arg(t.grant_id.as_deref())
+    .arg(t.upstream_id.as_str())
+    .arg(t.sealed.as_slice())
+    .arg(t.expires_at)
+    .arg(t.updated_at)
+}
+
 #[async_trait]
 impl<S: SqlBackend<Db = D>, D: Dialect> UpstreamStore for S {
     async fn insert_upstream_login(&self, l: &UpstreamLogin) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO upstream_logins (state_hash, upstream_id, session_hash, \
-             authorize_query, sealed_verifier, nonce, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             authorize_query, device_user_code_hash, sealed_verifier, nonce, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .arg(l.state_hash.as_str())
         .arg(l.upstream_id.as_str())
         .arg(l.session_hash.as_str())
-        .arg(l.authorize_query.as_str())
+        .arg(match &l.target {
+            SignInFor::Authorization { query } => query.as_str(),
+            SignInFor::Device { .. } => "",
+        })
+        .arg(match &l.target {
+            SignInFor::Device { user_code_hash } => Some(user_code_hash.as_str()),
+            SignInFor::Authorization { .. } => None,
+        })
         .arg(l.sealed_verifier.as_slice())
         .arg(l.nonce.as_str())
         .arg(l.created_at)
@@ -145,21 +176,9 @@ impl<S: SqlBackend<Db = D>, D: Dialect> UpstreamStore for S {
     }
 
     async fn put_upstream_tokens(&self, t: &UpstreamTokens) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO upstream_tokens (code_hash, grant_id, upstream_id, sealed, expires_at, \
-             updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code_hash) DO UPDATE SET \
-             grant_id = excluded.grant_id, upstream_id = excluded.upstream_id, \
-             sealed = excluded.sealed, expires_at = excluded.expires_at, \
-             updated_at = excluded.updated_at",
-        )
-        .arg(t.code_hash.as_str())
-        .arg(t.grant_id.as_deref())
-        .arg(t.upstream_id.as_str())
-        .arg(t.sealed.as_slice())
-        .arg(t.expires_at)
-        .arg(t.updated_at)
-        .run(self.on_pool(), "upstream tokens")
-        .await
+        put_tokens::<D>(t)
+            .run(self.on_pool(), "upstream tokens")
+            .await
     }
 
     async fn get_grant_upstream_tokens(

@@ -312,18 +312,34 @@ impl Registrar<'_> {
         .await
     }
 
-    /// The registration to use at `issuer` for the device authorization grant (RFC 8628): a
-    /// pre-registered client, else the dynamic registration kept for it, else a new one
-    /// registering `urn:ietf:params:oauth:grant-type:device_code` (and refresh tokens) with no
-    /// redirect URI. Kept under [`device_key`], apart from the browser flow's registration, which
-    /// is registered for other grants.
+    /// The registration to use at `issuer` for the device authorization grant (RFC 8628), in the
+    /// MCP spec's order: a pre-registered client; else, with `use_document` and a server that
+    /// supports it, the Client ID Metadata Document URL (its document must list the device grant
+    /// in `grant_types`); else the dynamic registration kept for it, else a new one registering
+    /// `urn:ietf:params:oauth:grant-type:device_code` (and refresh tokens) with no redirect URI.
+    /// Kept under [`device_key`], apart from the browser flow's registration, which is registered
+    /// for other grants.
     pub async fn resolve_device(
         &self,
         issuer: &str,
         metadata: &AuthorizationServerMetadata,
+        use_document: bool,
     ) -> Result<ClientRegistration> {
         if let Some(pre) = self.pre_registered(issuer) {
             return Ok(pre);
+        }
+        if let (true, Some(url)) = (
+            use_document && metadata.client_id_metadata_document_supported == Some(true),
+            self.config.client_metadata_document_url.as_deref(),
+        ) {
+            validate_metadata_document_url(url)?;
+            return Ok(ClientRegistration {
+                issuer: Some(issuer.to_owned()),
+                client_id: url.to_owned(),
+                auth: ClientAuth::None,
+                source: RegistrationSource::MetadataDocument,
+                client_secret_expires_at: None,
+            });
         }
         let key = device_key(issuer);
         if let Some(stored) = self.store.get_registration(&key).await? {
@@ -361,6 +377,11 @@ impl Registrar<'_> {
             ..Default::default()
         };
         self.submit(issuer, &key, endpoint, &body, Vec::new()).await
+    }
+
+    /// Whether a dynamic registration is possible at a server with `metadata`.
+    pub fn can_register(&self, metadata: &AuthorizationServerMetadata) -> bool {
+        self.config.allow_dynamic && metadata.registration_endpoint.is_some()
     }
 
     /// Sends an RFC 7591 registration and keeps the answer under `store_key`.

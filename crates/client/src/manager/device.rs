@@ -1,5 +1,7 @@
-//! The device authorization grant for the manager (RFC 8628): registration for it, the start
-//! at the `device_authorization_endpoint`, the prompt showing the code, the polling.
+//! The device authorization grant for the manager (RFC 8628): registration for it (a
+//! pre-registered client, the Client ID Metadata Document when the server supports it and
+//! accepts it for this grant, else DCR), the start at the `device_authorization_endpoint`, the
+//! prompt showing the code, the polling.
 
 use super::*;
 
@@ -22,9 +24,13 @@ impl TokenManager {
             })?;
         let token_url = token::endpoint(&d.metadata, &d.issuer)?;
         let mut retried = false;
+        // The metadata document is tried once: a server may accept it for the browser flow only.
+        let mut use_document = true;
         loop {
             let registrar = self.registrar();
-            let client = registrar.resolve_device(&d.issuer, &d.metadata).await?;
+            let client = registrar
+                .resolve_device(&d.issuer, &d.metadata, use_document)
+                .await?;
             let method = client.auth.method(Some(&d.metadata));
             let at_device_endpoint = TokenEndpoint {
                 url: device_url,
@@ -43,6 +49,18 @@ impl TokenManager {
             .await;
             let started = match started {
                 Ok(s) => s,
+                // The document does not list the device grant (`unauthorized_client`), or the
+                // server would not use it (`invalid_client`): register for the grant instead.
+                Err(e)
+                    if use_document
+                        && client.source == RegistrationSource::MetadataDocument
+                        && refuses_document(&e)
+                        && registrar.can_register(&d.metadata) =>
+                {
+                    tracing::info!(target: "mcp_oauth::client", issuer = %d.issuer, error = %e, "the AS does not accept our client metadata document for the device grant; registering dynamically");
+                    use_document = false;
+                    continue;
+                }
                 Err(e)
                     if !retried
                         && is_stale_client(&e)
@@ -73,4 +91,9 @@ impl TokenManager {
             return Ok((client, issued));
         }
     }
+}
+
+/// Whether the device authorization endpoint refused a metadata document client id as such.
+fn refuses_document(e: &Error) -> bool {
+    matches!(e, Error::OAuth { error, .. } if error == "unauthorized_client" || error == "invalid_client")
 }

@@ -78,6 +78,12 @@ pub struct Cfg {
     /// A scope the AS never grants.
     pub never_grant: Option<&'static str>,
     pub garbage_token_response: bool,
+    /// Advertise and serve the device authorization grant (RFC 8628); every device code is
+    /// approved at once.
+    pub device: bool,
+    /// Client ids `/device_authorization` answers `unauthorized_client` (a metadata document
+    /// that does not list the device grant, say).
+    pub device_refused: Vec<&'static str>,
 }
 
 impl Default for Cfg {
@@ -106,6 +112,8 @@ impl Default for Cfg {
             required_scope: None,
             never_grant: None,
             garbage_token_response: false,
+            device: false,
+            device_refused: Vec::new(),
         }
     }
 }
@@ -159,6 +167,7 @@ struct Inner {
     counter: u64,
     errors: Vec<String>,
     id_jags: HashSet<String>,
+    device_codes: HashMap<String, Grant>,
 }
 
 pub struct St {
@@ -374,6 +383,9 @@ fn handle(st: &St, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) ->
         if let Some(m) = &cfg.auth_methods {
             d["token_endpoint_auth_methods_supported"] = json!(m);
         }
+        if cfg.device {
+            d["device_authorization_endpoint"] = json!(format!("{base}/device_authorization"));
+        }
         json_resp(StatusCode::OK, d)
     };
 
@@ -410,6 +422,7 @@ fn handle(st: &St, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) ->
         "/authorize" => authorize(st, &cfg, &hit, &issuer),
         "/token" => token(st, &cfg, &hit, &issuer),
         "/register" => register(st, &hit),
+        "/device_authorization" if cfg.device => device_authorization(st, &cfg, &hit, &issuer),
         "/idp/token" => idp_token(st, &hit, &issuer, &mcp_url),
         _ => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
@@ -679,6 +692,19 @@ fn token(st: &St, cfg: &Cfg, hit: &Hit, issuer: &str) -> Response {
             };
             issue(&mut inner, cfg, grant, false)
         }
+        Some("urn:ietf:params:oauth:grant-type:device_code") => {
+            let Some(grant) = hit
+                .param("device_code")
+                .and_then(|c| inner.device_codes.remove(c))
+            else {
+                return oauth_err(StatusCode::BAD_REQUEST, "invalid_grant");
+            };
+            if grant.client_id != client_id {
+                inner.errors.push("device poll: client differs".into());
+                return oauth_err(StatusCode::BAD_REQUEST, "invalid_grant");
+            }
+            issue(&mut inner, cfg, grant, true)
+        }
         Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
             let ok = hit
                 .param("assertion")
@@ -695,6 +721,38 @@ fn token(st: &St, cfg: &Cfg, hit: &Hit, issuer: &str) -> Response {
         }
         _ => oauth_err(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
     }
+}
+
+/// RFC 8628 §3.1–3.2: the client authenticated as at `/token`, then codes (approved at once).
+fn device_authorization(st: &St, cfg: &Cfg, hit: &Hit, issuer: &str) -> Response {
+    let mut inner = st.inner.lock().unwrap();
+    let client_id = match authenticate(&mut inner, hit, issuer) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    if cfg.device_refused.contains(&client_id.as_str()) {
+        return oauth_err(StatusCode::BAD_REQUEST, "unauthorized_client");
+    }
+    inner.counter += 1;
+    let code = format!("dc-{}", inner.counter);
+    inner.device_codes.insert(
+        code.clone(),
+        Grant {
+            client_id,
+            scope: hit.param("scope").map(str::to_owned),
+            resource: hit.param("resource").map(str::to_owned),
+        },
+    );
+    json_resp(
+        StatusCode::OK,
+        json!({
+            "device_code": code,
+            "user_code": "BCDF-GHJK",
+            "verification_uri": format!("{}/device", st.base),
+            "expires_in": 60,
+            "interval": 1,
+        }),
+    )
 }
 
 fn register(st: &St, hit: &Hit) -> Response {

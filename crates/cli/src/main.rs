@@ -162,7 +162,7 @@ enum Command {
         args: audit::AuditArgs,
     },
     /// Protect an existing MCP server: an OAuth resource-server reverse proxy in front of it.
-    Guard(guard::GuardArgs),
+    Guard(Box<guard::GuardArgs>),
     /// Sign in to an MCP server (OAuth authorization code + PKCE in the browser).
     Login(client_cmd::LoginArgs),
     /// Print a valid access token for an MCP server (refreshing it as needed).
@@ -255,7 +255,7 @@ async fn main() -> ExitCode {
         }
         Command::ApiKeys { cmd, .. } => admin::api_keys::run(&global, cmd).await,
         Command::Audit { args, .. } => audit::run(&global, args).await,
-        Command::Guard(a) => guard::run(a, global.config.clone()).await,
+        Command::Guard(a) => guard::run(*a, global.config.clone()).await,
         Command::Login(a) => client_cmd::login(&global, a).await,
         Command::Token(a) => client_cmd::token(&global, a).await,
         Command::Logout(a) => client_cmd::logout(&global, a).await,

@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// instances serve one issuer; see docs/deployment.md.
     #[arg(long, value_name = "URL")]
     redis: Option<String>,
+    /// The CA certificates (PEM) a `rediss://` Redis's certificate must chain to, instead of the
+    /// system's trust store (the configuration key `redis_ca_file`, `MCP_OAUTH_REDIS_CA_FILE`).
+    #[arg(long, value_name = "PEM")]
+    redis_ca_file: Option<std::path::PathBuf>,
 }
 
 /// The client id of the demo public client.
@@ -110,6 +114,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     config.dev = dev;
     if let Some(url) = args.redis {
         config.redis_url = mcp_oauth_server::config::RedisUrl::new(url);
+    }
+    if let Some(ca) = args.redis_ca_file {
+        config.redis_ca_file = Some(ca);
     }
     if let Some(policy) = &args.registration {
         config.registration = policy

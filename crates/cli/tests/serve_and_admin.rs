@@ -357,6 +357,38 @@ fn configuration_errors_name_their_key() {
         !ok && err.contains("redis_url") && !err.contains("s3cret"),
         "{err}"
     );
+    // A CA file is for TLS, and one that cannot be read is named with its path.
+    let (ok, _, err) = cli(
+        d,
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--redis",
+            "redis://127.0.0.1:6379",
+            "--redis-ca-file",
+            "/nonexistent/ca.pem",
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("redis_ca_file"), "{err}");
+    let (ok, _, err) = cli(
+        d,
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--redis",
+            "rediss://127.0.0.1:6379",
+            "--redis-ca-file",
+            "/nonexistent/ca.pem",
+        ],
+        None,
+    );
+    assert!(
+        !ok && err.contains("redis_ca_file") && err.contains("/nonexistent/ca.pem"),
+        "{err}"
+    );
     let out = Command::new(bin::mcp_oauth())
         .args([
             "--data-dir",

@@ -42,8 +42,31 @@ impl RedisReplay {
     /// A store on `url` (`redis://` or `rediss://`), its keys under `prefix`, each call bounded by
     /// `timeout`. Nothing is connected until the first proof.
     pub fn new(url: &str, prefix: &str, timeout: Duration) -> redis::RedisResult<Self> {
+        Self::on(redis::Client::open(url)?, prefix, timeout)
+    }
+
+    /// As [`Self::new`] for a `rediss://` URL whose server certificate must chain to the CA
+    /// certificates `ca_pem` (PEM) rather than to the system's trust store.
+    pub fn with_root_certificates(
+        url: &str,
+        ca_pem: Vec<u8>,
+        prefix: &str,
+        timeout: Duration,
+    ) -> redis::RedisResult<Self> {
+        let certificates = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(ca_pem),
+        };
+        Self::on(
+            redis::Client::build_with_tls(url, certificates)?,
+            prefix,
+            timeout,
+        )
+    }
+
+    fn on(client: redis::Client, prefix: &str, timeout: Duration) -> redis::RedisResult<Self> {
         Ok(Self {
-            client: redis::Client::open(url)?,
+            client,
             connection: tokio::sync::OnceCell::new(),
             prefix: prefix.to_owned(),
             timeout,

@@ -112,6 +112,7 @@ impl AuthorizationServer {
         let redis = if config.redis_url.is_set() {
             Some(Arc::new(shared::Redis::new(
                 &config.redis_url,
+                config.redis_ca_file.as_deref(),
                 Duration::from_millis(config.redis_timeout_ms),
                 &config.redis_key_prefix,
                 metrics.redis(),

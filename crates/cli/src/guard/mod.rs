@@ -107,6 +107,10 @@ pub struct GuardArgs {
     /// (`503`). Default: per process.
     #[arg(long, env = "MCP_OAUTH_GUARD_REDIS", value_name = "URL")]
     redis: Option<String>,
+    /// The CA certificates (PEM) a `rediss://` Redis's certificate must chain to, instead of the
+    /// system's trust store.
+    #[arg(long, env = "MCP_OAUTH_GUARD_REDIS_CA_FILE", value_name = "PEM")]
+    redis_ca_file: Option<PathBuf>,
     /// Allow `http://` issuers (local development and tests only).
     #[arg(long)]
     insecure_http: bool,
@@ -208,11 +212,18 @@ fn app(args: &Settings, trust: Trust) -> anyhow::Result<Router> {
         guard = guard.api_key_header(h.clone());
     }
     if let Some(url) = &args.redis {
-        let store = mcp_oauth_resource::dpop_redis::RedisReplay::new(
-            url,
-            "mcp-oauth:",
-            Duration::from_millis(50),
-        )
+        let (prefix, timeout) = ("mcp-oauth:", Duration::from_millis(50));
+        let store = match &args.redis_ca_file {
+            None => mcp_oauth_resource::dpop_redis::RedisReplay::new(url, prefix, timeout),
+            Some(path) => {
+                let pem = std::fs::read(path).with_context(|| {
+                    format!("invalid configuration `redis_ca_file`: {}", path.display())
+                })?;
+                mcp_oauth_resource::dpop_redis::RedisReplay::with_root_certificates(
+                    url, pem, prefix, timeout,
+                )
+            }
+        }
         .map_err(|e| anyhow::anyhow!("invalid configuration `redis`: {e}"))?;
         guard = guard.dpop(mcp_oauth_resource::dpop::DpopSettings {
             replay: Some(std::sync::Arc::new(store)),

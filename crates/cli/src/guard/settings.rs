@@ -46,6 +46,7 @@ struct Table {
     allow_origin: Option<OneOrMany>,
     api_key_header: Option<String>,
     redis: Option<String>,
+    redis_ca_file: Option<PathBuf>,
     insecure_http: Option<bool>,
     max_body_bytes: Option<usize>,
     max_sessions_per_client: Option<usize>,
@@ -100,6 +101,7 @@ pub(super) struct Settings {
     pub(super) allow_origins: Vec<String>,
     pub(super) api_key_header: Option<String>,
     pub(super) redis: Option<String>,
+    pub(super) redis_ca_file: Option<PathBuf>,
     pub(super) insecure_http: bool,
     pub(super) max_body_bytes: usize,
     pub(super) max_sessions_per_client: usize,
@@ -196,6 +198,7 @@ impl Settings {
             allow_origins: list(args.allow_origins, t.allow_origin),
             api_key_header: args.api_key_header.or(t.api_key_header),
             redis: args.redis.or(t.redis),
+            redis_ca_file: args.redis_ca_file.or(t.redis_ca_file),
             insecure_http: args.insecure_http || t.insecure_http.unwrap_or(false),
             max_body_bytes: args
                 .max_body_bytes
@@ -259,7 +262,8 @@ addr = "127.0.0.1:7000"
 max_sessions_per_client = 8
 client_id = "guard"
 client_secret_file = "/run/secret"
-redis = "redis://cache.internal:6379/0"
+redis = "rediss://cache.internal:6380/0"
+redis_ca_file = "/etc/redis/ca.pem"
 "#;
 
     #[test]
@@ -272,7 +276,11 @@ redis = "redis://cache.internal:6379/0"
         assert_eq!(s.max_sessions_per_client, 8);
         assert_eq!(s.session_idle_timeout, 600);
         assert!(matches!(s.client_secret, Some(SecretSource::File(_))));
-        assert_eq!(s.redis.as_deref(), Some("redis://cache.internal:6379/0"));
+        assert_eq!(s.redis.as_deref(), Some("rediss://cache.internal:6380/0"));
+        assert_eq!(
+            s.redis_ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/redis/ca.pem"))
+        );
         let s = resolve(
             &[
                 "--addr",

@@ -2,6 +2,7 @@
 //! the method and the URL; replays; a stolen bound token used as a bearer token.
 
 use crate::support::*;
+use crate::tls_redis;
 use axum::http::StatusCode;
 use mcp_oauth_core::clock::{Clock, TestClock};
 use mcp_oauth_core::dpop::nonce::NonceKey;
@@ -275,12 +276,24 @@ async fn guards_sharing(
     url: &str,
     timeout: std::time::Duration,
 ) -> (Guarded, Guarded) {
-    let prefix = format!(
+    let prefix = test_prefix();
+    let store = mcp_oauth_resource::dpop_redis::RedisReplay::new(url, &prefix, timeout).unwrap();
+    guards_sharing_store(issuer, clock, Arc::new(store)).await
+}
+
+fn test_prefix() -> String {
+    format!(
         "mcp-oauth-test:{}:",
         mcp_oauth_core::secret::random_token(9)
-    );
-    let store: Arc<dyn mcp_oauth_resource::dpop::ReplayStore> =
-        Arc::new(mcp_oauth_resource::dpop_redis::RedisReplay::new(url, &prefix, timeout).unwrap());
+    )
+}
+
+/// As [`guards_sharing`], on `store`.
+async fn guards_sharing_store(
+    issuer: &Issuer,
+    clock: &TestClock,
+    store: Arc<dyn mcp_oauth_resource::dpop::ReplayStore>,
+) -> (Guarded, Guarded) {
     let layer = |resource: &str, store: Arc<dyn mcp_oauth_resource::dpop::ReplayStore>| {
         let verifier = JwtVerifier::builder(issuer.url.clone(), resource)
             .insecure_allow_http(true)
@@ -388,4 +401,46 @@ async fn a_shared_store_that_never_answers_fails_closed_within_its_timeout() {
         );
     }
     hold.abort();
+}
+
+#[tokio::test]
+async fn guards_share_a_tls_redis_whose_ca_is_given_and_refuse_one_that_does_not_verify() {
+    let ca = tls_redis::Ca::new("redis test CA");
+    let Some(redis) = tls_redis::TlsRedis::start(&ca) else {
+        return;
+    };
+    let issuer = Issuer::start().await;
+    let clock = test_clock();
+    let timeout = std::time::Duration::from_millis(500);
+    let store = |ca_pem: &str| {
+        Arc::new(
+            mcp_oauth_resource::dpop_redis::RedisReplay::with_root_certificates(
+                &redis.url(),
+                ca_pem.as_bytes().to_vec(),
+                &test_prefix(),
+                timeout,
+            )
+            .unwrap(),
+        )
+    };
+    let (a, b) = guards_sharing_store(&issuer, &clock, store(&ca.pem)).await;
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let token = bound_token(&issuer, &a.resource, &key);
+    let p = proof(&key, "POST", &a.resource, Some(&token), clock.now());
+    assert_eq!(call(&a, "DPoP", &token, &[&p]).await.status, StatusCode::OK);
+    assert_eq!(
+        dpop_error(&call(&b, "DPoP", &token, &[&p]).await),
+        "invalid_dpop_proof",
+        "replayed at the other guard, through the TLS Redis"
+    );
+    // A CA the server's certificate does not chain to: the store cannot decide, so it refuses.
+    let other = tls_redis::Ca::new("another CA");
+    let (c, _d) = guards_sharing_store(&issuer, &clock, store(&other.pem)).await;
+    let token = bound_token(&issuer, &c.resource, &key);
+    let p = proof(&key, "POST", &c.resource, Some(&token), clock.now());
+    assert_eq!(
+        call(&c, "DPoP", &token, &[&p]).await.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "never accepted unchecked"
+    );
 }

@@ -9,3 +9,5 @@ mod policy;
 mod prm;
 mod rmcp_service;
 mod support;
+#[path = "../../../server/tests/e2e/tls_redis.rs"]
+mod tls_redis;

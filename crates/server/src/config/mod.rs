@@ -206,6 +206,9 @@ pub struct ServerConfig {
     /// The prefix of every key this server writes to Redis. Default `mcp-oauth:`; give each
     /// deployment sharing one Redis its own.
     pub redis_key_prefix: String,
+    /// The CA certificates (PEM) a `rediss://` Redis's certificate must chain to, instead of the
+    /// system's trust store: for a Redis with a private CA, or an image without a trust store.
+    pub redis_ca_file: Option<std::path::PathBuf>,
 }
 
 /// Who may use dynamic client registration.
@@ -323,6 +326,7 @@ impl ServerConfig {
             redis_url: RedisUrl::default(),
             redis_timeout_ms: 50,
             redis_key_prefix: "mcp-oauth:".to_owned(),
+            redis_ca_file: None,
         }
     }
 
@@ -446,6 +450,12 @@ impl ServerConfig {
             ));
         }
         self.redis_url.check().map_err(|m| err("redis_url", m))?;
+        if self.redis_ca_file.is_some() && !self.redis_url.is_tls() {
+            return Err(err(
+                "redis_ca_file",
+                "is for a rediss:// redis_url (TLS) only",
+            ));
+        }
         redis::check_timeout_and_prefix(self.redis_timeout_ms, &self.redis_key_prefix)
             .map_err(|(key, m)| err(key, m))?;
         if self.key_reload_interval == 0 {
@@ -562,6 +572,23 @@ mod tests {
         );
         assert!(ServerConfig::new("https://a.example#f").validate().is_err());
         assert!(ServerConfig::new("ftp://a.example").validate().is_err());
+    }
+
+    #[test]
+    fn a_redis_ca_file_needs_a_tls_url() {
+        let with = |url: &str| {
+            let mut c = ServerConfig::new("https://a.example");
+            c.redis_url = RedisUrl::new(url);
+            c.redis_ca_file = Some("/etc/redis/ca.pem".into());
+            c.validate()
+        };
+        assert!(with("rediss://cache.internal:6380/0").is_ok());
+        assert!(with("REDISS://cache.internal").is_ok());
+        assert_eq!(
+            with("redis://cache.internal:6379").unwrap_err().key,
+            "redis_ca_file"
+        );
+        assert_eq!(with("").unwrap_err().key, "redis_ca_file");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The Redis settings' own types: the URL, which may carry a password and so is never printed,
-//! and its checks. The settings themselves are `redis_url`, `redis_timeout_ms` and
-//! `redis_key_prefix` of [`super::ServerConfig`]; what runs on Redis is [`crate::shared`].
+//! and its checks. The settings themselves are `redis_url`, `redis_timeout_ms`,
+//! `redis_key_prefix` and `redis_ca_file` of [`super::ServerConfig`]; what runs on Redis is
+//! [`crate::shared`].
 
 use serde::Deserialize;
 
@@ -23,6 +24,13 @@ impl RedisUrl {
     /// Whether a URL is set.
     pub fn is_set(&self) -> bool {
         !self.0.is_empty()
+    }
+
+    /// Whether it is a `rediss://` (TLS) URL.
+    pub fn is_tls(&self) -> bool {
+        self.0
+            .get(..9)
+            .is_some_and(|s| s.eq_ignore_ascii_case("rediss://"))
     }
 
     /// The URL with any user information masked, for messages.

@@ -77,16 +77,35 @@ impl std::fmt::Debug for Redis {
 impl Redis {
     /// A handle on `url` (nothing is connected yet: the first call connects, and a Redis that is
     /// down at start is tried again as calls come).
+    ///
+    /// With `ca_file`, a `rediss://` server's certificate must chain to the certificates in it
+    /// (PEM) rather than to the system's trust store.
     pub fn new(
         url: &RedisUrl,
+        ca_file: Option<&std::path::Path>,
         timeout: Duration,
         prefix: &str,
         metrics: RedisMetrics,
     ) -> Result<Self, RedisSetupError> {
-        let client = redis::Client::open(url.expose()).map_err(|e| RedisSetupError {
+        let failed = |message: String| RedisSetupError {
             url: url.redacted(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let client = match ca_file {
+            None => redis::Client::open(url.expose()),
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| failed(format!("redis_ca_file {}: {e}", path.display())))?;
+                redis::Client::build_with_tls(
+                    url.expose(),
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert: Some(pem),
+                    },
+                )
+            }
+        }
+        .map_err(|e| failed(e.to_string()))?;
         Ok(Self {
             client,
             connection: tokio::sync::OnceCell::new(),
@@ -288,6 +307,7 @@ mod unit {
     fn keys_are_prefixed_digests_of_one_size() {
         let r = Redis::new(
             &RedisUrl::new("redis://127.0.0.1:1"),
+            None,
             Duration::from_millis(50),
             "t:",
             RedisMetrics::default(),

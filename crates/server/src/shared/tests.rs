@@ -62,6 +62,7 @@ fn scratch() -> Option<Scratch> {
     );
     let redis = Redis::new(
         &RedisUrl::new(format!("redis://{ADDR}")),
+        None,
         // Generous: these tests check the scripts, not the bound.
         Duration::from_secs(2),
         &prefix,

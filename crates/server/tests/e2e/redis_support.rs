@@ -120,13 +120,7 @@ pub struct OwnRedis {
 impl OwnRedis {
     /// Started and answering, or `None` (skipped) without `redis-server`.
     pub fn start() -> Option<Self> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_err()
-        {
-            skip("redis-server is not installed");
+        if !crate::tls_redis::installed() {
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")

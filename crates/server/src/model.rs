@@ -267,6 +267,9 @@ pub enum RotateOutcome {
     },
     /// Unknown, expired, or its family revoked or expired.
     Invalid,
+    /// The family's user is disabled (or gone): nothing changed, so the token refreshes again
+    /// once the account is enabled.
+    AccountDisabled,
 }
 
 /// A user's remembered consent for a client and resource.

@@ -100,18 +100,12 @@ pub async fn exchange(
                 "the refresh token is invalid, expired or revoked",
             ));
         }
+        // Checked inside the rotation's atomic step: nothing was rotated, so the same token
+        // refreshes again once the account is enabled.
+        RotateOutcome::AccountDisabled => {
+            return Err(OAuthError::invalid_grant("the account is disabled"));
+        }
     };
-    // A disabled account's grants do not refresh (checked after the rotation, which is the one
-    // read of the grant; the successor is never handed out).
-    if let Some(user) = &grant.user_id
-        && state
-            .store()
-            .get_user(user)
-            .await?
-            .is_none_or(|u| u.disabled_at.is_some())
-    {
-        return Err(OAuthError::invalid_grant("the account is disabled"));
-    }
     let scope = narrowed.unwrap_or_else(|| grant.scope.clone());
     let scope_str = scope.to_string();
     let subject = grant.user_id.as_deref().unwrap_or(&grant.client_id);

@@ -79,6 +79,8 @@ pub(crate) enum RotateDecision {
     GraceRetry,
     /// Reuse: revoke the family.
     RevokeFamily,
+    /// The family's account is disabled (or gone): change nothing, hand out nothing.
+    AccountDisabled,
 }
 
 impl RotateDecision {
@@ -89,7 +91,19 @@ impl RotateDecision {
             (Self::Rotate, Some(g)) => RotateOutcome::Rotated(g),
             (Self::GraceRetry, Some(g)) => RotateOutcome::GraceRetry(g),
             (Self::RevokeFamily, Some(g)) => RotateOutcome::Reused { grant_id: g.id },
+            (Self::AccountDisabled, Some(_)) => RotateOutcome::AccountDisabled,
             _ => RotateOutcome::Invalid,
+        }
+    }
+
+    /// This decision for a family whose account is `active` or not (a family without a user,
+    /// the client credentials grant's, is always active). A disabled account's token is neither
+    /// rotated nor retried, so it still refreshes once the account is enabled again; a reuse
+    /// still revokes the family.
+    pub(crate) fn for_account(self, active: bool) -> Self {
+        match self {
+            Self::Rotate | Self::GraceRetry if !active => Self::AccountDisabled,
+            other => other,
         }
     }
 }

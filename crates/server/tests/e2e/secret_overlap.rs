@@ -60,7 +60,8 @@ async fn both_secrets_work_during_the_overlap_then_only_the_new_one() {
 }
 
 /// A disabled user: the grant does not refresh, the access token is inactive at introspection,
-/// signing in is refused (and the sessions end); enabled again, a new sign-in works.
+/// signing in is refused (and the sessions end); enabled again, a new sign-in works, and the
+/// refresh token refused meanwhile refreshes (it was not rotated, so it is no reuse).
 #[tokio::test]
 async fn a_disabled_user_gets_nothing() {
     let s = TestServer::start().await;
@@ -96,9 +97,22 @@ async fn a_disabled_user_gets_nothing() {
         StatusCode::UNAUTHORIZED,
         "as a wrong password"
     );
+    // Long after any retry window.
+    s.clock.advance(3_600);
     admin::set_user_disabled(s.store().as_ref(), "alice", false, s.clock.now())
         .await
         .unwrap();
+    let r = s
+        .post_form(
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", PUBLIC_CLIENT),
+                ("refresh_token", &refresh),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "the same refresh token again");
     let mut b = Browser::new(&s);
     let page = b
         .get(&s.authorize_url(&s.authorize_query("mcp:tools")))

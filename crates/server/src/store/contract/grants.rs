@@ -305,7 +305,88 @@ pub async fn rotation<S: Store>(store: &S) {
 
 /// Rotation refusals: unknown, expiry boundaries of token and family, revoked family, taken
 /// successor hash, successor of another family.
+/// A disabled account's family: its token is neither rotated nor retried (so it refreshes again
+/// once the account is enabled), a reuse still revokes the family, a missing account refreshes
+/// nothing, and a family without a user (client credentials) is not checked.
+pub async fn rotation_of_a_disabled_account<S: Store>(store: &S) {
+    account(store, "rd-user").await;
+    let g = grant("rd-g", "rd-client", Some("rd-user"), FAR);
+    store
+        .insert_grant(&g, Some(&refresh("rd-r0", "rd-g", FAR)))
+        .await
+        .unwrap();
+    let s1 = refresh("rd-r1", "rd-g", FAR);
+    assert!(store.set_user_disabled("rd-user", Some(90)).await.unwrap());
+    assert_eq!(
+        store.rotate_refresh("rd-r0", &s1, 100, 30).await.unwrap(),
+        RotateOutcome::AccountDisabled
+    );
+    let (t, _) = store.get_refresh("rd-r0").await.unwrap().unwrap();
+    assert_eq!((t.rotated_at, t.successor_hash), (None, None), "unchanged");
+    assert_eq!(store.get_refresh("rd-r1").await.unwrap(), None);
+    assert!(store.set_user_disabled("rd-user", None).await.unwrap());
+    assert_eq!(
+        store.rotate_refresh("rd-r0", &s1, 200, 30).await.unwrap(),
+        RotateOutcome::Rotated(g.clone()),
+        "enabled again: the same token"
+    );
+    // Disabled again: a grace retry hands out nothing either, but a reuse revokes.
+    assert!(store.set_user_disabled("rd-user", Some(201)).await.unwrap());
+    assert_eq!(
+        store.rotate_refresh("rd-r0", &s1, 210, 30).await.unwrap(),
+        RotateOutcome::AccountDisabled
+    );
+    assert_eq!(
+        store.rotate_refresh("rd-r0", &s1, 300, 30).await.unwrap(),
+        RotateOutcome::Reused {
+            grant_id: "rd-g".into()
+        }
+    );
+    assert!(
+        store
+            .get_grant("rd-g")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+
+    // A grant naming an account that does not exist refreshes nothing.
+    let ghost = grant("rd-ghost", "rd-client", Some("rd-nobody"), FAR);
+    store
+        .insert_grant(&ghost, Some(&refresh("rd-ghost-r0", "rd-ghost", FAR)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .rotate_refresh(
+                "rd-ghost-r0",
+                &refresh("rd-ghost-r1", "rd-ghost", FAR),
+                100,
+                30
+            )
+            .await
+            .unwrap(),
+        RotateOutcome::AccountDisabled
+    );
+    // Without a user, no account to check.
+    let machine = grant("rd-m", "rd-client", None, FAR);
+    store
+        .insert_grant(&machine, Some(&refresh("rd-m-r0", "rd-m", FAR)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .rotate_refresh("rd-m-r0", &refresh("rd-m-r1", "rd-m", FAR), 100, 30)
+            .await
+            .unwrap(),
+        RotateOutcome::Rotated(machine)
+    );
+}
+
 pub async fn rotation_failures<S: Store>(store: &S) {
+    account(store, "rf-user").await;
     let next = |h: &str, g: &str| refresh(h, g, FAR);
     assert_eq!(
         store
@@ -474,6 +555,7 @@ pub async fn concurrent_rotate_without_grace<S: Store>(store: Arc<S>) {
             }
             RotateOutcome::Invalid => {}
             RotateOutcome::GraceRetry(_) => panic!("different successors never get grace"),
+            RotateOutcome::AccountDisabled => panic!("the account is enabled"),
         }
     }
     assert_eq!(rotated, 1, "exactly one rotation: {outcomes:?}");

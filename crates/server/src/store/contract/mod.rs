@@ -37,6 +37,7 @@ pub use device::{concurrent_device_polls, device_authorizations};
 pub use grants::{
     access_token_revocation, codes, concurrent_redeem, concurrent_rotate_with_grace,
     concurrent_rotate_without_grace, grants, rotation, rotation_failures,
+    rotation_of_a_disabled_account,
 };
 pub use key_schedule::{concurrent_scheduled_rotation, scheduled_rotation};
 pub use purge::purge;
@@ -71,6 +72,7 @@ pub async fn run_all<S: Store>(store: &S) {
     grants(store).await;
     rotation(store).await;
     rotation_failures(store).await;
+    rotation_of_a_disabled_account(store).await;
     access_token_revocation(store).await;
     consents(store).await;
     keys(store).await;
@@ -182,6 +184,14 @@ fn user(id: &str, username: &str) -> User {
     }
 }
 
+/// An enabled account `id` (username the same), once: a rotation checks its family's account.
+pub async fn account<S: Store + ?Sized>(store: &S, id: &str) {
+    match store.insert_user(&user(id, id)).await {
+        Ok(()) | Err(StoreError::Conflict(_)) => {}
+        Err(e) => panic!("insert the account {id}: {e}"),
+    }
+}
+
 fn code(hash: &str, client_id: &str, user_id: &str, expires_at: UnixTime) -> AuthorizationCode {
     AuthorizationCode {
         code_hash: hash.to_owned(),
@@ -224,6 +234,7 @@ fn refresh(hash: &str, grant_id: &str, expires_at: UnixTime) -> RefreshToken {
 
 /// Stores a fresh active family `{ns}-g` with first refresh token `{ns}-r0`; returns its grant.
 async fn family<S: Store>(store: &S, ns: &str) -> Grant {
+    account(store, "fam-user").await;
     let g = grant(&format!("{ns}-g"), "fam-client", Some("fam-user"), FAR);
     let r0 = refresh(&format!("{ns}-r0"), &g.id, FAR);
     store

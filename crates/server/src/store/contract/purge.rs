@@ -8,6 +8,7 @@ pub async fn purge<S: Store>(store: &S) {
     // Clear whatever the other checks left behind that expires before the base.
     store.purge_expired(t).await.unwrap();
     store.purge_sessions(t).await.unwrap();
+    account(store, "pg-user").await;
 
     store
         .insert_code(&code("pg-code-10", "pg-client", "pg-user", t + 10))

@@ -192,6 +192,10 @@ impl GrantStore for MemoryStore {
             .as_ref()
             .and_then(|t| s.grants.get(&t.grant_id).cloned());
         let stored_successor = s.refresh.get(&successor.token_hash).cloned();
+        let account_active = grant
+            .as_ref()
+            .and_then(|g| g.user_id.as_ref())
+            .is_none_or(|u| s.users.get(u).is_some_and(|u| u.disabled_at.is_none()));
         let decision = decide_rotate(
             token.as_ref(),
             grant.as_ref(),
@@ -199,7 +203,8 @@ impl GrantStore for MemoryStore {
             stored_successor.as_ref(),
             now,
             grace,
-        )?;
+        )?
+        .for_account(account_active);
         match (decision, &grant) {
             (RotateDecision::Rotate, _) => {
                 if let Some(t) = s.refresh.get_mut(presented_hash) {

@@ -97,6 +97,7 @@ async fn postgres_store_is_atomic_across_pools() {
     }
     assert_eq!(redeemed, 1);
 
+    contract::account(a.as_ref(), "x-user").await;
     let family = grant("x-fam".into());
     a.insert_grant(&family, Some(&refresh("x-fam-r0".into(), "x-fam")))
         .await

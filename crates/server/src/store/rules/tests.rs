@@ -306,3 +306,17 @@ fn check_family_accepts_its_own_and_refuses_others() {
     assert!(check_family("g1", &token("t", "g1")).is_ok());
     assert!(check_family("g1", &token("t", "g2")).is_err());
 }
+
+#[test]
+fn a_disabled_account_rotates_and_retries_nothing_but_reuse_still_revokes() {
+    use RotateDecision::*;
+    for (decision, disabled) in [
+        (Rotate, AccountDisabled),
+        (GraceRetry, AccountDisabled),
+        (RevokeFamily, RevokeFamily),
+        (Invalid, Invalid),
+    ] {
+        assert_eq!(decision.for_account(true), decision);
+        assert_eq!(decision.for_account(false), disabled, "{decision:?}");
+    }
+}

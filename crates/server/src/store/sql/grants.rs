@@ -31,6 +31,14 @@ fn refresh_from_row(row: &impl SqlRow) -> StoreResult<RefreshToken> {
         successor_hash }]
 }
 
+/// The columns of a refresh token joined to its grant (`r`, `g`), the token's times renamed.
+macro_rules! token_and_grant {
+    () => {
+        "r.token_hash, r.grant_id, r.created_at AS token_created_at, \
+         r.expires_at AS token_expires_at, r.rotated_at, r.successor_hash, g.*"
+    };
+}
+
 /// A refresh token and its grant from one joined row (the token's times under other names).
 fn refresh_and_grant_from_row(row: &impl SqlRow) -> StoreResult<(RefreshToken, Grant)> {
     let token = record![row => RefreshToken { token_hash, grant_id,
@@ -261,11 +269,11 @@ impl<S: SqlBackend<Db = D>, D: Dialect> GrantStore for S {
         // One statement, so one snapshot in every dialect, in one round trip: a refresh reads
         // this before it rotates, and a transaction around two reads cost three more
         // (BEGIN, a second SELECT, COMMIT; bench/notes.md, issue 19).
-        sqlx::query(
-            "SELECT r.token_hash, r.grant_id, r.created_at AS token_created_at, \
-             r.expires_at AS token_expires_at, r.rotated_at, r.successor_hash, g.* \
-             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = $1",
-        )
+        sqlx::query(concat!(
+            "SELECT ",
+            token_and_grant!(),
+            " FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = $1"
+        ))
         .arg(token_hash)
         .optional(
             self.on_pool(),
@@ -322,6 +330,62 @@ impl<S: SqlBackend<Db = D>, D: Dialect> GrantStore for S {
     }
 }
 
+/// The presented token, its grant and whether the grant's account is active (no user, or one
+/// not disabled), as the transaction sees them.
+///
+/// Where the dialect locks rows, the grant row is locked first, which serialises every change to
+/// the family across connections and processes; then the token is read again as the last
+/// committed change to the family left it (a rotation that held the lock before may have changed
+/// it), and the account. Where the write transaction holds the whole database (SQLite), one
+/// joined read already is all of that: one round trip to the database instead of three.
+async fn family_in<D: Dialect>(
+    conn: &mut D::Connection,
+    presented_hash: &str,
+) -> StoreResult<Option<(RefreshToken, Grant, bool)>> {
+    if !D::ROW_LOCKS {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            token_and_grant!(),
+            ", u.id AS account_id, u.disabled_at AS account_disabled_at \
+             FROM refresh_tokens r JOIN grants g ON g.id = r.grant_id \
+             LEFT JOIN users u ON u.id = g.user_id WHERE r.token_hash = $1"
+        ))
+        .arg(presented_hash)
+        .fetch_optional(D::on(conn))
+        .await
+        .map_err(db("reading a refresh token"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let (token, grant) = refresh_and_grant_from_row(&row)?;
+        let account: Option<String> = row.col("account_id")?;
+        let disabled: Option<UnixTime> = row.col("account_disabled_at")?;
+        let active = grant.user_id.is_none() || (account.is_some() && disabled.is_none());
+        return Ok(Some((token, grant, active)));
+    }
+    let Some(found) = fetch_refresh::<D>(conn, presented_hash).await? else {
+        return Ok(None);
+    };
+    let Some(grant) = fetch_grant::<D>(conn, &found.grant_id, true).await? else {
+        return Ok(None);
+    };
+    let Some(token) = fetch_refresh::<D>(conn, presented_hash).await? else {
+        return Ok(None);
+    };
+    let active = match grant.user_id.as_deref() {
+        None => true,
+        Some(user) => sqlx::query("SELECT disabled_at FROM users WHERE id = $1")
+            .arg(user)
+            .fetch_optional(D::on(conn))
+            .await
+            .map_err(db("reading an account"))?
+            .map(|row| row.col::<Option<UnixTime>>("disabled_at"))
+            .transpose()?
+            .is_some_and(|disabled| disabled.is_none()),
+    };
+    Ok(Some((token, grant, active)))
+}
+
 async fn rotate_in<D: Dialect>(
     conn: &mut D::Connection,
     presented_hash: &str,
@@ -329,24 +393,8 @@ async fn rotate_in<D: Dialect>(
     now: UnixTime,
     grace: i64,
 ) -> StoreResult<RotateOutcome> {
-    // Find the family and lock its grant row, which serialises every change to the family across
-    // connections and processes where the dialect locks rows.
-    let Some(found) = fetch_refresh::<D>(conn, presented_hash).await? else {
+    let Some((token, grant, account_active)) = family_in::<D>(conn, presented_hash).await? else {
         return Ok(RotateOutcome::Invalid);
-    };
-    let Some(grant) = fetch_grant::<D>(conn, &found.grant_id, true).await? else {
-        return Ok(RotateOutcome::Invalid);
-    };
-    // Under a row lock, read the token again as the last committed change to the family left it
-    // (a rotation that held the lock before may have changed it); where the transaction holds
-    // the whole database, the first read is already that.
-    let token = if D::ROW_LOCKS {
-        let Some(token) = fetch_refresh::<D>(conn, presented_hash).await? else {
-            return Ok(RotateOutcome::Invalid);
-        };
-        token
-    } else {
-        found
     };
     // The successor's row matters only to a retry; on a first rotation a stored duplicate is the
     // insert's unique violation (`Conflict`), so the common path reads nothing more.
@@ -361,7 +409,8 @@ async fn rotate_in<D: Dialect>(
         stored_successor.as_ref(),
         now,
         grace,
-    )?;
+    )?
+    .for_account(account_active);
     match decision {
         RotateDecision::Rotate => {
             insert_refresh::<D>(conn, successor).await?;
@@ -374,7 +423,7 @@ async fn rotate_in<D: Dialect>(
         RotateDecision::RevokeFamily => {
             revoke_in::<D>(conn, &grant.id, now).await?;
         }
-        RotateDecision::Invalid | RotateDecision::GraceRetry => {}
+        RotateDecision::Invalid | RotateDecision::GraceRetry | RotateDecision::AccountDisabled => {}
     }
     Ok(decision.outcome(Some(grant)))
 }

@@ -1,6 +1,6 @@
 //! Used client assertion ids, in SQL.
 
-use super::dialect::{Arg, Dialect, SqlBackend};
+use super::dialect::{Arg, Dialect, SqlBackend, write_turn};
 use super::run::Run;
 use crate::store::{AssertionStore, StoreResult};
 use async_trait::async_trait;
@@ -18,6 +18,8 @@ impl<S: SqlBackend<Db = D>, D: Dialect> AssertionStore for S {
         // One statement, so atomic without a transaction: the upsert serialises concurrent
         // inserts of one key (on SQLite, one writer at a time anyway), so exactly one of them
         // inserts or replaces an expired record; a live record changes nothing and affects no row.
+        // A write per DPoP token or client assertion: in the write queue where there is one.
+        let _turn = write_turn(self).await;
         Ok(sqlx::query(
             "INSERT INTO used_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at \

@@ -176,6 +176,19 @@ pub trait SqlBackend: Send + Sync + 'static {
     }
 }
 
+/// This process's turn to write on `store`, for a write of one statement outside a transaction:
+/// held while it runs, where the database admits one writer ([`SqlBackend::write_gate`]), so
+/// that concurrent writes queue behind each other and behind the transactions instead of
+/// sleeping in SQLite's busy handler. `None` (nothing to hold) where the database locks rows.
+pub(crate) async fn write_turn<S: SqlBackend>(
+    store: &S,
+) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    match store.write_gate() {
+        Some(gate) => Some(gate.lock().await),
+        None => None,
+    }
+}
+
 /// A statement whose text was formatted from literals and a dialect's constants alone (an
 /// `ORDER BY` collation, a lock suffix), never from input: safe to run as SQL.
 pub(crate) fn formatted<D: Database>(text: String) -> Query<'static, D> {

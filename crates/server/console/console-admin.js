@@ -1,6 +1,6 @@
 // The console's administration view (role `admin`, scope `console:admin`): clients, users,
-// resources and scopes, signing keys, the audit log. Uses console.js's helpers (api, el, when,
-// status); every server text goes in through textContent.
+// resources and scopes, signing keys, the audit log. Uses console.js's helpers (api, newest, el,
+// when, status); every server text goes in through textContent.
 'use strict';
 
 window.consoleAdmin = (() => {
@@ -24,9 +24,11 @@ window.consoleAdmin = (() => {
   }
 
   async function loadClients() {
+    const list = await newest('adm-clients', api('/admin/clients'));
+    if (!list) return;
     const ul = document.getElementById('adm-clients');
     ul.replaceChildren();
-    for (const c of await api('/admin/clients')) {
+    for (const c of list) {
       const li = card(c.client_name || c.client_id, 'Client id: ' + c.client_id,
         'Authentication: ' + c.token_endpoint_auth_method + ' · origin: ' + c.origin,
         'Last used: ' + when(c.last_used_at));
@@ -71,9 +73,11 @@ window.consoleAdmin = (() => {
   }
 
   async function loadUsers() {
+    const list = await newest('adm-users', api('/admin/users'));
+    if (!list) return;
     const ul = document.getElementById('adm-users');
     ul.replaceChildren();
-    for (const u of await api('/admin/users')) {
+    for (const u of list) {
       const li = card(u.username, 'Roles: ' + (u.roles.join(', ') || 'none'), 'Created: ' + when(u.created_at));
       li.dataset.user = u.username;
       li.append(el('div', { className: 'meta user-state', textContent: u.disabled_at ? 'Disabled' : 'Enabled' }));
@@ -129,18 +133,22 @@ window.consoleAdmin = (() => {
   }
 
   async function loadResources() {
+    const list = await newest('adm-resources', api('/admin/resources'));
+    if (!list) return;
     const ul = document.getElementById('adm-resources');
     ul.replaceChildren();
-    for (const r of await api('/admin/resources')) {
+    for (const r of list) {
       ul.append(card(r.name || r.uri, r.uri, ...r.scopes.map((s) => s.name + (s.description ? ': ' + s.description : '') +
         (s.roles && s.roles.length ? ' (roles: ' + s.roles.join(', ') + ')' : ''))));
     }
   }
 
   async function loadKeys() {
+    const list = await newest('adm-keys', api('/admin/keys'));
+    if (!list) return;
     const ul = document.getElementById('adm-keys');
     ul.replaceChildren();
-    for (const k of await api('/admin/keys')) {
+    for (const k of list) {
       ul.append(card(k.kid, k.alg + ' · published ' + when(k.created_at), 'Signs from ' + when(k.activates_at) +
         (k.retires_at ? ' · retires ' + when(k.retires_at) : '')));
     }
@@ -153,9 +161,11 @@ window.consoleAdmin = (() => {
     const since = Math.floor(Date.now() / 1000) - hours * 3600;
     const q = new URLSearchParams({ since: String(since), limit: '100' });
     if (kind) q.set('kind', kind);
+    const list = await newest('adm-audit', api('/admin/audit?' + q.toString()));
+    if (!list) return;
     const ol = document.getElementById('adm-audit');
     ol.replaceChildren();
-    for (const e of await api('/admin/audit?' + q.toString())) {
+    for (const e of list) {
       const li = el('li', { className: 'audit-event' });
       li.dataset.kind = e.kind;
       li.append(el('div', { textContent: when(e.at) + ' · ' + e.kind + (e.client_id ? ' · client ' + e.client_id : '') + (e.user_id ? ' · user ' + e.user_id : '') }));

@@ -120,6 +120,17 @@ async function api(path, init) {
   return body;
 }
 
+// Each list renders the answer of its latest load only. Two loads of one list can be in flight at
+// once (a withdrawal's reload while the view's own load is still out), and their answers can come
+// back out of order: an older answer must never replace a newer one. `null` means "a later load
+// renders".
+const loads = {};
+async function newest(list, request) {
+  const mine = (loads[list] = (loads[list] || 0) + 1);
+  const answer = await request;
+  return mine === loads[list] ? answer : null;
+}
+
 // ------------------------------------------------------------------ views
 
 function showSignIn(message) {
@@ -147,7 +158,8 @@ function when(t) {
 }
 
 async function loadAuthorizations() {
-  const list = await api('/me/authorizations');
+  const list = await newest('authorizations', api('/me/authorizations'));
+  if (!list) return;
   const ul = $('auth-list');
   ul.replaceChildren();
   if (!list.length) ul.append(el('li', { textContent: 'No authorizations.' }));
@@ -178,7 +190,8 @@ async function loadAuthorizations() {
 }
 
 async function loadSessions() {
-  const list = await api('/me/sessions');
+  const list = await newest('sessions', api('/me/sessions'));
+  if (!list) return;
   const ul = $('session-list');
   ul.replaceChildren();
   for (const s of list) {
@@ -212,13 +225,15 @@ function renderScopes() {
 }
 
 async function loadKeys() {
-  resources = await api('/resources');
+  const both = await newest('keys', Promise.all([api('/resources'), api('/me/api-keys')]));
+  if (!both) return;
+  const [known, list] = both;
+  resources = known;
   const sel = $('key-resource');
   const keep = sel.value;
   sel.replaceChildren(...resources.map((r) => el('option', { value: r.uri, textContent: r.name + ' (' + r.uri + ')' })));
   if (keep) sel.value = keep;
   renderScopes();
-  const list = await api('/me/api-keys');
   const ul = $('key-list');
   ul.replaceChildren();
   for (const k of list) {

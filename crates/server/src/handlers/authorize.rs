@@ -324,11 +324,18 @@ pub(crate) fn login_page(
 
 /// Each requested scope with the resource's description of it, for a consent page.
 pub(crate) fn scope_descriptions(req: &AuthorizationRequest) -> Vec<(String, String)> {
-    req.scope
+    describe_scopes(&req.resource, &req.scope)
+}
+
+/// Each scope of `names` with `resource`'s description of it (its name where it has none).
+pub(crate) fn describe_scopes(
+    resource: &crate::model::Resource,
+    names: &mcp_oauth_core::ScopeSet,
+) -> Vec<(String, String)> {
+    names
         .iter()
         .map(|name| {
-            let desc = req
-                .resource
+            let desc = resource
                 .scopes
                 .iter()
                 .find(|d| d.name == name)

@@ -2,7 +2,7 @@
 //! the user code, then approve or deny. Like [`super::pages`]: plain forms, every value escaped.
 
 use super::escape;
-use super::pages::{layout, scope_items};
+use super::pages::{layout, scope_items, unavailable_items, verified_by};
 
 /// The hidden fields every device form carries.
 fn hidden(csrf: &str, user_code: &str) -> String {
@@ -152,6 +152,19 @@ pub struct DeviceSummary<'a> {
     pub user_code: &'a str,
 }
 
+/// What a device asks for: the code, the client, the resource and the scopes.
+fn asked(summary: &DeviceSummary<'_>, scopes: &[(String, String)]) -> String {
+    format!(
+        "<p>The device showing the code <code id=\"user-code\">{code}</code> runs <strong>{client}</strong> <span class=\"muted\">(client id <code>{client_id}</code>)</span> and asks for access to <strong>{resource}</strong> <span class=\"muted\">(<code>{resource_uri}</code>)</span> with these permissions:</p><ul>{items}</ul>",
+        code = escape(summary.user_code),
+        client = escape(summary.client_name),
+        client_id = escape(summary.client_id),
+        resource = escape(summary.resource_name),
+        resource_uri = escape(summary.resource_uri),
+        items = scope_items(scopes),
+    )
+}
+
 /// Approve or deny a device authorization.
 pub fn consent(
     action: &str,
@@ -161,51 +174,21 @@ pub fn consent(
     scopes: &[(String, String)],
     unavailable: &[crate::roles::Unavailable],
 ) -> String {
-    let verified = summary
-        .verified_by
-        .map(|h| {
-            format!(
-                "<p class=\"verified\">Client identity verified by <strong>{}</strong></p>",
-                escape(h)
-            )
-        })
-        .unwrap_or_default();
-    let not_available: String = if unavailable.is_empty() {
-        String::new()
-    } else {
-        let li: String = unavailable
-            .iter()
-            .map(|u| {
-                format!(
-                    "<li><strong>{}</strong> <span class=\"muted\">(<code>{}</code>; needs the role {})</span></li>",
-                    escape(&u.description),
-                    escape(&u.name),
-                    escape(&u.roles.join(" or "))
-                )
-            })
-            .collect();
-        format!(
-            "<p class=\"unavailable\">Also asked for, but not available to your account (it will not be granted):</p><ul class=\"unavailable\">{li}</ul>"
-        )
-    };
+    let verified = verified_by(summary.verified_by);
+    let not_available = unavailable_items(unavailable);
     layout(
         "Authorize a device",
         &format!(
             "<h1>Authorize {client}?</h1>{verified}\
 <p class=\"who\">Signed in as <strong>{user}</strong></p>\
-<p>The device showing the code <code id=\"user-code\">{code}</code> runs <strong>{client}</strong> <span class=\"muted\">(client id <code>{client_id}</code>)</span> and asks for access to <strong>{resource}</strong> <span class=\"muted\">(<code>{resource_uri}</code>)</span> with these permissions:</p>\
-<ul>{items}</ul>{not_available}\
+{asked}{not_available}\
 <p class=\"muted\">Only approve a device you are using yourself, right now.</p>\
 <form method=\"post\" action=\"{action}\">{hidden}\
 <button type=\"submit\" name=\"approve\" value=\"1\">Allow</button> \
 <button type=\"submit\" name=\"deny\" value=\"1\" class=\"secondary\">Deny</button></form>",
             client = escape(summary.client_name),
-            client_id = escape(summary.client_id),
             user = escape(username),
-            code = escape(summary.user_code),
-            resource = escape(summary.resource_name),
-            resource_uri = escape(summary.resource_uri),
-            items = scope_items(scopes),
+            asked = asked(summary, scopes),
             action = escape(action),
             hidden = hidden(csrf, summary.user_code),
         ),
@@ -223,21 +206,12 @@ pub fn upstream_consent(
     provider: &Provider,
     scopes: &[(String, String)],
 ) -> String {
-    let verified = summary
-        .verified_by
-        .map(|h| {
-            format!(
-                "<p class=\"verified\">Client identity verified by <strong>{}</strong></p>",
-                escape(h)
-            )
-        })
-        .unwrap_or_default();
+    let verified = verified_by(summary.verified_by);
     layout(
         "Authorize a device",
         &format!(
             "<h1>Authorize {client}?</h1>{verified}\
-<p>The device showing the code <code id=\"user-code\">{code}</code> runs <strong>{client}</strong> <span class=\"muted\">(client id <code>{client_id}</code>)</span> and asks for access to <strong>{resource}</strong> <span class=\"muted\">(<code>{resource_uri}</code>)</span> with these permissions:</p>\
-<ul>{items}</ul>\
+{asked}\
 <p class=\"who\">If you allow it, you will sign in with <strong>{provider}</strong>; the device gets access for the account you sign in with there.</p>\
 <p class=\"muted\">Only approve a device you are using yourself, right now.</p>\
 <form method=\"post\" action=\"{action}\">{hidden}\
@@ -245,11 +219,7 @@ pub fn upstream_consent(
 <button type=\"submit\" name=\"approve\" value=\"1\">Allow and continue with {provider}</button> \
 <button type=\"submit\" name=\"deny\" value=\"1\" class=\"secondary\">Deny</button></form>",
             client = escape(summary.client_name),
-            client_id = escape(summary.client_id),
-            code = escape(summary.user_code),
-            resource = escape(summary.resource_name),
-            resource_uri = escape(summary.resource_uri),
-            items = scope_items(scopes),
+            asked = asked(summary, scopes),
             provider = escape(&provider.name),
             provider_id = escape(&provider.id),
             action = escape(action),

@@ -38,15 +38,40 @@ pub struct RequestSummary<'a> {
 
 /// The "who is asking" block: the verified host of a metadata document, prominently.
 pub(crate) fn verified(summary: &RequestSummary<'_>) -> String {
-    summary
-        .verified_by
-        .map(|h| {
+    verified_by(summary.verified_by)
+}
+
+/// The line naming the host that served a client's metadata document, if it has one.
+pub(crate) fn verified_by(host: Option<&str>) -> String {
+    host.map(|h| {
+        format!(
+            "<p class=\"verified\">Client identity verified by <strong>{}</strong></p>",
+            escape(h)
+        )
+    })
+    .unwrap_or_default()
+}
+
+/// The scopes asked for that the user's roles do not allow, as text (no inputs: the server
+/// recomputes the scopes on POST); empty when there are none.
+pub(crate) fn unavailable_items(unavailable: &[crate::roles::Unavailable]) -> String {
+    if unavailable.is_empty() {
+        return String::new();
+    }
+    let li: String = unavailable
+        .iter()
+        .map(|u| {
             format!(
-                "<p class=\"verified\">Client identity verified by <strong>{}</strong></p>",
-                escape(h)
+                "<li><strong>{}</strong> <span class=\"muted\">(<code>{}</code>; needs the role {})</span></li>",
+                escape(&u.description),
+                escape(&u.name),
+                escape(&u.roles.join(" or "))
             )
         })
-        .unwrap_or_default()
+        .collect();
+    format!(
+        "<p class=\"unavailable\">Also asked for, but not available to your account (it will not be granted):</p><ul class=\"unavailable\">{li}</ul>"
+    )
 }
 
 /// A "Continue with …" button of the login page: a form to `action` (an upstream's start).
@@ -199,25 +224,7 @@ pub fn consent(
     unavailable: &[crate::roles::Unavailable],
 ) -> String {
     let items = scope_items(scopes);
-    // Text only, no inputs: the server recomputes the scopes on POST.
-    let not_available: String = if unavailable.is_empty() {
-        String::new()
-    } else {
-        let li: String = unavailable
-            .iter()
-            .map(|u| {
-                format!(
-                    "<li><strong>{}</strong> <span class=\"muted\">(<code>{}</code>; needs the role {})</span></li>",
-                    escape(&u.description),
-                    escape(&u.name),
-                    escape(&u.roles.join(" or "))
-                )
-            })
-            .collect();
-        format!(
-            "<p class=\"unavailable\">Also asked for, but not available to your account (it will not be granted):</p><ul class=\"unavailable\">{li}</ul>"
-        )
-    };
+    let not_available = unavailable_items(unavailable);
     layout(
         "Authorize access",
         &format!(

@@ -2,7 +2,7 @@
 //! scopes as the user's roles allow), each with the page headers of [`crate::ui::html`].
 
 use crate::device;
-use crate::handlers::authorize::internal_page;
+use crate::handlers::authorize::{describe_scopes, internal_page};
 use crate::model::{DeviceAuthorization, Session};
 use crate::state::AppState;
 use crate::ui::device_pages::{self, DeviceSummary, Provider};
@@ -109,25 +109,6 @@ async fn parties(
     }
 }
 
-/// Each scope of `names` with the resource's description of it.
-fn described(
-    resource: &crate::model::Resource,
-    names: &mcp_oauth_core::ScopeSet,
-) -> Vec<(String, String)> {
-    names
-        .iter()
-        .map(|name| {
-            let desc = resource
-                .scopes
-                .iter()
-                .find(|d| d.name == name)
-                .map(|d| d.description.clone())
-                .unwrap_or_else(|| name.to_owned());
-            (name.to_owned(), desc)
-        })
-        .collect()
-}
-
 fn summary<'a>(
     client: &'a crate::model::Client,
     resource: &'a crate::model::Resource,
@@ -177,7 +158,7 @@ pub(super) async fn consent_page(
         &s.csrf_token,
         &summary(&client, &resource, verified.as_deref(), &shown),
         &name,
-        &described(&resource, &kept),
+        &describe_scopes(&resource, &kept),
         &unavailable,
     );
     ui::html(StatusCode::OK, body, &[])
@@ -205,7 +186,7 @@ pub(super) async fn upstream_consent_page(
         &s.csrf_token,
         &summary(&client, &resource, verified.as_deref(), &shown),
         provider,
-        &described(&resource, &a.scope),
+        &describe_scopes(&resource, &a.scope),
     );
     ui::html(StatusCode::OK, body, &[provider_origin])
 }
